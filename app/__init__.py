@@ -1,0 +1,1 @@
+"""Sieve: live customer segmentation for email marketing."""

@@ -1,0 +1,25 @@
+"""SQLite engine for tortoise with the functions Sieve's SQL relies on.
+
+SQLite's own lower() folds ASCII only; the filter language promises Unicode
+case-insensitivity, so `sieve_lower` is Python's str.lower, registered per connection.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise.backends.sqlite.client import SqliteClient
+
+
+def _lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
+class SieveSqliteClient(SqliteClient):
+    async def _post_connect(self) -> None:
+        await super()._post_connect()
+        assert self._connection is not None
+        await self._connection.create_function("sieve_lower", 1, _lower, deterministic=True)
+
+
+client_class = SieveSqliteClient

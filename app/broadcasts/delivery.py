@@ -1,0 +1,404 @@
+"""The send, as run by arq workers: start, batches, and recovery after a crash.
+
+The rules that make a kill -9 safe:
+- A delivery row is claimed (`pending → sending`, compare-and-set) in a small group right
+  before its messages go out, and marked `sent`/`failed`/`skipped` right after; those
+  updates only touch rows still `sending`.
+- Rows found `sending` by a new run of their batch (or by worker start-up recovery, once
+  the batch's lease has lapsed) are marked `unknown`: the message may or may not have
+  left, so it is counted as unknown and never sent again.
+- A batch's lease (a Redis key with a short expiry, refreshed while the batch runs) tells
+  recovery whether anybody is still working on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from arq.constants import in_progress_key_prefix, result_key_prefix
+from tortoise.transactions import in_transaction
+
+from app.broadcasts import jobs
+from app.broadcasts.audience import Audience
+from app.broadcasts.messages import build_message
+from app.broadcasts.models import Broadcast, BroadcastStatus, DeliveryStatus
+from app.broadcasts.ratelimit import workspace_bucket
+from app.broadcasts.service import REFERENCE_KIND, enqueue_start
+from app.broadcasts.templates import (
+    MessageTemplates,
+    RenderError,
+    compile_templates,
+    person_context,
+)
+from app.broadcasts.transports import Outcome, Result, Transport
+from app.broadcasts.unsubscribe import unsubscribe_url
+from app.errors import UserInputError
+from app.ids import encode_id
+from app.people.models import Status
+from app.segments.service import remove_references
+from app.settings import Settings
+from app.sql import SqlParams, connection, dialect_of, fetch_all, load_json, now_utc
+
+log = structlog.get_logger()
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+@dataclass
+class Sender:
+    """What a worker process shares between jobs: Redis (arq pool), a transport, settings."""
+
+    redis: Any
+    transport: Transport
+    config: Settings
+
+    @property
+    def lease_ms(self) -> int:
+        return int(self.config.broadcast_lease_seconds * 1000)
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    done: bool  # False: the time budget ran out with rows left; run the job again
+    detail: str
+
+
+# ------------------------------------------------------------------------- start job
+
+
+async def start_broadcast(sender: Sender, broadcast_id: int, token: str) -> str:
+    """SCHEDULED → SENDING with the audience materialised, then one job per batch.
+
+    Templates are checked against the first member before anything is sent: a template
+    that cannot render fails the broadcast (FAILED, with the reason) instead.
+    """
+    broadcast = await Broadcast.get_or_none(id=broadcast_id)
+    if broadcast is None or broadcast.send_token != token:
+        return "gone"
+    if broadcast.status is BroadcastStatus.SCHEDULED:
+        audience = await Audience.resolve(
+            broadcast.workspace_id,  # type: ignore[attr-defined]
+            broadcast.include_segment_ids,
+            broadcast.exclude_segment_ids,
+        )
+        problem = await _template_problem(sender.config, broadcast, audience)
+        if problem is not None:
+            await _fail(broadcast, problem)
+            return "failed"
+        suppressed = await audience.suppressed()
+        async with in_transaction() as conn:
+            changed = await Broadcast.filter(
+                id=broadcast.id, status=BroadcastStatus.SCHEDULED
+            ).using_db(conn).update(status=BroadcastStatus.SENDING, started_at=now_utc(),
+                                    updated_at=now_utc())  # fmt: skip
+            if changed:
+                rows, batches = await audience.materialise(
+                    conn, broadcast.id, sender.config.broadcast_batch_size
+                )
+                await (
+                    Broadcast.filter(id=broadcast.id)
+                    .using_db(conn)
+                    .update(audience=rows, suppressed=suppressed, batches=batches)
+                )
+        await broadcast.refresh_from_db()
+        if changed:
+            log.info("broadcast_started", broadcast=broadcast.id, audience=broadcast.audience,
+                     batches=broadcast.batches)  # fmt: skip
+            for batch in range(broadcast.batches):
+                await enqueue_batch(sender.redis, broadcast.id, token, batch)
+            await finish_if_done(broadcast.id)
+            return "started"
+    if broadcast.status is BroadcastStatus.SENDING:  # a re-run after a crash
+        for batch in await _open_batches(broadcast.id):
+            await enqueue_batch(sender.redis, broadcast.id, token, batch)
+        await finish_if_done(broadcast.id)
+        return "resumed"
+    return f"nothing to do: {broadcast.status}"
+
+
+async def _template_problem(
+    config: Settings, broadcast: Broadcast, audience: Audience
+) -> str | None:
+    try:
+        templates = compile_templates(broadcast.subject, broadcast.html, broadcast.text)
+    except UserInputError as exc:
+        return "; ".join(f"{e.dotted_path}: {e.message}" for e in exc.errors)
+    first = await audience.page(None, 1)
+    if not first:
+        return None
+    people = await _people(broadcast.workspace_id, first)  # type: ignore[attr-defined]
+    if first[0] not in people:
+        return None
+    try:
+        _render(config, broadcast, templates, first[0], people[first[0]])
+    except RenderError as exc:
+        return f"The template failed for the first recipient: {exc}"
+    return None
+
+
+async def _fail(broadcast: Broadcast, message: str) -> None:
+    async with in_transaction() as conn:
+        changed = await Broadcast.filter(
+            id=broadcast.id, status=BroadcastStatus.SCHEDULED
+        ).using_db(conn).update(status=BroadcastStatus.FAILED, error=message[:2000],
+                                finished_at=now_utc(), updated_at=now_utc())  # fmt: skip
+        if changed:
+            await remove_references(conn, REFERENCE_KIND, broadcast.id)
+    log.warning("broadcast_failed", broadcast=broadcast.id, error=message)
+
+
+async def enqueue_batch(redis: Any, broadcast_id: int, token: str, batch: int) -> None:
+    await redis.enqueue_job(
+        jobs.BATCH_JOB, broadcast_id, token, batch,
+        _job_id=jobs.batch_job_id(broadcast_id, token, batch),
+    )  # fmt: skip
+
+
+async def _open_batches(broadcast_id: int) -> list[int]:
+    """Batches with rows not yet finished (pending, or claimed by a run that died)."""
+    conn = connection()
+    params = SqlParams(dialect_of(conn))
+    rows = await fetch_all(
+        conn,
+        f"SELECT DISTINCT batch FROM deliveries WHERE broadcast_id = {params.add(broadcast_id)}"
+        " AND status IN ('pending', 'sending') ORDER BY batch",
+        params.values,
+    )
+    return [int(r["batch"]) for r in rows]
+
+
+async def finish_if_done(broadcast_id: int) -> bool:
+    """SENDING → SENT once no delivery is pending or claimed (whoever finishes last)."""
+    conn = connection()
+    params = SqlParams(dialect_of(conn))
+    bid, now = params.add(broadcast_id), params.add(now_utc())
+    async with in_transaction() as tx:
+        changed, _ = await tx.execute_query(
+            f"UPDATE broadcasts SET status = 'SENT', finished_at = {now}, updated_at = {now}"
+            f" WHERE id = {bid} AND status = 'SENDING' AND NOT EXISTS (SELECT 1 FROM deliveries"
+            f" WHERE broadcast_id = {bid} AND status IN ('pending', 'sending'))",
+            params.values,
+        )
+        if changed:
+            await remove_references(tx, REFERENCE_KIND, broadcast_id)
+    if changed:
+        log.info("broadcast_sent", broadcast=broadcast_id)
+    return bool(changed)
+
+
+# ------------------------------------------------------------------------- batch job
+
+
+async def send_batch(sender: Sender, broadcast_id: int, token: str, batch: int) -> BatchResult:
+    """Send one batch's pending deliveries, a group at a time, until none are left, the
+    broadcast is no longer SENDING (cancelled), or the time budget is spent."""
+    lease = jobs.batch_lease_key(broadcast_id, token, batch)
+    run = uuid.uuid4().hex
+    if not await sender.redis.set(lease, run, nx=True, px=sender.lease_ms):
+        return BatchResult(True, "another run holds this batch")
+    keeper = asyncio.create_task(_keep_lease(sender, lease))
+    try:
+        await mark_unknown(broadcast_id, batch)  # rows a dead run had claimed
+        broadcast = await Broadcast.get_or_none(id=broadcast_id)
+        if broadcast is None or broadcast.send_token != token:
+            return BatchResult(True, "gone")
+        result = await _send_groups(sender, broadcast, batch)
+    finally:
+        keeper.cancel()
+        await sender.redis.eval(_RELEASE, 1, lease, run)
+    await finish_if_done(broadcast_id)
+    return result
+
+
+async def _keep_lease(sender: Sender, lease: str) -> None:
+    while True:
+        await asyncio.sleep(sender.lease_ms / 3000)
+        await sender.redis.pexpire(lease, sender.lease_ms)
+
+
+async def _send_groups(sender: Sender, broadcast: Broadcast, batch: int) -> BatchResult:
+    config = sender.config
+    templates = compile_templates(broadcast.subject, broadcast.html, broadcast.text)
+    bucket = workspace_bucket(
+        sender.redis,
+        broadcast.workspace_id,
+        config.send_rate_per_second,  # type: ignore[attr-defined]
+    )
+    group_size = max(1, min(config.broadcast_group_size, math.floor(bucket.capacity)))
+    deadline = time.monotonic() + config.broadcast_batch_seconds
+    sent = 0
+    while True:
+        status = await Broadcast.filter(id=broadcast.id).values_list("status", flat=True)
+        if not status or status[0] != BroadcastStatus.SENDING:
+            return BatchResult(True, f"stopped ({status[0] if status else 'deleted'}) after {sent}")
+        if time.monotonic() > deadline:
+            return BatchResult(False, f"time budget spent after {sent}")
+        claimed = await claim(broadcast.id, batch, group_size)
+        if not claimed:
+            return BatchResult(True, f"sent {sent}")
+        sent += await _send_group(sender, broadcast, templates, claimed, bucket)
+
+
+async def claim(broadcast_id: int, batch: int, limit: int) -> list[tuple[int, int]]:
+    """pending → sending for up to `limit` rows of the batch: (delivery id, person id)."""
+    conn = connection()
+    params = SqlParams(dialect_of(conn))
+    bid = params.add(broadcast_id)
+    rows = await fetch_all(
+        conn,
+        f"UPDATE deliveries SET status = 'sending', updated_at = {params.add(now_utc())}"
+        " WHERE id IN (SELECT id FROM deliveries"
+        f" WHERE broadcast_id = {bid} AND status = 'pending' AND batch = {params.add(batch)}"
+        f" ORDER BY id LIMIT {params.add(limit)}) AND status = 'pending'"
+        " RETURNING id, person_id",
+        params.values,
+    )
+    return sorted((int(r["id"]), int(r["person_id"])) for r in rows)
+
+
+async def _people(workspace_id: int, person_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    conn = connection()
+    params = SqlParams(dialect_of(conn))
+    listed = ", ".join(params.add(i) for i in person_ids)
+    rows = await fetch_all(
+        conn,
+        "SELECT id, email, status, fields FROM people"
+        f" WHERE workspace_id = {params.add(workspace_id)} AND id IN ({listed})",
+        params.values,
+    )
+    return {int(r["id"]): {**r, "fields": load_json(r["fields"]) or {}} for r in rows}
+
+
+def _render(config: Settings, broadcast: Broadcast, templates: MessageTemplates,
+            person_id: int, person: dict[str, Any]) -> Any:  # fmt: skip
+    url = unsubscribe_url(broadcast.workspace_id, person_id, config)  # type: ignore[attr-defined]
+    context = person_context(encode_id("Person", person_id), person["email"], person["fields"], url)
+    return templates.render(context), url
+
+
+async def _send_group(
+    sender: Sender,
+    broadcast: Broadcast,
+    templates: MessageTemplates,
+    claimed: list[tuple[int, int]],
+    bucket: Any,
+) -> int:
+    people = await _people(broadcast.workspace_id, [p for _, p in claimed])  # type: ignore[attr-defined]
+    results: dict[int, Result] = {}
+    outgoing = []
+    for delivery_id, person_id in claimed:
+        person = people.get(person_id)
+        if person is None or person["status"] != Status.SUBSCRIBED:
+            results[delivery_id] = Result(Outcome.FAILED, DeliveryStatus.SKIPPED)
+            continue
+        try:
+            rendered, url = _render(sender.config, broadcast, templates, person_id, person)
+        except RenderError as exc:
+            results[delivery_id] = Result(Outcome.FAILED, str(exc)[:500])
+            continue
+        message = build_message(rendered, sender=broadcast.from_email, recipient=person["email"],
+                                unsubscribe_url=url, reference=f"b{broadcast.id}.d{delivery_id}")  # fmt: skip
+        outgoing.append((delivery_id, message))
+    if outgoing:
+        await bucket.take(len(outgoing))
+        sent = await asyncio.gather(
+            *(sender.transport.send(m, f"{broadcast.id}-{d}") for d, m in outgoing)
+        )
+        results.update(zip((d for d, _ in outgoing), sent, strict=True))
+    await _record(results)
+    return sum(1 for r in results.values() if r.outcome is Outcome.SENT)
+
+
+async def _record(results: dict[int, Result]) -> None:
+    """Write outcomes: one UPDATE per (status, error), only over rows still claimed."""
+    groups: dict[tuple[str, str | None], list[int]] = {}
+    for delivery_id, result in results.items():
+        if result.error == DeliveryStatus.SKIPPED:
+            key: tuple[str, str | None] = (DeliveryStatus.SKIPPED.value, None)
+        else:
+            key = (result.outcome.value, result.error)
+        groups.setdefault(key, []).append(delivery_id)
+    conn = connection()
+    for (status, error), ids in groups.items():
+        params = SqlParams(dialect_of(conn))
+        listed = ", ".join(params.add(i) for i in ids)
+        await conn.execute_query(
+            f"UPDATE deliveries SET status = {params.add(status)}, error = {params.add(error)},"
+            f" updated_at = {params.add(now_utc())}"
+            f" WHERE id IN ({listed}) AND status = 'sending'",
+            params.values,
+        )
+
+
+async def mark_unknown(broadcast_id: int, batch: int | None = None) -> int:
+    """Claimed-but-unfinished rows (their run died) become `unknown`: never re-sent."""
+    conn = connection()
+    params = SqlParams(dialect_of(conn))
+    sql = (
+        f"UPDATE deliveries SET status = 'unknown', updated_at = {params.add(now_utc())},"
+        " error = 'in flight when its worker stopped; not sent again'"
+        f" WHERE broadcast_id = {params.add(broadcast_id)} AND status = 'sending'"
+    )
+    if batch is not None:
+        sql += f" AND batch = {params.add(batch)}"
+    changed, _ = await conn.execute_query(sql, params.values)
+    if changed:
+        log.warning("deliveries_unknown", broadcast=broadcast_id, batch=batch, count=changed)
+    return int(changed)
+
+
+# -------------------------------------------------------------------------- recovery
+
+
+async def recover(sender: Sender, *, wait_for_leases: bool = True) -> dict[str, int]:
+    """At worker start: put every unfinished send back in motion, at once.
+
+    SCHEDULED broadcasts get their start job (deduped by job id). For SENDING ones, each
+    batch with unfinished rows whose lease has lapsed (its worker is gone) has its claimed
+    rows marked `unknown`, the dead run's arq in-progress marker removed, and its job
+    queued again — without waiting for arq's own timeout.
+    """
+    report = {"scheduled": 0, "batches": 0, "finished": 0}
+    for broadcast in await Broadcast.filter(status=BroadcastStatus.SCHEDULED):
+        if broadcast.send_token:
+            # a start job that failed left a result that would dedupe this one
+            await sender.redis.delete(
+                result_key_prefix + jobs.start_job_id(broadcast.id, broadcast.send_token)
+            )
+            await enqueue_start(sender.redis, broadcast.id, broadcast.send_token,
+                                broadcast.scheduled_at)  # fmt: skip
+            report["scheduled"] += 1
+    pending: list[tuple[Broadcast, int]] = []
+    for broadcast in await Broadcast.filter(status=BroadcastStatus.SENDING):
+        batches = await _open_batches(broadcast.id)
+        if not batches and await finish_if_done(broadcast.id):
+            report["finished"] += 1
+        pending += [(broadcast, b) for b in batches]
+    if not pending:
+        return report
+    leases = [jobs.batch_lease_key(b.id, b.send_token or "", n) for b, n in pending]
+    ttls = [await sender.redis.pttl(key) for key in leases]
+    if wait_for_leases and max(ttls) > 0:
+        await asyncio.sleep(max(ttls) / 1000 + 0.05)  # let leases of dead runs lapse
+    for (broadcast, batch), lease in zip(pending, leases, strict=True):
+        if await sender.redis.exists(lease):
+            continue  # somebody is alive and sending it
+        token = broadcast.send_token or ""
+        job_id = jobs.batch_job_id(broadcast.id, token, batch)
+        await mark_unknown(broadcast.id, batch)
+        # the dead run's claim on the job, and any result that would dedupe a new one
+        await sender.redis.delete(in_progress_key_prefix + job_id, result_key_prefix + job_id)
+        await enqueue_batch(sender.redis, broadcast.id, token, batch)
+        report["batches"] += 1
+    log.info("broadcasts_recovered", **report)
+    return report

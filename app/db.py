@@ -1,0 +1,107 @@
+"""Database lifecycle shared by the API, the CLI, the workers and the tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import resources
+from typing import Any
+from urllib.parse import urlparse
+
+from tortoise import Tortoise
+from tortoise.transactions import in_transaction
+
+from app.settings import settings
+from app.sql import Dialect, SqlParams, connection, dialect_of, now_utc
+
+MODEL_MODULES = [
+    "app.people.models",
+    "app.segments.models",
+    "app.analytics.models",
+    "app.broadcasts.models",
+    "app.flows.models",
+]
+
+
+def _credentials(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite://"):
+        path = url.removeprefix("sqlite://") or "sieve.sqlite3"
+        return {"engine": "app.backends.sqlite", "credentials": {"file_path": path}}
+    parsed = urlparse(url)
+    return {
+        "engine": "tortoise.backends.asyncpg",
+        "credentials": {
+            "host": parsed.hostname or "127.0.0.1",
+            "port": parsed.port or 5432,
+            "user": parsed.username or "postgres",
+            "password": parsed.password or "",
+            "database": (parsed.path or "/postgres").lstrip("/"),
+            "minsize": 1,
+            "maxsize": 10,
+            # keyset pages need the cursor value in the plan (see docs/performance.md)
+            "server_settings": {"plan_cache_mode": "force_custom_plan", "jit": "off"},
+        },
+    }
+
+
+def tortoise_config(database_url: str | None = None) -> dict[str, Any]:
+    return {
+        "connections": {"default": _credentials(database_url or settings.database_url)},
+        "apps": {"sieve": {"models": MODEL_MODULES, "default_connection": "default"}},
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+async def open_database(database_url: str | None = None, *, migrate: bool = True) -> None:
+    """Open the connection (global fallback on, so uvicorn's request contexts see it)."""
+    await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
+    if migrate:
+        await apply_migrations()
+
+
+async def close_database() -> None:
+    await Tortoise.close_connections()
+
+
+@asynccontextmanager
+async def database(database_url: str | None = None, *, migrate: bool = True) -> AsyncIterator[None]:
+    await open_database(database_url, migrate=migrate)
+    try:
+        yield
+    finally:
+        await close_database()
+
+
+def _migration_files(dialect: Dialect) -> list[tuple[str, str]]:
+    folder = resources.files("app.migrations")
+    names = sorted(
+        entry.name for entry in folder.iterdir() if entry.name.endswith(f".{dialect.value}.sql")
+    )
+    return [(name.split(".")[0], folder.joinpath(name).read_text()) for name in names]
+
+
+async def apply_migrations() -> list[str]:
+    """Apply pending SQL migrations for this dialect, each in its own transaction."""
+    conn = connection()
+    dialect = dialect_of(conn)
+    await conn.execute_script(
+        "CREATE TABLE IF NOT EXISTS sieve_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+    )
+    applied = {
+        row["name"] for row in await conn.execute_query_dict("SELECT name FROM sieve_migrations")
+    }
+    done: list[str] = []
+    for name, script in _migration_files(dialect):
+        if name in applied:
+            continue
+        params = SqlParams(dialect)
+        record = (
+            "INSERT INTO sieve_migrations (name, applied_at)"
+            f" VALUES ({params.add(name)}, {params.add(now_utc().isoformat())})"
+        )
+        async with in_transaction("default") as tx:
+            await tx.execute_script(script)
+            await tx.execute_query(record, params.values)
+        done.append(name)
+    return done

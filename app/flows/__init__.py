@@ -1,0 +1,1 @@
+"""Flows: automations whose segment splits are decided live by arq workers."""

@@ -1,0 +1,267 @@
+"""Advancing enrollments: one batch job takes up to `flow_batch_size` enrollments of one
+flow through as many steps as are due now, in rounds (all enrollments at the same step
+are handled together: one membership statement per SPLIT, one tag update per tag step).
+
+Idempotency. A job first leases its enrollments (due, unleased, flow ACTIVE). Every
+move past a step is a compare-and-set on (enrollment id, step, seq) that increments
+`seq`, and a SPLIT's decision is written in the same transaction as its move, so a
+duplicate or re-run job can neither advance an enrollment twice past a step nor record
+a decision twice. A SEND_EMAIL visit is recorded in `flow_sends` (unique per enrollment
+and seq) *before* the transport is called; a re-run that finds the row does not send
+again: SENT stays SENT, and a row left SENDING by a worker that died mid-send becomes
+UNKNOWN (maybe delivered, never resent), as broadcasts do.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from itertools import groupby
+
+from tortoise.transactions import in_transaction
+
+from app.flows import store
+from app.flows.definition import (
+    AddTag,
+    Exit,
+    FlowDefinition,
+    RemoveTag,
+    SendEmail,
+    Split,
+    Step,
+    Wait,
+    from_json,
+)
+from app.flows.dispatch import Scheduler, job_id
+from app.flows.email import send_flow_email
+from app.flows.models import EnrollmentState, Flow, FlowStatus, SendStatus
+from app.flows.store import Cursor, Move
+from app.people.models import Person, Status
+from app.people.service import tag_people
+from app.segments import evaluate
+from app.segments.ast import Group
+from app.segments.ast import from_json as segment_from_json
+from app.segments.models import Segment
+from app.segments.service import load_definitions
+from app.settings import settings
+from app.sql import now_utc
+
+MAX_ROUNDS = 50  # steps one job takes an enrollment through before handing it on
+
+
+@dataclass
+class Outcome:
+    """What one job did, for logs and tests."""
+
+    claimed: int = 0
+    moves: int = 0
+    decisions: int = 0
+    lost: int = 0  # compare-and-set lost: someone else moved the enrollment first
+    sends: Counter[str] = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"claimed": self.claimed, "moves": self.moves, "decisions": self.decisions,
+                "lost": self.lost, "sends": dict(self.sends)}  # fmt: skip
+
+
+class _Job:
+    def __init__(self, flow: Flow, definition: FlowDefinition, scheduler: Scheduler) -> None:
+        self.flow = flow
+        self.definition = definition
+        self.scheduler = scheduler
+        self.workspace_id: int = flow.workspace_id  # type: ignore[attr-defined]
+        self.outcome = Outcome()
+        self._segments: dict[int, tuple[Group, dict[int, Group]] | None] = {}
+
+    async def segment(self, segment_id: int) -> tuple[Group, dict[int, Group]] | None:
+        """The split's definition and everything it refers to, loaded once per job."""
+        if segment_id not in self._segments:
+            row = await Segment.get_or_none(workspace_id=self.workspace_id, id=segment_id)
+            if row is None:
+                self._segments[segment_id] = None
+            else:
+                root = segment_from_json(row.definition)
+                self._segments[segment_id] = (root, await load_definitions(self.workspace_id, root))
+        return self._segments[segment_id]
+
+    # ------------------------------------------------------------------ step kinds
+
+    async def run_step(self, step: Step, cursors: list[Cursor], now: datetime) -> list[Move]:
+        action = step.action
+        match action:
+            case Wait(duration, nxt):
+                due = now + timedelta(seconds=duration)
+                return [Move(c, nxt, EnrollmentState.ACTIVE, due, release=True) for c in cursors]
+            case Split():
+                return await self.split(action, cursors, now)
+            case SendEmail():
+                return await self.send(step, action, cursors, now)
+            case AddTag(tag, nxt) | RemoveTag(tag, nxt):
+                await self.tag(tag, cursors, remove=isinstance(action, RemoveTag))
+                return [Move(c, nxt, EnrollmentState.ACTIVE, now) for c in cursors]
+            case Exit():
+                return [Move(c, step.id, EnrollmentState.COMPLETED, now, release=True)
+                        for c in cursors]  # fmt: skip
+        raise TypeError(action)
+
+    async def split(self, action: Split, cursors: list[Cursor], now: datetime) -> list[Move]:
+        """Live membership, decided now, through the one compiled predicate (row form,
+        only these people's rows): one statement per 1,000 enrollments."""
+        loaded = await self.segment(action.segment_id)
+        if loaded is None:
+            return [_fail(c, now, f"segment {action.segment_id} no longer exists")
+                    for c in cursors]  # fmt: skip
+        root, definitions = loaded
+        members: set[int] = set()
+        chunk = evaluate.MAX_MATCHING_PEOPLE
+        for start in range(0, len(cursors), chunk):
+            members |= await evaluate.matching_people(
+                root, workspace_id=self.workspace_id, now=now, segments=definitions,
+                person_ids=[c.person_id for c in cursors[start : start + chunk]],
+            )  # fmt: skip
+        moves = []
+        for c in cursors:
+            result = c.person_id in members
+            target = action.yes if result else action.no
+            moves.append(Move(c, target, EnrollmentState.ACTIVE, now,
+                              segment_id=action.segment_id, result=result))  # fmt: skip
+        return moves
+
+    async def send(
+        self, step: Step, action: SendEmail, cursors: list[Cursor], now: datetime
+    ) -> list[Move]:
+        people = {
+            p.id: p
+            for p in await Person.filter(
+                workspace_id=self.workspace_id, id__in=[c.person_id for c in cursors]
+            )
+        }
+        moves = []
+        for c in cursors:
+            person = people.get(c.person_id)
+            if person is None:
+                continue  # deleted: its enrollment went with it
+            status = await self._send_one(person, action, c)
+            self.outcome.sends[status.value] += 1
+            moves.append(Move(c, action.next, EnrollmentState.ACTIVE, now_utc()))
+        return moves
+
+    async def _send_one(self, person: Person, action: SendEmail, c: Cursor) -> SendStatus:
+        earlier = await store.claim_send(
+            workspace_id=self.workspace_id, flow_id=self.flow.id, cursor=c,
+            recipient=person.email, now=now_utc(),
+        )  # fmt: skip
+        if earlier is SendStatus.SENDING:
+            # the attempt that claimed it died mid-send: its fate is unknown, never resend
+            await store.finish_send(c, SendStatus.UNKNOWN, now=now_utc(),
+                                    error="worker stopped mid-send", only_if=SendStatus.SENDING)  # fmt: skip
+            return SendStatus.UNKNOWN
+        if earlier is not None:
+            return earlier
+        if person.status != Status.SUBSCRIBED:
+            await store.finish_send(c, SendStatus.SKIPPED, now=now_utc(),
+                                    error=f"person is {person.status}")  # fmt: skip
+            return SendStatus.SKIPPED
+        reference = f"flow-{self.flow.id}-{c.id}-{c.seq}"
+        try:
+            result = await send_flow_email(
+                person, action.subject, action.html, action.text, reference=reference
+            )
+        except BaseException:
+            # cancelled or crashed with the message maybe handed over
+            await store.finish_send(c, SendStatus.UNKNOWN, now=now_utc(),
+                                    error="send interrupted")  # fmt: skip
+            raise
+        await store.finish_send(c, result.status, now=now_utc(), message_id=reference,
+                                error=result.error)  # fmt: skip
+        return result.status
+
+    async def tag(self, tag: str, cursors: list[Cursor], *, remove: bool) -> None:
+        """Tags are sets: applying one again is harmless, so this needs no send-style record."""
+        ids = sorted({c.person_id for c in cursors})
+        for start in range(0, len(ids), settings.max_batch):
+            await tag_people(self.workspace_id, ids[start : start + settings.max_batch], [tag],
+                             remove=remove)  # fmt: skip
+
+    # ---------------------------------------------------------------------- rounds
+
+    async def advance(self, cursors: list[Cursor]) -> list[Cursor]:
+        """Rounds of steps until every enrollment waits, finishes or runs out of rounds."""
+        for _ in range(MAX_ROUNDS):
+            if not cursors:
+                return []
+            now = now_utc()
+            moves: list[Move] = []
+            for step_id, group in groupby(sorted(cursors, key=lambda c: (c.step, c.id)),
+                                          key=lambda c: c.step):  # fmt: skip
+                batch = list(group)
+                step = self.definition.step(step_id)
+                if step is None:
+                    moves += [_fail(c, now, f"step '{step_id}' is no longer in the flow")
+                              for c in batch]  # fmt: skip
+                else:
+                    moves += await self.run_step(step, batch, now)
+            async with in_transaction() as conn:
+                moved = await store.apply_moves(
+                    conn, workspace_id=self.workspace_id, flow_id=self.flow.id, moves=moves, now=now
+                )
+            self.outcome.moves += len(moved)
+            self.outcome.lost += len(moves) - len(moved)
+            self.outcome.decisions += sum(
+                1 for m in moves if m.segment_id is not None and m.cursor.id in moved
+            )
+            won = [m for m in moves if m.cursor.id in moved]
+            await self._schedule_waits(
+                [m for m in won if m.release and m.state is EnrollmentState.ACTIVE]
+            )
+            cursors = [
+                Cursor(m.cursor.id, m.cursor.person_id, m.next_step, m.cursor.seq + 1)
+                for m in won
+                if not m.release
+            ]
+        return cursors
+
+    async def _schedule_waits(self, moves: list[Move]) -> None:
+        """One deferred job per (step, due time) group, named by its first step visit."""
+        seq_after = {m.cursor.id: m.cursor.seq + 1 for m in moves}
+        key = lambda m: (m.next_step, m.due_at)  # noqa: E731
+        for (step, due), group in groupby(sorted(moves, key=key), key=key):
+            ids = sorted(m.cursor.id for m in group)
+            for start in range(0, len(ids), settings.flow_batch_size):
+                batch = ids[start : start + settings.flow_batch_size]
+                await self.scheduler.schedule(
+                    self.flow.id, batch, job_id=job_id(batch[0], step, seq_after[batch[0]]), at=due
+                )
+
+
+def _fail(cursor: Cursor, now: datetime, error: str) -> Move:
+    return Move(cursor, cursor.step, EnrollmentState.FAILED, now, release=True, error=error)
+
+
+async def advance_batch(
+    flow_id: int, enrollment_ids: Sequence[int], scheduler: Scheduler
+) -> Outcome:
+    """The body of the `advance_flow_batch` job. Safe to run any number of times."""
+    flow = await Flow.get_or_none(id=flow_id)
+    if flow is None or flow.status != FlowStatus.ACTIVE or not enrollment_ids:
+        return Outcome()  # a paused flow keeps its enrollments; the sweep resumes them
+    job = _Job(flow, from_json(flow.definition), scheduler)
+    token = uuid.uuid4().hex
+    lease = timedelta(seconds=settings.flow_lease_seconds)
+    cursors = await store.claim(
+        flow.id, list(enrollment_ids), token=token, now=now_utc(), lease=lease
+    )
+    job.outcome.claimed = len(cursors)
+    try:
+        left = await job.advance(cursors)
+        if left:  # out of rounds: hand the rest to a fresh job
+            await store.release([c.id for c in left], token)
+            first = min(left, key=lambda c: c.id)
+            await scheduler.schedule(flow.id, sorted(c.id for c in left),
+                                     job_id=job_id(first.id, first.step, first.seq), at=None)  # fmt: skip
+    finally:
+        await store.release([c.id for c in cursors], token)
+    return job.outcome

@@ -1,0 +1,297 @@
+"""The set-based SQL of flows: enrolling, claiming, compare-and-set moves, decisions, sends.
+
+Every statement handles a whole batch (a derived table of rows: `unnest` of typed arrays
+on PostgreSQL, `json_each` on SQLite), so a batch of 1,000 enrollments costs a handful
+of statements, not thousands. Values are always bound parameters.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from app.flows.models import EnrollmentState, SendStatus
+from app.sql import Dialect, SqlParams, connection, dialect_of, fetch_all, fetch_one
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where one claimed enrollment stands: the compare-and-set key is (id, step, seq)."""
+
+    id: int
+    person_id: int
+    step: str
+    seq: int
+
+
+@dataclass(frozen=True)
+class Move:
+    """Take `cursor` past its step: to `next_step`, due at `due_at`, in `state`."""
+
+    cursor: Cursor
+    next_step: str
+    state: EnrollmentState
+    due_at: datetime
+    release: bool = False  # leaving this worker's hands (finished or waiting): free the lease
+    error: str | None = None
+    segment_id: int | None = None  # SPLIT: the decision recorded with the move
+    result: bool | None = None
+
+
+def _sqlite_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat(" ")
+    return value
+
+
+def rows_source(params: SqlParams, columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]]) -> str:  # fmt: skip
+    """A derived table `t(columns...)` holding `rows`, as one or a few bound parameters."""
+    names = [name for name, _ in columns]
+    if params.dialect is Dialect.POSTGRES:
+        arrays = ", ".join(
+            f"{params.add([row[i] for row in rows])}::{pg_type}[]"
+            for i, (_, pg_type) in enumerate(columns)
+        )
+        return f"unnest({arrays}) AS t({', '.join(names)})"
+    data = json.dumps([[_sqlite_value(v) for v in row] for row in rows], separators=(",", ":"))
+    picks = ", ".join(f"json_extract(value, '$[{i}]') AS {name}" for i, name in enumerate(names))
+    return f"(SELECT {picks} FROM json_each({params.add(data)})) AS t"
+
+
+def _ts(params: SqlParams, value: datetime) -> str:
+    placeholder = params.add(value.astimezone(UTC))
+    return f"{placeholder}::timestamptz" if params.dialect is Dialect.POSTGRES else placeholder
+
+
+def _id_list(params: SqlParams, ids: Sequence[int]) -> str:
+    if params.dialect is Dialect.POSTGRES:
+        return f"= ANY({params.add(list(ids))}::bigint[])"
+    return f"IN (SELECT value FROM json_each({params.json(list(ids))}))"
+
+
+def _entry_of(dialect: Dialect, alias: str) -> str:
+    if dialect is Dialect.POSTGRES:
+        return f"({alias}.definition ->> 'entry')"
+    return f"json_extract({alias}.definition, '$.entry')"
+
+
+_ENROLL_COLUMNS = (
+    "workspace_id, flow_id, person_id, state, step, seq, due_at, once_key, source,"
+    " created_at, updated_at"
+)
+
+
+async def enroll_people(
+    conn: Any, *, workspace_id: int, flow_id: int, entry: str, allow_reentry: bool,
+    person_ids: Sequence[int], source: str, now: datetime,
+) -> list[int]:  # fmt: skip
+    """Enroll these people (only those in the workspace) in one statement; returns the
+    new enrollment ids. Already enrolled people are skipped by the unique constraints:
+    once ever (`once_key` 0), or one open enrollment at a time with re-entry."""
+    if not person_ids:
+        return []
+    params = SqlParams(dialect_of(conn))
+    ts = _ts(params, now)
+    once = "NULL" if allow_reentry else "0"
+    sql = (
+        f"INSERT INTO flow_enrollments ({_ENROLL_COLUMNS})"
+        f" SELECT p.workspace_id, {params.add(flow_id)}, p.id, 'ACTIVE', {params.add(entry)}, 0,"
+        f" {ts}, {once}, {params.add(source)}, {ts}, {ts}"
+        f" FROM people p WHERE p.workspace_id = {params.add(workspace_id)}"
+        f" AND p.id {_id_list(params, sorted(set(person_ids)))}"
+        " ON CONFLICT DO NOTHING RETURNING id"
+    )
+    return [int(r["id"]) for r in await fetch_all(conn, sql, params.values)]
+
+
+async def enroll_triggered(
+    conn: Any, workspace_id: int, events: Sequence[tuple[int, str, datetime, str | None]],
+    now: datetime,
+) -> list[tuple[int, int]]:  # fmt: skip
+    """One statement for a batch of (person_id, name, occurred_at, idempotency_key) that
+    trackEvents inserted at `now`: every ACTIVE flow whose trigger is one of the names
+    enrolls the person, unless the event happened before the flow was activated or was a
+    replay (its idempotency key belongs to an event recorded earlier than `now`).
+    Returns (flow_id, enrollment_id) of the new enrollments."""
+    if not events:
+        return []
+    dialect = dialect_of(conn)
+    params = SqlParams(dialect)
+    ts = _ts(params, now)
+    ws = params.add(workspace_id)
+    source = rows_source(
+        params,
+        [("person_id", "bigint"), ("name", "text"), ("occurred_at", "timestamptz"),
+         ("idem", "text")],
+        [(pid, name, occurred.astimezone(UTC), key) for pid, name, occurred, key in events],
+    )  # fmt: skip
+    fresh = (
+        f"(t.idem IS NULL OR EXISTS (SELECT 1 FROM events ev WHERE ev.workspace_id = {ws}"
+        f" AND ev.idempotency_key = t.idem AND ev.created_at = {ts}))"
+    )
+    sql = (
+        f"INSERT INTO flow_enrollments ({_ENROLL_COLUMNS})"
+        f" SELECT f.workspace_id, f.id, e.person_id, 'ACTIVE', {_entry_of(dialect, 'f')}, 0, {ts},"
+        f" CASE WHEN f.allow_reentry THEN NULL ELSE 0 END, 'trigger', {ts}, {ts}"
+        " FROM flows f JOIN (SELECT t.person_id, t.name, max(t.occurred_at) AS occurred_at"
+        f" FROM {source} WHERE {fresh} GROUP BY t.person_id, t.name) e"
+        " ON e.name = f.trigger_event"
+        f" WHERE f.workspace_id = {ws} AND f.status = 'ACTIVE'"
+        " AND e.occurred_at >= f.activated_at"
+        " ON CONFLICT DO NOTHING RETURNING id, flow_id"
+    )
+    return [(int(r["flow_id"]), int(r["id"])) for r in await fetch_all(conn, sql, params.values)]
+
+
+async def claim(
+    flow_id: int, ids: Sequence[int], *, token: str, now: datetime, lease: timedelta
+) -> list[Cursor]:
+    """Lease the due, unleased enrollments among `ids` to this worker (one statement)."""
+    conn = connection()
+    params = SqlParams(dialect_of(conn))
+    ts = _ts(params, now)
+    sql = (
+        f"UPDATE flow_enrollments SET lease_until = {_ts(params, now + lease)},"
+        f" lease_token = {params.add(token)}"
+        f" WHERE id {_id_list(params, ids)} AND flow_id = {params.add(flow_id)}"
+        f" AND state = 'ACTIVE' AND due_at <= {ts} AND (lease_until IS NULL OR lease_until <= {ts})"
+        " RETURNING id, person_id, step, seq"
+    )
+    rows = await fetch_all(conn, sql, params.values)
+    cursors = [Cursor(int(r["id"]), int(r["person_id"]), r["step"], int(r["seq"])) for r in rows]
+    return sorted(cursors, key=lambda c: c.id)
+
+
+async def release(ids: Sequence[int], token: str) -> None:
+    if not ids:
+        return
+    conn = connection()
+    params = SqlParams(dialect_of(conn))
+    await conn.execute_query(
+        "UPDATE flow_enrollments SET lease_until = NULL, lease_token = NULL"
+        f" WHERE id {_id_list(params, ids)} AND lease_token = {params.add(token)}",
+        params.values,
+    )
+
+
+async def apply_moves(
+    conn: Any, *, workspace_id: int, flow_id: int, moves: Sequence[Move], now: datetime
+) -> set[int]:
+    """Compare-and-set every move on (id, step, seq); record the decisions of the moves
+    that won, in the caller's transaction. Returns the ids that moved."""
+    if not moves:
+        return set()
+    params = SqlParams(dialect_of(conn))
+    ts = _ts(params, now)
+    source = rows_source(
+        params,
+        [("m_id", "bigint"), ("m_step", "text"), ("m_seq", "int"), ("m_next", "text"),
+         ("m_state", "text"), ("m_due", "timestamptz"), ("m_release", "int"), ("m_error", "text")],
+        [(m.cursor.id, m.cursor.step, m.cursor.seq, m.next_step, m.state.value,
+          m.due_at.astimezone(UTC), int(m.release), m.error) for m in moves],
+    )  # fmt: skip
+    sql = (
+        f"UPDATE flow_enrollments SET step = t.m_next, seq = seq + 1, state = t.m_state,"
+        f" due_at = t.m_due, error = t.m_error, updated_at = {ts},"
+        f" finished_at = CASE WHEN t.m_state = 'ACTIVE' THEN NULL ELSE {ts} END,"
+        " lease_until = CASE WHEN t.m_release = 1 THEN NULL ELSE lease_until END,"
+        " lease_token = CASE WHEN t.m_release = 1 THEN NULL ELSE lease_token END"
+        f" FROM {source}"
+        " WHERE flow_enrollments.id = t.m_id AND flow_enrollments.step = t.m_step"
+        " AND flow_enrollments.seq = t.m_seq AND flow_enrollments.state = 'ACTIVE'"
+        " RETURNING flow_enrollments.id"
+    )
+    moved = {int(r["id"]) for r in await fetch_all(conn, sql, params.values)}
+    decided = [m for m in moves if m.segment_id is not None and m.cursor.id in moved]
+    if decided:
+        await _record_decisions(conn, workspace_id, flow_id, decided, now)
+    return moved
+
+
+async def _record_decisions(
+    conn: Any, workspace_id: int, flow_id: int, moves: Sequence[Move], now: datetime
+) -> None:
+    params = SqlParams(dialect_of(conn))
+    source = rows_source(
+        params,
+        [("d_enrollment", "bigint"), ("d_person", "bigint"), ("d_step", "text"), ("d_seq", "int"),
+         ("d_segment", "bigint"), ("d_result", "boolean"), ("d_next", "text")],
+        [(m.cursor.id, m.cursor.person_id, m.cursor.step, m.cursor.seq, m.segment_id,
+          bool(m.result), m.next_step) for m in moves],
+    )  # fmt: skip
+    await conn.execute_query(
+        "INSERT INTO flow_decisions (workspace_id, flow_id, enrollment_id, person_id, step, seq,"
+        " segment_id, result, next_step, evaluated_at)"
+        f" SELECT {params.add(workspace_id)}, {params.add(flow_id)}, t.d_enrollment, t.d_person,"
+        f" t.d_step, t.d_seq, t.d_segment, t.d_result, t.d_next, {_ts(params, now)} FROM {source}",
+        params.values,
+    )
+
+
+async def claim_send(
+    *, workspace_id: int, flow_id: int, cursor: Cursor, recipient: str, now: datetime
+) -> SendStatus | None:
+    """Record the send of this step visit before calling the transport. None: this call
+    claimed it and may send; otherwise the status an earlier attempt left."""
+    conn = connection()
+    params = SqlParams(dialect_of(conn))
+    row = await fetch_one(
+        conn,
+        "INSERT INTO flow_sends (workspace_id, flow_id, enrollment_id, person_id, step, seq,"
+        " status, recipient, created_at) VALUES"
+        f" ({params.add(workspace_id)}, {params.add(flow_id)}, {params.add(cursor.id)},"
+        f" {params.add(cursor.person_id)}, {params.add(cursor.step)}, {params.add(cursor.seq)},"
+        f" 'SENDING', {params.add(recipient)}, {_ts(params, now)})"
+        " ON CONFLICT (enrollment_id, seq) DO NOTHING RETURNING id",
+        params.values,
+    )
+    if row is not None:
+        return None
+    params = SqlParams(dialect_of(conn))
+    existing = await fetch_one(
+        conn,
+        "SELECT status FROM flow_sends WHERE enrollment_id ="
+        f" {params.add(cursor.id)} AND seq = {params.add(cursor.seq)}",
+        params.values,
+    )
+    return SendStatus(existing["status"]) if existing else SendStatus.UNKNOWN
+
+
+async def finish_send(
+    cursor: Cursor, status: SendStatus, *, now: datetime, message_id: str | None = None,
+    error: str | None = None, only_if: SendStatus | None = None,
+) -> None:  # fmt: skip
+    conn = connection()
+    params = SqlParams(dialect_of(conn))
+    guard = f" AND status = {params.add(only_if.value)}" if only_if is not None else ""
+    sql = (
+        f"UPDATE flow_sends SET status = {params.add(status.value)},"
+        f" message_id = {params.add(message_id)}, error = {params.add(error)},"
+        f" finished_at = {_ts(params, now)}"
+        f" WHERE enrollment_id = {params.add(cursor.id)} AND seq = {params.add(cursor.seq)}{guard}"
+    )
+    await conn.execute_query(sql, params.values)
+
+
+async def due_enrollments(
+    *, now: datetime, grace: timedelta, limit: int
+) -> list[tuple[int, int, str, int]]:
+    """(flow_id, id, step, seq) of due, unleased enrollments of ACTIVE flows, for the sweep.
+    Enrollments that already ran a step were scheduled by a worker: give that job `grace`
+    before sweeping them; new enrollments (seq 0, e.g. from triggers) go at once."""
+    conn = connection()
+    params = SqlParams(dialect_of(conn))
+    ts = _ts(params, now)
+    sql = (
+        "SELECT e.flow_id, e.id, e.step, e.seq FROM flow_enrollments e"
+        " JOIN flows f ON f.id = e.flow_id AND f.status = 'ACTIVE'"
+        f" WHERE e.state = 'ACTIVE' AND e.due_at <= {ts}"
+        f" AND (e.seq = 0 OR e.due_at <= {_ts(params, now - grace)})"
+        f" AND (e.lease_until IS NULL OR e.lease_until <= {ts})"
+        f" ORDER BY e.flow_id, e.id LIMIT {params.add(limit)}"
+    )
+    rows = await fetch_all(conn, sql, params.values)
+    return [(int(r["flow_id"]), int(r["id"]), r["step"], int(r["seq"])) for r in rows]

@@ -1,0 +1,57 @@
+"""Analytics queries: several segments side by side."""
+
+from __future__ import annotations
+
+import strawberry
+
+from app.analytics import service
+from app.errors import ErrorCode
+from app.graphql.analytics.types import DEFAULT_WINDOW, SegmentEngagement, window_of
+from app.graphql.context import Info
+from app.graphql.errors import ClientError
+from app.graphql.permissions import AUTHENTICATED
+from app.graphql.segments.filters import WindowInput
+from app.graphql.segments.types import Segment
+from app.ids import decode_id
+from app.segments import service as segments
+
+MAX_SIDE_BY_SIDE = 20
+
+
+@strawberry.type
+class SegmentComparison:
+    segment: Segment
+    engagement: SegmentEngagement
+
+
+@strawberry.type
+class AnalyticsQuery:
+    @strawberry.field(
+        permission_classes=AUTHENTICATED,
+        description="Engagement of several segments side by side, evaluated at one moment."
+        " Without a window: the last 30 days.",
+    )
+    async def segment_engagement(
+        self, info: Info, segment_ids: list[strawberry.ID], window: WindowInput | None = None
+    ) -> list[SegmentComparison]:
+        if not 1 <= len(segment_ids) <= MAX_SIDE_BY_SIDE:
+            raise ClientError(
+                f"Compare between 1 and {MAX_SIDE_BY_SIDE} segments.",
+                ErrorCode.INVALID,
+                "segmentIds",
+            )
+        window_ast = window_of(window) or DEFAULT_WINDOW
+        ids = [decode_id("Segment", s) for s in segment_ids]
+        found = await segments.segments_by_ids(info.context.workspace, [i or -1 for i in ids])
+        if None in found:
+            index = found.index(None)
+            raise ClientError("No such segment.", ErrorCode.NOT_FOUND, f"segmentIds[{index}]")
+        stats = await service.segment_engagement(
+            info.context.workspace,
+            found,
+            window_ast,  # type: ignore[arg-type]
+        )
+        return [
+            SegmentComparison(segment=Segment.from_model(s), engagement=SegmentEngagement.of(e))
+            for s, e in zip(found, stats, strict=True)  # type: ignore[arg-type]
+        ]

@@ -1,0 +1,47 @@
+"""Per-request context: the request, the authenticated workspace, loaders, the arq pool."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from strawberry.dataloader import DataLoader
+from strawberry.types import Info as StrawberryInfo
+
+from app.people import service as people
+
+
+@dataclass
+class Loaders:
+    """One loader per access pattern, created per request (after authentication)."""
+
+    workspace_id: int
+    person: DataLoader[int, Any] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.person = DataLoader(lambda ids: people.people_by_ids(self.workspace_id, list(ids)))
+
+
+@dataclass
+class Context:
+    request: Request | None
+    arq: Any = None
+    workspace_id: int | None = None
+    _loaders: Loaders | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def workspace(self) -> int:
+        """The caller's workspace; resolvers run only after IsAuthenticated set it."""
+        assert self.workspace_id is not None, "resolver ran without IsAuthenticated"
+        return self.workspace_id
+
+    @property
+    def loaders(self) -> Loaders:
+        if self._loaders is None:
+            self._loaders = Loaders(self.workspace)
+        return self._loaders
+
+
+Info = StrawberryInfo[Context, None]

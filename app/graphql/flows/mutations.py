@@ -1,0 +1,114 @@
+"""Flow mutations: typed payloads with userErrors pointing into the input."""
+
+from __future__ import annotations
+
+import strawberry
+
+from app.errors import ErrorCode, UserInputError
+from app.flows import service
+from app.flows.dispatch import scheduler_for
+from app.flows.errors import flow_not_found
+from app.flows.models import FlowStatus
+from app.graphql.context import Info
+from app.graphql.errors import user_errors
+from app.graphql.flows.types import (
+    CreateFlowInput,
+    EnrollPeoplePayload,
+    Flow,
+    FlowPayload,
+    UpdateFlowInput,
+)
+from app.graphql.inputs import to_plain
+from app.graphql.permissions import AUTHENTICATED
+from app.ids import decode_id
+
+
+def _payload(call_result: object) -> FlowPayload:
+    return FlowPayload(flow=Flow.from_model(call_result), user_errors=[])  # type: ignore[arg-type]
+
+
+@strawberry.type
+class FlowMutation:
+    @strawberry.mutation(permission_classes=AUTHENTICATED, description="Saved as DRAFT.")
+    async def create_flow(self, info: Info, input: CreateFlowInput) -> FlowPayload:
+        data = to_plain(input)
+        try:
+            flow = await service.create_flow(
+                info.context.workspace, data["name"], data["definition"]
+            )
+        except UserInputError as exc:
+            return FlowPayload(flow=None, user_errors=user_errors(exc.errors))
+        return _payload(flow)
+
+    @strawberry.mutation(permission_classes=AUTHENTICATED)
+    async def update_flow(self, info: Info, input: UpdateFlowInput) -> FlowPayload:
+        data = to_plain(input)
+        try:
+            pk = decode_id("Flow", data["id"])
+            if pk is None:
+                raise flow_not_found(("input", "id"))
+            flow = await service.update_flow(
+                info.context.workspace, pk, name=data.get("name"), definition=data.get("definition")
+            )
+        except UserInputError as exc:
+            return FlowPayload(flow=None, user_errors=user_errors(exc.errors))
+        return _payload(flow)
+
+    @strawberry.mutation(
+        permission_classes=AUTHENTICATED,
+        description="Start (or resume) the flow: triggers enroll, workers advance enrollments.",
+    )
+    async def activate_flow(self, info: Info, id: strawberry.ID) -> FlowPayload:
+        return await _set_status(info, id, FlowStatus.ACTIVE)
+
+    @strawberry.mutation(
+        permission_classes=AUTHENTICATED,
+        description="Stop advancing and enrolling; enrollments stay where they are.",
+    )
+    async def pause_flow(self, info: Info, id: strawberry.ID) -> FlowPayload:
+        return await _set_status(info, id, FlowStatus.PAUSED)
+
+    @strawberry.mutation(
+        permission_classes=AUTHENTICATED,
+        description="Enroll listed people (at most 1,000) or a segment's current members.",
+    )
+    async def enroll_people(
+        self,
+        info: Info,
+        flow_id: strawberry.ID,
+        person_ids: list[strawberry.ID] | None = None,
+        segment_id: strawberry.ID | None = None,
+    ) -> EnrollPeoplePayload:
+        workspace = info.context.workspace
+        scheduler = scheduler_for(info.context.arq)
+        try:
+            if (person_ids is None) == (segment_id is None):
+                raise UserInputError.single(
+                    ("personIds",), "Give either personIds or segmentId.", ErrorCode.INVALID
+                )
+            flow_pk = decode_id("Flow", flow_id)
+            if person_ids is not None:
+                ids = [decode_id("Person", p) for p in person_ids]
+                result = await service.enroll_people(workspace, flow_pk, ids, scheduler)
+            else:
+                seg = decode_id("Segment", segment_id)  # type: ignore[arg-type]
+                result = await service.enroll_segment(workspace, flow_pk, seg, scheduler)
+        except UserInputError as exc:
+            return EnrollPeoplePayload(enrolled=0, skipped=0, user_errors=user_errors(exc.errors))
+        return EnrollPeoplePayload(
+            enrolled=result.enrolled, skipped=result.skipped, user_errors=user_errors(result.errors)
+        )
+
+
+async def _set_status(info: Info, id: strawberry.ID, status: FlowStatus) -> FlowPayload:
+    try:
+        pk = decode_id("Flow", id)
+        if pk is None:
+            raise flow_not_found()
+        flow = await service.set_status(info.context.workspace, pk, status)
+    except UserInputError as exc:
+        return FlowPayload(flow=None, user_errors=user_errors(exc.errors))
+    if status is FlowStatus.ACTIVE and info.context.arq is not None:
+        # resume waiting enrollments now rather than at the next sweep
+        await info.context.arq.enqueue_job("sweep_flows")
+    return _payload(flow)

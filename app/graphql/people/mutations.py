@@ -1,0 +1,114 @@
+"""People mutations: each returns its objects and typed userErrors."""
+
+from __future__ import annotations
+
+import strawberry
+
+from app.errors import ErrorCode, UserError, UserInputError
+from app.graphql.context import Info
+from app.graphql.errors import user_errors
+from app.graphql.inputs import to_plain
+from app.graphql.people.types import (
+    DeletePersonPayload,
+    EventInput,
+    PeoplePayload,
+    Person,
+    PersonInput,
+    PersonStatus,
+    TrackEventsPayload,
+    UpsertPeoplePayload,
+)
+from app.graphql.permissions import AUTHENTICATED
+from app.ids import decode_id
+from app.people import service
+from app.people.service import BatchResult
+
+
+def _people_payload(result: BatchResult, cls: type = PeoplePayload):
+    return cls(
+        people=[Person.from_model(p) if p else None for p in result.people],
+        user_errors=user_errors(result.errors),
+    )
+
+
+def _decode_people(ids: list[strawberry.ID]) -> tuple[list[int], list[UserError]]:
+    """Undecodable ids are reported and stand as -1, which matches nobody."""
+    decoded, errors = [], []
+    for index, raw in enumerate(ids):
+        pk = decode_id("Person", raw)
+        if pk is None:
+            errors.append(UserError(("personIds", index), "Not a person ID.", ErrorCode.NOT_FOUND))
+        decoded.append(pk if pk is not None else -1)
+    return decoded, errors
+
+
+async def _update(info: Info, ids: list[strawberry.ID], call) -> PeoplePayload:
+    person_ids, errors = _decode_people(ids)
+    try:
+        result = await call(info.context.workspace, person_ids)
+    except UserInputError as exc:
+        return PeoplePayload(people=[], user_errors=user_errors(exc.errors))
+    bad = {e.path for e in errors}
+    result.errors = errors + [e for e in result.errors if e.path not in bad]
+    return _people_payload(result)
+
+
+@strawberry.type
+class PeopleMutation:
+    @strawberry.mutation(permission_classes=AUTHENTICATED)
+    async def upsert_people(self, info: Info, people: list[PersonInput]) -> UpsertPeoplePayload:
+        try:
+            result = await service.upsert_people(info.context.workspace, to_plain(people))
+        except UserInputError as exc:
+            return UpsertPeoplePayload(people=[], user_errors=user_errors(exc.errors))
+        return _people_payload(result, UpsertPeoplePayload)
+
+    @strawberry.mutation(permission_classes=AUTHENTICATED)
+    async def track_events(self, info: Info, events: list[EventInput]) -> TrackEventsPayload:
+        try:
+            result = await service.track_events(info.context.workspace, to_plain(events))
+        except UserInputError as exc:
+            return TrackEventsPayload(
+                recorded=0, duplicates=0, created_people=0, user_errors=user_errors(exc.errors)
+            )
+        return TrackEventsPayload(
+            recorded=result.recorded,
+            duplicates=result.duplicates,
+            created_people=result.created_people,
+            user_errors=user_errors(result.errors),
+        )
+
+    @strawberry.mutation(permission_classes=AUTHENTICATED)
+    async def tag_people(
+        self, info: Info, person_ids: list[strawberry.ID], tags: list[str]
+    ) -> PeoplePayload:
+        return await _update(info, person_ids, lambda ws, ids: service.tag_people(ws, ids, tags))
+
+    @strawberry.mutation(permission_classes=AUTHENTICATED)
+    async def untag_people(
+        self, info: Info, person_ids: list[strawberry.ID], tags: list[str]
+    ) -> PeoplePayload:
+        return await _update(
+            info, person_ids, lambda ws, ids: service.tag_people(ws, ids, tags, remove=True)
+        )
+
+    @strawberry.mutation(permission_classes=AUTHENTICATED)
+    async def set_status(
+        self,
+        info: Info,
+        person_ids: list[strawberry.ID],
+        status: PersonStatus,  # type: ignore[valid-type]
+    ) -> PeoplePayload:
+        return await _update(info, person_ids, lambda ws, ids: service.set_status(ws, ids, status))
+
+    @strawberry.mutation(permission_classes=AUTHENTICATED)
+    async def delete_person(self, info: Info, id: strawberry.ID) -> DeletePersonPayload:
+        person_id = decode_id("Person", id)
+        if person_id is None or not await service.delete_person(info.context.workspace, person_id):
+            return DeletePersonPayload(
+                deleted_person_id=None,
+                user_errors=user_errors(
+                    [UserError(("id",), "No such person.", ErrorCode.NOT_FOUND)]
+                ),
+            )
+        return DeletePersonPayload(deleted_person_id=id, user_errors=[])

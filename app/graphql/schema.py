@@ -1,0 +1,41 @@
+"""The root schema: only merges the domain Query and Mutation types."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
+
+from app.graphql.analytics.queries import AnalyticsQuery
+from app.graphql.broadcasts.mutations import BroadcastMutation
+from app.graphql.broadcasts.queries import BroadcastQuery
+from app.graphql.broadcasts.subscriptions import BroadcastSubscription
+from app.graphql.errors import should_mask
+from app.graphql.flows.mutations import FlowMutation
+from app.graphql.flows.queries import FlowQuery
+from app.graphql.people.mutations import PeopleMutation
+from app.graphql.people.queries import PeopleQuery
+from app.graphql.scalars import SCALAR_OVERRIDES
+from app.graphql.segments.mutations import SegmentMutation
+from app.graphql.segments.queries import SegmentQuery
+
+Query = merge_types("Query", (PeopleQuery, SegmentQuery, AnalyticsQuery, BroadcastQuery, FlowQuery))
+Mutation = merge_types(
+    "Mutation", (PeopleMutation, SegmentMutation, BroadcastMutation, FlowMutation)
+)
+Subscription = merge_types("Subscription", (BroadcastSubscription,))
+
+schema = strawberry.Schema(
+    query=Query,
+    mutation=Mutation,
+    subscription=Subscription,
+    scalar_overrides=SCALAR_OVERRIDES,
+    config=StrawberryConfig(),
+    extensions=[
+        lambda: MaskErrors(should_mask_error=should_mask),
+        lambda: QueryDepthLimiter(max_depth=12),
+        lambda: MaxAliasesLimiter(max_alias_count=60),
+        lambda: MaxTokensLimiter(max_token_count=20_000),
+    ],
+)

@@ -1,0 +1,67 @@
+"""Segment mutations: typed payloads with userErrors pointing into the input."""
+
+from __future__ import annotations
+
+import strawberry
+
+from app.errors import ErrorCode, UserError, UserInputError
+from app.graphql.context import Info
+from app.graphql.errors import user_errors
+from app.graphql.inputs import to_plain
+from app.graphql.permissions import AUTHENTICATED
+from app.graphql.segments.types import (
+    CreateSegmentInput,
+    DeleteSegmentPayload,
+    Segment,
+    SegmentPayload,
+    UpdateSegmentInput,
+)
+from app.ids import decode_id
+from app.segments import service
+
+
+@strawberry.type
+class SegmentMutation:
+    @strawberry.mutation(permission_classes=AUTHENTICATED)
+    async def create_segment(self, info: Info, input: CreateSegmentInput) -> SegmentPayload:
+        data = to_plain(input)
+        try:
+            segment = await service.create_segment(
+                info.context.workspace, data["name"], data.get("description"), data["definition"]
+            )
+        except UserInputError as exc:
+            return SegmentPayload(segment=None, user_errors=user_errors(exc.errors))
+        return SegmentPayload(segment=Segment.from_model(segment), user_errors=[])
+
+    @strawberry.mutation(permission_classes=AUTHENTICATED)
+    async def update_segment(self, info: Info, input: UpdateSegmentInput) -> SegmentPayload:
+        data = to_plain(input)
+        pk = decode_id("Segment", data["id"])
+        try:
+            if pk is None:
+                raise UserInputError.single(
+                    ("input", "id"), "No such segment.", ErrorCode.NOT_FOUND
+                )
+            segment = await service.update_segment(
+                info.context.workspace,
+                pk,
+                name=data.get("name"),
+                description=data.get("description"),
+                definition=data.get("definition"),
+            )
+        except UserInputError as exc:
+            return SegmentPayload(segment=None, user_errors=user_errors(exc.errors))
+        return SegmentPayload(segment=Segment.from_model(segment), user_errors=[])
+
+    @strawberry.mutation(permission_classes=AUTHENTICATED)
+    async def delete_segment(self, info: Info, id: strawberry.ID) -> DeleteSegmentPayload:
+        pk = decode_id("Segment", id)
+        try:
+            if pk is None:
+                raise UserInputError([UserError(("id",), "No such segment.", ErrorCode.NOT_FOUND)])
+            await service.delete_segment(info.context.workspace, pk)
+        except UserInputError as exc:
+            return DeleteSegmentPayload(
+                deleted_segment_id=None, user_errors=user_errors(exc.errors)
+            )
+        return DeleteSegmentPayload(deleted_segment_id=id, user_errors=[])

@@ -1,0 +1,77 @@
+"""Workspaces, API keys, people and events. The tables are created by app/migrations."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields as f
+from tortoise.models import Model
+
+
+class Status(StrEnum):
+    SUBSCRIBED = "SUBSCRIBED"
+    UNSUBSCRIBED = "UNSUBSCRIBED"
+    BOUNCED = "BOUNCED"
+    COMPLAINED = "COMPLAINED"
+
+
+class Workspace(Model):
+    id = f.BigIntField(primary_key=True)
+    name = f.TextField()
+    created_at = f.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "workspaces"
+
+
+class ApiKey(Model):
+    id = f.BigIntField(primary_key=True)
+    workspace: f.ForeignKeyRelation[Workspace] = f.ForeignKeyField(
+        "sieve.Workspace", related_name="api_keys", on_delete=f.CASCADE
+    )
+    prefix = f.TextField()
+    key_hash = f.CharField(max_length=128, unique=True)
+    created_at = f.DatetimeField(auto_now_add=True)
+    revoked_at = f.DatetimeField(null=True)
+
+    class Meta:
+        table = "api_keys"
+
+
+class Person(Model):
+    id = f.BigIntField(primary_key=True)
+    workspace: f.ForeignKeyRelation[Workspace] = f.ForeignKeyField(
+        "sieve.Workspace", related_name="people", on_delete=f.CASCADE
+    )
+    email = f.TextField()
+    status = f.CharEnumField(Status, max_length=16, default=Status.SUBSCRIBED)
+    tags = f.JSONField(default=list)
+    fields = f.JSONField(default=dict)
+    country = f.TextField(null=True)
+    region = f.TextField(null=True)
+    city = f.TextField(null=True)
+    timezone = f.TextField(null=True)
+    created_at = f.DatetimeField(auto_now_add=True)
+    updated_at = f.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "people"
+
+
+class Event(Model):
+    id = f.BigIntField(primary_key=True)
+    workspace: f.ForeignKeyRelation[Workspace] = f.ForeignKeyField(
+        "sieve.Workspace", related_name="events", on_delete=f.CASCADE
+    )
+    person: f.ForeignKeyRelation[Person] = f.ForeignKeyField(
+        "sieve.Person", related_name="events", on_delete=f.CASCADE
+    )
+    name = f.TextField()
+    occurred_at = f.DatetimeField()
+    value = f.FloatField(null=True)
+    properties = f.JSONField(default=dict)
+    idempotency_key = f.TextField(null=True)
+    created_at = f.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "events"

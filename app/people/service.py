@@ -1,0 +1,360 @@
+"""People and events: batch upserts, event tracking, tags, status, deletion.
+
+Batches are validated item by item: bad items are reported with their index and the
+good ones are applied, each item wholly or not at all, in one transaction per batch.
+A batch over the limit is refused whole. Bulk writes are raw SQL (one multi-row
+statement per batch); reads go through the ORM.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tortoise.transactions import in_transaction
+
+from app.errors import ErrorCode, UserError, UserInputError
+from app.flows.service import enroll_on_events
+from app.people.models import Person, Status
+from app.people.validation import (
+    Collector,
+    EventRecord,
+    PersonChange,
+    normalize_tags,
+    validate_event,
+    validate_person,
+)
+from app.settings import settings
+from app.sql import Dialect, SqlParams, dialect_of, now_utc
+
+PEOPLE_COLUMNS = (
+    "status", "tags", "fields", "country", "region", "city", "timezone", "updated_at",
+)  # fmt: skip
+
+
+@dataclass
+class BatchResult:
+    """Outcome of a batch: the people touched (input order, None where refused) and errors."""
+
+    people: list[Person | None] = field(default_factory=list)
+    errors: list[UserError] = field(default_factory=list)
+    recorded: int = 0
+    duplicates: int = 0
+    created_people: int = 0
+
+
+def _check_batch_size(items: Sequence[Any], name: str) -> None:
+    if len(items) > settings.max_batch:
+        raise UserInputError.single(
+            (name,),
+            f"A batch holds at most {settings.max_batch} items; this one has {len(items)}."
+            " Nothing was written.",
+            ErrorCode.TOO_LARGE,
+        )
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _json_param(params: SqlParams, value: Any) -> str:
+    return params.json(value)
+
+
+async def _lock_people(conn: Any, workspace_id: int, **filters: Any) -> list[Person]:
+    query = Person.filter(workspace_id=workspace_id, **filters).using_db(conn)
+    if dialect_of(conn) is Dialect.POSTGRES:
+        query = query.select_for_update()
+    return await query
+
+
+def _apply(state: dict[str, Any], change: PersonChange) -> None:
+    tags = [t for t in state["tags"] if t not in change.remove_tags]
+    tags.extend(t for t in change.add_tags if t not in tags)
+    state["tags"] = sorted(tags)
+    merged = {k: v for k, v in state["fields"].items() if k not in change.remove_fields}
+    merged.update(change.fields)
+    state["fields"] = merged
+    if change.status is not None:
+        state["status"] = change.status.value
+    state.update(change.location)
+
+
+def _state_of(person: Person | None) -> dict[str, Any]:
+    if person is None:
+        return {"status": Status.SUBSCRIBED.value, "tags": [], "fields": {},
+                "country": None, "region": None, "city": None, "timezone": None}  # fmt: skip
+    return {
+        "status": Status(person.status).value,
+        "tags": list(person.tags),
+        "fields": dict(person.fields),
+        "country": person.country,
+        "region": person.region,
+        "city": person.city,
+        "timezone": person.timezone,
+    }
+
+
+async def _write_people(
+    conn: Any, workspace_id: int, states: Mapping[str, dict[str, Any]], existing: Mapping[str, int]
+) -> None:
+    now = now_utc()
+    dialect = dialect_of(conn)
+    new = [email for email in states if email not in existing]
+    if new:
+        params = SqlParams(dialect)
+        rows = []
+        for email in new:
+            s = states[email]
+            rows.append(
+                f"({params.add(workspace_id)}, {params.add(email)}, {params.add(s['status'])},"
+                f" {_json_param(params, s['tags'])}, {_json_param(params, s['fields'])},"
+                f" {params.add(s['country'])}, {params.add(s['region'])}, {params.add(s['city'])},"
+                f" {params.add(s['timezone'])}, {params.add(now)}, {params.add(now)})"
+            )
+        await conn.execute_query(
+            "INSERT INTO people (workspace_id, email, status, tags, fields, country, region,"
+            " city, timezone, created_at, updated_at) VALUES " + ", ".join(rows),
+            params.values,
+        )
+    if len(new) < len(states):
+        cast = "::jsonb" if dialect is Dialect.POSTGRES else ""
+        mark = (lambda n: f"${n}") if dialect is Dialect.POSTGRES else (lambda n: f"?{n}")
+        sets = ", ".join(
+            f"{column} = {mark(i + 1)}{cast if column in ('tags', 'fields') else ''}"
+            for i, column in enumerate(PEOPLE_COLUMNS)
+        )
+        sql = f"UPDATE people SET {sets} WHERE id = {mark(len(PEOPLE_COLUMNS) + 1)}"
+        values = []
+        for email, person_id in existing.items():
+            s = states[email]
+            values.append([
+                s["status"], _dump(s["tags"]), _dump(s["fields"]), s["country"], s["region"],
+                s["city"], s["timezone"], now, person_id,
+            ])  # fmt: skip
+        await conn.execute_many(sql, values)
+
+
+async def upsert_people(workspace_id: int, items: Sequence[Mapping[str, Any]]) -> BatchResult:
+    """Create or merge people by email: fields merge, tags are added and removed."""
+    _check_batch_size(items, "people")
+    result = BatchResult(people=[None] * len(items))
+    changes: list[tuple[int, PersonChange]] = []
+    for index, raw in enumerate(items):
+        change, errors = validate_person(raw)
+        result.errors.extend(e.under("people", index) for e in errors)
+        if change is not None:
+            changes.append((index, change))
+    if not changes:
+        return result
+    emails = list(dict.fromkeys(change.email for _, change in changes))
+    async with in_transaction() as conn:
+        found = {p.email: p for p in await _lock_people(conn, workspace_id, email__in=emails)}
+        states = {email: _state_of(found.get(email)) for email in emails}
+        for _, change in changes:
+            _apply(states[change.email], change)
+        await _write_people(conn, workspace_id, states, {e: p.id for e, p in found.items()})
+        people = await Person.filter(workspace_id=workspace_id, email__in=emails).using_db(conn)
+    by_email = {p.email: p for p in people}
+    for index, change in changes:
+        result.people[index] = by_email[change.email]
+    return result
+
+
+async def _create_people_by_email(conn: Any, workspace_id: int, emails: list[str], now: Any) -> int:
+    """Insert people for unknown emails (SUBSCRIBED, no tags or fields); returns how many."""
+    if dialect_of(conn) is Dialect.POSTGRES:
+        rows = await conn.execute_query_dict(
+            "INSERT INTO people (workspace_id, email, status, tags, fields, created_at, updated_at)"
+            " SELECT $1, e, 'SUBSCRIBED', '[]', '{}', $2, $2 FROM unnest($3::text[]) AS e"
+            " ON CONFLICT (workspace_id, email) DO NOTHING RETURNING id",
+            [workspace_id, now, emails],
+        )
+        return len(rows)
+    params = SqlParams(Dialect.SQLITE)
+    ws, ts = params.add(workspace_id), params.add(now)
+    values = ", ".join(
+        f"({ws}, {params.add(e)}, 'SUBSCRIBED', '[]', '{{}}', {ts}, {ts})" for e in emails
+    )
+    rows = await conn.execute_query_dict(
+        "INSERT INTO people (workspace_id, email, status, tags, fields, created_at, updated_at)"
+        f" VALUES {values} ON CONFLICT (workspace_id, email) DO NOTHING RETURNING id",
+        params.values,
+    )
+    return len(rows)
+
+
+async def _insert_events(
+    conn: Any, workspace_id: int, rows: list[tuple[int, EventRecord]], now: Any
+) -> int:
+    """One statement for the batch; a repeated idempotency key inserts nothing. Returns
+    how many were written. On PostgreSQL the rows travel as arrays (`unnest`), so the
+    statement text is the same for every batch and is prepared once."""
+    columns = (
+        "workspace_id, person_id, name, occurred_at, value, properties, idempotency_key, created_at"
+    )
+    conflict = "ON CONFLICT (workspace_id, idempotency_key) DO NOTHING RETURNING id"
+    if dialect_of(conn) is Dialect.POSTGRES:
+        inserted = await conn.execute_query_dict(
+            f"INSERT INTO events ({columns}) SELECT $1, u.p, u.n, u.t, u.v, u.props::jsonb, u.k, $2"
+            " FROM unnest($3::bigint[], $4::text[], $5::timestamptz[], $6::float8[], $7::text[],"
+            f" $8::text[]) AS u(p, n, t, v, props, k) {conflict}",
+            [
+                workspace_id,
+                now,
+                [pid for pid, _ in rows],
+                [r.name for _, r in rows],
+                [r.occurred_at for _, r in rows],
+                [r.value for _, r in rows],
+                [_dump(r.properties) for _, r in rows],
+                [r.idempotency_key for _, r in rows],
+            ],
+        )
+        return len(inserted)
+    params = SqlParams(Dialect.SQLITE)
+    ws, ts = params.add(workspace_id), params.add(now)
+    values = ", ".join(
+        f"({ws}, {params.add(pid)}, {params.add(r.name)}, {params.add(r.occurred_at)},"
+        f" {params.add(r.value)}, {params.add(_dump(r.properties))}, {params.add(r.idempotency_key)}, {ts})"
+        for pid, r in rows
+    )
+    inserted = await conn.execute_query_dict(
+        f"INSERT INTO events ({columns}) VALUES {values} {conflict}", params.values
+    )
+    return len(inserted)
+
+
+async def _ids_by_email(conn: Any, workspace_id: int, emails: list[str]) -> dict[str, int]:
+    if dialect_of(conn) is Dialect.POSTGRES:
+        sql, values = (
+            "SELECT email, id FROM people WHERE workspace_id = $1 AND email = ANY($2::text[])",
+            [workspace_id, emails],
+        )
+    else:
+        sql, values = (
+            "SELECT email, id FROM people WHERE workspace_id = ?1 AND email IN"
+            " (SELECT value FROM json_each(?2))",
+            [workspace_id, _dump(emails)],
+        )
+    return {row["email"]: row["id"] for row in await conn.execute_query_dict(sql, values)}
+
+
+async def track_events(workspace_id: int, items: Sequence[Mapping[str, Any]]) -> BatchResult:
+    """Record events; an unknown email creates the person; a repeated idempotency key is
+    recorded once."""
+    _check_batch_size(items, "events")
+    now = now_utc()
+    result = BatchResult()
+    records: list[tuple[int, EventRecord]] = []
+    for index, raw in enumerate(items):
+        record, errors = validate_event(raw, now)
+        result.errors.extend(e.under("events", index) for e in errors)
+        if record is not None:
+            records.append((index, record))
+    if not records:
+        return result
+    async with in_transaction() as conn:
+        emails = list(dict.fromkeys(r.email for _, r in records if r.email))
+        ids_by_email: dict[str, int] = {}
+        if emails:
+            result.created_people = await _create_people_by_email(conn, workspace_id, emails, now)
+            ids_by_email = await _ids_by_email(conn, workspace_id, emails)
+        wanted = {r.person_id for _, r in records if r.person_id is not None}
+        known = set(
+            await Person.filter(workspace_id=workspace_id, id__in=wanted)
+            .using_db(conn)
+            .values_list("id", flat=True)
+        ) if wanted else set()  # fmt: skip
+        rows: list[tuple[int, EventRecord]] = []
+        for index, record in records:
+            person_id = ids_by_email[record.email] if record.email else record.person_id
+            if person_id is None or (record.person_id is not None and person_id not in known):
+                result.errors.append(
+                    UserError(("events", index, "personId"), "No such person.", ErrorCode.NOT_FOUND)
+                )
+                continue
+            rows.append((person_id, record))
+        if rows:
+            result.recorded = await _insert_events(conn, workspace_id, rows, now)
+            result.duplicates = len(rows) - result.recorded
+            await enroll_on_events(conn, workspace_id, rows, now)
+    return result
+
+
+async def _update_people(
+    workspace_id: int, person_ids: Sequence[int], change: Any, path: str
+) -> BatchResult:
+    _check_batch_size(person_ids, path)
+    result = BatchResult(people=[None] * len(person_ids))
+    async with in_transaction() as conn:
+        found = {p.id: p for p in await _lock_people(conn, workspace_id, id__in=list(person_ids))}
+        states: dict[str, dict[str, Any]] = {}
+        for index, person_id in enumerate(person_ids):
+            person = found.get(person_id)
+            if person is None:
+                result.errors.append(
+                    UserError((path, index), "No such person.", ErrorCode.NOT_FOUND)
+                )
+                continue
+            state = states.setdefault(person.email, _state_of(person))
+            _apply(state, change)
+        if states:
+            await _write_people(conn, workspace_id, states, {p.email: p.id for p in found.values()})
+            fresh = {p.id: p for p in await Person.filter(id__in=list(found)).using_db(conn)}
+            result.people = [fresh.get(pid) for pid in person_ids]
+    return result
+
+
+async def tag_people(
+    workspace_id: int, person_ids: Sequence[int], tags: Sequence[str], *, remove: bool = False
+) -> BatchResult:
+    errors = Collector()
+    normalized = normalize_tags(list(tags), ("tags",), errors)
+    if not normalized and not errors.errors:
+        errors.add(("tags",), "Give at least one tag.", ErrorCode.REQUIRED)
+    if errors.errors:
+        raise UserInputError(errors.errors)
+    change = PersonChange(
+        email="", add_tags=() if remove else normalized, remove_tags=normalized if remove else ()
+    )
+    return await _update_people(workspace_id, person_ids, change, "personIds")
+
+
+async def set_status(workspace_id: int, person_ids: Sequence[int], status: Status) -> BatchResult:
+    change = PersonChange(email="", status=Status(status))
+    return await _update_people(workspace_id, person_ids, change, "personIds")
+
+
+async def delete_person(workspace_id: int, person_id: int) -> bool:
+    """Removes the person and, by cascade, their events."""
+    return bool(await Person.filter(workspace_id=workspace_id, id=person_id).delete())
+
+
+async def get_person(workspace_id: int, *, person_id: int | None = None,
+                     email: str | None = None) -> Person | None:  # fmt: skip
+    if person_id is not None:
+        return await Person.get_or_none(workspace_id=workspace_id, id=person_id)
+    if email:
+        return await Person.get_or_none(workspace_id=workspace_id, email=email.strip().lower())
+    return None
+
+
+async def people_by_ids(workspace_id: int, person_ids: Sequence[int]) -> list[Person | None]:
+    """Aligned with `person_ids` (for data loaders)."""
+    found = {
+        p.id: p for p in await Person.filter(workspace_id=workspace_id, id__in=list(person_ids))
+    }
+    return [found.get(pid) for pid in person_ids]
+
+
+async def list_people(workspace_id: int, *, after_id: int | None, limit: int) -> list[Person]:
+    query = Person.filter(workspace_id=workspace_id)
+    if after_id is not None:
+        query = query.filter(id__gt=after_id)
+    return await query.order_by("id").limit(limit)
+
+
+async def count_people(workspace_id: int) -> int:
+    return await Person.filter(workspace_id=workspace_id).count()

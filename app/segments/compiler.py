@@ -1,0 +1,297 @@
+"""The one compiler from a filter tree (app/segments/ast.py) to SQL, in two forms.
+
+Pure: no I/O. Referenced segments are loaded by the caller and passed in the context.
+Every client value and every JSON key is a bound parameter (`SqlParams`).
+
+- **Set form** (`compile_id_set`): a SELECT of the member ids (`id`), for counts, member
+  streams and pages. Person-row tests (tags, fields, attributes) share one WHERE on
+  `people`; event and aggregate conditions are id sets read off the event indexes.
+  Negation is pushed down to the leaves (NONE = ALL of the complements), so a group is
+  either a conjunction (semi/anti joins against the id sets) or a disjunction (a UNION
+  of id sets: ORs across correlated subqueries defeat PostgreSQL's planner).
+- **Row form** (`compile_row_predicate`): a two-valued boolean over one `people` row,
+  with events as correlated index probes, for one-person checks, memberships of one
+  person in many segments, keyset pages and explain.
+
+Both forms use the same leaf compilers (compiler_values.py, compiler_events.py), so
+their semantics cannot diverge. docs/segment-engine.md explains the shapes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from app.segments.ast import (
+    AggregateCondition,
+    AttributeCondition,
+    Condition,
+    EventCondition,
+    FieldCondition,
+    Group,
+    Match,
+    SegmentCondition,
+    TagCondition,
+)
+from app.segments.compiler_events import (
+    aggregate_probe,
+    aggregate_set,
+    event_probe,
+    event_set,
+)
+from app.segments.compiler_values import (
+    FALSE,
+    TRUE,
+    CompileError,
+    JsonSlot,
+    attribute_test,
+    json_test,
+    negate_sql,
+)
+from app.sql import Dialect, SqlParams
+
+__all__ = [
+    "CompileContext",
+    "CompileError",
+    "UnknownSegment",
+    "compile_id_set",
+    "compile_row_predicate",
+]
+
+# segment references are at most 20 deep (SPEC rule 11); deeper means a cycle slipped in
+MAX_SEGMENT_DEPTH = 20
+
+
+class UnknownSegment(KeyError):
+    """A segment condition names a segment that is not in `CompileContext.segments`."""
+
+    def __init__(self, segment_id: int) -> None:
+        super().__init__(segment_id)
+        self.segment_id = segment_id
+
+
+@dataclass(frozen=True)
+class CompileContext:
+    """What a compilation needs besides the tree: one `now` for every window in it."""
+
+    dialect: Dialect
+    workspace_id: int
+    now: datetime
+    segments: Mapping[int, Group] = field(default_factory=dict)
+
+    def segment(self, segment_id: int, trail: tuple[int, ...]) -> Group:
+        if segment_id in trail or len(trail) >= MAX_SEGMENT_DEPTH:
+            raise CompileError(f"segment {segment_id} refers to itself: {[*trail, segment_id]}")
+        try:
+            return self.segments[segment_id]
+        except KeyError:
+            raise UnknownSegment(segment_id) from None
+
+
+# ------------------------------------------------------------------------ row form
+
+
+def compile_row_predicate(
+    root: Condition, ctx: CompileContext, params: SqlParams, person_alias: str = "p"
+) -> str:
+    """A boolean over the `people` row `person_alias`, never NULL, true for members."""
+    return _row(root, ctx, params, person_alias, ())
+
+
+def _row(
+    node: Condition, ctx: CompileContext, params: SqlParams, alias: str, trail: tuple[int, ...]
+) -> str:
+    match node:
+        case Group(match, conditions):
+            # cheap tests on the row first: PostgreSQL keeps the order inside AND/OR
+            cheap_first = sorted(conditions, key=lambda c: not _is_row_only(c, ctx, trail))
+            parts = [_row(c, ctx, params, alias, trail) for c in cheap_first]
+            if match is Match.ALL:
+                return _join(parts, "AND")
+            either = _join(parts, "OR")
+            return negate_sql(either, match is Match.NONE)
+        case TagCondition() | FieldCondition() | AttributeCondition():
+            return _person_leaf(node, ctx, params, alias)
+        case EventCondition():
+            return event_probe(node, params, ctx.now, alias)
+        case AggregateCondition():
+            return aggregate_probe(node, params, ctx.now, alias)
+        case SegmentCondition(segment_id, member):
+            referenced = ctx.segment(segment_id, trail)
+            inner = _row(referenced, ctx, params, alias, (*trail, segment_id))
+            return negate_sql(inner, not member)
+    raise CompileError(f"unknown condition {node!r}")
+
+
+def _join(parts: list[str], operator: str) -> str:
+    if len(parts) == 1:
+        return parts[0]
+    return "(" + f" {operator} ".join(f"({p})" for p in parts) + ")"
+
+
+def _person_leaf(node: Condition, ctx: CompileContext, params: SqlParams, alias: str) -> str:
+    """Tests on the person row itself: tags, custom fields, attribute columns."""
+    match node:
+        case TagCondition(tag, has):
+            if params.dialect is Dialect.POSTGRES:
+                test = f"{alias}.tags @> {params.json([tag.lower()])}"  # GIN jsonb_path_ops
+            else:
+                test = f"EXISTS (SELECT 1 FROM json_each({alias}.tags) WHERE value = {params.add(tag.lower())})"
+            return negate_sql(test, not has)
+        case FieldCondition(key, test):
+            return json_test(JsonSlot.bind(params, f"{alias}.fields", key), test, params)
+        case AttributeCondition(attribute, test):
+            return attribute_test(attribute, test, params, alias, ctx.now)
+    raise CompileError(f"not a person test: {node!r}")
+
+
+# ------------------------------------------------------------------------ set form
+
+
+@dataclass(frozen=True)
+class _IdSet:
+    sql: str
+    distinct: bool  # no id twice: usable as a result or a UNION-free driver
+    compound: bool = False  # a UNION: wrapped before it joins another UNION (SQLite)
+
+
+@dataclass
+class _Literals:
+    """A flattened conjunction or disjunction, after pushing negation to the leaves."""
+
+    conjunctive: bool
+    rows: list[str] = field(default_factory=list)  # predicates on the people row p
+    included: list[_IdSet] = field(default_factory=list)  # member iff in the set
+    excluded: list[_IdSet] = field(default_factory=list)  # member iff not in the set
+
+
+def compile_id_set(root: Group, ctx: CompileContext, params: SqlParams) -> str:
+    """`SELECT ... id` producing each member id of the workspace exactly once."""
+    compiler = _SetCompiler(ctx, params)
+    return compiler.distinct(compiler.group(root, negated=False, trail=()))
+
+
+class _SetCompiler:
+    def __init__(self, ctx: CompileContext, params: SqlParams) -> None:
+        self.ctx = ctx
+        self.params = params
+        self._ws: str | None = None
+
+    @property
+    def ws(self) -> str:
+        if self._ws is None:
+            self._ws = self.params.add(self.ctx.workspace_id)
+        return self._ws
+
+    def distinct(self, id_set: _IdSet) -> str:
+        return id_set.sql if id_set.distinct else f"SELECT DISTINCT d.id FROM ({id_set.sql}) d"
+
+    def group(self, group: Group, negated: bool, trail: tuple[int, ...]) -> _IdSet:
+        return self.render(self.literals(group, negated, trail))
+
+    def literals(self, group: Group, negated: bool, trail: tuple[int, ...]) -> _Literals:
+        # ALL = AND, ANY = OR, NONE = AND of complements; negation swaps AND and OR
+        conjunctive = (group.match is not Match.ANY) != negated
+        child_negated = (group.match is Match.NONE) != negated
+        out = _Literals(conjunctive)
+        for child in group.conditions:
+            self.add(out, child, child_negated, trail)
+        return out
+
+    def add(self, out: _Literals, node: Condition, negated: bool, trail: tuple[int, ...]) -> None:
+        if _is_row_only(node, self.ctx, trail):
+            predicate = negate_sql(_row(node, self.ctx, self.params, "p", trail), negated)
+            out.rows.append(predicate)
+            return
+        match node:
+            case Group():
+                self._add_group(out, node, negated, trail)
+            case SegmentCondition(segment_id, member):
+                referenced = self.ctx.segment(segment_id, trail)
+                self._add_group(out, referenced, negated != (not member), (*trail, segment_id))
+            case EventCondition():
+                found = event_set(node, negated, self.params, self.ws, self.ctx.now)
+                self._add_set(out, _IdSet(found.sql, found.distinct), found.positive)
+            case AggregateCondition():
+                found = aggregate_set(node, negated, self.params, self.ws, self.ctx.now)
+                self._add_set(out, _IdSet(found.sql, found.distinct), found.positive)
+            case _:
+                raise CompileError(f"unknown condition {node!r}")
+
+    def _add_group(
+        self, out: _Literals, group: Group, negated: bool, trail: tuple[int, ...]
+    ) -> None:
+        inner = self.literals(group, negated, trail)
+        if inner.conjunctive == out.conjunctive or _single(inner):
+            out.rows += inner.rows  # AND inside AND, OR inside OR: flatten
+            out.included += inner.included
+            out.excluded += inner.excluded
+        else:
+            out.included.append(self.render(inner))
+
+    @staticmethod
+    def _add_set(out: _Literals, id_set: _IdSet, positive: bool) -> None:
+        (out.included if positive else out.excluded).append(id_set)
+
+    def render(self, lits: _Literals) -> _IdSet:
+        if _single(lits):
+            lits = _Literals(True, lits.rows, lits.included, lits.excluded)
+        return self._conjunction(lits) if lits.conjunctive else self._disjunction(lits)
+
+    def _semi(self, id_set: _IdSet, alias: str) -> str:
+        return f"EXISTS (SELECT 1 FROM ({id_set.sql}) s WHERE s.id = {alias}.id)"
+
+    def _people(self, conjuncts: list[str]) -> str:
+        where = " AND ".join([f"p.workspace_id = {self.ws}", *(c for c in conjuncts if c != TRUE)])
+        return f"SELECT p.id FROM people p WHERE {where}"
+
+    def _conjunction(self, lits: _Literals) -> _IdSet:
+        if not lits.rows and lits.included:
+            # event sets alone: drive from the first set, never scanning people
+            driver, *rest = lits.included
+            tests = [self._semi(s, "d") for s in rest]
+            tests += [f"NOT {self._semi(s, 'd')}" for s in lits.excluded]
+            where = f" WHERE {' AND '.join(tests)}" if tests else ""
+            base = (
+                driver.sql if driver.distinct else f"SELECT DISTINCT d0.id FROM ({driver.sql}) d0"
+            )
+            if not where:
+                return _IdSet(base, True, driver.compound and driver.distinct)
+            return _IdSet(f"SELECT d.id FROM ({base}) d{where}", True)
+        semis = [self._semi(s, "p") for s in lits.included]
+        anti = [f"NOT {self._semi(s, 'p')}" for s in lits.excluded]
+        return _IdSet(self._people([*lits.rows, *semis, *anti]), True)
+
+    def _disjunction(self, lits: _Literals) -> _IdSet:
+        branches: list[str] = []
+        rows = [r for r in lits.rows if r != FALSE]
+        if rows:
+            branches.append(self._people([_join(rows, "OR")]))
+        branches += [
+            f"SELECT u.id FROM ({s.sql}) u" if s.compound else s.sql for s in lits.included
+        ]
+        branches += [self._people([f"NOT {self._semi(s, 'p')}"]) for s in lits.excluded]
+        if not branches:
+            return _IdSet(self._people([FALSE]), True)
+        if len(branches) == 1:
+            return _IdSet(
+                branches[0], bool(rows) or bool(lits.excluded) or lits.included[0].distinct
+            )
+        return _IdSet(" UNION ".join(branches), True, compound=True)
+
+
+def _single(lits: _Literals) -> bool:
+    return len(lits.rows) + len(lits.included) + len(lits.excluded) == 1
+
+
+def _is_row_only(node: Condition, ctx: CompileContext, trail: tuple[int, ...]) -> bool:
+    """True when the node only reads the people row (no events): it joins the one WHERE."""
+    match node:
+        case TagCondition() | FieldCondition() | AttributeCondition():
+            return True
+        case Group(_, conditions):
+            return all(_is_row_only(c, ctx, trail) for c in conditions)
+        case SegmentCondition(segment_id, _):
+            return _is_row_only(ctx.segment(segment_id, trail), ctx, (*trail, segment_id))
+    return False

@@ -1,0 +1,317 @@
+"""Value tests (SPEC rule 3) compiled to two-valued SQL for one dialect.
+
+A test reads one scalar from a JSON object (a person's `fields`, an event's
+`properties`) or from a column (person attributes). Every predicate produced here is
+TRUE or FALSE, never NULL, so `NOT (...)` is its exact complement (rule 2): each typed
+comparison sits in `CASE WHEN <the stored value has the operand's type> THEN ... ELSE
+FALSE END`, which also guards casts against PostgreSQL's free evaluation order.
+
+Client values and JSON keys are always bound parameters; the only text spliced in is
+SQL written here and column names from `ATTRIBUTE_COLUMNS`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from app.segments.ast import NEGATIONS, Op, PersonAttribute, Scalar, ValueTest
+from app.sql import Dialect, SqlParams
+
+TRUE = "TRUE"
+FALSE = "FALSE"
+
+# The allow-list: attribute -> column of `people`. Nothing else is ever named.
+ATTRIBUTE_COLUMNS: dict[PersonAttribute, str] = {
+    PersonAttribute.EMAIL: "email",
+    PersonAttribute.STATUS: "status",
+    PersonAttribute.CREATED_AT: "created_at",
+    PersonAttribute.COUNTRY: "country",
+    PersonAttribute.REGION: "region",
+    PersonAttribute.CITY: "city",
+    PersonAttribute.TIMEZONE: "timezone",
+}
+
+_ORDER_OPS = {Op.GT: ">", Op.GTE: ">=", Op.LT: "<", Op.LTE: "<="}
+COMPARE_SQL = {Op.EQ: "=", Op.NEQ: "<>", **_ORDER_OPS}
+
+
+class CompileError(ValueError):
+    """The tree holds a combination validation should have refused (a programming error)."""
+
+
+def split_negation(op: Op) -> tuple[Op, bool]:
+    """`NEQ` -> (`EQ`, negated): every negative operator compiles as NOT its positive."""
+    positive = NEGATIONS.get(op)
+    return (positive, True) if positive is not None else (op, False)
+
+
+def negate_sql(predicate: str, negated: bool) -> str:
+    if not negated:
+        return predicate
+    if predicate == TRUE:
+        return FALSE
+    if predicate == FALSE:
+        return TRUE
+    return f"NOT ({predicate})"
+
+
+def bind_number(params: SqlParams, value: int | float) -> str:
+    """Numbers compare as numbers: PG `numeric` (exact for 1 = 1.0), SQLite INTEGER/REAL."""
+    if params.dialect is Dialect.POSTGRES:
+        exact = Decimal(value) if isinstance(value, int) else Decimal(repr(float(value)))
+        return f"{params.add(exact)}::numeric"
+    return params.add(value)
+
+
+def bind_text(params: SqlParams, value: str) -> str:
+    placeholder = params.add(value)
+    return f"{placeholder}::text" if params.dialect is Dialect.POSTGRES else placeholder
+
+
+def bind_datetime(params: SqlParams, value: datetime) -> str:
+    """UTC-aware datetimes: timestamptz on PG; on SQLite sqlite3 adapts them to the same
+    `isoformat(" ")` text the rows were written with, which sorts chronologically."""
+    utc_value = value.astimezone(UTC)
+    placeholder = params.add(utc_value)
+    return f"{placeholder}::timestamptz" if params.dialect is Dialect.POSTGRES else placeholder
+
+
+def bind_list(params: SqlParams, values: list[object], pg_type: str) -> str:
+    """A list operand for `x IN <list>`: a typed array on PG, a JSON array on SQLite."""
+    if params.dialect is Dialect.POSTGRES:
+        return f"= ANY({params.add(values)}::{pg_type}[])"
+    return f"IN (SELECT value FROM json_each({params.json(values)}))"
+
+
+def is_bool(value: Scalar) -> bool:
+    return isinstance(value, bool)
+
+
+def is_number(value: Scalar) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+# ----------------------------------------------------------------------- JSON sources
+
+
+@dataclass(frozen=True)
+class JsonSlot:
+    """One key of a JSON object column, with the typed SQL reads of its value.
+
+    The key (or SQLite's JSON path) is bound once and its placeholder reused.
+    """
+
+    dialect: Dialect
+    container: str
+    key: str  # a placeholder
+
+    @classmethod
+    def bind(cls, params: SqlParams, container: str, key: str) -> JsonSlot:
+        if params.dialect is Dialect.POSTGRES:
+            return cls(params.dialect, container, f"{params.add(key)}::text")
+        return cls(params.dialect, container, params.add(f'$."{key}"'))
+
+    @property
+    def _pg(self) -> bool:
+        return self.dialect is Dialect.POSTGRES
+
+    def is_present(self) -> str:
+        if self._pg:
+            return f"COALESCE(jsonb_typeof({self.container} -> {self.key}) <> 'null', FALSE)"
+        return f"COALESCE(json_type({self.container}, {self.key}) <> 'null', FALSE)"
+
+    def is_string(self) -> str:
+        if self._pg:
+            return f"jsonb_typeof({self.container} -> {self.key}) = 'string'"
+        return f"json_type({self.container}, {self.key}) = 'text'"
+
+    def is_number(self) -> str:
+        if self._pg:
+            return f"jsonb_typeof({self.container} -> {self.key}) = 'number'"
+        return f"json_type({self.container}, {self.key}) IN ('integer', 'real')"
+
+    def is_boolean(self) -> str:
+        if self._pg:
+            return f"jsonb_typeof({self.container} -> {self.key}) = 'boolean'"
+        return f"json_type({self.container}, {self.key}) IN ('true', 'false')"
+
+    def text(self) -> str:
+        if self._pg:
+            return f"({self.container} ->> {self.key})"
+        return f"json_extract({self.container}, {self.key})"
+
+    def number(self) -> str:
+        """Only valid under `is_number()`: the cast is guarded by the caller's CASE."""
+        if self._pg:
+            return f"({self.container} ->> {self.key})::numeric"
+        return f"json_extract({self.container}, {self.key})"
+
+    def boolean_text(self) -> str:
+        """'true' / 'false' under `is_boolean()`."""
+        if self._pg:
+            return f"({self.container} ->> {self.key})"
+        return f"json_type({self.container}, {self.key})"
+
+    def numeric_or_null(self) -> str:
+        """The value when it is a JSON number, else NULL: what aggregates read."""
+        return f"CASE WHEN {self.is_number()} THEN {self.number()} END"
+
+
+def _guarded(type_test: str, comparison: str) -> str:
+    return f"CASE WHEN {type_test} THEN {comparison} ELSE FALSE END"
+
+
+def json_test(slot: JsonSlot, test: ValueTest, params: SqlParams) -> str:
+    """A field/property test: the stored value must have the operand's JSON type."""
+    op, negated = split_negation(test.op)
+    return negate_sql(_json_positive(slot, op, test, params), negated)
+
+
+def _json_positive(slot: JsonSlot, op: Op, test: ValueTest, params: SqlParams) -> str:
+    if op is Op.EXISTS:
+        return slot.is_present()
+    if op is Op.IN:
+        return _json_in(slot, list(test.values or ()), params)
+    value = test.value
+    if isinstance(value, str):
+        string_test = _string_test(slot.text(), op, value, params)
+        return _guarded(slot.is_string(), string_test)
+    if is_bool(value):
+        if op is not Op.EQ:
+            raise CompileError(f"{op} does not apply to a boolean")
+        return _guarded(
+            slot.is_boolean(), f"{slot.boolean_text()} = {bind_text(params, _jb(value))}"
+        )
+    if is_number(value):
+        if op not in COMPARE_SQL:
+            raise CompileError(f"{op} does not apply to a number")
+        comparison = f"{slot.number()} {COMPARE_SQL[op]} {bind_number(params, value)}"
+        return _guarded(slot.is_number(), comparison)
+    raise CompileError(f"{op} needs a value")
+
+
+def _jb(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _json_in(slot: JsonSlot, values: list[Scalar], params: SqlParams) -> str:
+    if not values:
+        raise CompileError("IN needs values")
+    strings = sorted({v.lower() for v in values if isinstance(v, str)})
+    numbers = [v for v in values if is_number(v)]
+    booleans = sorted({_jb(v) for v in values if is_bool(v)})
+    branches: list[str] = []
+    if strings:
+        lowered = f"sieve_lower({slot.text()}) {bind_list(params, list(strings), 'text')}"
+        branches.append(_guarded(slot.is_string(), lowered))
+    if numbers:
+        if params.dialect is Dialect.POSTGRES:
+            exact = [Decimal(v) if isinstance(v, int) else Decimal(repr(v)) for v in numbers]
+            listed = bind_list(params, exact, "numeric")
+        else:
+            listed = bind_list(params, numbers, "")
+        branches.append(_guarded(slot.is_number(), f"{slot.number()} {listed}"))
+    if booleans:
+        listed = bind_list(params, list(booleans), "text")
+        branches.append(_guarded(slot.is_boolean(), f"{slot.boolean_text()} {listed}"))
+    return "(" + " OR ".join(f"({b})" for b in branches) + ")" if len(branches) > 1 else branches[0]
+
+
+# ---------------------------------------------------------------------------- strings
+
+
+def _string_test(column: str, op: Op, value: str, params: SqlParams) -> str:
+    """A comparison of a non-NULL text expression with a string operand.
+
+    Case-insensitive operators compare `sieve_lower(x)` with the operand lower-cased in
+    Python (the same `str.lower`); no LIKE, so `%`, `_` and `\\` are literal.
+    """
+    pg = params.dialect is Dialect.POSTGRES
+    if op in _ORDER_OPS:
+        collated = f'{column} COLLATE "C"' if pg else column
+        return f"{collated} {_ORDER_OPS[op]} {bind_text(params, value)}"
+    lowered = value.lower()
+    if op in (Op.CONTAINS, Op.STARTS_WITH, Op.ENDS_WITH) and lowered == "":
+        return TRUE  # the empty string is a substring, prefix and suffix of every string
+    subject = f"sieve_lower({column})"
+    if op is Op.EQ:
+        return f"{subject} = {bind_text(params, lowered)}"
+    operand = bind_text(params, lowered)
+    if op is Op.CONTAINS:
+        return f"strpos({subject}, {operand}) > 0" if pg else f"instr({subject}, {operand}) > 0"
+    if op is Op.STARTS_WITH:
+        if pg:
+            return f"left({subject}, length({operand})) = {operand}"
+        return f"substr({subject}, 1, length({operand})) = {operand}"
+    if op is Op.ENDS_WITH:
+        if pg:
+            return f"right({subject}, length({operand})) = {operand}"
+        # non-empty operand only (above): substr(x, -0) would be the whole string
+        return f"substr({subject}, -length({operand})) = {operand}"
+    raise CompileError(f"{op} does not apply to a string")
+
+
+# ---------------------------------------------------------------------- attributes
+
+
+def attribute_test(
+    attribute: PersonAttribute, test: ValueTest, params: SqlParams, alias: str, now: datetime
+) -> str:
+    """A person attribute: nullable text columns with the string rules, or `created_at`."""
+    column = f"{alias}.{ATTRIBUTE_COLUMNS[attribute]}"
+    op, negated = split_negation(test.op)
+    if attribute is PersonAttribute.CREATED_AT:
+        positive = _created_at_test(column, op, test, params, now)
+    else:
+        positive = _text_column_test(column, op, test, params)
+    return negate_sql(positive, negated)
+
+
+def _text_column_test(column: str, op: Op, test: ValueTest, params: SqlParams) -> str:
+    present = f"{column} IS NOT NULL"
+    if op is Op.EXISTS:
+        return present
+    if op is Op.IN:
+        strings = sorted({v.lower() for v in test.values or () if isinstance(v, str)})
+        if not strings:
+            return FALSE
+        return _guarded(present, f"sieve_lower({column}) {bind_list(params, strings, 'text')}")
+    if not isinstance(test.value, str):
+        return FALSE  # a number or boolean never equals a text attribute (rule 3)
+    comparison = _string_test(column, op, test.value, params)
+    return present if comparison == TRUE else _guarded(present, comparison)
+
+
+def parse_datetime(value: Scalar) -> datetime:
+    if not isinstance(value, str):
+        raise CompileError("CREATED_AT compares with an ISO-8601 datetime")
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _created_at_test(column: str, op: Op, test: ValueTest, params: SqlParams, now: datetime) -> str:
+    if op is Op.EXISTS:
+        return TRUE  # created_at is NOT NULL
+    if op is Op.WITHIN_LAST_DAYS:
+        since = now - timedelta(days=_days(test.value))
+        return f"({column} >= {bind_datetime(params, since)} AND {column} <= {bind_datetime(params, now)})"
+    if op is Op.MORE_THAN_DAYS_AGO:
+        return f"{column} < {bind_datetime(params, now - timedelta(days=_days(test.value)))}"
+    if op is Op.IN:
+        moments = [parse_datetime(v) for v in test.values or ()]
+        if not moments:
+            return FALSE
+        return "(" + " OR ".join(f"{column} = {bind_datetime(params, m)}" for m in moments) + ")"
+    if op in COMPARE_SQL:
+        return f"{column} {COMPARE_SQL[op]} {bind_datetime(params, parse_datetime(test.value))}"
+    raise CompileError(f"{op} does not apply to CREATED_AT")
+
+
+def _days(value: Scalar) -> int:
+    if not is_number(value):
+        raise CompileError("a number of days is needed")
+    return int(value)  # type: ignore[arg-type]

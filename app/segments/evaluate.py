@@ -1,0 +1,327 @@
+"""Segment evaluation: runs the compiled SQL (app/segments/compiler.py) on the database.
+
+Every function here takes the definition tree, the workspace, one `now` and the
+definitions of every segment it references (transitively), and issues one statement
+(or a few, for very wide requests). No membership is ever computed in Python: the
+database answers, through the one compiler, in both of its forms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from app.segments.ast import (
+    AggregateCondition,
+    Condition,
+    EventCondition,
+    Group,
+    SegmentCondition,
+)
+from app.segments.compiler import (
+    CompileContext,
+    compile_id_set,
+    compile_row_predicate,
+)
+from app.segments.compiler_events import aggregate_value, event_count
+from app.sql import Dialect, SqlParams, connection, dialect_of, fetch_all, fetch_one
+
+# columns per statement when one row answers many questions (PG allows 1,664)
+_COLUMNS_PER_STATEMENT = 400
+# member_page: how many people the row form may scan before the set form takes over
+_ROW_SCAN_FACTOR = 2
+_ROW_SCAN_MIN = 256
+MAX_MATCHING_PEOPLE = 1000
+
+
+class PersonNotFound(LookupError):
+    """explain() was asked about a person who is not in the workspace."""
+
+
+@dataclass(frozen=True)
+class ExplainNode:
+    """One node of a definition with what was observed for one person.
+
+    `count` is set on event nodes (matching events), `value` on aggregate nodes (None
+    when AVG/MIN/MAX had no values), `children` on groups, and `segment` on segment
+    nodes: the referenced definition's own explanation.
+    """
+
+    condition: Condition
+    matched: bool
+    count: int | None = None
+    value: float | None = None
+    children: tuple[ExplainNode, ...] = ()
+    segment: ExplainNode | None = None
+
+
+def _context(workspace_id: int, now: datetime, segments: Mapping[int, Group]) -> CompileContext:
+    return CompileContext(dialect_of(connection()), workspace_id, now, segments)
+
+
+def _truthy(value: Any) -> bool:
+    return bool(value)  # PG returns bool, SQLite 0/1
+
+
+def _id_list(params: SqlParams, ids: Sequence[int]) -> str:
+    if params.dialect is Dialect.POSTGRES:
+        return f"= ANY({params.add(list(ids))}::bigint[])"
+    return f"IN (SELECT value FROM json_each({params.json(list(ids))}))"
+
+
+async def count_members(
+    root: Group, *, workspace_id: int, now: datetime, segments: Mapping[int, Group]
+) -> int:
+    """The segment's size now: set form, so event conditions are read off the indexes."""
+    ctx = _context(workspace_id, now, segments)
+    params = SqlParams(ctx.dialect)
+    sql = f"SELECT count(*) AS n FROM ({compile_id_set(root, ctx, params)}) m"
+    row = await fetch_one(connection(), sql, params.values)
+    return int(row["n"]) if row else 0
+
+
+async def member_page(
+    root: Group,
+    *,
+    workspace_id: int,
+    now: datetime,
+    segments: Mapping[int, Group],
+    after_id: int | None,
+    limit: int,
+) -> list[int]:
+    """Member ids ascending after `after_id` (keyset), at most `limit`: a UI page.
+
+    First the row form walks people in id order through a bounded stretch and stops as
+    soon as the page is full (a dense segment is answered after `limit` index probes).
+    When the stretch does not fill the page, the set form answers the page instead (a
+    sparse segment would otherwise probe every person). docs/segment-engine.md has the
+    measurements behind this.
+    """
+    if limit <= 0:
+        return []
+    ctx = _context(workspace_id, now, segments)
+    params = SqlParams(ctx.dialect)
+    predicate = compile_row_predicate(root, ctx, params)
+    # the inner LIMIT bounds the stretch, the outer one stops it early
+    sql = (
+        "SELECT s.id FROM ("
+        f"SELECT p.id, ({predicate}) AS member FROM people p"
+        f" WHERE p.workspace_id = {params.add(workspace_id)}"
+        f" AND p.id > {params.add(after_id if after_id is not None else -1)}"
+        f" ORDER BY p.id LIMIT {params.add(max(limit * _ROW_SCAN_FACTOR, _ROW_SCAN_MIN))}"
+        f") s WHERE s.member ORDER BY s.id LIMIT {params.add(limit)}"
+    )
+    found = [int(r["id"]) for r in await fetch_all(connection(), sql, params.values)]
+    if len(found) == limit:
+        return found
+    return await _set_page(root, ctx, after_id=after_id, limit=limit)
+
+
+async def _set_page(
+    root: Group, ctx: CompileContext, *, after_id: int | None, limit: int
+) -> list[int]:
+    """A keyset page of the set form: PostgreSQL pushes `id > after` into every branch."""
+    params = SqlParams(ctx.dialect)
+    members = compile_id_set(root, ctx, params)
+    sql = (
+        f"SELECT m.id FROM ({members}) m"
+        f" WHERE m.id > {params.add(after_id if after_id is not None else -1)}"
+        f" ORDER BY m.id LIMIT {params.add(limit)}"
+    )
+    return [int(r["id"]) for r in await fetch_all(connection(), sql, params.values)]
+
+
+async def stream_member_ids(
+    root: Group,
+    *,
+    workspace_id: int,
+    now: datetime,
+    segments: Mapping[int, Group],
+    batch: int = 5000,
+) -> AsyncIterator[list[int]]:
+    """All members in ascending keyset batches, in constant memory (broadcasts, exports).
+
+    Set-form pages: with `id > after` pushed into every id set, event sets read in person
+    order stop at the batch end, and big batches make the row form's probes the slower
+    choice (docs/segment-engine.md).
+
+    One `now` for the whole stream, so a person does not flicker in and out of a long
+    export as windows slide.
+    """
+    ctx = _context(workspace_id, now, segments)
+    after: int | None = None
+    while True:
+        ids = await _set_page(root, ctx, after_id=after, limit=batch)
+        if ids:
+            yield ids
+        if len(ids) < batch:
+            return
+        after = ids[-1]
+
+
+async def contains(
+    root: Group,
+    *,
+    workspace_id: int,
+    person_id: int,
+    now: datetime,
+    segments: Mapping[int, Group],
+) -> bool:
+    """Is this person a member now? One row read, events probed by index (flow splits)."""
+    ctx = _context(workspace_id, now, segments)
+    params = SqlParams(ctx.dialect)
+    ws, pid = params.add(workspace_id), params.add(person_id)
+    predicate = compile_row_predicate(root, ctx, params)
+    sql = (
+        "SELECT EXISTS (SELECT 1 FROM people p"
+        f" WHERE p.workspace_id = {ws} AND p.id = {pid} AND {predicate}) AS member"
+    )
+    row = await fetch_one(connection(), sql, params.values)
+    return bool(row and _truthy(row["member"]))
+
+
+async def memberships(
+    person_id: int,
+    roots: Mapping[int, Group],
+    *,
+    workspace_id: int,
+    now: datetime,
+    segments: Mapping[int, Group],
+) -> dict[int, bool]:
+    """Which of `roots` (segment id -> definition) the person is in: one statement
+    reading one people row, one boolean column per segment (chunked past 400)."""
+    ctx = _context(workspace_id, now, segments)
+    result = dict.fromkeys(roots, False)
+    ids = list(roots)
+    for start in range(0, len(ids), _COLUMNS_PER_STATEMENT):
+        chunk = ids[start : start + _COLUMNS_PER_STATEMENT]
+        params = SqlParams(ctx.dialect)
+        columns = ", ".join(
+            f"({compile_row_predicate(roots[sid], ctx, params)}) AS m{i}"
+            for i, sid in enumerate(chunk)
+        )
+        row = await _person_row(params, columns, workspace_id, person_id)
+        if row is not None:
+            result.update({sid: _truthy(row[f"m{i}"]) for i, sid in enumerate(chunk)})
+    return result
+
+
+async def _person_row(
+    params: SqlParams, columns: str, workspace_id: int, person_id: int
+) -> dict[str, Any] | None:
+    sql = (
+        f"SELECT {columns} FROM people p"
+        f" WHERE p.workspace_id = {params.add(workspace_id)} AND p.id = {params.add(person_id)}"
+    )
+    return await fetch_one(connection(), sql, params.values)
+
+
+async def matching_people(
+    root: Group,
+    *,
+    workspace_id: int,
+    now: datetime,
+    segments: Mapping[int, Group],
+    person_ids: list[int],
+) -> set[int]:
+    """Which of these people (at most 1,000) are members: their rows only, row form."""
+    if len(person_ids) > MAX_MATCHING_PEOPLE:
+        raise ValueError(f"at most {MAX_MATCHING_PEOPLE} people per call")
+    if not person_ids:
+        return set()
+    ctx = _context(workspace_id, now, segments)
+    params = SqlParams(ctx.dialect)
+    ws = params.add(workspace_id)
+    listed = _id_list(params, sorted(set(person_ids)))
+    predicate = compile_row_predicate(root, ctx, params)
+    sql = f"SELECT p.id FROM people p WHERE p.workspace_id = {ws} AND p.id {listed} AND {predicate}"
+    return {int(r["id"]) for r in await fetch_all(connection(), sql, params.values)}
+
+
+# --------------------------------------------------------------------------- explain
+
+
+@dataclass(frozen=True)
+class _Column:
+    alias: str
+    node: Condition
+    kind: str  # "matched" | "count" | "value"
+
+
+async def explain(
+    root: Group,
+    *,
+    workspace_id: int,
+    person_id: int,
+    now: datetime,
+    segments: Mapping[int, Group],
+) -> ExplainNode:
+    """Why a person is or is not a member: every node of the tree (and of referenced
+    segments) with its outcome, event counts and aggregate values, from one statement
+    reading the person's row (more only for trees wider than 400 columns)."""
+    ctx = _context(workspace_id, now, segments)
+    columns: list[_Column] = []
+    _plan(root, ctx, columns, ())
+    observed: dict[str, Any] = {}
+    for start in range(0, len(columns), _COLUMNS_PER_STATEMENT):
+        chunk = columns[start : start + _COLUMNS_PER_STATEMENT]
+        params = SqlParams(ctx.dialect)
+        sql_columns = ", ".join(f"{_column_sql(c, ctx, params)} AS {c.alias}" for c in chunk)
+        row = await _person_row(params, sql_columns, workspace_id, person_id)
+        if row is None:
+            raise PersonNotFound(person_id)
+        observed.update(row)
+    cursor = iter(columns)
+    return _build(root, ctx, cursor, observed, ())
+
+
+def _column_sql(column: _Column, ctx: CompileContext, params: SqlParams) -> str:
+    if column.kind == "count":
+        assert isinstance(column.node, EventCondition)
+        return event_count(column.node, params, ctx.now)
+    if column.kind == "value":
+        assert isinstance(column.node, AggregateCondition)
+        return aggregate_value(column.node, params, ctx.now)
+    return f"({compile_row_predicate(column.node, ctx, params)})"
+
+
+def _plan(node: Condition, ctx: CompileContext, out: list[_Column], trail: tuple[int, ...]) -> None:
+    """Columns in a depth-first order that `_build` replays."""
+    out.append(_Column(f"c{len(out)}", node, "matched"))
+    match node:
+        case Group(_, conditions):
+            for child in conditions:
+                _plan(child, ctx, out, trail)
+        case EventCondition():
+            out.append(_Column(f"c{len(out)}", node, "count"))
+        case AggregateCondition():
+            out.append(_Column(f"c{len(out)}", node, "value"))
+        case SegmentCondition(segment_id, _):
+            _plan(ctx.segment(segment_id, trail), ctx, out, (*trail, segment_id))
+
+
+def _build(
+    node: Condition,
+    ctx: CompileContext,
+    cursor: Any,
+    observed: dict[str, Any],
+    trail: tuple[int, ...],
+) -> ExplainNode:
+    matched = _truthy(observed[next(cursor).alias])
+    match node:
+        case Group(_, conditions):
+            children = tuple(_build(c, ctx, cursor, observed, trail) for c in conditions)
+            return ExplainNode(node, matched, children=children)
+        case EventCondition():
+            return ExplainNode(node, matched, count=int(observed[next(cursor).alias]))
+        case AggregateCondition():
+            raw = observed[next(cursor).alias]
+            value = None if raw is None else float(raw)
+            return ExplainNode(node, matched, value=value)
+        case SegmentCondition(segment_id, _):
+            referenced = ctx.segment(segment_id, trail)
+            inner = _build(referenced, ctx, cursor, observed, (*trail, segment_id))
+            return ExplainNode(node, matched, segment=inner)
+    return ExplainNode(node, matched)

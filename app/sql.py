@@ -1,0 +1,86 @@
+"""Dialect-neutral helpers for the raw SQL that the ORM cannot express well.
+
+Values are always bound parameters. Placeholders are numbered (`$n` on PostgreSQL,
+`?n` on SQLite), so builders may add parameters in any order.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from tortoise import connections
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+
+class Dialect(StrEnum):
+    POSTGRES = "postgres"
+    SQLITE = "sqlite"
+
+
+class SqlParams:
+    """Collects bound values and hands out numbered placeholders for one statement."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self.values: list[Any] = []
+
+    def add(self, value: Any) -> str:
+        self.values.append(value)
+        n = len(self.values)
+        return f"${n}" if self.dialect is Dialect.POSTGRES else f"?{n}"
+
+    def json(self, value: Any) -> str:
+        """A JSON document parameter, typed as jsonb on PostgreSQL."""
+        placeholder = self.add(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+        return f"{placeholder}::jsonb" if self.dialect is Dialect.POSTGRES else placeholder
+
+
+def connection(name: str = "default") -> BaseDBAsyncClient:
+    return connections.get(name)
+
+
+def dialect_of(conn: BaseDBAsyncClient) -> Dialect:
+    return Dialect.POSTGRES if conn.capabilities.dialect == "postgres" else Dialect.SQLITE
+
+
+async def fetch_all(
+    conn: BaseDBAsyncClient, sql: str, params: Sequence[Any] = ()
+) -> list[dict[str, Any]]:
+    return await conn.execute_query_dict(sql, list(params))
+
+
+async def fetch_one(
+    conn: BaseDBAsyncClient, sql: str, params: Sequence[Any] = ()
+) -> dict[str, Any] | None:
+    rows = await fetch_all(conn, sql, params)
+    return rows[0] if rows else None
+
+
+def load_json(value: Any) -> Any:
+    """jsonb arrives as text from asyncpg and SQLite alike; decode it once here."""
+    if value is None or isinstance(value, dict | list):
+        return value
+    return json.loads(value)
+
+
+def utc(value: datetime) -> datetime:
+    """Every stored datetime is UTC-aware, so SQLite's text form sorts correctly."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def parse_db_datetime(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return utc(value)
+    return utc(datetime.fromisoformat(str(value)))
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,37 @@
+"""Workspaces and API keys. A key is shown once; only its SHA-256 is stored."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from app.people.models import ApiKey, Workspace
+
+KEY_PREFIX = "sk_"
+
+
+def hash_key(key: str) -> str:
+    # Keys are 256-bit random tokens, so a fast unsalted hash is enough to make a leaked
+    # table useless without slowing down every request.
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+async def create_workspace(name: str) -> Workspace:
+    return await Workspace.create(name=name.strip() or "workspace")
+
+
+async def create_api_key(workspace_id: int) -> str:
+    """A new key for the workspace; the plain key is returned once and never stored."""
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    await ApiKey.create(workspace_id=workspace_id, prefix=key[:10], key_hash=hash_key(key))
+    return key
+
+
+async def workspace_for_key(key: str | None) -> int | None:
+    """The workspace a presented key selects, or None for a missing, unknown or revoked key."""
+    if not key or not key.startswith(KEY_PREFIX) or len(key) > 200:
+        return None
+    row = await ApiKey.filter(key_hash=hash_key(key), revoked_at__isnull=True).values_list(
+        "workspace_id", flat=True
+    )
+    return row[0] if row else None

@@ -1,0 +1,1 @@
+"""Benchmarks: synthetic data at scale (see benchmarks/README.md)."""

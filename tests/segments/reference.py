@@ -1,0 +1,328 @@
+"""A plain, slow, obviously-correct evaluator of the filter language, for the tests.
+
+Written from the SPEC ("The filter language", rules 1-10) and docs/filter-semantics.md
+only, never from the SQL compiler: the SQL answers are checked against it. Every
+function below reads like the rule it implements; nothing here is clever.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from app.segments.ast import (
+    Aggregate,
+    AggregateCondition,
+    AttributeCondition,
+    Between,
+    Condition,
+    EventCondition,
+    FieldCondition,
+    Group,
+    LastDays,
+    LastHours,
+    Match,
+    MoreThanDaysAgo,
+    Op,
+    PersonAttribute,
+    SegmentCondition,
+    TagCondition,
+    ValueTest,
+    Window,
+)
+
+# A key that is absent from a JSON object (distinct from a JSON null, which is None).
+MISSING: Any = object()
+
+
+@dataclass
+class RefPerson:
+    id: int
+    email: str
+    status: str = "SUBSCRIBED"
+    tags: list[str] = field(default_factory=list)
+    fields: dict[str, Any] = field(default_factory=dict)
+    country: str | None = None
+    region: str | None = None
+    city: str | None = None
+    timezone: str | None = None
+    created_at: datetime | None = None
+
+
+@dataclass
+class RefEvent:
+    person_id: int
+    name: str
+    occurred_at: datetime
+    value: float | None = None
+    properties: dict[str, Any] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------ JSON types
+
+
+def json_type(value: Any) -> str:
+    """The JSON type of a stored or given scalar. A boolean is never a number."""
+    if value is None or value is MISSING:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    raise TypeError(f"not a JSON scalar: {value!r}")
+
+
+def _equal(stored: Any, given: Any) -> bool:
+    """EQ of two scalars of the same JSON type (strings case-insensitively)."""
+    if json_type(stored) != json_type(given) or json_type(stored) == "null":
+        return False
+    if isinstance(stored, str):
+        return stored.lower() == given.lower()
+    return stored == given  # numbers numerically (1 == 1.0), booleans by value
+
+
+def _order(stored: Any, given: Any, op: Op) -> bool:
+    """GT/GTE/LT/LTE: numbers numerically, strings by code point with no lower-casing."""
+    kind = json_type(stored)
+    if kind != json_type(given) or kind not in ("number", "string"):
+        return False
+    if op is Op.GT:
+        return stored > given
+    if op is Op.GTE:
+        return stored >= given
+    if op is Op.LT:
+        return stored < given
+    if op is Op.LTE:
+        return stored <= given
+    raise ValueError(op)
+
+
+def positive_test(stored: Any, op: Op, value: Any, values: tuple[Any, ...] | None) -> bool:
+    """A positive operator on one stored scalar (MISSING when the key is absent)."""
+    if op is Op.EXISTS:
+        return stored is not MISSING and stored is not None
+    if stored is MISSING or stored is None:
+        return False
+    if op is Op.EQ:
+        return _equal(stored, value)
+    if op in (Op.GT, Op.GTE, Op.LT, Op.LTE):
+        return _order(stored, value, op)
+    if op is Op.IN:
+        return any(_equal(stored, v) for v in values or ())
+    if op in (Op.CONTAINS, Op.STARTS_WITH, Op.ENDS_WITH):
+        if not (isinstance(stored, str) and isinstance(value, str)):
+            return False
+        haystack, needle = stored.lower(), value.lower()
+        if op is Op.CONTAINS:
+            return needle in haystack
+        if op is Op.STARTS_WITH:
+            return haystack.startswith(needle)
+        return haystack.endswith(needle)
+    raise ValueError(f"not a positive scalar operator: {op}")
+
+
+# Each negative operator is the complement of its positive form (rule 2).
+NEGATIVE_OF = {
+    Op.NEQ: Op.EQ,
+    Op.NOT_CONTAINS: Op.CONTAINS,
+    Op.NOT_IN: Op.IN,
+    Op.NOT_EXISTS: Op.EXISTS,
+}
+
+
+def scalar_test(stored: Any, test: ValueTest) -> bool:
+    if test.op in NEGATIVE_OF:
+        return not positive_test(stored, NEGATIVE_OF[test.op], test.value, test.values)
+    return positive_test(stored, test.op, test.value, test.values)
+
+
+# ------------------------------------------------------------------------- windows
+
+
+def in_window(t: datetime, window: Window | None, now: datetime) -> bool:
+    if window is None:
+        return True  # all time, future-dated events included
+    if isinstance(window, LastDays):
+        return now - timedelta(days=window.days) <= t <= now
+    if isinstance(window, LastHours):
+        return now - timedelta(hours=window.hours) <= t <= now
+    if isinstance(window, MoreThanDaysAgo):
+        return t < now - timedelta(days=window.days)
+    if isinstance(window, Between):
+        return window.start <= t < window.end
+    raise TypeError(window)
+
+
+def compare(left: float, op: Op, right: float) -> bool:
+    """Count and aggregate comparisons: EQ NEQ GT GTE LT LTE."""
+    return {
+        Op.EQ: left == right,
+        Op.NEQ: left != right,
+        Op.GT: left > right,
+        Op.GTE: left >= right,
+        Op.LT: left < right,
+        Op.LTE: left <= right,
+    }[op]
+
+
+# ---------------------------------------------------------------------- conditions
+
+
+def _attribute(person: RefPerson, condition: AttributeCondition, now: datetime) -> bool:
+    test = condition.test
+    attribute = condition.attribute
+    if attribute is PersonAttribute.CREATED_AT:
+        created = person.created_at
+        assert created is not None
+        if test.op is Op.EXISTS:
+            return True
+        if test.op is Op.NOT_EXISTS:
+            return False
+        if test.op is Op.WITHIN_LAST_DAYS:
+            return now - timedelta(days=int(test.value)) <= created <= now
+        if test.op is Op.MORE_THAN_DAYS_AGO:
+            return created < now - timedelta(days=int(test.value))
+        given = datetime.fromisoformat(str(test.value))
+        return compare_dt(created, test.op, given)  # exact, microseconds included
+    if attribute is PersonAttribute.STATUS:
+        # status names, case-insensitive: a string scalar like any other
+        return scalar_test(person.status, test)
+    stored = {
+        PersonAttribute.EMAIL: person.email,
+        PersonAttribute.COUNTRY: person.country,
+        PersonAttribute.REGION: person.region,
+        PersonAttribute.CITY: person.city,
+        PersonAttribute.TIMEZONE: person.timezone,
+    }[attribute]
+    return scalar_test(MISSING if stored is None else stored, test)
+
+
+def compare_dt(left: datetime, op: Op, right: datetime) -> bool:
+    return {
+        Op.GT: left > right,
+        Op.GTE: left >= right,
+        Op.LT: left < right,
+        Op.LTE: left <= right,
+    }[op]
+
+
+def event_count(
+    person: RefPerson, condition: EventCondition, events: list[RefEvent], now: datetime
+) -> int:
+    return sum(
+        1
+        for e in events
+        if e.person_id == person.id
+        and e.name in condition.names
+        and in_window(e.occurred_at, condition.window, now)
+        and all(scalar_test(e.properties.get(p.key, MISSING), p.test) for p in condition.where)
+    )
+
+
+def aggregate_value(
+    person: RefPerson, condition: AggregateCondition, events: list[RefEvent], now: datetime
+) -> float | None:
+    """The rounded aggregate, or None when AVG/MIN/MAX have nothing to look at."""
+    chosen = [
+        e
+        for e in events
+        if e.person_id == person.id
+        and e.name == condition.name
+        and in_window(e.occurred_at, condition.window, now)
+    ]
+    if condition.fn is Aggregate.COUNT:
+        return float(len(chosen))
+    numbers: list[float] = []
+    for e in chosen:
+        raw = e.value if condition.property is None else e.properties.get(condition.property)
+        if json_type(raw) == "number":
+            numbers.append(raw)
+    if condition.fn is Aggregate.SUM:
+        result = float(sum(numbers))
+    elif not numbers:
+        return None
+    elif condition.fn is Aggregate.AVG:
+        result = sum(numbers) / len(numbers)
+    elif condition.fn is Aggregate.MIN:
+        result = float(min(numbers))
+    else:
+        result = float(max(numbers))
+    return round(result, 6)
+
+
+def _aggregate(
+    person: RefPerson, condition: AggregateCondition, events: list[RefEvent], now: datetime
+) -> bool:
+    value = aggregate_value(person, condition, events, now)
+    if value is None:
+        return condition.op is Op.NEQ  # no value: no positive operator matches
+    return compare(value, condition.op, condition.value)
+
+
+class Evaluator:
+    def __init__(
+        self,
+        people: list[RefPerson],
+        events: list[RefEvent],
+        now: datetime,
+        segments: Mapping[int, Group],
+    ) -> None:
+        self.people = people
+        self.events = events
+        self.now = now
+        self.segments = segments
+        self._segment_members: dict[int, set[int]] = {}
+
+    def members(self, root: Group) -> set[int]:
+        return {p.id for p in self.people if self.matches(p, root)}
+
+    def segment_members(self, segment_id: int) -> set[int]:
+        if segment_id not in self._segment_members:
+            self._segment_members[segment_id] = self.members(self.segments[segment_id])
+        return self._segment_members[segment_id]
+
+    def matches(self, person: RefPerson, condition: Condition) -> bool:
+        now = self.now
+        if isinstance(condition, Group):
+            if not condition.conditions:
+                raise ValueError("a group with no conditions is invalid")
+            results = [self.matches(person, c) for c in condition.conditions]
+            if condition.match is Match.ALL:
+                return all(results)
+            if condition.match is Match.ANY:
+                return any(results)
+            return not any(results)
+        if isinstance(condition, TagCondition):
+            has = condition.tag.lower() in {t.lower() for t in person.tags}
+            return has if condition.has else not has
+        if isinstance(condition, FieldCondition):
+            return scalar_test(person.fields.get(condition.key, MISSING), condition.test)
+        if isinstance(condition, AttributeCondition):
+            return _attribute(person, condition, now)
+        if isinstance(condition, EventCondition):
+            count = event_count(person, condition, self.events, now)
+            return compare(count, condition.count.op, condition.count.value)
+        if isinstance(condition, AggregateCondition):
+            return _aggregate(person, condition, self.events, now)
+        if isinstance(condition, SegmentCondition):
+            inside = person.id in self.segment_members(condition.segment_id)
+            return inside if condition.member else not inside
+        raise TypeError(condition)
+
+
+def evaluate(
+    root: Group,
+    people: list[RefPerson],
+    events: list[RefEvent],
+    now: datetime,
+    segments: Mapping[int, Group],
+) -> set[int]:
+    """The ids of the people matching `root` at `now`."""
+    return Evaluator(people, events, now, segments).members(root)
+
+
+__all__ = ["MISSING", "RefEvent", "RefPerson", "evaluate", "json_type"]

@@ -1,0 +1,38 @@
+"""The database layer: migrations, the Unicode lower function, cascades, tenancy keys."""
+
+from __future__ import annotations
+
+import pytest
+from tortoise.exceptions import IntegrityError
+
+from app.db import apply_migrations
+from app.people.models import Event, Person
+from app.sql import SqlParams, connection, dialect_of, fetch_one
+
+
+async def test_migrations_are_idempotent(db):
+    assert await apply_migrations() == []
+
+
+@pytest.mark.parametrize(
+    ("raw", "lowered"), [("ÉCOLE", "école"), ("ΣΊΣΥΦΟΣ", "σίσυφος"), ("ÀB%_\\", "àb%_\\")]
+)
+async def test_sieve_lower_folds_unicode(db, raw, lowered):
+    conn = connection()
+    params = SqlParams(dialect_of(conn))
+    row = await fetch_one(conn, f"SELECT sieve_lower({params.add(raw)}) AS v", params.values)
+    assert row["v"] == raw.lower() == lowered
+
+
+async def test_deleting_a_person_removes_their_events(db, make_person, make_event):
+    person = await make_person(tags=["VIP"])
+    await make_event(person, "email_opened")
+    await Person.filter(id=person.id).delete()
+    assert await Event.filter(person_id=person.id).count() == 0
+
+
+async def test_event_person_must_share_the_workspace(db, make_person, make_workspace):
+    person = await make_person()
+    other = await make_workspace("other")
+    with pytest.raises(IntegrityError):
+        await Event.create(workspace=other, person=person, name="x", occurred_at=person.created_at)
