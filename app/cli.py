@@ -16,12 +16,12 @@ import click
 from app.settings import Settings, settings
 
 
-def _run(work: Callable[[], Awaitable[Any]]) -> Any:
+def _run(work: Callable[[], Awaitable[Any]], *, migrate: bool = True) -> Any:
     """Run `work` with the database open, and always close it (SQLite hangs otherwise)."""
     from app.db import database
 
     async def main() -> Any:
-        async with database(settings.database_url):
+        async with database(settings.database_url, migrate=migrate):
             return await work()
 
     return asyncio.run(main())
@@ -37,7 +37,7 @@ def migrate() -> None:
     """Create or update the database schema."""
     from app.db import apply_migrations
 
-    applied = _run(apply_migrations)
+    applied = _run(apply_migrations, migrate=False)
     click.echo(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
 
 

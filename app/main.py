@@ -44,12 +44,12 @@ async def health(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-async def open_arq(redis_url: str) -> Any:
+async def open_arq(redis_url: str, queue_name: str) -> Any:
     """The API enqueues background work; without Redis it still serves reads and writes."""
     redis_settings = RedisSettings.from_dsn(redis_url)
     redis_settings.conn_timeout, redis_settings.conn_retries = 2, 0
     try:
-        return await create_pool(redis_settings)
+        return await create_pool(redis_settings, default_queue_name=queue_name)
     except Exception as exc:
         log.warning("redis_unavailable", redis_url=redis_url, error=str(exc))
         return None
@@ -61,7 +61,7 @@ def create_app(config: Settings | None = None, *, database_url: str | None = Non
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await open_database(database_url or config.database_url)
-        app.state.arq = await open_arq(config.redis_url)
+        app.state.arq = await open_arq(config.redis_url, config.queue_name)
         try:
             yield
         finally:

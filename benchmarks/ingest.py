@@ -145,7 +145,9 @@ async def run(args: argparse.Namespace) -> None:
     recorded = sum(r for r, _ in results)
     duplicates = sum(d for _, d in results)
     latencies.sort()
-    table = Table(title=f"trackEvents over HTTP ({os.cpu_count()} cores, {args.database_url.rsplit('/', 1)[0].split('@')[-1]})")
+    table = Table(
+        title=f"trackEvents over HTTP ({os.cpu_count()} cores, {args.database_url.rsplit('/', 1)[0].split('@')[-1]})"
+    )
     for column in ("events sent", "batches", "clients", "server workers", "seconds", "events/s",
                    "recorded", "duplicates", "batch p50 ms", "batch p99 ms"):  # fmt: skip
         table.add_column(column, justify="right")
@@ -159,7 +161,9 @@ async def run(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/sieve_bench_ingest")
+    parser.add_argument(
+        "--database-url", default="postgres://postgres@127.0.0.1:5432/sieve_bench_ingest"
+    )
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--people", type=int, default=50_000)
     parser.add_argument("--clients", type=int, default=4)

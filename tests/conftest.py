@@ -73,10 +73,7 @@ async def _truncate_all() -> None:
 async def db(request: pytest.FixtureRequest, tmp_path, pg_database: str) -> AsyncIterator[Dialect]:
     """An open, migrated, empty database; the param says which backend."""
     EXECUTOR_CACHE.clear()
-    if request.param == "sqlite":
-        url = f"sqlite://{tmp_path}/sieve.sqlite3"
-    else:
-        url = pg_database
+    url = f"sqlite://{tmp_path}/sieve.sqlite3" if request.param == "sqlite" else pg_database
     await open_database(url)
     await _truncate_all()
     try:

@@ -35,6 +35,10 @@ def sieve(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
 def test_migrate_workspace_and_key(database_url):
     migrated = sieve(database_url, "migrate")
     assert migrated.returncode == 0, migrated.stderr
+    if database_url.startswith("sqlite"):  # a fresh file: every migration is reported
+        assert migrated.stdout.startswith("applied: 0001_foundation"), migrated.stdout
+    again = sieve(database_url, "migrate")
+    assert again.stdout.strip() == "schema is up to date", again.stdout
     created = sieve(database_url, "workspace", "create", "Acme")
     assert created.returncode == 0, created.stderr
     _, workspace_id, name = created.stdout.split()

@@ -30,6 +30,9 @@ class Context:
     workspace_id: int | None = None
     _loaders: Loaders | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # the WebSocket `connection_init` payload (strawberry sets it): browsers cannot add
+    # headers to a WebSocket handshake, so subscriptions may authenticate here instead
+    connection_params: dict[str, Any] | None = None
 
     @property
     def workspace(self) -> int:

@@ -1,4 +1,8 @@
-"""Authentication as a permission class: `Authorization: Bearer <key>` selects the workspace."""
+"""Authentication as a permission class: `Authorization: Bearer <key>` selects the workspace.
+
+Over WebSocket the key may also come in the `connection_init` payload, as
+`{"Authorization": "Bearer <key>"}` (what GraphiQL and graphql-ws clients send).
+"""
 
 from __future__ import annotations
 
@@ -24,14 +28,24 @@ class IsAuthenticated(BasePermission):
         # Root fields resolve concurrently: they share one lookup per request.
         lookup = context.extra.get("authentication")
         if lookup is None:
-            lookup = asyncio.ensure_future(_workspace_of(context.request.headers))
+            authorization = context.request.headers.get("authorization") or _payload_authorization(
+                context.connection_params
+            )
+            lookup = asyncio.ensure_future(_workspace_of(authorization))
             context.extra["authentication"] = lookup
         context.workspace_id = await asyncio.shield(lookup)
         return context.workspace_id is not None
 
 
-async def _workspace_of(headers: Any) -> int | None:
-    scheme, _, key = headers.get("authorization", "").partition(" ")
+def _payload_authorization(payload: Any) -> str:
+    if not isinstance(payload, dict):
+        return ""
+    value = payload.get("Authorization", payload.get("authorization", ""))
+    return value if isinstance(value, str) else ""
+
+
+async def _workspace_of(authorization: str) -> int | None:
+    scheme, _, key = authorization.partition(" ")
     if scheme.lower() != "bearer":
         return None
     return await workspace_for_key(key.strip())

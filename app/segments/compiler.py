@@ -55,6 +55,8 @@ __all__ = [
     "CompileContext",
     "CompileError",
     "UnknownSegment",
+    "compile_count",
+    "compile_id_page",
     "compile_id_set",
     "compile_row_predicate",
 ]
@@ -172,10 +174,50 @@ def compile_id_set(root: Group, ctx: CompileContext, params: SqlParams) -> str:
     return compiler.distinct(compiler.group(root, negated=False, trail=()))
 
 
+def compile_count(root: Group, ctx: CompileContext, params: SqlParams) -> str:
+    """`SELECT ... AS n`, the number of members.
+
+    A set that may repeat ids (event rows) is counted with `count(DISTINCT)`: PostgreSQL
+    sorts inside the aggregate, twice as fast here as hashing a `SELECT DISTINCT` of
+    hundreds of thousands of people (docs/performance.md).
+    """
+    top = _SetCompiler(ctx, params).group(root, negated=False, trail=())
+    counted = "count(*)" if top.distinct else "count(DISTINCT m.id)"
+    return f"SELECT {counted} AS n FROM ({top.sql}) m"
+
+
+def compile_id_page(
+    root: Group, ctx: CompileContext, params: SqlParams, after_id: int | None, limit: int
+) -> str:
+    """`SELECT id` of the first `limit` members above `after_id`, ascending: a keyset page.
+
+    The bound goes into every id set and people scan (intersection distributes over the
+    set operations), and the order and limit into every branch of a top-level UNION, so
+    the event indexes are read in person order and stop at the page's end instead of
+    materialising the whole segment first.
+    """
+    after = params.add(after_id) if after_id is not None else None
+    compiler = _SetCompiler(ctx, params, after)
+    lits = compiler.literals(root, negated=False, trail=())
+    page = params.add(limit)
+    if lits.conjunctive or _single(lits):
+        top = compiler.render(lits)
+        return _first(top.sql, top.distinct, page)
+    branches = [_first(sql, distinct, page) for sql, distinct in compiler.branches(lits)]
+    union = " UNION ".join(f"SELECT b{i}.id FROM ({b}) b{i}" for i, b in enumerate(branches))
+    return f"SELECT u.id FROM ({union}) u ORDER BY u.id LIMIT {page}"
+
+
+def _first(sql: str, distinct: bool, limit: str) -> str:
+    select = "SELECT m.id" if distinct else "SELECT DISTINCT m.id"
+    return f"{select} FROM ({sql}) m ORDER BY m.id LIMIT {limit}"
+
+
 class _SetCompiler:
-    def __init__(self, ctx: CompileContext, params: SqlParams) -> None:
+    def __init__(self, ctx: CompileContext, params: SqlParams, after: str | None = None) -> None:
         self.ctx = ctx
         self.params = params
+        self.after = after  # placeholder of a keyset bound: every set keeps ids above it
         self._ws: str | None = None
 
     @property
@@ -211,10 +253,12 @@ class _SetCompiler:
                 referenced = self.ctx.segment(segment_id, trail)
                 self._add_group(out, referenced, negated != (not member), (*trail, segment_id))
             case EventCondition():
-                found = event_set(node, negated, self.params, self.ws, self.ctx.now)
+                found = event_set(node, negated, self.params, self.ws, self.ctx.now, self.after)
                 self._add_set(out, _IdSet(found.sql, found.distinct), found.positive)
             case AggregateCondition():
-                found = aggregate_set(node, negated, self.params, self.ws, self.ctx.now)
+                found = aggregate_set(
+                    node, negated, self.params, self.ws, self.ctx.now, self.after
+                )
                 self._add_set(out, _IdSet(found.sql, found.distinct), found.positive)
             case _:
                 raise CompileError(f"unknown condition {node!r}")
@@ -243,42 +287,46 @@ class _SetCompiler:
         return f"EXISTS (SELECT 1 FROM ({id_set.sql}) s WHERE s.id = {alias}.id)"
 
     def _people(self, conjuncts: list[str]) -> str:
-        where = " AND ".join([f"p.workspace_id = {self.ws}", *(c for c in conjuncts if c != TRUE)])
+        bound = [f"p.id > {self.after}"] if self.after is not None else []
+        tests = [c for c in conjuncts if c != TRUE]
+        where = " AND ".join([f"p.workspace_id = {self.ws}", *bound, *tests])
         return f"SELECT p.id FROM people p WHERE {where}"
 
     def _conjunction(self, lits: _Literals) -> _IdSet:
         if not lits.rows and lits.included:
-            # event sets alone: drive from the first set, never scanning people
+            # event sets alone: drive from the first set, never scanning people. Its ids
+            # may repeat (one per event): the caller counts or pages them DISTINCT
             driver, *rest = lits.included
             tests = [self._semi(s, "d") for s in rest]
             tests += [f"NOT {self._semi(s, 'd')}" for s in lits.excluded]
-            where = f" WHERE {' AND '.join(tests)}" if tests else ""
-            base = (
-                driver.sql if driver.distinct else f"SELECT DISTINCT d0.id FROM ({driver.sql}) d0"
-            )
-            if not where:
-                return _IdSet(base, True, driver.compound and driver.distinct)
-            return _IdSet(f"SELECT d.id FROM ({base}) d{where}", True)
+            if not tests:
+                return driver
+            where = " AND ".join(tests)
+            return _IdSet(f"SELECT d.id FROM ({driver.sql}) d WHERE {where}", driver.distinct)
         semis = [self._semi(s, "p") for s in lits.included]
         anti = [f"NOT {self._semi(s, 'p')}" for s in lits.excluded]
         return _IdSet(self._people([*lits.rows, *semis, *anti]), True)
 
-    def _disjunction(self, lits: _Literals) -> _IdSet:
-        branches: list[str] = []
+    def branches(self, lits: _Literals) -> list[tuple[str, bool]]:
+        """The UNION's branches of a disjunction, each with whether its ids are distinct."""
+        out: list[tuple[str, bool]] = []
         rows = [r for r in lits.rows if r != FALSE]
         if rows:
-            branches.append(self._people([_join(rows, "OR")]))
-        branches += [
-            f"SELECT u.id FROM ({s.sql}) u" if s.compound else s.sql for s in lits.included
+            out.append((self._people([_join(rows, "OR")]), True))
+        out += [
+            (f"SELECT u.id FROM ({s.sql}) u" if s.compound else s.sql, s.distinct)
+            for s in lits.included
         ]
-        branches += [self._people([f"NOT {self._semi(s, 'p')}"]) for s in lits.excluded]
+        out += [(self._people([f"NOT {self._semi(s, 'p')}"]), True) for s in lits.excluded]
+        return out
+
+    def _disjunction(self, lits: _Literals) -> _IdSet:
+        branches = self.branches(lits)
         if not branches:
             return _IdSet(self._people([FALSE]), True)
         if len(branches) == 1:
-            return _IdSet(
-                branches[0], bool(rows) or bool(lits.excluded) or lits.included[0].distinct
-            )
-        return _IdSet(" UNION ".join(branches), True, compound=True)
+            return _IdSet(*branches[0])
+        return _IdSet(" UNION ".join(sql for sql, _ in branches), True, compound=True)
 
 
 def _single(lits: _Literals) -> bool:

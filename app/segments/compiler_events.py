@@ -174,8 +174,9 @@ def aggregate_expr(condition: AggregateCondition, params: SqlParams, alias: str 
 # --------------------------------------------------------------------------- id sets
 
 
-def _events_select(ws: str, conjuncts: list[str]) -> str:
-    where = " AND ".join([f"e.workspace_id = {ws}", *conjuncts])
+def _events_select(ws: str, conjuncts: list[str], after: str | None) -> str:
+    bound = [f"e.person_id > {after}"] if after is not None else []
+    where = " AND ".join([f"e.workspace_id = {ws}", *bound, *conjuncts])
     return f"SELECT e.person_id AS id FROM events e WHERE {where}"
 
 
@@ -184,23 +185,28 @@ def _grouped(select: str, having: str) -> str:
 
 
 def event_set(
-    condition: EventCondition, negated: bool, params: SqlParams, ws: str, now: datetime
+    condition: EventCondition,
+    negated: bool,
+    params: SqlParams,
+    ws: str,
+    now: datetime,
+    after: str | None = None,
 ) -> EventSet:
+    """The id set; `after` (a placeholder) keeps only ids above it, for keyset pages."""
     op = condition.count.op
     if negated:
         op = COMPLEMENT[op]
-    return _counted_set(
-        op, condition.count.value, event_filters(condition, params, now), params, ws
-    )
+    conjuncts = event_filters(condition, params, now)
+    return _counted_set(op, condition.count.value, conjuncts, params, ws, after)
 
 
 def _counted_set(
-    op: Op, target: float, conjuncts: list[str], params: SqlParams, ws: str
+    op: Op, target: float, conjuncts: list[str], params: SqlParams, ws: str, after: str | None
 ) -> EventSet:
     positive = not holds(op, 0, target)
     if not positive:
         op = COMPLEMENT[op]  # members: everyone but the people whose count satisfies this
-    select = _events_select(ws, conjuncts)
+    select = _events_select(ws, conjuncts, after)
     if _any_positive_count_holds(op, target):
         return EventSet(select, positive, distinct=False)
     having = f"count(*) {COMPARE_SQL[op]} {bind_number(params, target)}"
@@ -208,13 +214,18 @@ def _counted_set(
 
 
 def aggregate_set(
-    condition: AggregateCondition, negated: bool, params: SqlParams, ws: str, now: datetime
+    condition: AggregateCondition,
+    negated: bool,
+    params: SqlParams,
+    ws: str,
+    now: datetime,
+    after: str | None = None,
 ) -> EventSet:
     conjuncts = aggregate_filters(condition, params, now)
     if condition.fn is Aggregate.COUNT:
         op = COMPLEMENT[condition.op] if negated else condition.op
-        return _counted_set(op, condition.value, conjuncts, params, ws)
-    select = _events_select(ws, conjuncts)
+        return _counted_set(op, condition.value, conjuncts, params, ws, after)
+    select = _events_select(ws, conjuncts, after)
     target = bind_number(params, condition.value)
     if condition.fn in _VALUELESS_WHEN_EMPTY:
         # no value matches no positive operator: NEQ is the complement of the EQ set

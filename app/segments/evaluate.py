@@ -22,7 +22,8 @@ from app.segments.ast import (
 )
 from app.segments.compiler import (
     CompileContext,
-    compile_id_set,
+    compile_count,
+    compile_id_page,
     compile_row_predicate,
 )
 from app.segments.compiler_events import aggregate_value, event_count
@@ -77,7 +78,7 @@ async def count_members(
     """The segment's size now: set form, so event conditions are read off the indexes."""
     ctx = _context(workspace_id, now, segments)
     params = SqlParams(ctx.dialect)
-    sql = f"SELECT count(*) AS n FROM ({compile_id_set(root, ctx, params)}) m"
+    sql = compile_count(root, ctx, params)
     row = await fetch_one(connection(), sql, params.values)
     return int(row["n"]) if row else 0
 
@@ -124,12 +125,7 @@ async def _set_page(
 ) -> list[int]:
     """A keyset page of the set form: PostgreSQL pushes `id > after` into every branch."""
     params = SqlParams(ctx.dialect)
-    members = compile_id_set(root, ctx, params)
-    sql = (
-        f"SELECT m.id FROM ({members}) m"
-        f" WHERE m.id > {params.add(after_id if after_id is not None else -1)}"
-        f" ORDER BY m.id LIMIT {params.add(limit)}"
-    )
+    sql = compile_id_page(root, ctx, params, after_id, limit)
     return [int(r["id"]) for r in await fetch_all(connection(), sql, params.values)]
 
 

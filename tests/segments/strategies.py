@@ -93,6 +93,7 @@ class Answers:
 
     count: int
     paged: list[int]
+    streamed: list[int]
     contains: set[int]
     matching: set[int]
     memberships: dict[int, set[int]]
@@ -106,6 +107,11 @@ class Answers:
         if self.paged != sorted(expected):
             out.append(
                 f"member_page (limit {self.page_size}) = {self.paged}, expected {sorted(expected)}"
+            )
+        if self.streamed != sorted(expected):
+            out.append(
+                f"stream_member_ids (batch {self.page_size}) = {self.streamed},"
+                f" expected {sorted(expected)}"
             )
         if self.contains != expected:
             out.append(f"contains true for {sorted(self.contains)}, expected {sorted(expected)}")
@@ -144,6 +150,12 @@ async def sql_answers(
         if len(page) < page_size:
             break
         after = page[-1]
+    # the set form's keyset pages on their own (member_page may answer from the row form)
+    streamed = [
+        pid
+        async for batch in sql.stream_member_ids(root, batch=page_size, **common)
+        for pid in batch
+    ]
     contained = {pid for pid in person_ids if await sql.contains(root, person_id=pid, **common)}
     matching = set(await sql.matching_people(root, person_ids=list(person_ids), **common))
     roots: dict[int, Group] = {0: root, **segments}
@@ -163,7 +175,7 @@ async def sql_answers(
                 explained.add(pid)
     else:
         explained = contained
-    return Answers(total, paged, contained, matching, per_root, explained, page_size)
+    return Answers(total, paged, streamed, contained, matching, per_root, explained, page_size)
 
 
 def describe(root: Group, segments: Mapping[int, Group]) -> str:

@@ -1,4 +1,4 @@
-"""`broadcastProgress`: the broadcast, re-read about twice a second, until it is final."""
+"""`broadcastProgress`: the broadcast, re-read twice a second, sent on when it changed."""
 
 from __future__ import annotations
 
@@ -28,10 +28,18 @@ class BroadcastSubscription:
     ) -> AsyncGenerator[Broadcast | None, None]:
         pk = broadcast_pk(id)
         workspace = info.context.workspace
+        last: tuple[object, ...] | None = None
         while True:
             row = await service.get_broadcast(workspace, pk) if pk is not None else None
+            if row is None:
+                yield None
+                return
             info.context.extra.pop("broadcast_counts", None)  # fresh counters each time
-            yield Broadcast.from_model(row) if row is not None else None
-            if row is None or row.status in FINAL_STATES:
+            [counts] = await service.delivery_counts([row.id])
+            state = (row.status, row.audience, tuple(sorted(counts.items())))
+            if state != last:  # a message only when something moved
+                last = state
+                yield Broadcast.from_model(row)
+            if row.status in FINAL_STATES:
                 return
             await asyncio.sleep(POLL_SECONDS)

@@ -295,13 +295,32 @@ async def enrollments_connection(
     return FlowEnrollmentConnection(edges=edges, page_info=page_info, total_count=total)
 
 
+def _client_json(stored: dict[str, Any]) -> dict[str, Any]:
+    """The stored JSON with each split's row id replaced by the segment's opaque ID."""
+    steps = [
+        {
+            **step,
+            "split": {
+                **step["split"],
+                "segmentId": encode_id("Segment", step["split"]["segmentId"]),
+            },
+        }
+        if "split" in step
+        else step
+        for step in stored.get("steps", [])
+    ]
+    return {**stored, "steps": steps}
+
+
 @strawberry.type
 class Flow:
     id: strawberry.ID
     name: str
     status: FlowStatusEnum  # type: ignore[valid-type]
     definition: FlowDefinition
-    definition_json: JSON = strawberry.field(description='The stored form: {"version": 1, ...}.')
+    definition_json: JSON = strawberry.field(
+        description='The definition as JSON ({"version": 1, ...}), split segments as IDs.'
+    )
     activated_at: datetime | None
     created_at: datetime
     updated_at: datetime
@@ -320,7 +339,7 @@ class Flow:
                 allow_reentry=parsed.allow_reentry,
                 steps=[FlowStep.build(s) for s in parsed.steps],
             ),
-            definition_json=row.definition,
+            definition_json=_client_json(row.definition),
             activated_at=row.activated_at,
             created_at=row.created_at,
             updated_at=row.updated_at,
