@@ -38,8 +38,13 @@ def _credentials(url: str) -> dict[str, Any]:
             "database": (parsed.path or "/postgres").lstrip("/"),
             "minsize": 1,
             "maxsize": 10,
-            # keyset pages need the cursor value in the plan (see docs/performance.md)
-            "server_settings": {"plan_cache_mode": "force_custom_plan", "jit": "off"},
+            # keyset pages need the cursor value in the plan; segment counts of hundreds of
+            # thousands of people spill to disk at the default 4MB (docs/performance.md)
+            "server_settings": {
+                "plan_cache_mode": "force_custom_plan",
+                "jit": "off",
+                "work_mem": "64MB",
+            },
         },
     }
 

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 
 from app.people.models import ApiKey, Workspace
 
 KEY_PREFIX = "sk_"
+# Accepted keys are remembered per process for a few seconds: the lookup is a database
+# round trip on every request, a third of a one-person membership check. A key deleted
+# from the database (or its workspace) stops working within this many seconds.
+KEY_CACHE_SECONDS = 10.0
+_KEY_CACHE_SIZE = 10_000
+_accepted: dict[str, tuple[int, float]] = {}
 
 
 def hash_key(key: str) -> str:
@@ -31,7 +38,23 @@ async def workspace_for_key(key: str | None) -> int | None:
     """The workspace a presented key selects, or None for a missing, unknown or revoked key."""
     if not key or not key.startswith(KEY_PREFIX) or len(key) > 200:
         return None
-    row = await ApiKey.filter(key_hash=hash_key(key), revoked_at__isnull=True).values_list(
+    digest = hash_key(key)
+    now = time.monotonic()
+    cached = _accepted.get(digest)
+    if cached is not None and cached[1] > now:
+        return cached[0]
+    row = await ApiKey.filter(key_hash=digest, revoked_at__isnull=True).values_list(
         "workspace_id", flat=True
     )
-    return row[0] if row else None
+    if not row:
+        _accepted.pop(digest, None)
+        return None
+    if len(_accepted) >= _KEY_CACHE_SIZE:
+        _accepted.clear()
+    _accepted[digest] = (row[0], now + KEY_CACHE_SECONDS)
+    return row[0]
+
+
+def forget_keys() -> None:
+    """Drop the accepted-key cache (tests that delete keys or workspaces)."""
+    _accepted.clear()

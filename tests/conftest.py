@@ -16,6 +16,7 @@ from tortoise.backends.base.executor import EXECUTOR_CACHE
 
 from app.db import close_database, open_database
 from app.sql import Dialect, connection, dialect_of
+from app.tenancy import forget_keys
 
 PG_ADMIN_URL = os.environ.get("SIEVE_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 REDIS_TEST_URL = os.environ.get("SIEVE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -73,6 +74,7 @@ async def _truncate_all() -> None:
 async def db(request: pytest.FixtureRequest, tmp_path, pg_database: str) -> AsyncIterator[Dialect]:
     """An open, migrated, empty database; the param says which backend."""
     EXECUTOR_CACHE.clear()
+    forget_keys()
     url = f"sqlite://{tmp_path}/sieve.sqlite3" if request.param == "sqlite" else pg_database
     await open_database(url)
     await _truncate_all()

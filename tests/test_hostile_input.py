@@ -45,3 +45,34 @@ async def test_malformed_json_is_a_400(http_app, api_key):
         "/graphql", content="{nope", headers={"content-type": "application/json"}
     )
     assert response.status_code == 400
+
+
+async def ask_twice(http_app, api_key, query: str) -> list[dict]:
+    """The same document twice: the parse and validation caches must refuse it both times."""
+    answers = []
+    for _ in range(2):
+        response = await http_app.post(
+            "/graphql", json={"query": query}, headers={"Authorization": f"Bearer {api_key}"}
+        )
+        assert response.status_code in (200, 400)
+        answers.append(response.json())
+    return answers
+
+
+async def test_a_query_nested_past_the_depth_limit_is_refused(http_app, api_key):
+    deep = "{ people { edges { node { flowHistory { edges { node { decisions { edges { node { enrollment { person { flowHistory { edges { node { id } } } } } } } } } } } } } } }"
+    for answer in await ask_twice(http_app, api_key, deep):
+        assert "exceeds maximum operation depth" in answer["errors"][0]["message"]
+        assert answer.get("data") is None
+
+
+async def test_too_many_aliases_are_refused(http_app, api_key):
+    aliased = "{ " + " ".join(f"a{i}: people {{ totalCount }}" for i in range(61)) + " }"
+    for answer in await ask_twice(http_app, api_key, aliased):
+        assert "aliases found" in answer["errors"][0]["message"]
+
+
+async def test_a_document_over_the_token_limit_is_refused(http_app, api_key):
+    huge = "{ " + "__typename " * 20_001 + "}"
+    for answer in await ask_twice(http_app, api_key, huge):
+        assert "more than 20000 tokens" in answer["errors"][0]["message"]

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import (
+    AddValidationRules,
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
@@ -26,6 +34,14 @@ Mutation = merge_types(
 )
 Subscription = merge_types("Subscription", (BroadcastSubscription,))
 
+# The limits' validation rules are built once, so every request validates with the same
+# rule tuple and ValidationCache can reuse the verdict for a document it has seen:
+# parsing and validating a small query cost more than resolving it (docs/performance.md).
+_LIMITS = [
+    *QueryDepthLimiter(max_depth=12).validation_rules,
+    *MaxAliasesLimiter(max_alias_count=60).validation_rules,
+]
+
 schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
@@ -34,8 +50,9 @@ schema = strawberry.Schema(
     config=StrawberryConfig(),
     extensions=[
         lambda: MaskErrors(should_mask_error=should_mask),
-        lambda: QueryDepthLimiter(max_depth=12),
-        lambda: MaxAliasesLimiter(max_alias_count=60),
+        lambda: AddValidationRules(_LIMITS),
         lambda: MaxTokensLimiter(max_token_count=20_000),
+        lambda: ParserCache(maxsize=512),
+        lambda: ValidationCache(maxsize=512),
     ],
 )

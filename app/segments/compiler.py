@@ -256,9 +256,7 @@ class _SetCompiler:
                 found = event_set(node, negated, self.params, self.ws, self.ctx.now, self.after)
                 self._add_set(out, _IdSet(found.sql, found.distinct), found.positive)
             case AggregateCondition():
-                found = aggregate_set(
-                    node, negated, self.params, self.ws, self.ctx.now, self.after
-                )
+                found = aggregate_set(node, negated, self.params, self.ws, self.ctx.now, self.after)
                 self._add_set(out, _IdSet(found.sql, found.distinct), found.positive)
             case _:
                 raise CompileError(f"unknown condition {node!r}")

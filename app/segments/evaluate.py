@@ -31,9 +31,6 @@ from app.sql import Dialect, SqlParams, connection, dialect_of, fetch_all, fetch
 
 # columns per statement when one row answers many questions (PG allows 1,664)
 _COLUMNS_PER_STATEMENT = 400
-# member_page: how many people the row form may scan before the set form takes over
-_ROW_SCAN_FACTOR = 2
-_ROW_SCAN_MIN = 256
 MAX_MATCHING_PEOPLE = 1000
 
 
@@ -94,36 +91,13 @@ async def member_page(
 ) -> list[int]:
     """Member ids ascending after `after_id` (keyset), at most `limit`: a UI page.
 
-    First the row form walks people in id order through a bounded stretch and stops as
-    soon as the page is full (a dense segment is answered after `limit` index probes).
-    When the stretch does not fill the page, the set form answers the page instead (a
-    sparse segment would otherwise probe every person). docs/segment-engine.md has the
-    measurements behind this.
+    The set form with the keyset bound inside every id set and the order and limit
+    inside every branch (`compile_id_page`): event indexes are read in person order and
+    stop at the page's end. docs/performance.md has the measurements behind this.
     """
     if limit <= 0:
         return []
     ctx = _context(workspace_id, now, segments)
-    params = SqlParams(ctx.dialect)
-    predicate = compile_row_predicate(root, ctx, params)
-    # the inner LIMIT bounds the stretch, the outer one stops it early
-    sql = (
-        "SELECT s.id FROM ("
-        f"SELECT p.id, ({predicate}) AS member FROM people p"
-        f" WHERE p.workspace_id = {params.add(workspace_id)}"
-        f" AND p.id > {params.add(after_id if after_id is not None else -1)}"
-        f" ORDER BY p.id LIMIT {params.add(max(limit * _ROW_SCAN_FACTOR, _ROW_SCAN_MIN))}"
-        f") s WHERE s.member ORDER BY s.id LIMIT {params.add(limit)}"
-    )
-    found = [int(r["id"]) for r in await fetch_all(connection(), sql, params.values)]
-    if len(found) == limit:
-        return found
-    return await _set_page(root, ctx, after_id=after_id, limit=limit)
-
-
-async def _set_page(
-    root: Group, ctx: CompileContext, *, after_id: int | None, limit: int
-) -> list[int]:
-    """A keyset page of the set form: PostgreSQL pushes `id > after` into every branch."""
     params = SqlParams(ctx.dialect)
     sql = compile_id_page(root, ctx, params, after_id, limit)
     return [int(r["id"]) for r in await fetch_all(connection(), sql, params.values)]
@@ -139,17 +113,13 @@ async def stream_member_ids(
 ) -> AsyncIterator[list[int]]:
     """All members in ascending keyset batches, in constant memory (broadcasts, exports).
 
-    Set-form pages: with `id > after` pushed into every id set, event sets read in person
-    order stop at the batch end, and big batches make the row form's probes the slower
-    choice (docs/segment-engine.md).
-
     One `now` for the whole stream, so a person does not flicker in and out of a long
     export as windows slide.
     """
-    ctx = _context(workspace_id, now, segments)
+    common = {"workspace_id": workspace_id, "now": now, "segments": segments}
     after: int | None = None
     while True:
-        ids = await _set_page(root, ctx, after_id=after, limit=batch)
+        ids = await member_page(root, after_id=after, limit=batch, **common)
         if ids:
             yield ids
         if len(ids) < batch:

@@ -57,6 +57,23 @@ async def test_missing_or_wrong_key_gets_an_authentication_error_and_nothing_els
     assert not await Person.filter(email="x@example.com").exists()
 
 
+async def test_a_revoked_key_stops_working_once_the_key_cache_expires(
+    gql, api_key, monkeypatch
+):
+    from datetime import UTC, datetime
+
+    from app import tenancy
+    from app.people.models import ApiKey
+
+    assert (await gql(PEOPLE))["data"] is not None  # accepted, and remembered
+    await ApiKey.filter(key_hash=tenancy.hash_key(api_key)).update(revoked_at=datetime.now(UTC))
+    assert (await gql(PEOPLE))["data"] is not None  # still within KEY_CACHE_SECONDS
+    monkeypatch.setattr(tenancy, "KEY_CACHE_SECONDS", 0.0)
+    tenancy.forget_keys()
+    body = await gql(PEOPLE)
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["UNAUTHENTICATED"]
+
+
 async def test_workspaces_cannot_see_or_touch_each_other(
     gql, make_workspace, make_person, make_event
 ):

@@ -50,5 +50,7 @@ class PeopleQuery:
             info.context.workspace, after_id=decode_cursor(after), limit=size + 1
         )
         edges, page_info = edges_of(rows, size, Person.from_model, lambda p: p.id)
-        total = await service.count_people(info.context.workspace)
-        return PersonConnection(edges=edges, page_info=page_info, total_count=total)
+        workspace = info.context.workspace
+        return PersonConnection(
+            edges=edges, page_info=page_info, counter=lambda: service.count_people(workspace)
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -67,7 +68,11 @@ class Person:
 class PersonConnection:
     edges: list[Edge[Person]]
     page_info: PageInfo
-    total_count: int
+    counter: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="How many people match in all; counted only when asked for.")
+    async def total_count(self) -> int:
+        return await self.counter()
 
 
 @plain_input

@@ -42,7 +42,7 @@ async def members_connection(
     people = await info.context.loaders.person.load_many(ids)
     rows = [p for p in people if p is not None]
     edges, page_info = edges_of(rows, size, Person.from_model, lambda p: p.id)
-    return PersonConnection(edges=edges, page_info=page_info, total_count=await evaluation.count())
+    return PersonConnection(edges=edges, page_info=page_info, counter=evaluation.count)
 
 
 @strawberry.type(description="Why a person is or is not matched, node by node.")
