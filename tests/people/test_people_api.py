@@ -57,9 +57,7 @@ async def test_missing_or_wrong_key_gets_an_authentication_error_and_nothing_els
     assert not await Person.filter(email="x@example.com").exists()
 
 
-async def test_a_revoked_key_stops_working_once_the_key_cache_expires(
-    gql, api_key, monkeypatch
-):
+async def test_a_revoked_key_stops_working_once_the_key_cache_expires(gql, api_key, monkeypatch):
     from datetime import UTC, datetime
 
     from app import tenancy
