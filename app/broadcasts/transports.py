@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import os
 from dataclasses import dataclass
-from email.message import EmailMessage
 from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
 import aiosmtplib
 
+from app.broadcasts.messages import OutgoingMessage
 from app.settings import Settings
 
 
@@ -33,7 +33,7 @@ class Result:
 
 
 class Transport(Protocol):
-    async def send(self, message: EmailMessage, name: str) -> Result:
+    async def send(self, message: OutgoingMessage, name: str) -> Result:
         """Send one message; `name` is unique per delivery (file names, logs)."""
         ...
 
@@ -41,13 +41,12 @@ class Transport(Protocol):
 
 
 class NullTransport:
-    """Discards messages (after serialising them, so benchmarks pay for that)."""
+    """Discards messages (already serialised by build_message, so benchmarks pay for that)."""
 
     def __init__(self) -> None:
         self.count = 0
 
-    async def send(self, message: EmailMessage, name: str) -> Result:
-        message.as_bytes()
+    async def send(self, message: OutgoingMessage, name: str) -> Result:
         self.count += 1
         return Result(Outcome.SENT)
 
@@ -62,8 +61,8 @@ class FileTransport:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
 
-    async def send(self, message: EmailMessage, name: str) -> Result:
-        data = message.as_bytes()
+    async def send(self, message: OutgoingMessage, name: str) -> Result:
+        data = message.data
         path = self.folder / f"{name}.eml"
         temporary = path.with_suffix(".tmp")
         try:
@@ -100,7 +99,7 @@ class SmtpTransport:
         await client.connect()
         return client
 
-    async def send(self, message: EmailMessage, name: str) -> Result:
+    async def send(self, message: OutgoingMessage, name: str) -> Result:
         async with self._slots:
             try:
                 client = self._idle.get_nowait()
@@ -111,7 +110,12 @@ class SmtpTransport:
                     # nothing was handed over: a plain failure
                     return Result(Outcome.FAILED, f"cannot connect to SMTP server: {exc}")
             try:
-                await client.send_message(message)
+                await client.sendmail(
+                    message.sender,
+                    [message.recipient],
+                    message.data,
+                    mail_options=["SMTPUTF8"] if message.needs_smtputf8 else None,
+                )
             except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPResponseException) as exc:
                 self._idle.put_nowait(client)  # the server answered: the connection is fine
                 return Result(Outcome.FAILED, str(exc)[:500])
