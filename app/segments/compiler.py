@@ -35,6 +35,7 @@ from app.segments.ast import (
     TagCondition,
 )
 from app.segments.compiler_events import (
+    Bounds,
     aggregate_probe,
     aggregate_set,
     event_probe,
@@ -59,6 +60,7 @@ __all__ = [
     "compile_id_page",
     "compile_id_set",
     "compile_row_predicate",
+    "disjunction_branches",
 ]
 
 # segment references are at most 20 deep (SPEC rule 11); deeper means a cycle slipped in
@@ -187,25 +189,44 @@ def compile_count(root: Group, ctx: CompileContext, params: SqlParams) -> str:
 
 
 def compile_id_page(
-    root: Group, ctx: CompileContext, params: SqlParams, after_id: int | None, limit: int
+    root: Group,
+    ctx: CompileContext,
+    params: SqlParams,
+    after_id: int | None,
+    limit: int,
+    *,
+    upto_id: int | None = None,
 ) -> str:
-    """`SELECT id` of the first `limit` members above `after_id`, ascending: a keyset page.
+    """`SELECT id` of the first `limit` members in (`after_id`, `upto_id`], ascending.
 
-    The bound goes into every id set and people scan (intersection distributes over the
+    The bounds go into every id set and people scan (intersection distributes over the
     set operations), and the order and limit into every branch of a top-level UNION, so
     the event indexes are read in person order and stop at the page's end instead of
     materialising the whole segment first.
     """
     after = params.add(after_id) if after_id is not None else None
-    compiler = _SetCompiler(ctx, params, after)
+    upto = params.add(upto_id) if upto_id is not None else None
+    compiler = _SetCompiler(ctx, params, after, upto)
     lits = compiler.literals(root, negated=False, trail=())
     page = params.add(limit)
     if lits.conjunctive or _single(lits):
         top = compiler.render(lits)
         return _first(top.sql, top.distinct, page)
-    branches = [_first(sql, distinct, page) for sql, distinct in compiler.branches(lits)]
-    union = " UNION ".join(f"SELECT b{i}.id FROM ({b}) b{i}" for i, b in enumerate(branches))
+    limited = [_first(sql, distinct, page) for sql, distinct in compiler.branches(lits)]
+    union = " UNION ".join(f"SELECT b{i}.id FROM ({b}) b{i}" for i, b in enumerate(limited))
     return f"SELECT u.id FROM ({union}) u ORDER BY u.id LIMIT {page}"
+
+
+def disjunction_branches(root: Group, ctx: CompileContext) -> list[Group]:
+    """A top-level ANY as separate trees whose members' union is the root's (all the
+    person-row tests together in one), or just `[root]`: for paging branch by branch."""
+    if root.match is not Match.ANY:
+        return [root]
+    rows = tuple(c for c in root.conditions if _is_row_only(c, ctx, ()))
+    others = [c for c in root.conditions if not _is_row_only(c, ctx, ())]
+    branches = [Group(Match.ANY, rows)] if rows else []
+    branches += [c if isinstance(c, Group) else Group(Match.ALL, (c,)) for c in others]
+    return branches if len(branches) > 1 else [root]
 
 
 def _first(sql: str, distinct: bool, limit: str) -> str:
@@ -214,10 +235,17 @@ def _first(sql: str, distinct: bool, limit: str) -> str:
 
 
 class _SetCompiler:
-    def __init__(self, ctx: CompileContext, params: SqlParams, after: str | None = None) -> None:
+    def __init__(
+        self,
+        ctx: CompileContext,
+        params: SqlParams,
+        after: str | None = None,
+        upto: str | None = None,
+    ) -> None:
         self.ctx = ctx
         self.params = params
-        self.after = after  # placeholder of a keyset bound: every set keeps ids above it
+        # placeholders of keyset bounds: every id set keeps only ids in (after, upto]
+        self.bounds = Bounds(after, upto)
         self._ws: str | None = None
 
     @property
@@ -253,10 +281,12 @@ class _SetCompiler:
                 referenced = self.ctx.segment(segment_id, trail)
                 self._add_group(out, referenced, negated != (not member), (*trail, segment_id))
             case EventCondition():
-                found = event_set(node, negated, self.params, self.ws, self.ctx.now, self.after)
+                found = event_set(node, negated, self.params, self.ws, self.ctx.now, self.bounds)
                 self._add_set(out, _IdSet(found.sql, found.distinct), found.positive)
             case AggregateCondition():
-                found = aggregate_set(node, negated, self.params, self.ws, self.ctx.now, self.after)
+                found = aggregate_set(
+                    node, negated, self.params, self.ws, self.ctx.now, self.bounds
+                )
                 self._add_set(out, _IdSet(found.sql, found.distinct), found.positive)
             case _:
                 raise CompileError(f"unknown condition {node!r}")
@@ -285,9 +315,8 @@ class _SetCompiler:
         return f"EXISTS (SELECT 1 FROM ({id_set.sql}) s WHERE s.id = {alias}.id)"
 
     def _people(self, conjuncts: list[str]) -> str:
-        bound = [f"p.id > {self.after}"] if self.after is not None else []
         tests = [c for c in conjuncts if c != TRUE]
-        where = " AND ".join([f"p.workspace_id = {self.ws}", *bound, *tests])
+        where = " AND ".join([f"p.workspace_id = {self.ws}", *self.bounds.on("p.id"), *tests])
         return f"SELECT p.id FROM people p WHERE {where}"
 
     def _conjunction(self, lits: _Literals) -> _IdSet:

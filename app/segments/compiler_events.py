@@ -52,6 +52,21 @@ _VALUELESS_WHEN_EMPTY = frozenset({Aggregate.AVG, Aggregate.MIN, Aggregate.MAX})
 
 
 @dataclass(frozen=True)
+class Bounds:
+    """Placeholders of a keyset range (after, upto]: an id set keeps only ids inside it."""
+
+    after: str | None = None
+    upto: str | None = None
+
+    def on(self, column: str) -> list[str]:
+        out = [f"{column} > {self.after}"] if self.after is not None else []
+        return out + ([f"{column} <= {self.upto}"] if self.upto is not None else [])
+
+
+NO_BOUNDS = Bounds()
+
+
+@dataclass(frozen=True)
 class EventSet:
     """`SELECT id ...` of person ids; members are the set (positive) or its complement."""
 
@@ -174,9 +189,8 @@ def aggregate_expr(condition: AggregateCondition, params: SqlParams, alias: str 
 # --------------------------------------------------------------------------- id sets
 
 
-def _events_select(ws: str, conjuncts: list[str], after: str | None) -> str:
-    bound = [f"e.person_id > {after}"] if after is not None else []
-    where = " AND ".join([f"e.workspace_id = {ws}", *bound, *conjuncts])
+def _events_select(ws: str, conjuncts: list[str], bounds: Bounds) -> str:
+    where = " AND ".join([f"e.workspace_id = {ws}", *bounds.on("e.person_id"), *conjuncts])
     return f"SELECT e.person_id AS id FROM events e WHERE {where}"
 
 
@@ -190,23 +204,23 @@ def event_set(
     params: SqlParams,
     ws: str,
     now: datetime,
-    after: str | None = None,
+    bounds: Bounds = NO_BOUNDS,
 ) -> EventSet:
-    """The id set; `after` (a placeholder) keeps only ids above it, for keyset pages."""
+    """The id set; `bounds` keep only ids in a keyset range, for pages."""
     op = condition.count.op
     if negated:
         op = COMPLEMENT[op]
     conjuncts = event_filters(condition, params, now)
-    return _counted_set(op, condition.count.value, conjuncts, params, ws, after)
+    return _counted_set(op, condition.count.value, conjuncts, params, ws, bounds)
 
 
 def _counted_set(
-    op: Op, target: float, conjuncts: list[str], params: SqlParams, ws: str, after: str | None
+    op: Op, target: float, conjuncts: list[str], params: SqlParams, ws: str, bounds: Bounds
 ) -> EventSet:
     positive = not holds(op, 0, target)
     if not positive:
         op = COMPLEMENT[op]  # members: everyone but the people whose count satisfies this
-    select = _events_select(ws, conjuncts, after)
+    select = _events_select(ws, conjuncts, bounds)
     if _any_positive_count_holds(op, target):
         return EventSet(select, positive, distinct=False)
     having = f"count(*) {COMPARE_SQL[op]} {bind_number(params, target)}"
@@ -219,13 +233,13 @@ def aggregate_set(
     params: SqlParams,
     ws: str,
     now: datetime,
-    after: str | None = None,
+    bounds: Bounds = NO_BOUNDS,
 ) -> EventSet:
     conjuncts = aggregate_filters(condition, params, now)
     if condition.fn is Aggregate.COUNT:
         op = COMPLEMENT[condition.op] if negated else condition.op
-        return _counted_set(op, condition.value, conjuncts, params, ws, after)
-    select = _events_select(ws, conjuncts, after)
+        return _counted_set(op, condition.value, conjuncts, params, ws, bounds)
+    select = _events_select(ws, conjuncts, bounds)
     target = bind_number(params, condition.value)
     if condition.fn in _VALUELESS_WHEN_EMPTY:
         # no value matches no positive operator: NEQ is the complement of the EQ set

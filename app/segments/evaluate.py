@@ -25,6 +25,7 @@ from app.segments.compiler import (
     compile_count,
     compile_id_page,
     compile_row_predicate,
+    disjunction_branches,
 )
 from app.segments.compiler_events import aggregate_value, event_count
 from app.sql import Dialect, SqlParams, connection, dialect_of, fetch_all, fetch_one
@@ -32,6 +33,8 @@ from app.sql import Dialect, SqlParams, connection, dialect_of, fetch_all, fetch
 # columns per statement when one row answers many questions (PG allows 1,664)
 _COLUMNS_PER_STATEMENT = 400
 MAX_MATCHING_PEOPLE = 1000
+# member_page: a top-level OR of at most this many branches is paged branch by branch
+_BRANCH_BY_BRANCH = 8
 
 
 class PersonNotFound(LookupError):
@@ -93,14 +96,27 @@ async def member_page(
 
     The set form with the keyset bound inside every id set and the order and limit
     inside every branch (`compile_id_page`): event indexes are read in person order and
-    stop at the page's end. docs/performance.md has the measurements behind this.
+    stop at the page's end. A top-level OR of a few branches is paged branch by branch,
+    each bounded above by the ids already found: a sparse branch then scans only the
+    stretch of ids a denser one filled, instead of every id above the cursor
+    (docs/performance.md has the measurements).
     """
     if limit <= 0:
         return []
     ctx = _context(workspace_id, now, segments)
-    params = SqlParams(ctx.dialect)
-    sql = compile_id_page(root, ctx, params, after_id, limit)
-    return [int(r["id"]) for r in await fetch_all(connection(), sql, params.values)]
+    branches = disjunction_branches(root, ctx)
+    if len(branches) > _BRANCH_BY_BRANCH:
+        branches = [root]
+    found: set[int] = set()
+    upto: int | None = None
+    for branch in branches:
+        params = SqlParams(ctx.dialect)
+        sql = compile_id_page(branch, ctx, params, after_id, limit, upto_id=upto)
+        ids = [int(r["id"]) for r in await fetch_all(connection(), sql, params.values)]
+        found.update(ids)
+        if len(ids) == limit:  # this branch alone fills a page ending at its last id
+            upto = ids[-1] if upto is None else min(upto, ids[-1])
+    return sorted(found)[:limit]
 
 
 async def stream_member_ids(
