@@ -14,6 +14,11 @@ from tortoise.transactions import in_transaction
 from app.settings import settings
 from app.sql import Dialect, SqlParams, connection, dialect_of, now_utc
 
+# Every PostgreSQL session of the app: keyset pages need the cursor value in the plan;
+# segment counts of hundreds of thousands of people spill to disk at the default 4MB
+# work_mem (docs/performance.md); JIT compilation costs more than it saves here.
+PG_SESSION_SETTINGS = {"plan_cache_mode": "force_custom_plan", "jit": "off", "work_mem": "64MB"}
+
 MODEL_MODULES = [
     "app.people.models",
     "app.segments.models",
@@ -38,13 +43,7 @@ def _credentials(url: str) -> dict[str, Any]:
             "database": (parsed.path or "/postgres").lstrip("/"),
             "minsize": 1,
             "maxsize": 10,
-            # keyset pages need the cursor value in the plan; segment counts of hundreds of
-            # thousands of people spill to disk at the default 4MB (docs/performance.md)
-            "server_settings": {
-                "plan_cache_mode": "force_custom_plan",
-                "jit": "off",
-                "work_mem": "64MB",
-            },
+            "server_settings": dict(PG_SESSION_SETTINGS),
         },
     }
 

@@ -26,7 +26,7 @@ it and taken as the median of 5 (compiled and hand-written alternate, side by si
 "The compiled SQL" is captured from app.segments.evaluate itself (its fetch functions are
 wrapped), so it is exactly what the app sends, with the same parameters. Statements run
 on an asyncpg connection with the app's own session settings (app/db.py:
-plan_cache_mode=force_custom_plan, jit=off) plus any `--set name=value`.
+app.db.PG_SESSION_SETTINGS) plus any `--set name=value`.
 
 Cleans up: the segments and the API key it created are deleted at the end (and
 segments left by an interrupted run, recognised by their name prefix, at the start).
@@ -57,6 +57,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from app.db import PG_SESSION_SETTINGS
 from benchmarks._segment_cases import CASES, Case, resolve
 
 DEFAULT_TARGETS = [
@@ -68,7 +69,7 @@ RUNS = 5
 CHECKS = 1000
 PAGE = 100
 BIG_PAGE = 1000
-APP_SETTINGS = {"plan_cache_mode": "force_custom_plan", "jit": "off"}  # as app/db.py
+APP_SETTINGS = dict(PG_SESSION_SETTINGS)  # exactly the app's own sessions
 
 console = Console(width=None if sys.stdout.isatty() else 200)
 Statement = tuple[str, list[Any]]
@@ -157,7 +158,7 @@ def captured(execute: bool) -> Iterator[list[Statement]]:
 class Compiled:
     evaluation: Any  # app.segments.service.Evaluation, one `now`
     count: Statement
-    page: list[Statement]  # member_page may issue two (row stretch, then the set form)
+    page: list[Statement]  # member_page issues one per branch of a top-level OR
     big_page: list[Statement]
 
     async def check(self, person_id: int) -> Statement:
@@ -186,11 +187,16 @@ async def capture(evaluation: Any, cursor: int) -> Compiled:
     return Compiled(evaluation, seen[0], page, big)
 
 
-async def run_all(conn: asyncpg.Connection, statements: list[Statement]) -> list[Any]:
-    rows: list[Any] = []
+async def run_all(conn: asyncpg.Connection, statements: list[Statement], limit: int) -> list[Any]:
+    """The statements of one member_page, merged as it merges them (a top-level OR is
+    paged branch by branch: the page is the first `limit` of their union)."""
+    ids: set[int] = set()
     for sql, params in statements:
-        rows = await conn.fetch(sql, *params)
-    return rows
+        ids.update(r[0] for r in await conn.fetch(sql, *params))
+    return [(i,) for i in sorted(ids)[:limit]]
+
+
+_SUPERSCRIPTS = {2: "²", 3: "³", 4: "⁴", 5: "⁵", 6: "⁶", 7: "⁷", 8: "⁸"}
 
 
 def fetch_value(conn: asyncpg.Connection, statement: Statement) -> Callable[[], Awaitable[Any]]:
@@ -319,9 +325,9 @@ async def measure_case(
     # --- pages
     pages = await side_by_side(
         {
-            "compiled": lambda: run_all(conn, compiled.page),
+            "compiled": lambda: run_all(conn, compiled.page, PAGE),
             "hand": lambda: conn.fetch(*_flat(hand.page(ws, now, -1, PAGE))),
-            "compiled_big": lambda: run_all(conn, compiled.big_page),
+            "compiled_big": lambda: run_all(conn, compiled.big_page, BIG_PAGE),
             "hand_big": lambda: conn.fetch(*_flat(hand.page(ws, now, cursor, BIG_PAGE))),
         }
     )
@@ -583,9 +589,9 @@ def render(result: SizeResult) -> list[Table]:
             f"({row.case.key}) {row.case.title}", f"{row.members:,}",
             _f(f["count_gql"]), _f(f["count_sql"]), _f(f["count_hand"]),
             _ratio(f["count_sql"], f["count_hand"]),
-            _f(f["page_gql"]), _f(f["page_sql"]) + ("²" if f["page_statements"] > 1 else ""),
+            _f(f["page_gql"]), _f(f["page_sql"]) + _SUPERSCRIPTS.get(f["page_statements"], ""),
             _f(f["page_hand"]),
-            _f(f["big_sql"]) + ("²" if f["big_statements"] > 1 else ""), _f(f["big_hand"]),
+            _f(f["big_sql"]) + _SUPERSCRIPTS.get(f["big_statements"], ""), _f(f["big_hand"]),
             _ratio(f["big_sql"], f["big_hand"]),
             ("✓" if row.agree else "✗") + "".join(f" {n}" for n in row.notes),
         )  # fmt: skip
@@ -651,7 +657,7 @@ async def main_async(args: argparse.Namespace) -> None:
     console.print(
         f"{os.cpu_count()} cores; PostgreSQL session settings: {APP_SETTINGS}"
         + (f" + {args.set}" if args.set else "")
-        + "; ² = member_page issued two statements (row stretch, then the set form)"
+        + "; ² ³ … = member_page issued that many statements (a top-level OR, branch by branch)"
     )
     for result in results:
         for table in render(result):

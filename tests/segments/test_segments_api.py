@@ -293,6 +293,11 @@ async def test_memberships_answers_for_one_person(gql, make_person):
     assert some == [{"segment": {"name": "VIP"}, "member": True}]
     missing = await gql(MEMBERSHIPS, {"p": "per_999999"})
     assert missing["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    unknown = await gql(MEMBERSHIPS, {"p": f"per_{ada.id}", "ids": [vip, "seg_999999"]})
+    assert unknown["data"] is None
+    assert [(e["extensions"]["code"], e["extensions"]["path"]) for e in unknown["errors"]] == [
+        ("NOT_FOUND", "segmentIds[1]")
+    ]
 
 
 async def test_people_where_filters_with_the_same_compiler(gql, make_person):
