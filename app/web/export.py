@@ -9,7 +9,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from app.ids import decode_id
+from app.ids import decode_id, encode_id
 from app.segments.export import ExportFormat, export_members
 from app.segments.service import evaluation_of, get_segment
 from app.tenancy import workspace_for_key
@@ -41,7 +41,7 @@ async def export_segment(request: Request) -> Response:
         return _error(404, "NOT_FOUND", "No such segment.")
     evaluation = await evaluation_of(workspace_id, segment)
     total = await evaluation.count()
-    filename = f"segment-{segment.id}.{fmt.value}"
+    filename = f"{encode_id('Segment', segment.id)}.{fmt.value}"
     return StreamingResponse(
         export_members(evaluation, fmt),
         media_type=MEDIA_TYPES[fmt],

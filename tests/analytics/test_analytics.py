@@ -94,6 +94,7 @@ async def test_export_streams_members_as_csv_and_jsonl(
 
     response = await http_app.get(f"/export/segments/{vip}?format=csv", headers=auth)
     assert response.status_code == 200 and response.headers["x-total-count"] == "2"
+    assert response.headers["content-disposition"] == f'attachment; filename="{vip}.csv"'
     rows = list(csv.DictReader(io.StringIO(response.text)))
     assert [r["email"] for r in rows] == ["ada@example.com", "cy@example.com"]
     assert rows[0]["tags"] == "beta;vip" and json.loads(rows[0]["fields"]) == {
