@@ -58,7 +58,8 @@ async def wait_for(predicate, what: str, timeout: float = 60.0, poll: float = 0.
     raise AssertionError(f"timed out waiting for {what}")
 
 
-@pytest.mark.parametrize("kill_after", [30, 600])
+# early (first group in flight), a quarter in, and past the middle
+@pytest.mark.parametrize("kill_after", [1, 300, 700])
 async def test_a_killed_worker_never_sends_twice_nor_skips_anyone(
     db, tmp_path, pg_database, workspace, arq_redis, smtp_server, kill_after
 ):
