@@ -31,7 +31,7 @@ from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 
 from app.errors import ErrorCode, PathPart, UserError, UserInputError
-from app.ids import decode_id
+from app.ids import decode_id, encode_id
 from app.people.validation import MAX_TAG
 
 DEFINITION_VERSION = 1
@@ -149,12 +149,13 @@ class FlowDefinition:
 # ---------------------------------------------------------------------------- JSON
 
 
-def _action_json(action: Action) -> dict[str, Any]:
+def _action_json(action: Action, client: bool) -> dict[str, Any]:
     match action:
         case Wait(duration, nxt):
             return {"duration": duration, "next": nxt}
         case Split(segment_id, yes, no):
-            return {"segmentId": segment_id, "yes": yes, "no": no}
+            shown = encode_id("Segment", segment_id) if client else segment_id
+            return {"segmentId": shown, "yes": yes, "no": no}
         case SendEmail(subject, html, text, nxt):
             return {"subject": subject, "html": html, "text": text, "next": nxt}
         case AddTag(tag, nxt) | RemoveTag(tag, nxt):
@@ -164,14 +165,19 @@ def _action_json(action: Action) -> dict[str, Any]:
     raise TypeError(action)
 
 
-def to_json(definition: FlowDefinition) -> dict[str, Any]:
-    """The stored form, versioned; `from_json(to_json(d)) == d` for every definition."""
+def to_json(definition: FlowDefinition, *, client: bool = False) -> dict[str, Any]:
+    """The stored form, versioned; `from_json(to_json(d)) == d` for every definition.
+
+    `client=True`: the client's shape instead, split segments as opaque IDs (`seg_12`).
+    """
     return {
         "version": DEFINITION_VERSION,
         "entry": definition.entry,
         "trigger": definition.trigger,
         "allowReentry": definition.allow_reentry,
-        "steps": [{"id": s.id, KEYS[s.kind]: _action_json(s.action)} for s in definition.steps],
+        "steps": [
+            {"id": s.id, KEYS[s.kind]: _action_json(s.action, client)} for s in definition.steps
+        ],
     }
 
 

@@ -222,10 +222,15 @@ def disjunction_branches(root: Group, ctx: CompileContext) -> list[Group]:
     person-row tests together in one), or just `[root]`: for paging branch by branch."""
     if root.match is not Match.ANY:
         return [root]
-    rows = tuple(c for c in root.conditions if _is_row_only(c, ctx, ()))
-    others = [c for c in root.conditions if not _is_row_only(c, ctx, ())]
-    branches = [Group(Match.ANY, rows)] if rows else []
-    branches += [c if isinstance(c, Group) else Group(Match.ALL, (c,)) for c in others]
+    rows: list[Condition] = []
+    branches: list[Group] = []
+    for c in root.conditions:
+        if _is_row_only(c, ctx, ()):
+            rows.append(c)
+        else:
+            branches.append(c if isinstance(c, Group) else Group(Match.ALL, (c,)))
+    if rows:
+        branches.insert(0, Group(Match.ANY, tuple(rows)))
     return branches if len(branches) > 1 else [root]
 
 

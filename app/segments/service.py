@@ -344,6 +344,14 @@ async def memberships(
     if segment_ids is not None:
         query = query.filter(id__in=list(segment_ids))
     segments = await query.order_by("id")
+    found = {s.id for s in segments}
+    missing = [
+        UserError(("segmentIds", i), "No such segment.", ErrorCode.NOT_FOUND)
+        for i, sid in enumerate(segment_ids or ())
+        if sid not in found  # unknown, deleted, or another workspace's
+    ]
+    if missing:
+        raise UserInputError(missing)
     if not segments:
         return []
     roots = {s.id: from_json(s.definition) for s in segments}

@@ -21,6 +21,7 @@ from app.flows.definition import (
     StepKind,
     Wait,
     from_json,
+    to_json,
 )
 from app.flows.models import Decision as DecisionModel
 from app.flows.models import Enrollment as EnrollmentModel
@@ -295,23 +296,6 @@ async def enrollments_connection(
     return FlowEnrollmentConnection(edges=edges, page_info=page_info, total_count=total)
 
 
-def _client_json(stored: dict[str, Any]) -> dict[str, Any]:
-    """The stored JSON with each split's row id replaced by the segment's opaque ID."""
-    steps = [
-        {
-            **step,
-            "split": {
-                **step["split"],
-                "segmentId": encode_id("Segment", step["split"]["segmentId"]),
-            },
-        }
-        if "split" in step
-        else step
-        for step in stored.get("steps", [])
-    ]
-    return {**stored, "steps": steps}
-
-
 @strawberry.type
 class Flow:
     id: strawberry.ID
@@ -339,7 +323,7 @@ class Flow:
                 allow_reentry=parsed.allow_reentry,
                 steps=[FlowStep.build(s) for s in parsed.steps],
             ),
-            definition_json=_client_json(row.definition),
+            definition_json=to_json(parsed, client=True),
             activated_at=row.activated_at,
             created_at=row.created_at,
             updated_at=row.updated_at,

@@ -72,11 +72,10 @@ class SegmentQuery:
             if None in ids:
                 index = ids.index(None)
                 raise ClientError("Not a segment ID.", ErrorCode.NOT_FOUND, f"segmentIds[{index}]")
-        answers = await service.memberships(info.context.workspace, person_pk(person_id), ids)  # type: ignore[arg-type]
+        try:
+            answers = await service.memberships(info.context.workspace, person_pk(person_id), ids)  # type: ignore[arg-type]
+        except UserInputError as exc:
+            raise_for(exc)
         if answers is None:
             raise ClientError("No such person.", ErrorCode.NOT_FOUND, "personId")
-        found = {s.id for s, _ in answers}
-        for index, pk in enumerate(ids or ()):
-            if pk not in found:  # unknown, deleted, or another workspace's
-                raise ClientError("No such segment.", ErrorCode.NOT_FOUND, f"segmentIds[{index}]")
         return [Membership(segment=Segment.from_model(s), member=m) for s, m in answers]
