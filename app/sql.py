@@ -13,7 +13,9 @@ from enum import StrEnum
 from typing import Any
 
 from tortoise import connections
-from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
+
+POINT = "point"  # the PostgreSQL pool for one-person reads (app/db.py)
 
 
 class Dialect(StrEnum):
@@ -41,6 +43,16 @@ class SqlParams:
 
 def connection(name: str = "default") -> BaseDBAsyncClient:
     return connections.get(name)
+
+
+def point_connection() -> BaseDBAsyncClient:
+    """For statements that read one person (membership checks, flow splits, explain): the
+    `point` pool, whose sessions keep one generic plan per statement. The default
+    connection on SQLite, and inside a transaction, whose own writes must be seen."""
+    conn = connections.get("default")
+    if isinstance(conn, TransactionalDBClient) or dialect_of(conn) is Dialect.SQLITE:
+        return conn
+    return connections.get(POINT)
 
 
 def dialect_of(conn: BaseDBAsyncClient) -> Dialect:

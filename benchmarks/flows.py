@@ -131,9 +131,8 @@ async def run(url: str, workspace_name: str, enrollments: int) -> None:
     migration = resources.files("app.migrations").joinpath("0004_flows.postgres.sql").read_text()
     await admin(url, f"CREATE SCHEMA {schema}; SET search_path = {schema}, public; {migration}")
     config = tortoise_config(url)
-    config["connections"]["default"]["credentials"]["server_settings"]["search_path"] = (
-        f"{schema},public"
-    )
+    for pool in config["connections"].values():
+        pool["credentials"]["server_settings"]["search_path"] = f"{schema},public"
     await Tortoise.init(config=config, _enable_global_fallback=True)
     created: list[int] = []
     flow = None

@@ -25,8 +25,9 @@ it and taken as the median of 5 (compiled and hand-written alternate, side by si
 
 "The compiled SQL" is captured from app.segments.evaluate itself (its fetch functions are
 wrapped), so it is exactly what the app sends, with the same parameters. Statements run
-on an asyncpg connection with the app's own session settings (app/db.py:
-app.db.PG_SESSION_SETTINGS) plus any `--set name=value`.
+on asyncpg connections with the app's own session settings plus any `--set name=value`:
+`app.db.PG_SESSION_SETTINGS` for counts and pages, `app.db.PG_POINT_SETTINGS` (generic
+plans, as the app's `point` pool) for the one-person checks, hand-written ones included.
 
 Cleans up: the segments and the API key it created are deleted at the end (and
 segments left by an interrupted run, recognised by their name prefix, at the start).
@@ -57,7 +58,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from app.db import PG_SESSION_SETTINGS
+from app.db import PG_POINT_SETTINGS, PG_SESSION_SETTINGS
 from benchmarks._segment_cases import CASES, Case, resolve
 
 DEFAULT_TARGETS = [
@@ -70,6 +71,7 @@ CHECKS = 1000
 PAGE = 100
 BIG_PAGE = 1000
 APP_SETTINGS = dict(PG_SESSION_SETTINGS)  # exactly the app's own sessions
+POINT_SETTINGS = dict(PG_POINT_SETTINGS)  # ... and its one-person reads' (generic plans)
 
 console = Console(width=None if sys.stdout.isatty() else 200)
 Statement = tuple[str, list[Any]]
@@ -286,7 +288,13 @@ async def sample_people(
 
 
 async def measure_case(
-    conn: asyncpg.Connection, api: Api, case: Case, gid: str, ws: int, seed: int
+    conn: asyncpg.Connection,
+    point: asyncpg.Connection,
+    api: Api,
+    case: Case,
+    gid: str,
+    ws: int,
+    seed: int,
 ) -> Row:
     row = Row(case)
     evaluation = await evaluation_of(gid, ws)
@@ -369,14 +377,14 @@ async def measure_case(
     compiled_checks = [await compiled.check(p) for p in people]
     hand_checks = [hand.check(ws, now, p) for p in people]
     for statement in (*compiled_checks, *hand_checks):  # warm
-        await conn.fetchval(*_flat(statement))
+        await point.fetchval(*_flat(statement))
     db_compiled: list[float] = []
     db_hand: list[float] = []
     wrong = gql_wrong = 0
     for person, c_stmt, h_stmt in zip(people, compiled_checks, hand_checks, strict=True):
-        t, answer = await timed(fetch_value(conn, c_stmt))
+        t, answer = await timed(fetch_value(point, c_stmt))
         db_compiled.append(t)
-        t, hand_answer = await timed(fetch_value(conn, h_stmt))
+        t, hand_answer = await timed(fetch_value(point, h_stmt))
         db_hand.append(t)
         wrong += (bool(answer) != (person in member_set)) + (
             bool(hand_answer) != (person in member_set)
@@ -525,12 +533,14 @@ async def run_size(url: str, ws: int, args: argparse.Namespace) -> SizeResult:
         await _delete_leftovers(ws)
         key, key_id = await _api_key(ws)
         conn = await asyncpg.connect(url, server_settings=APP_SETTINGS)
+        point = await asyncpg.connect(url, server_settings=POINT_SETTINGS)
         ids: dict[str, str] = {}
         api: Api | None = None
         try:
             for setting in args.set:
                 name, _, value = setting.partition("=")
-                await conn.execute("SELECT set_config($1, $2, false)", name, value)
+                for session in (conn, point):
+                    await session.execute("SELECT set_config($1, $2, false)", name, value)
             people = await conn.fetchval("SELECT count(*) FROM people WHERE workspace_id = $1", ws)
             events = await conn.fetchval("SELECT count(*) FROM events WHERE workspace_id = $1", ws)
             async with server(url, key) as api:
@@ -543,7 +553,9 @@ async def run_size(url: str, ws: int, args: argparse.Namespace) -> SizeResult:
                     if args.only and case.key not in args.only:
                         continue
                     console.log(f"{label}: ({case.key}) {case.title}")
-                    rows.append(await measure_case(conn, api, case, ids[case.key], ws, seed=n))
+                    rows.append(
+                        await measure_case(conn, point, api, case, ids[case.key], ws, seed=n)
+                    )
                 console.log(f"{label}: memberships of one person in all six")
                 rng = random.Random(99)
                 everyone = [
@@ -558,6 +570,7 @@ async def run_size(url: str, ws: int, args: argparse.Namespace) -> SizeResult:
             await delete_segments(None, ws, ids)
             await ApiKey.filter(id=key_id).delete()
             await conn.close()
+            await point.close()
     return SizeResult(label, people, events, rows, both)
 
 

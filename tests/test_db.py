@@ -1,13 +1,15 @@
-"""The database layer: migrations, the Unicode lower function, cascades, tenancy keys."""
+"""The database layer: migrations, the Unicode lower function, cascades, tenancy keys,
+the one-person read pool."""
 
 from __future__ import annotations
 
 import pytest
 from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
 
 from app.db import apply_migrations
 from app.people.models import Event, Person
-from app.sql import SqlParams, connection, dialect_of, fetch_one
+from app.sql import Dialect, SqlParams, connection, dialect_of, fetch_one, point_connection
 
 
 async def test_migrations_are_idempotent(db):
@@ -36,3 +38,22 @@ async def test_event_person_must_share_the_workspace(db, make_person, make_works
     other = await make_workspace("other")
     with pytest.raises(IntegrityError):
         await Event.create(workspace=other, person=person, name="x", occurred_at=person.created_at)
+
+
+async def test_one_person_reads_keep_generic_plans_on_postgres(db):
+    setting = "SELECT current_setting('plan_cache_mode') AS mode"
+    if db is Dialect.SQLITE:
+        assert point_connection() is connection()
+        return
+    assert (await fetch_one(point_connection(), setting))["mode"] == "force_generic_plan"
+    assert (await fetch_one(connection(), setting))["mode"] == "force_custom_plan"
+
+
+async def test_one_person_reads_inside_a_transaction_see_its_writes(db, make_workspace):
+    # a flow step deciding inside its transaction must see what that transaction wrote
+    async with in_transaction("default"):
+        await make_workspace("written, not committed")
+        row = await fetch_one(point_connection(), "SELECT count(*) AS n FROM workspaces")
+        assert row["n"] == 1
+    row = await fetch_one(point_connection(), "SELECT count(*) AS n FROM workspaces")
+    assert row["n"] == 1

@@ -96,7 +96,7 @@ async def start_broadcast(sender: Sender, broadcast_id: int, token: str) -> str:
             await _fail(broadcast, problem)
             return "failed"
         suppressed = await audience.suppressed()
-        async with in_transaction() as conn:
+        async with in_transaction("default") as conn:
             changed = await Broadcast.filter(
                 id=broadcast.id, status=BroadcastStatus.SCHEDULED
             ).using_db(conn).update(status=BroadcastStatus.SENDING, started_at=now_utc(),
@@ -147,7 +147,7 @@ async def _template_problem(
 
 
 async def _fail(broadcast: Broadcast, message: str) -> None:
-    async with in_transaction() as conn:
+    async with in_transaction("default") as conn:
         changed = await Broadcast.filter(
             id=broadcast.id, status=BroadcastStatus.SCHEDULED
         ).using_db(conn).update(status=BroadcastStatus.FAILED, error=message[:2000],
@@ -182,7 +182,7 @@ async def finish_if_done(broadcast_id: int) -> bool:
     conn = connection()
     params = SqlParams(dialect_of(conn))
     bid, now = params.add(broadcast_id), params.add(now_utc())
-    async with in_transaction() as tx:
+    async with in_transaction("default") as tx:
         changed, _ = await tx.execute_query(
             f"UPDATE broadcasts SET status = 'SENT', finished_at = {now}, updated_at = {now}"
             f" WHERE id = {bid} AND status = 'SENDING' AND NOT EXISTS (SELECT 1 FROM deliveries"

@@ -130,7 +130,7 @@ async def _save_references(conn: Any, broadcast: Broadcast) -> None:
 
 async def create_broadcast(workspace_id: int, data: Mapping[str, Any]) -> Broadcast:
     values = await _validated(workspace_id, data, None)
-    async with in_transaction() as conn:
+    async with in_transaction("default") as conn:
         broadcast = await Broadcast.create(workspace_id=workspace_id, using_db=conn, **values)
         await _save_references(conn, broadcast)
     return broadcast
@@ -144,7 +144,7 @@ async def update_broadcast(
     if broadcast is None:
         raise not_found(("input", "id"))
     values = await _validated(workspace_id, data, broadcast)
-    async with in_transaction() as conn:
+    async with in_transaction("default") as conn:
         changed = await Broadcast.filter(
             id=broadcast.id, status=BroadcastStatus.DRAFT
         ).using_db(conn).update(**values, updated_at=now_utc())  # fmt: skip
@@ -214,7 +214,7 @@ async def cancel_broadcast(workspace_id: int, broadcast_id: int) -> Broadcast:
     broadcast = await get_broadcast(workspace_id, broadcast_id)
     if broadcast is None:
         raise not_found()
-    async with in_transaction() as conn:
+    async with in_transaction("default") as conn:
         changed = await Broadcast.filter(
             id=broadcast.id, status__in=list(CANCELLABLE)
         ).using_db(conn).update(status=BroadcastStatus.CANCELLED, finished_at=now_utc(),

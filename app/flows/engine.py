@@ -204,7 +204,7 @@ class _Job:
                               for c in batch]  # fmt: skip
                 else:
                     moves += await self.run_step(step, batch, now)
-            async with in_transaction() as conn:
+            async with in_transaction("default") as conn:
                 moved = await store.apply_moves(
                     conn, workspace_id=self.workspace_id, flow_id=self.flow.id, moves=moves, now=now
                 )

@@ -89,7 +89,7 @@ async def _save_references(conn: Any, flow: Flow, definition: FlowDefinition) ->
 async def create_flow(workspace_id: int, name: Any, definition: Mapping[str, Any]) -> Flow:
     checked_name, parsed = await validate_flow(workspace_id, name, definition, creating=True)
     assert checked_name is not None and parsed is not None
-    async with in_transaction() as conn:
+    async with in_transaction("default") as conn:
         flow = await Flow.create(
             workspace_id=workspace_id, name=checked_name, status=FlowStatus.DRAFT,
             definition=to_json(parsed), trigger_event=parsed.trigger,
@@ -118,7 +118,7 @@ async def update_flow(
         flow.definition = to_json(parsed)
         flow.trigger_event = parsed.trigger
         flow.allow_reentry = parsed.allow_reentry
-    async with in_transaction() as conn:
+    async with in_transaction("default") as conn:
         await flow.save(using_db=conn)
         if parsed is not None or checked_name is not None:
             await _save_references(conn, flow, parsed or from_json(flow.definition))
@@ -179,7 +179,7 @@ async def _active_flow(workspace_id: int, flow_id: int | None) -> Flow:
 
 async def _enroll_chunk(flow: Flow, ids: Sequence[int], source: str, scheduler: Scheduler) -> int:
     entry = flow.definition["entry"]
-    async with in_transaction() as conn:
+    async with in_transaction("default") as conn:
         new = await store.enroll_people(
             conn, workspace_id=flow.workspace_id, flow_id=flow.id, entry=entry,  # type: ignore[attr-defined]
             allow_reentry=flow.allow_reentry, person_ids=ids, source=source, now=now_utc(),

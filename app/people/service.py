@@ -150,7 +150,7 @@ async def upsert_people(workspace_id: int, items: Sequence[Mapping[str, Any]]) -
     if not changes:
         return result
     emails = list(dict.fromkeys(change.email for _, change in changes))
-    async with in_transaction() as conn:
+    async with in_transaction("default") as conn:
         found = {p.email: p for p in await _lock_people(conn, workspace_id, email__in=emails)}
         states = {email: _state_of(found.get(email)) for email in emails}
         for _, change in changes:
@@ -255,7 +255,7 @@ async def track_events(workspace_id: int, items: Sequence[Mapping[str, Any]]) ->
             records.append((index, record))
     if not records:
         return result
-    async with in_transaction() as conn:
+    async with in_transaction("default") as conn:
         emails = list(dict.fromkeys(r.email for _, r in records if r.email))
         ids_by_email: dict[str, int] = {}
         if emails:
@@ -288,7 +288,7 @@ async def _update_people(
 ) -> BatchResult:
     _check_batch_size(person_ids, path)
     result = BatchResult(people=[None] * len(person_ids))
-    async with in_transaction() as conn:
+    async with in_transaction("default") as conn:
         found = {p.id: p for p in await _lock_people(conn, workspace_id, id__in=list(person_ids))}
         states: dict[str, dict[str, Any]] = {}
         for index, person_id in enumerate(person_ids):

@@ -28,7 +28,15 @@ from app.segments.compiler import (
     disjunction_branches,
 )
 from app.segments.compiler_events import aggregate_value, event_count
-from app.sql import Dialect, SqlParams, connection, dialect_of, fetch_all, fetch_one
+from app.sql import (
+    Dialect,
+    SqlParams,
+    connection,
+    dialect_of,
+    fetch_all,
+    fetch_one,
+    point_connection,
+)
 
 # columns per statement when one row answers many questions (PG allows 1,664)
 _COLUMNS_PER_STATEMENT = 400
@@ -160,7 +168,7 @@ async def contains(
         "SELECT EXISTS (SELECT 1 FROM people p"
         f" WHERE p.workspace_id = {ws} AND p.id = {pid} AND {predicate}) AS member"
     )
-    row = await fetch_one(connection(), sql, params.values)
+    row = await fetch_one(point_connection(), sql, params.values)
     return bool(row and _truthy(row["member"]))
 
 
@@ -197,7 +205,7 @@ async def _person_row(
         f"SELECT {columns} FROM people p"
         f" WHERE p.workspace_id = {params.add(workspace_id)} AND p.id = {params.add(person_id)}"
     )
-    return await fetch_one(connection(), sql, params.values)
+    return await fetch_one(point_connection(), sql, params.values)
 
 
 async def matching_people(
@@ -219,7 +227,7 @@ async def matching_people(
     listed = _id_list(params, sorted(set(person_ids)))
     predicate = compile_row_predicate(root, ctx, params)
     sql = f"SELECT p.id FROM people p WHERE p.workspace_id = {ws} AND p.id {listed} AND {predicate}"
-    return {int(r["id"]) for r in await fetch_all(connection(), sql, params.values)}
+    return {int(r["id"]) for r in await fetch_all(point_connection(), sql, params.values)}
 
 
 # --------------------------------------------------------------------------- explain

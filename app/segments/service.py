@@ -211,7 +211,7 @@ async def create_segment(
 ) -> Segment:
     checked_name, root = await _validated_input(workspace_id, None, name, definition)
     assert checked_name is not None and root is not None
-    async with in_transaction() as conn:
+    async with in_transaction("default") as conn:
         segment = await Segment.create(
             workspace_id=workspace_id,
             name=checked_name,
@@ -239,7 +239,7 @@ async def update_segment(
         segment.name = checked_name
     if description is not None:
         segment.description = description
-    async with in_transaction() as conn:
+    async with in_transaction("default") as conn:
         if root is not None:
             segment.definition = to_json(root)
         await segment.save(using_db=conn)
@@ -270,7 +270,7 @@ async def delete_segment(workspace_id: int, segment_id: int) -> None:
             f"Segment {_label(segment)} is in use by {names}; nothing was deleted.",
             ErrorCode.IN_USE,
         )
-    async with in_transaction() as conn:
+    async with in_transaction("default") as conn:
         await remove_references(conn, "segment", segment.id)
         await segment.delete(using_db=conn)
 

@@ -179,7 +179,7 @@ async def test_the_same_job_twice_sends_once_and_advances_once(
                        EnrollmentState.ACTIVE, now_utc())  # fmt: skip
     from tortoise.transactions import in_transaction
 
-    async with in_transaction() as conn:
+    async with in_transaction("default") as conn:
         moved = await store.apply_moves(conn, workspace_id=workspace.id, flow_id=flow.id,
                                         moves=[stale], now=now_utc())  # fmt: skip
     assert moved == set()
