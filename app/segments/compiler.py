@@ -57,6 +57,8 @@ __all__ = [
     "CompileError",
     "UnknownSegment",
     "compile_count",
+    "compile_driven_page",
+    "compile_driven_reach",
     "compile_id_page",
     "compile_id_set",
     "compile_row_predicate",
@@ -158,6 +160,7 @@ class _IdSet:
     sql: str
     distinct: bool  # no id twice: usable as a result or a UNION-free driver
     compound: bool = False  # a UNION: wrapped before it joins another UNION (SQLite)
+    leaf: tuple[Condition, bool] | None = None  # the event condition read, and if negated
 
 
 @dataclass
@@ -204,9 +207,7 @@ def compile_id_page(
     the event indexes are read in person order and stop at the page's end instead of
     materialising the whole segment first.
     """
-    after = params.add(after_id) if after_id is not None else None
-    upto = params.add(upto_id) if upto_id is not None else None
-    compiler = _SetCompiler(ctx, params, after, upto)
+    compiler = _SetCompiler(ctx, params, *_bounds(params, after_id, upto_id))
     lits = compiler.literals(root, negated=False, trail=())
     page = params.add(limit)
     if lits.conjunctive or _single(lits):
@@ -215,6 +216,81 @@ def compile_id_page(
     limited = [_first(sql, distinct, page) for sql, distinct in compiler.branches(lits)]
     union = " UNION ".join(f"SELECT b{i}.id FROM ({b}) b{i}" for i, b in enumerate(limited))
     return f"SELECT u.id FROM ({union}) u ORDER BY u.id LIMIT {page}"
+
+
+def compile_driven_page(
+    root: Group,
+    ctx: CompileContext,
+    params: SqlParams,
+    after_id: int | None,
+    limit: int,
+    candidates: int,
+    *,
+    upto_id: int | None = None,
+) -> str | None:
+    """A page driven by one of the root's event sets: `SELECT id` of the first `limit`
+    members among the set's first `candidates` ids in (`after_id`, `upto_id`], each
+    person row probed by primary key for the row tests.
+
+    None unless the root is a conjunction of person-row tests and a plain (not UNION)
+    event set. PostgreSQL prices the row tests at a fraction of their cost (jsonb, ICU
+    lower: 0.5-2 us a row) and walks `people` instead, which costs three times as much
+    when the event set is sparse (docs/performance.md).
+    """
+    compiler = _SetCompiler(ctx, params, *_bounds(params, after_id, upto_id))
+    lits = compiler.literals(root, negated=False, trail=())
+    driver = _driver(lits)
+    if driver is None:
+        return None
+    rows = _join([r for r in lits.rows if r != TRUE], "AND")
+    person = f"(SELECT {rows} FROM people p WHERE p.workspace_id = {compiler.ws} AND p.id = d.id)"
+    tests = [person, *(compiler.semi(s, "d") for s in lits.included if s is not driver)]
+    tests += [f"NOT {compiler.semi(s, 'd')}" for s in lits.excluded]
+    first = _candidates(driver, params, candidates)
+    where = " AND ".join(tests)
+    return f"SELECT d.id FROM ({first}) d WHERE {where} ORDER BY d.id LIMIT {params.add(limit)}"
+
+
+def compile_driven_reach(
+    root: Group,
+    ctx: CompileContext,
+    params: SqlParams,
+    after_id: int | None,
+    candidates: int,
+    *,
+    upto_id: int | None = None,
+) -> str:
+    """`SELECT n, last` over the candidates of `compile_driven_page`: how many there were
+    and the last one, so the caller knows which stretch of ids that page settled."""
+    driver = _driver(_SetCompiler(ctx, SqlParams(ctx.dialect)).literals(root, False, ()))
+    if driver is None or driver.leaf is None:
+        raise CompileError("the tree has no event set to drive a page")
+    node, negated = driver.leaf  # compiled again alone: no parameter left unused
+    compiler = _SetCompiler(ctx, params, *_bounds(params, after_id, upto_id))
+    alone = _Literals(True)
+    compiler.add(alone, node, negated, ())
+    first = _candidates(alone.included[0], params, candidates)
+    return f"SELECT count(*) AS n, max(d.id) AS last FROM ({first}) d"
+
+
+def _bounds(
+    params: SqlParams, after_id: int | None, upto_id: int | None
+) -> tuple[str | None, str | None]:
+    """The placeholders of keyset bounds (`after`, `upto`), None where unbounded."""
+    after = params.add(after_id) if after_id is not None else None
+    return after, params.add(upto_id) if upto_id is not None else None
+
+
+def _driver(lits: _Literals) -> _IdSet | None:
+    """The event set that drives a page of this conjunction, if it has row tests too."""
+    if not lits.conjunctive or all(r == TRUE for r in lits.rows):
+        return None
+    return next((s for s in lits.included if s.leaf is not None), None)
+
+
+def _candidates(driver: _IdSet, params: SqlParams, candidates: int) -> str:
+    limit = params.add(candidates)
+    return f"SELECT DISTINCT c.id FROM ({driver.sql}) c ORDER BY c.id LIMIT {limit}"
 
 
 def disjunction_branches(root: Group, ctx: CompileContext) -> list[Group]:
@@ -287,12 +363,16 @@ class _SetCompiler:
                 self._add_group(out, referenced, negated != (not member), (*trail, segment_id))
             case EventCondition():
                 found = event_set(node, negated, self.params, self.ws, self.ctx.now, self.bounds)
-                self._add_set(out, _IdSet(found.sql, found.distinct), found.positive)
+                self._add_set(
+                    out, _IdSet(found.sql, found.distinct, leaf=(node, negated)), found.positive
+                )
             case AggregateCondition():
                 found = aggregate_set(
                     node, negated, self.params, self.ws, self.ctx.now, self.bounds
                 )
-                self._add_set(out, _IdSet(found.sql, found.distinct), found.positive)
+                self._add_set(
+                    out, _IdSet(found.sql, found.distinct, leaf=(node, negated)), found.positive
+                )
             case _:
                 raise CompileError(f"unknown condition {node!r}")
 
@@ -316,7 +396,7 @@ class _SetCompiler:
             lits = _Literals(True, lits.rows, lits.included, lits.excluded)
         return self._conjunction(lits) if lits.conjunctive else self._disjunction(lits)
 
-    def _semi(self, id_set: _IdSet, alias: str) -> str:
+    def semi(self, id_set: _IdSet, alias: str) -> str:
         return f"EXISTS (SELECT 1 FROM ({id_set.sql}) s WHERE s.id = {alias}.id)"
 
     def _people(self, conjuncts: list[str]) -> str:
@@ -329,14 +409,14 @@ class _SetCompiler:
             # event sets alone: drive from the first set, never scanning people. Its ids
             # may repeat (one per event): the caller counts or pages them DISTINCT
             driver, *rest = lits.included
-            tests = [self._semi(s, "d") for s in rest]
-            tests += [f"NOT {self._semi(s, 'd')}" for s in lits.excluded]
+            tests = [self.semi(s, "d") for s in rest]
+            tests += [f"NOT {self.semi(s, 'd')}" for s in lits.excluded]
             if not tests:
                 return driver
             where = " AND ".join(tests)
             return _IdSet(f"SELECT d.id FROM ({driver.sql}) d WHERE {where}", driver.distinct)
-        semis = [self._semi(s, "p") for s in lits.included]
-        anti = [f"NOT {self._semi(s, 'p')}" for s in lits.excluded]
+        semis = [self.semi(s, "p") for s in lits.included]
+        anti = [f"NOT {self.semi(s, 'p')}" for s in lits.excluded]
         return _IdSet(self._people([*lits.rows, *semis, *anti]), True)
 
     def branches(self, lits: _Literals) -> list[tuple[str, bool]]:
@@ -349,7 +429,7 @@ class _SetCompiler:
             (f"SELECT u.id FROM ({s.sql}) u" if s.compound else s.sql, s.distinct)
             for s in lits.included
         ]
-        out += [(self._people([f"NOT {self._semi(s, 'p')}"]), True) for s in lits.excluded]
+        out += [(self._people([f"NOT {self.semi(s, 'p')}"]), True) for s in lits.excluded]
         return out
 
     def _disjunction(self, lits: _Literals) -> _IdSet:

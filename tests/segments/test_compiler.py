@@ -41,6 +41,7 @@ from app.segments.ast import (
 from app.segments.compiler import (
     CompileContext,
     UnknownSegment,
+    compile_driven_page,
     compile_id_set,
     compile_row_predicate,
 )
@@ -568,6 +569,69 @@ async def test_member_page_falls_back_to_the_set_form_past_the_row_scan(db, work
     # when / then
     assert await evaluate.member_page(root, after_id=None, limit=2, **common) == last[:2]
     assert await evaluate.member_page(root, after_id=last[1], limit=2, **common) == last[2:]
+
+
+async def _statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    seen: list[str] = []
+    real_all, real_one = evaluate.fetch_all, evaluate.fetch_one
+
+    async def fetch_all(conn: Any, sql: str, params: Any = ()) -> list[dict[str, Any]]:
+        seen.append(sql)
+        return await real_all(conn, sql, params)
+
+    async def fetch_one(conn: Any, sql: str, params: Any = ()) -> dict[str, Any] | None:
+        seen.append(sql)
+        return await real_one(conn, sql, params)
+
+    monkeypatch.setattr(evaluate, "fetch_all", fetch_all)
+    monkeypatch.setattr(evaluate, "fetch_one", fetch_one)
+    return seen
+
+
+async def test_an_event_driven_page_walks_people_past_its_settled_candidates(
+    db, workspace, make_event, monkeypatch
+):
+    # given: 12 buyers, only the last two of them VIPs
+    await Person.bulk_create(
+        [Person(workspace=workspace, email=f"p{i}@example.com", tags=["vip"] if i >= 10 else [])
+         for i in range(12)]
+    )  # fmt: skip
+    people = [p.id for p in await Person.filter(workspace=workspace).order_by("id")]
+    for pid in people:
+        await make_event(await Person.get(id=pid), "purchase", occurred_at=NOW - DAY)
+    common = {"workspace_id": workspace.id, "now": NOW, "segments": {}}
+    root = ALL(tag("vip"), event("purchase"))
+    seen = await _statements(monkeypatch)
+    # when: a page of one reads two candidates (neither a VIP), then walks people
+    first = await evaluate.member_page(root, after_id=None, limit=1, **common)
+    # then
+    assert first == [people[10]]
+    assert len(seen) == 3  # the driven page, its reach, the walk past it
+    seen.clear()
+    # when: one candidate is left after the cursor: settled without walking people
+    assert await evaluate.member_page(root, after_id=people[10], limit=2, **common) == [people[11]]
+    assert len(seen) == 2
+    seen.clear()
+    # when: the candidates are dense, the driven page fills on its own
+    assert await evaluate.member_page(ALL(tag("vip", False), event("purchase")),
+                                      after_id=None, limit=3, **common) == people[:3]  # fmt: skip
+    assert len(seen) == 1
+
+
+def test_only_a_conjunction_of_row_tests_and_an_event_set_is_event_driven():
+    ctx = CompileContext(Dialect.POSTGRES, 1, NOW, {})
+
+    def driven(root: Group) -> bool:
+        params = SqlParams(Dialect.POSTGRES)
+        return compile_driven_page(root, ctx, params, None, 10, 20) is not None
+
+    assert driven(ALL(tag("vip"), event("purchase")))
+    assert driven(ALL(tag("vip"), ANY(event("a"), event("b")), event("c")))  # c drives
+    assert not driven(ALL(event("purchase")))  # already driven by its set
+    assert not driven(ALL(tag("vip"), field("plan", Op.EQ, "pro")))  # no event set
+    assert not driven(ANY(tag("vip"), event("purchase")))  # a union
+    assert not driven(ALL(tag("vip"), ANY(event("a"), event("b"))))  # only a UNION to drive
+    assert not driven(ALL(tag("vip"), NONE(event("purchase"))))  # only a complement
 
 
 # ------------------------------------------------------------------ pure compiler
