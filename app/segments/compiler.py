@@ -224,13 +224,13 @@ def compile_driven_page(
     params: SqlParams,
     after_id: int | None,
     limit: int,
-    candidates: int,
+    candidates: int | None,
     *,
     upto_id: int | None = None,
 ) -> str | None:
     """A page driven by one of the root's event sets: `SELECT id` of the first `limit`
-    members among the set's first `candidates` ids in (`after_id`, `upto_id`], each
-    person row probed by primary key for the row tests.
+    members among the set's first `candidates` ids (all, for None) in (`after_id`,
+    `upto_id`], each person row probed by primary key for the row tests.
 
     None unless the root is a conjunction of person-row tests and a plain (not UNION)
     event set. PostgreSQL prices the row tests at a fraction of their cost (jsonb, ICU
@@ -288,9 +288,9 @@ def _driver(lits: _Literals) -> _IdSet | None:
     return next((s for s in lits.included if s.leaf is not None), None)
 
 
-def _candidates(driver: _IdSet, params: SqlParams, candidates: int) -> str:
-    limit = params.add(candidates)
-    return f"SELECT DISTINCT c.id FROM ({driver.sql}) c ORDER BY c.id LIMIT {limit}"
+def _candidates(driver: _IdSet, params: SqlParams, candidates: int | None) -> str:
+    limit = f" LIMIT {params.add(candidates)}" if candidates is not None else ""
+    return f"SELECT DISTINCT c.id FROM ({driver.sql}) c ORDER BY c.id{limit}"
 
 
 def disjunction_branches(root: Group, ctx: CompileContext) -> list[Group]:

@@ -135,20 +135,21 @@ async def _branch_page(
     """One branch's page: driven by its event set while that is sparse enough, then
     the set form from the last candidate on.
 
-    The event set drives first, for at most `_CANDIDATES_PER_MEMBER * limit` candidates:
-    a dense set fills the page from them, a sparse one has run out, and otherwise the
-    candidates seen are settled and `people` is walked past them. The most this can
-    waste is those probes, about 10 ms for a 1,000-member page at 1M people; a sparse
-    event set saves two thirds (docs/performance.md).
+    Bounded above (`upto`, a stretch a denser branch filled), every candidate in the
+    stretch is probed. Unbounded, at most `_CANDIDATES_PER_MEMBER * limit` are: a dense
+    set fills the page from them, a sparse one runs out, and otherwise the candidates
+    seen are settled and `people` is walked past them. The most this wastes is those
+    probes, about 10 ms for a 1,000-member page at 1M people; a sparse event set saves
+    two thirds of the walk (docs/performance.md).
     """
     conn = connection()
     found: list[int] = []
-    candidates = _CANDIDATES_PER_MEMBER * limit
+    candidates = _CANDIDATES_PER_MEMBER * limit if upto is None else None
     params = SqlParams(ctx.dialect)
     driven = compile_driven_page(root, ctx, params, after_id, limit, candidates, upto_id=upto)
     if driven is not None:
         found = [int(r["id"]) for r in await fetch_all(conn, driven, params.values)]
-        if len(found) == limit:
+        if len(found) == limit or candidates is None:
             return found
         params = SqlParams(ctx.dialect)
         sql = compile_driven_reach(root, ctx, params, after_id, candidates, upto_id=upto)
