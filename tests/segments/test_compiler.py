@@ -618,6 +618,32 @@ async def test_an_event_driven_page_walks_people_past_its_settled_candidates(
     assert len(seen) == 1
 
 
+async def test_a_bounded_branch_of_an_or_probes_only_its_stretch(
+    db, workspace, make_event, monkeypatch
+):
+    # given: p0-p3 are "a" buyers; p1 and p4 are "b" clickers; p5 is "b" without clicks
+    tags = [["a"], ["a", "b"], ["a"], ["a"], ["b"], ["b"]]
+    await Person.bulk_create(
+        [Person(workspace=workspace, email=f"p{i}@example.com", tags=t) for i, t in enumerate(tags)]
+    )
+    people = await Person.filter(workspace=workspace).order_by("id")
+    for i in (0, 1, 2, 3):
+        await make_event(people[i], "purchase", occurred_at=NOW - DAY)
+    for i in (1, 4):
+        await make_event(people[i], "click", occurred_at=NOW - DAY)
+    ids = [p.id for p in people]
+    common = {"workspace_id": workspace.id, "now": NOW, "segments": {}}
+    root = ANY(ALL(tag("a"), event("purchase")), ALL(tag("b"), event("click")))
+    seen = await _statements(monkeypatch)
+    # when: the first branch fills the page; the second is probed up to its last id only
+    assert await evaluate.member_page(root, after_id=None, limit=2, **common) == ids[:2]
+    # then: one statement per branch, no reach, no walk
+    assert len(seen) == 2
+    # and the pages after it cover the rest exactly once
+    assert await evaluate.member_page(root, after_id=ids[1], limit=2, **common) == ids[2:4]
+    assert await evaluate.member_page(root, after_id=ids[3], limit=2, **common) == [ids[4]]
+
+
 def test_only_a_conjunction_of_row_tests_and_an_event_set_is_event_driven():
     ctx = CompileContext(Dialect.POSTGRES, 1, NOW, {})
 
