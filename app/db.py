@@ -31,6 +31,12 @@ MODEL_MODULES = [
 ]
 
 
+async def _keep_session(conn: Any) -> None:
+    """The pools' reset on release: nothing. asyncpg's default (unlock advisory locks,
+    CLOSE ALL, UNLISTEN, RESET ALL) is one more round trip after every query, and the
+    app changes no session state; asyncpg still rolls back a transaction left open."""
+
+
 def _credentials(url: str, server_settings: dict[str, str] = PG_SESSION_SETTINGS) -> dict[str, Any]:
     if url.startswith("sqlite://"):
         path = url.removeprefix("sqlite://") or "sieve.sqlite3"
@@ -47,6 +53,7 @@ def _credentials(url: str, server_settings: dict[str, str] = PG_SESSION_SETTINGS
             "minsize": 1,
             "maxsize": 10,
             "server_settings": dict(server_settings),
+            "reset": _keep_session,
         },
     }
 
