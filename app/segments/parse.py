@@ -8,15 +8,10 @@ Pure: no I/O; segment ids are only decoded here, the service checks they exist.
 
 from __future__ import annotations
 
-import math
-import re
-from collections.abc import Callable, Iterable, Mapping
-from contextlib import suppress
-from datetime import UTC, datetime
-from enum import Enum
-from typing import Any, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from app.errors import ErrorCode, PathPart, UserError, UserInputError
+from app.errors import ErrorCode, UserInputError
 from app.ids import decode_id
 from app.segments.ast import (
     COMPARISONS,
@@ -42,23 +37,28 @@ from app.segments.ast import (
     ValueTest,
     Window,
 )
+from app.segments.input_reader import (
+    EXAMPLE_MOMENT,
+    MAX_STRING,
+    REQUIRED,
+    TOO_LONG,
+    TOO_MANY,
+    TYPE,
+    InputReader,
+    Path,
+    is_set,
+    kind_of,
+    listing,
+    show,
+)
 
-Path = tuple[PathPart, ...]
-E = TypeVar("E", bound=Enum)
-INVALID, REQUIRED, TYPE = ErrorCode.INVALID, ErrorCode.REQUIRED, ErrorCode.TYPE_MISMATCH
-TOO_LONG, TOO_MANY = ErrorCode.TOO_LONG, ErrorCode.TOO_MANY
-UNSUPPORTED = ErrorCode.UNSUPPORTED_OPERATOR
-
-KEY_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
 MAX_DEPTH = 8
 MAX_CONDITIONS = 200
 MAX_PROPERTY_FILTERS = 200
 MAX_VALUES = 1_000
 MAX_NAMES = 1_000
-MAX_STRING = 1_000
 MAX_DAYS = 36_500
 MAX_COUNT = 2**31 - 1  # GraphQL Int
-MAX_INT = 2**63 - 1  # what both databases store as an integer
 STATUSES = ("SUBSCRIBED", "UNSUBSCRIBED", "BOUNCED", "COMPLAINED")
 CONDITION_KINDS = ("group", "tag", "field", "attribute", "event", "aggregate", "segment")
 WINDOW_UNITS = {
@@ -68,7 +68,6 @@ WINDOW_UNITS = {
 }
 WINDOW_KINDS = (*WINDOW_UNITS, "between")
 TEST_KEYS = ("op", "value", "values")
-EXAMPLE_MOMENT = "an ISO-8601 date and time with an offset, such as 2024-05-01T09:30:00+02:00"
 NO_NULL = "Null is not a value to compare with; use EXISTS or NOT_EXISTS to test for a missing one."
 
 STRING_OPS = frozenset({Op.CONTAINS, Op.NOT_CONTAINS, Op.STARTS_WITH, Op.ENDS_WITH})
@@ -104,38 +103,7 @@ def parse_window(raw: Mapping[str, Any] | None) -> Window | None:
     return window
 
 
-def _is_set(body: Mapping[str, Any], key: str) -> bool:
-    return body.get(key) is not None
-
-
-def _kind(value: Any) -> str:
-    """How a value reads in a message: its JSON type, never a Python repr."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, Mapping):
-        return "an object"
-    return "a list" if isinstance(value, list | tuple) else "an unsupported value"
-
-
-def _show(text: str) -> str:
-    return f"'{text[:40]}…'" if len(text) > 40 else f"'{text}'"
-
-
-def _listing(items: Iterable[Any]) -> str:
-    return ", ".join(str(i) for i in items)
-
-
-def _ops(ops: frozenset[Op]) -> str:
-    return _listing(op for op in Op if op in ops)
-
-
-class _Parser:
+class _Parser(InputReader):
     """One pass over the input; errors accumulate in `errors`, the counters bound the work.
 
     Each node method records what is wrong and returns None when anything below it failed
@@ -143,152 +111,10 @@ class _Parser:
     """
 
     def __init__(self) -> None:
-        self.errors: list[UserError] = []
+        super().__init__()
         self.conditions = 0
         self.property_filters = 0
         self.over_limit = False
-
-    def error(self, path: Path, message: str, code: ErrorCode = INVALID) -> None:
-        self.errors.append(UserError(path, message, code))
-
-    def failed_since(self, mark: int) -> bool:
-        return len(self.errors) > mark
-
-    # ------------------------------------------------------------------ shared checks
-
-    def object(self, raw: Any, path: Path, what: str, keys: tuple[str, ...]) -> bool:
-        """A JSON object with only known keys (a key set to null counts as absent)."""
-        if not isinstance(raw, Mapping):
-            self.error(path, f"{what} must be an object, not {_kind(raw)}.", TYPE)
-            return False
-        for key, value in raw.items():
-            if key not in keys and value is not None:
-                message = f"Unknown field {_show(str(key))}; expected {_listing(keys)}."
-                self.error((*path, str(key)[:100]), message)
-                break
-        return True
-
-    def one_of(
-        self, raw: Mapping[str, Any], path: Path, what: str, kinds: tuple[str, ...]
-    ) -> str | None:
-        """The one key of a @oneOf input that is set."""
-        found = [kind for kind in kinds if _is_set(raw, kind)]
-        if len(found) == 1:
-            return found[0]
-        sets = f"; this one sets {' and '.join(found)}" if found else ""
-        message = f"{what} needs exactly one of {_listing(kinds)}{sets}."
-        self.error(path, message, INVALID if found else REQUIRED)
-        return None
-
-    def text(self, raw: Any, path: Path, what: str) -> str | None:
-        if raw is None:
-            self.error(path, f"{what} is required.", REQUIRED)
-        elif not isinstance(raw, str):
-            self.error(path, f"{what} must be a string, not {_kind(raw)}.", TYPE)
-        elif len(raw) > MAX_STRING:
-            self.error(path, f"{what} is longer than {MAX_STRING} characters.", TOO_LONG)
-        elif not raw:
-            self.error(path, f"{what} must not be empty.")
-        else:
-            return raw
-        return None
-
-    def key(self, raw: Any, path: Path, what: str) -> str | None:
-        key = self.text(raw, path, what)
-        if key is None or KEY_PATTERN.fullmatch(key):
-            return key
-        self.error(
-            path,
-            f"{what} {_show(key)} is not a valid key: a letter or _ first, then letters, digits,"
-            " _ or -, at most 64 characters.",
-        )
-        return None
-
-    def member(
-        self, enum: type[E], raw: Any, path: Path, what: str, default: E | None = None
-    ) -> E | None:
-        if raw is None:
-            if default is None:
-                self.error(path, f"{what} is required.", REQUIRED)
-            return default
-        value = raw.value if isinstance(raw, Enum) else raw
-        if isinstance(value, str) and value in enum.__members__:
-            return enum[value]
-        shown = _show(value) if isinstance(value, str) else _kind(value)
-        self.error(path, f"{what} must be one of {_listing(enum.__members__)}, not {shown}.")
-        return None
-
-    def operator(
-        self, raw: Any, path: Path, allowed: frozenset[Op], on: str, default: Op | None = None
-    ) -> Op | None:
-        """An operator that exists and that this node supports."""
-        op = self.member(Op, raw, path, "The operator", default)
-        if op is None or op in allowed:
-            return op
-        self.error(path, f"{op} cannot be used on {on}; use one of {_ops(allowed)}.", UNSUPPORTED)
-        return None
-
-    def flag(self, raw: Any, path: Path, what: str) -> bool:
-        if raw is not None and not isinstance(raw, bool):
-            self.error(path, f"{what} must be true or false, not {_kind(raw)}.", TYPE)
-        return raw is not False
-
-    def whole(self, raw: Any, path: Path, what: str, high: int) -> int | None:
-        if raw is None:
-            self.error(path, f"{what} is required.", REQUIRED)
-        elif isinstance(raw, bool) or not isinstance(raw, int):
-            self.error(path, f"{what} must be a whole number, not {_kind(raw)}.", TYPE)
-        elif not 0 <= raw <= high:
-            self.error(path, f"{what} must be a whole number from 0 to {high}.")
-        else:
-            return raw
-        return None
-
-    def number(self, raw: Any, path: Path, what: str) -> float | None:
-        if raw is None:
-            self.error(path, f"{what} is required.", REQUIRED)
-        elif isinstance(raw, bool) or not isinstance(raw, int | float):
-            self.error(path, f"{what} must be a number, not {_kind(raw)}.", TYPE)
-        elif (isinstance(raw, int) and abs(raw) > MAX_INT) or not math.isfinite(raw):
-            self.error(path, f"{what} must be a finite number of reasonable size.")
-        else:
-            return float(raw)
-        return None
-
-    def sized_list(
-        self, raw: Any, path: Path, what: str, limit: int
-    ) -> list[Any] | tuple[Any, ...]:
-        """A non-empty list of at most `limit` items; () when it is not one."""
-        if not isinstance(raw, list | tuple | None):
-            self.error(path, f"The {what} must be a list, not {_kind(raw)}.", TYPE)
-        elif not raw:
-            self.error(path, f"At least one of the {what} is required.", REQUIRED)
-        elif len(raw) > limit:
-            self.error(path, f"Too many {what}: at most {limit}.", TOO_MANY)
-        else:
-            return raw
-        return ()
-
-    def moment(self, raw: Any, path: Path, what: str) -> datetime | None:
-        """An aware datetime or an ISO-8601 string with an offset, in UTC."""
-        if isinstance(raw, str) and len(raw) <= MAX_STRING:
-            with suppress(ValueError):
-                raw = datetime.fromisoformat(raw)
-        if raw is None:
-            self.error(path, f"{what} is required.", REQUIRED)
-        elif isinstance(raw, str):
-            code = TOO_LONG if len(raw) > MAX_STRING else INVALID
-            self.error(path, f"{what} must be {EXAMPLE_MOMENT}.", code)
-        elif not isinstance(raw, datetime):
-            self.error(path, f"{what} must be {EXAMPLE_MOMENT}, not {_kind(raw)}.", TYPE)
-        elif raw.utcoffset() is None:
-            self.error(path, f"{what} has no UTC offset; it must be {EXAMPLE_MOMENT}.")
-        else:
-            try:
-                return raw.astimezone(UTC)
-            except OverflowError:
-                self.error(path, f"{what} is out of range.")
-        return None
 
     # ------------------------------------------------------------------ groups
 
@@ -299,7 +125,7 @@ class _Parser:
         match = self.member(Match, raw.get("match"), (*path, "match"), "The match", Match.ALL)
         items, items_path = raw.get("conditions"), (*path, "conditions")
         if not isinstance(items, list | tuple | None):
-            self.error(items_path, f"The conditions must be a list, not {_kind(items)}.", TYPE)
+            self.error(items_path, f"The conditions must be a list, not {kind_of(items)}.", TYPE)
             return None
         if not items:
             self.error(items_path, "A group needs at least one condition.", REQUIRED)
@@ -378,7 +204,7 @@ class _Parser:
         raw_id = self.text(body.get("id"), (*path, "id"), "The segment id")
         segment_id = decode_id("Segment", raw_id) if raw_id is not None else None
         if raw_id is not None and segment_id is None:
-            message = f"No segment has the id {_show(raw_id)}."
+            message = f"No segment has the id {show(raw_id)}."
             self.error((*path, "id"), message, ErrorCode.NOT_FOUND)
         member = self.flag(body.get("member"), (*path, "member"), "The value of member")
         return None if self.failed_since(mark) else SegmentCondition(segment_id, member)
@@ -395,13 +221,13 @@ class _Parser:
         mark = len(self.errors)
         wanted = () if op in PRESENCE_OPS else ("values",) if op in LIST_OPS else ("value",)
         for key in ("value", "values"):
-            if _is_set(body, key) and key not in wanted:
+            if is_set(body, key) and key not in wanted:
                 takes = f"takes {wanted[0]}, not {key}" if wanted else "takes no value"
                 self.error((*path, key), f"{op} {takes}.")
         if not wanted:
             return None if self.failed_since(mark) else ValueTest(op)
         key, key_path = wanted[0], (*path, wanted[0])
-        if not _is_set(body, key):
+        if not is_set(body, key):
             if not self.failed_since(mark):
                 needs = (
                     "a non-empty list in values"
@@ -433,7 +259,7 @@ class _Parser:
         elif isinstance(raw, str):
             self.string_operand(op, raw, path, on)
         else:
-            message = f"The value must be a string, number or boolean, not {_kind(raw)}."
+            message = f"The value must be a string, number or boolean, not {kind_of(raw)}."
             self.error(path, message, TYPE)
         return raw
 
@@ -441,7 +267,7 @@ class _Parser:
         if raw is None:
             self.error(path, NO_NULL)
         elif not isinstance(raw, str):
-            self.error(path, f"{on} compares with strings, not {_kind(raw)}.", TYPE)
+            self.error(path, f"{on} compares with strings, not {kind_of(raw)}.", TYPE)
         elif len(raw) > MAX_STRING:
             self.error(path, f"The value is longer than {MAX_STRING} characters.", TOO_LONG)
         return raw
@@ -453,7 +279,7 @@ class _Parser:
             return None
         if raw.upper() not in STATUSES:
             self.error(
-                path, f"The status {_show(raw)} does not exist; use one of {_listing(STATUSES)}."
+                path, f"The status {show(raw)} does not exist; use one of {listing(STATUSES)}."
             )
         return raw.upper()
 
@@ -461,7 +287,7 @@ class _Parser:
         if op in DAY_OPS:
             return self.whole(raw, path, f"The number of days for {op}", MAX_DAYS)
         if not isinstance(raw, str):
-            self.error(path, f"{on} compares with {EXAMPLE_MOMENT}, not {_kind(raw)}.", TYPE)
+            self.error(path, f"{on} compares with {EXAMPLE_MOMENT}, not {kind_of(raw)}.", TYPE)
             return None
         moment = self.moment(raw, path, "The date and time")
         return moment.isoformat() if moment is not None else None
@@ -516,7 +342,7 @@ class _Parser:
         if not isinstance(raw, list | tuple):
             self.error(
                 path,
-                f"The where filters must be a list of property filters, not {_kind(raw)}.",
+                f"The where filters must be a list of property filters, not {kind_of(raw)}.",
                 TYPE,
             )
             return ()
