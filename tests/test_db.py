@@ -17,7 +17,15 @@ async def test_migrations_are_idempotent(db):
 
 
 @pytest.mark.parametrize(
-    ("raw", "lowered"), [("ÉCOLE", "école"), ("ΣΊΣΥΦΟΣ", "σίσυφος"), ("ÀB%_\\", "àb%_\\")]
+    ("raw", "lowered"),
+    [
+        ("ÉCOLE", "école"),
+        ("ΣΊΣΥΦΟΣ", "σίσυφος"),
+        ("ÀB%_\\", "àb%_\\"),
+        ("MiXeD+1@Example.COM", "mixed+1@example.com"),  # ASCII: folded byte by byte
+        ("\u212aELVIN", "kelvin"),  # the Kelvin sign folds to an ASCII k (ICU)
+        ("İ", "i\u0307"),  # full case mapping: one character becomes two
+    ],
 )
 async def test_sieve_lower_folds_unicode(db, raw, lowered):
     conn = connection()
