@@ -41,6 +41,14 @@ class SqlParams:
         return f"{placeholder}::jsonb" if self.dialect is Dialect.POSTGRES else placeholder
 
 
+def id_list(params: SqlParams, ids: Sequence[int]) -> str:
+    """`x <id_list>` tests membership in a list of ids bound as one parameter, so the
+    statement's text (and its cached plan) is the same whatever the list's length."""
+    if params.dialect is Dialect.POSTGRES:
+        return f"= ANY({params.add(list(ids))}::bigint[])"
+    return f"IN (SELECT value FROM json_each({params.json(list(ids))}))"
+
+
 def connection(name: str = "default") -> BaseDBAsyncClient:
     return connections.get(name)
 

@@ -8,7 +8,7 @@ database answers, through the one compiler, in both of its forms.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -31,12 +31,12 @@ from app.segments.compiler import (
 )
 from app.segments.compiler_events import aggregate_value, event_count
 from app.sql import (
-    Dialect,
     SqlParams,
     connection,
     dialect_of,
     fetch_all,
     fetch_one,
+    id_list,
     point_connection,
 )
 
@@ -76,12 +76,6 @@ def _context(workspace_id: int, now: datetime, segments: Mapping[int, Group]) ->
 
 def _truthy(value: Any) -> bool:
     return bool(value)  # PG returns bool, SQLite 0/1
-
-
-def _id_list(params: SqlParams, ids: Sequence[int]) -> str:
-    if params.dialect is Dialect.POSTGRES:
-        return f"= ANY({params.add(list(ids))}::bigint[])"
-    return f"IN (SELECT value FROM json_each({params.json(list(ids))}))"
 
 
 async def count_members(
@@ -259,7 +253,7 @@ async def matching_people(
     ctx = _context(workspace_id, now, segments)
     params = SqlParams(ctx.dialect)
     ws = params.add(workspace_id)
-    listed = _id_list(params, sorted(set(person_ids)))
+    listed = id_list(params, sorted(set(person_ids)))
     predicate = compile_row_predicate(root, ctx, params)
     sql = f"SELECT p.id FROM people p WHERE p.workspace_id = {ws} AND p.id {listed} AND {predicate}"
     return {int(r["id"]) for r in await fetch_all(point_connection(), sql, params.values)}
