@@ -58,7 +58,6 @@ __all__ = [
     "UnknownSegment",
     "compile_count",
     "compile_driven_page",
-    "compile_driven_reach",
     "compile_id_page",
     "compile_id_set",
     "compile_row_predicate",
@@ -160,7 +159,7 @@ class _IdSet:
     sql: str
     distinct: bool  # no id twice: usable as a result or a UNION-free driver
     compound: bool = False  # a UNION: wrapped before it joins another UNION (SQLite)
-    leaf: tuple[Condition, bool] | None = None  # the event condition read, and if negated
+    from_events: bool = False  # one event condition's set, read off the events indexes
 
 
 @dataclass
@@ -243,14 +242,19 @@ def compile_driven_page(
     *,
     upto_id: int | None = None,
 ) -> str | None:
-    """A page driven by one of the root's event sets: `SELECT id` of the first `limit`
-    members among the set's first `candidates` ids (all, for None) in (`after_id`,
-    `upto_id`], each person row probed by primary key for the row tests.
+    """A page driven by one of the root's event sets: the first `limit` members among
+    the set's first `candidates` ids (all, for None) in (`after_id`, `upto_id`], each
+    person row probed by primary key for the row tests. None unless the root is a
+    conjunction of person-row tests and an event set read off the event indexes.
 
-    None unless the root is a conjunction of person-row tests and a plain (not UNION)
-    event set. PostgreSQL prices the row tests at a fraction of their cost (jsonb, ICU
-    lower: 0.5-2 us a row) and walks `people` instead, which costs three times as much
-    when the event set is sparse (docs/performance.md).
+    Rows `(id, n)`: the members, with `n` NULL; with a cap, one more row, `(last, n)`:
+    the last candidate and how many there were, so the caller knows which stretch the
+    page settled. One statement, so both come from one snapshot: apart, a write in
+    between could move `last` and repeat or skip members.
+
+    PostgreSQL prices the row tests at a fraction of their cost (jsonb, ICU lower:
+    0.5-2 us a row) and walks `people` instead, which costs three times as much when
+    the event set is sparse (docs/performance.md).
     """
     compiler = _SetCompiler(ctx, params, *_bounds(params, after_id, upto_id))
     lits = compiler.literals(root, negated=False, trail=())
@@ -261,31 +265,19 @@ def compile_driven_page(
     person = f"(SELECT {rows} FROM people p WHERE p.workspace_id = {compiler.ws} AND p.id = d.id)"
     tests = [person, *(compiler.semi(s, "d") for s in lits.included if s is not driver)]
     tests += [f"NOT {compiler.semi(s, 'd')}" for s in lits.excluded]
-    first = _candidates(driver, params, candidates)
     where = " AND ".join(tests)
-    return f"SELECT d.id FROM ({first}) d WHERE {where} ORDER BY d.id LIMIT {params.add(limit)}"
-
-
-def compile_driven_reach(
-    root: Group,
-    ctx: CompileContext,
-    params: SqlParams,
-    after_id: int | None,
-    candidates: int,
-    *,
-    upto_id: int | None = None,
-) -> str:
-    """`SELECT n, last` over the candidates of `compile_driven_page`: how many there were
-    and the last one, so the caller knows which stretch of ids that page settled."""
-    driver = _driver(_SetCompiler(ctx, SqlParams(ctx.dialect)).literals(root, False, ()))
-    if driver is None or driver.leaf is None:
-        raise CompileError("the tree has no event set to drive a page")
-    node, negated = driver.leaf  # compiled again alone: no parameter left unused
-    compiler = _SetCompiler(ctx, params, *_bounds(params, after_id, upto_id))
-    alone = _Literals(True)
-    compiler.add(alone, node, negated, ())
-    first = _candidates(alone.included[0], params, candidates)
-    return f"SELECT count(*) AS n, max(d.id) AS last FROM ({first}) d"
+    distinct = f"SELECT DISTINCT c.id FROM ({driver.sql}) c ORDER BY c.id"
+    if candidates is None:
+        page = f"SELECT d.id FROM ({distinct}) d WHERE {where} ORDER BY d.id"
+        return f"SELECT m.id, NULL AS n FROM ({page} LIMIT {params.add(limit)}) m"
+    # the candidates are read once (a CTE used twice is materialised): the members
+    # stop at the page's end, the reach reads the rest without probing them
+    page = f"SELECT d.id FROM cand d WHERE {where} ORDER BY d.id LIMIT {params.add(limit)}"
+    return (
+        f"WITH cand AS ({distinct} LIMIT {params.add(candidates)})"
+        f" SELECT m.id, NULL AS n FROM ({page}) m"
+        " UNION ALL SELECT max(f.id), count(*) FROM cand f"
+    )
 
 
 def _bounds(
@@ -300,12 +292,7 @@ def _driver(lits: _Literals) -> _IdSet | None:
     """The event set that drives a page of this conjunction, if it has row tests too."""
     if not lits.conjunctive or all(r == TRUE for r in lits.rows):
         return None
-    return next((s for s in lits.included if s.leaf is not None), None)
-
-
-def _candidates(driver: _IdSet, params: SqlParams, candidates: int | None) -> str:
-    limit = f" LIMIT {params.add(candidates)}" if candidates is not None else ""
-    return f"SELECT DISTINCT c.id FROM ({driver.sql}) c ORDER BY c.id{limit}"
+    return next((s for s in lits.included if s.from_events), None)
 
 
 def disjunction_branches(root: Group, ctx: CompileContext) -> list[Group]:
@@ -379,14 +366,14 @@ class _SetCompiler:
             case EventCondition():
                 found = event_set(node, negated, self.params, self.ws, self.ctx.now, self.bounds)
                 self._add_set(
-                    out, _IdSet(found.sql, found.distinct, leaf=(node, negated)), found.positive
+                    out, _IdSet(found.sql, found.distinct, from_events=True), found.positive
                 )
             case AggregateCondition():
                 found = aggregate_set(
                     node, negated, self.params, self.ws, self.ctx.now, self.bounds
                 )
                 self._add_set(
-                    out, _IdSet(found.sql, found.distinct, leaf=(node, negated)), found.positive
+                    out, _IdSet(found.sql, found.distinct, from_events=True), found.positive
                 )
             case _:
                 raise CompileError(f"unknown condition {node!r}")

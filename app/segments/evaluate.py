@@ -24,7 +24,6 @@ from app.segments.compiler import (
     CompileContext,
     compile_count,
     compile_driven_page,
-    compile_driven_reach,
     compile_id_page,
     compile_row_predicate,
     disjunction_branches,
@@ -142,15 +141,14 @@ async def _branch_page(
     params = SqlParams(ctx.dialect)
     driven = compile_driven_page(root, ctx, params, after_id, limit, candidates, upto_id=upto)
     if driven is not None:
-        found = [int(r["id"]) for r in await fetch_all(conn, driven, params.values)]
-        if len(found) == limit or candidates is None:
+        rows = await fetch_all(conn, driven, params.values)
+        found = [int(r["id"]) for r in rows if r["n"] is None]
+        if candidates is None or len(found) == limit:
             return found
-        params = SqlParams(ctx.dialect)
-        sql = compile_driven_reach(root, ctx, params, after_id, candidates, upto_id=upto)
-        reach = await fetch_one(conn, sql, params.values)
-        if reach is None or int(reach["n"]) < candidates:  # every candidate was seen
+        (reach,) = [r for r in rows if r["n"] is not None]  # (last candidate, how many)
+        if int(reach["n"]) < candidates:  # every candidate of the stretch was seen
             return found
-        after_id, limit = int(reach["last"]), limit - len(found)
+        after_id, limit = int(reach["id"]), limit - len(found)
     params = SqlParams(ctx.dialect)
     sql = compile_id_page(root, ctx, params, after_id, limit, upto_id=upto)
     return found + [int(r["id"]) for r in await fetch_all(conn, sql, params.values)]

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from app.people.models import Person, Status
+from app.people.models import Event, Person, Status
 from app.segments import evaluate
 from app.segments.ast import (
     Aggregate,
@@ -606,11 +606,11 @@ async def test_an_event_driven_page_walks_people_past_its_settled_candidates(
     first = await evaluate.member_page(root, after_id=None, limit=1, **common)
     # then
     assert first == [people[10]]
-    assert len(seen) == 3  # the driven page, its reach, the walk past it
+    assert len(seen) == 2  # the driven page with its reach, the walk past it
     seen.clear()
     # when: one candidate is left after the cursor: settled without walking people
     assert await evaluate.member_page(root, after_id=people[10], limit=2, **common) == [people[11]]
-    assert len(seen) == 2
+    assert len(seen) == 1
     seen.clear()
     # when: the candidates are dense, the driven page fills on its own
     assert await evaluate.member_page(ALL(tag("vip", False), event("purchase")),
@@ -642,6 +642,43 @@ async def test_a_bounded_branch_of_an_or_probes_only_its_stretch(
     # and the pages after it cover the rest exactly once
     assert await evaluate.member_page(root, after_id=ids[1], limit=2, **common) == ids[2:4]
     assert await evaluate.member_page(root, after_id=ids[3], limit=2, **common) == [ids[4]]
+
+
+@pytest.mark.parametrize("write", ["insert", "delete"])
+async def test_a_write_during_an_event_driven_page_neither_repeats_nor_skips(
+    db, workspace, make_event, monkeypatch, write
+):
+    # given: p0-p9; p1-p3 and p5-p9 bought; p3, p7 and p8 are VIPs. A page of 3 reads 6
+    # candidates (p1-p3, p5-p7), finds p3 and p7, and walks people after p7
+    await Person.bulk_create(
+        [Person(workspace=workspace, email=f"p{i}@example.com",
+                tags=["vip"] if i in (3, 7, 8) else []) for i in range(10)]
+    )  # fmt: skip
+    people = await Person.filter(workspace=workspace).order_by("id")
+    for i in (1, 2, 3, 5, 6, 7, 8, 9):
+        await make_event(people[i], "purchase", occurred_at=NOW - DAY)
+    real = evaluate.fetch_all
+    calls = 0
+
+    async def fetch_all(conn: Any, sql: str, params: Any = ()) -> list[dict[str, Any]]:
+        nonlocal calls
+        calls += 1
+        rows = await real(conn, sql, params)
+        if calls == 1:  # between the driven page and the walk, someone writes
+            if write == "insert":  # p0 buys: one more candidate below the last one
+                await make_event(people[0], "purchase", occurred_at=NOW - DAY)
+            else:  # p1's purchases go: one candidate fewer
+                await Event.filter(person_id=people[1].id).delete()
+        return rows
+
+    monkeypatch.setattr(evaluate, "fetch_all", fetch_all)
+    common = {"workspace_id": workspace.id, "now": NOW, "segments": {}}
+    # when
+    page = await evaluate.member_page(
+        ALL(tag("vip"), event("purchase")), after_id=None, limit=3, **common
+    )
+    # then
+    assert page == [people[3].id, people[7].id, people[8].id]
 
 
 def test_only_a_conjunction_of_row_tests_and_an_event_set_is_event_driven():
