@@ -241,16 +241,18 @@ def compile_driven_page(
     candidates: int | None,
     *,
     upto_id: int | None = None,
+    reach: bool = False,
 ) -> str | None:
     """A page driven by one of the root's event sets: the first `limit` members among
     the set's first `candidates` ids (all, for None) in (`after_id`, `upto_id`], each
     person row probed by primary key for the row tests. None unless the root is a
     conjunction of person-row tests and an event set read off the event indexes.
 
-    Rows `(id, n)`: the members, with `n` NULL; with a cap, one more row, `(last, n)`:
-    the last candidate and how many there were, so the caller knows which stretch the
-    page settled. One statement, so both come from one snapshot: apart, a write in
-    between could move `last` and repeat or skip members.
+    Rows `(id, n)`: the members, with `n` NULL; with `reach` (and a cap), one more row,
+    `(last, n)`: the last candidate and how many there were, so the caller knows which
+    stretch the page settled. One statement, so both come from one snapshot: apart, a
+    write in between could move `last` and repeat or skip members. It reads every
+    candidate, so it is asked for only when a page without it came back short.
 
     PostgreSQL prices the row tests at a fraction of their cost (jsonb, ICU lower:
     0.5-2 us a row) and walks `people` instead, which costs three times as much when
@@ -267,8 +269,9 @@ def compile_driven_page(
     tests += [f"NOT {compiler.semi(s, 'd')}" for s in lits.excluded]
     where = " AND ".join(tests)
     distinct = f"SELECT DISTINCT c.id FROM ({driver.sql}) c ORDER BY c.id"
-    if candidates is None:
-        page = f"SELECT d.id FROM ({distinct}) d WHERE {where} ORDER BY d.id"
+    if candidates is None or not reach:
+        capped = f"{distinct} LIMIT {params.add(candidates)}" if candidates else distinct
+        page = f"SELECT d.id FROM ({capped}) d WHERE {where} ORDER BY d.id"
         return f"SELECT m.id, NULL AS n FROM ({page} LIMIT {params.add(limit)}) m"
     # the candidates are read once (a CTE used twice is materialised): the members
     # stop at the page's end, the reach reads the rest without probing them

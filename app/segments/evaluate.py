@@ -130,9 +130,10 @@ async def _branch_page(
 
     Bounded above (`upto`, a stretch a denser branch filled), every candidate in the
     stretch is probed. Unbounded, at most `_CANDIDATES_PER_MEMBER * limit` are: a dense
-    set fills the page from them, a sparse one runs out, and otherwise the candidates
-    seen are settled and `people` is walked past them. The most this wastes is those
-    probes, about 10 ms for a 1,000-member page at 1M people; a sparse event set saves
+    set fills the page from them; otherwise the page is read again with its reach (how
+    many candidates, the last one), and either they ran out or the candidates are
+    settled and `people` is walked past them. The most this wastes is those probes,
+    twice, about 20 ms for a 1,000-member page at 1M people; a sparse event set saves
     two thirds of the walk (docs/performance.md).
     """
     conn = connection()
@@ -141,12 +142,19 @@ async def _branch_page(
     params = SqlParams(ctx.dialect)
     driven = compile_driven_page(root, ctx, params, after_id, limit, candidates, upto_id=upto)
     if driven is not None:
-        rows = await fetch_all(conn, driven, params.values)
-        found = [int(r["id"]) for r in rows if r["n"] is None]
+        found = [int(r["id"]) for r in await fetch_all(conn, driven, params.values)]
         if candidates is None or len(found) == limit:
             return found
+        # short: the members again with the reach, from one snapshot
+        params = SqlParams(ctx.dialect)
+        sql = compile_driven_page(
+            root, ctx, params, after_id, limit, candidates, upto_id=upto, reach=True
+        )
+        assert sql is not None  # the same tree drove the first read
+        rows = await fetch_all(conn, sql, params.values)
+        found = [int(r["id"]) for r in rows if r["n"] is None]
         (reach,) = [r for r in rows if r["n"] is not None]  # (last candidate, how many)
-        if int(reach["n"]) < candidates:  # every candidate of the stretch was seen
+        if len(found) == limit or int(reach["n"]) < candidates:  # full, or all seen
             return found
         after_id, limit = int(reach["id"]), limit - len(found)
     params = SqlParams(ctx.dialect)
