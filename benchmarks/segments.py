@@ -193,8 +193,8 @@ async def run_all(conn: asyncpg.Connection, statements: list[Statement], limit: 
     """The statements of one member_page, merged as it merges them (a top-level OR is
     paged branch by branch: the page is the first `limit` of their union)."""
     ids: set[int] = set()
-    for sql, params in statements:  # an event-driven page's reach (n, last) holds no ids
-        ids.update(r["id"] for r in await conn.fetch(sql, *params) if "id" in r)
+    for sql, params in statements:  # an event-driven page's reach row (last, n) is no member
+        ids.update(r["id"] for r in await conn.fetch(sql, *params) if r.get("n") is None)
     return [(i,) for i in sorted(ids)[:limit]]
 
 
