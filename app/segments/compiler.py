@@ -270,7 +270,7 @@ def compile_driven_page(
     where = " AND ".join(tests)
     distinct = f"SELECT DISTINCT c.id FROM ({driver.sql}) c ORDER BY c.id"
     if candidates is None or not reach:
-        capped = f"{distinct} LIMIT {params.add(candidates)}" if candidates else distinct
+        capped = distinct if candidates is None else f"{distinct} LIMIT {params.add(candidates)}"
         page = f"SELECT d.id FROM ({capped}) d WHERE {where} ORDER BY d.id"
         return f"SELECT m.id, NULL AS n FROM ({page} LIMIT {params.add(limit)}) m"
     # the candidates are read once (a CTE used twice is materialised): the members
