@@ -41,12 +41,12 @@ class SqlParams:
         return f"{placeholder}::jsonb" if self.dialect is Dialect.POSTGRES else placeholder
 
 
-def id_list(params: SqlParams, ids: Sequence[int]) -> str:
-    """`x <id_list>` tests membership in a list of ids bound as one parameter, so the
-    statement's text (and its cached plan) is the same whatever the list's length."""
+def bind_list(params: SqlParams, values: Sequence[object], pg_type: str) -> str:
+    """A list operand for `x IN <list>`: a typed array on PG, a JSON array on SQLite.
+    One parameter, so the statement's text (and its plan) is the same for any length."""
     if params.dialect is Dialect.POSTGRES:
-        return f"= ANY({params.add(list(ids))}::bigint[])"
-    return f"IN (SELECT value FROM json_each({params.json(list(ids))}))"
+        return f"= ANY({params.add(list(values))}::{pg_type}[])"
+    return f"IN (SELECT value FROM json_each({params.json(list(values))}))"
 
 
 def connection(name: str = "default") -> BaseDBAsyncClient:

@@ -51,7 +51,7 @@ def build_message(
     ]
     parts = [(body, subtype) for body, subtype in ((rendered.text, "plain"), (rendered.html, "html"))
              if body]  # fmt: skip
-    if len(parts) == 1 or not parts:
+    if len(parts) <= 1:
         body, subtype = parts[0] if parts else ("", "plain")
         text = CRLF.join([*headers, *_part_headers(subtype), "", _qp(body)])
     else:

@@ -268,19 +268,16 @@ def compile_driven_page(
     tests = [person, *(compiler.semi(s, "d") for s in lits.included if s is not driver)]
     tests += [f"NOT {compiler.semi(s, 'd')}" for s in lits.excluded]
     where = " AND ".join(tests)
-    distinct = f"SELECT DISTINCT c.id FROM ({driver.sql}) c ORDER BY c.id"
-    if candidates is None or not reach:
-        capped = distinct if candidates is None else f"{distinct} LIMIT {params.add(candidates)}"
-        page = f"SELECT d.id FROM ({capped}) d WHERE {where} ORDER BY d.id"
-        return f"SELECT m.id, NULL AS n FROM ({page} LIMIT {params.add(limit)}) m"
-    # the candidates are read once (a CTE used twice is materialised): the members
-    # stop at the page's end, the reach reads the rest without probing them
+    cap = "" if candidates is None else f" LIMIT {params.add(candidates)}"
     page = f"SELECT d.id FROM cand d WHERE {where} ORDER BY d.id LIMIT {params.add(limit)}"
-    return (
-        f"WITH cand AS ({distinct} LIMIT {params.add(candidates)})"
+    sql = (
+        f"WITH cand AS (SELECT DISTINCT c.id FROM ({driver.sql}) c ORDER BY c.id{cap})"
         f" SELECT m.id, NULL AS n FROM ({page}) m"
-        " UNION ALL SELECT max(f.id), count(*) FROM cand f"
     )
+    if not reach:  # a CTE used once is inlined: the candidates stop at the page's end
+        return sql
+    # used twice, it is read once: the reach reads the rest without probing them
+    return f"{sql} UNION ALL SELECT max(f.id), count(*) FROM cand f"
 
 
 def _bounds(

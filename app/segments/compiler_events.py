@@ -31,12 +31,11 @@ from app.segments.compiler_values import (
     CompileError,
     JsonSlot,
     bind_datetime,
-    bind_list,
     bind_number,
     bind_text,
     json_test,
 )
-from app.sql import Dialect, SqlParams
+from app.sql import Dialect, SqlParams, bind_list
 
 # `not (x op v)` is `x COMPLEMENT[op] v` for any defined x
 COMPLEMENT = {

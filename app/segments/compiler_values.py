@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from app.segments.ast import NEGATIONS, Op, PersonAttribute, Scalar, ValueTest
-from app.sql import Dialect, SqlParams
+from app.sql import Dialect, SqlParams, bind_list
 
 TRUE = "TRUE"
 FALSE = "FALSE"
@@ -76,13 +76,6 @@ def bind_datetime(params: SqlParams, value: datetime) -> str:
     utc_value = value.astimezone(UTC)
     placeholder = params.add(utc_value)
     return f"{placeholder}::timestamptz" if params.dialect is Dialect.POSTGRES else placeholder
-
-
-def bind_list(params: SqlParams, values: list[object], pg_type: str) -> str:
-    """A list operand for `x IN <list>`: a typed array on PG, a JSON array on SQLite."""
-    if params.dialect is Dialect.POSTGRES:
-        return f"= ANY({params.add(values)}::{pg_type}[])"
-    return f"IN (SELECT value FROM json_each({params.json(values)}))"
 
 
 def is_bool(value: Scalar) -> bool:

@@ -31,11 +31,11 @@ from app.segments.compiler import (
 from app.segments.compiler_events import aggregate_value, event_count
 from app.sql import (
     SqlParams,
+    bind_list,
     connection,
     dialect_of,
     fetch_all,
     fetch_one,
-    id_list,
     point_connection,
 )
 
@@ -259,7 +259,7 @@ async def matching_people(
     ctx = _context(workspace_id, now, segments)
     params = SqlParams(ctx.dialect)
     ws = params.add(workspace_id)
-    listed = id_list(params, sorted(set(person_ids)))
+    listed = bind_list(params, sorted(set(person_ids)), "bigint")
     predicate = compile_row_predicate(root, ctx, params)
     sql = f"SELECT p.id FROM people p WHERE p.workspace_id = {ws} AND p.id {listed} AND {predicate}"
     return {int(r["id"]) for r in await fetch_all(point_connection(), sql, params.values)}

@@ -7,7 +7,6 @@ that a delete can name its referrers and a save can refuse a cycle.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -21,7 +20,7 @@ from app.segments import evaluate
 from app.segments.ast import Group, SegmentCondition, from_json, to_json
 from app.segments.models import Segment, SegmentReference
 from app.segments.parse import parse_definition
-from app.sql import SqlParams, connection, dialect_of, fetch_all, id_list, now_utc
+from app.sql import SqlParams, bind_list, connection, dialect_of, fetch_all, load_json, now_utc
 
 MAX_REFERENCE_DEPTH = 20
 MAX_NAME = 200
@@ -71,14 +70,11 @@ async def _definitions(workspace_id: int, ids: Iterable[int]) -> list[tuple[int,
     params = SqlParams(dialect_of(conn))
     sql = (
         "SELECT id, definition FROM segments"
-        f" WHERE workspace_id = {params.add(workspace_id)} AND id {id_list(params, sorted(ids))}"
+        f" WHERE workspace_id = {params.add(workspace_id)}"
+        f" AND id {bind_list(params, sorted(ids), 'bigint')}"
     )
     rows = await fetch_all(conn, sql, params.values)
-    return [(int(r["id"]), _decoded(r["definition"])) for r in rows]
-
-
-def _decoded(stored: Any) -> Any:
-    return json.loads(stored) if isinstance(stored, str | bytes) else stored
+    return [(int(r["id"]), load_json(r["definition"])) for r in rows]
 
 
 async def _check_references(

@@ -10,7 +10,7 @@ import strawberry
 from app.broadcasts import service
 from app.broadcasts.models import FINAL_STATES
 from app.graphql.broadcasts.queries import broadcast_pk
-from app.graphql.broadcasts.types import Broadcast
+from app.graphql.broadcasts.types import Broadcast, counts_snapshot
 from app.graphql.context import Info
 from app.graphql.permissions import AUTHENTICATED
 
@@ -34,8 +34,7 @@ class BroadcastSubscription:
             if row is None:
                 yield None
                 return
-            info.context.extra.pop("broadcast_counts", None)  # fresh counters each time
-            [counts] = await service.delivery_counts([row.id])
+            counts = await counts_snapshot(info).load(row.id)
             state = (row.status, row.audience, tuple(sorted(counts.items())))
             if state != last:  # a message only when something moved
                 last = state

@@ -29,9 +29,21 @@ def _counts(info: Info) -> DataLoader[int, dict[str, int]]:
     """Deliveries per status, for every broadcast of the request in one statement."""
     loader = info.context.extra.get("broadcast_counts")
     if loader is None:
-        loader = DataLoader(lambda ids: service.delivery_counts(list(ids)), cache=False)
+        loader = DataLoader(_load_counts, cache=False)
         info.context.extra["broadcast_counts"] = loader
     return loader
+
+
+def counts_snapshot(info: Info) -> DataLoader[int, dict[str, int]]:
+    """A fresh loader that keeps what it reads, for one subscription message: the check
+    for a change and the fields sent share one read of the counts."""
+    loader: DataLoader[int, dict[str, int]] = DataLoader(_load_counts)
+    info.context.extra["broadcast_counts"] = loader
+    return loader
+
+
+async def _load_counts(ids: list[int]) -> list[dict[str, int]]:
+    return await service.delivery_counts(list(ids))
 
 
 @strawberry.type(description="Who would receive a broadcast right now.")
