@@ -96,6 +96,15 @@ def _vip_us_check(ws: int, now: datetime, person: int) -> Sql:
     )
 
 
+def _vip_us_page(ws: int, now: datetime, after: int, limit: int) -> Sql:
+    # the US people in id order off people_workspace_country_ci_id, tags tested on each
+    return (
+        "SELECT p.id FROM people p WHERE p.workspace_id = $1 AND sieve_lower(p.country) = $3"
+        " AND p.id > $4 AND p.tags @> $2::jsonb ORDER BY p.id LIMIT $5",
+        [ws, TAG_VIP, "us", after, limit],
+    )
+
+
 VIP_US = Case(
     "i",
     "tag vip AND country US",
@@ -106,7 +115,7 @@ VIP_US = Case(
             {"attribute": {"attribute": "COUNTRY", "op": "EQ", "value": "US"}},
         ],
     },
-    Hand(_vip_us_members, _count_of(_vip_us_members), _page_of(_vip_us_members), _vip_us_check),
+    Hand(_vip_us_members, _count_of(_vip_us_members), _vip_us_page, _vip_us_check),
 )
 
 
@@ -167,10 +176,19 @@ PURCHASE = "purchase"
 SUM_6 = "round(COALESCE(sum(e.value), 0)::numeric, 6)"
 
 
+def _spent_over(target: str, below: float, alias: str = "e") -> str:
+    """`SUM(value) > target` rounded as the compiler rounds, but converting to numeric
+    (about 1 us a group) only the sums above `below`, a hair under the target."""
+    total = f"COALESCE(sum({alias}.value), 0)"
+    return (
+        f"CASE WHEN {total} > {below!r} THEN round({total}::numeric, 6) > {target} ELSE FALSE END"
+    )
+
+
 def _spent_members(ws: int, now: datetime) -> Sql:
     return (
         "SELECT e.person_id AS id FROM events e WHERE e.workspace_id = $1 AND e.name = $2"
-        f" GROUP BY e.person_id HAVING {SUM_6} > $3",
+        f" GROUP BY e.person_id HAVING {_spent_over('$3', 499.999)}",
         [ws, PURCHASE, Decimal(500)],
     )
 
@@ -178,7 +196,7 @@ def _spent_members(ws: int, now: datetime) -> Sql:
 def _spent_page(ws: int, now: datetime, after: int, limit: int) -> Sql:
     return (
         "SELECT e.person_id AS id FROM events e WHERE e.workspace_id = $1 AND e.name = $2"
-        f" AND e.person_id > $4 GROUP BY e.person_id HAVING {SUM_6} > $3"
+        f" AND e.person_id > $4 GROUP BY e.person_id HAVING {_spent_over('$3', 499.999)}"
         " ORDER BY e.person_id LIMIT $5",
         [ws, PURCHASE, Decimal(500), after, limit],
     )
@@ -349,11 +367,11 @@ def _bento_members(ws: int, now: datetime) -> Sql:
     sql = (
         "SELECT p.id FROM ("
         " SELECT e.person_id, bool_or(e.occurred_at >= $3) AS recent,"
-        f"  {SUM_6} AS spent"
+        f"  {_spent_over('200', 199.999)} AS spent"
         " FROM events e WHERE e.workspace_id = $1 AND e.name = 'purchase'"
         "  AND e.occurred_at >= $2 AND e.occurred_at <= $5 GROUP BY e.person_id"
         ") b JOIN people p ON p.workspace_id = $1 AND p.id = b.person_id"
-        f" WHERE (b.recent AND {_BENTO_A}) OR (b.spent > 200 AND {_BENTO_C})"
+        f" WHERE (b.recent AND {_BENTO_A}) OR (b.spent AND {_BENTO_C})"
         " UNION "
         "SELECT p.id FROM ("
         " SELECT e.person_id FROM events e WHERE e.workspace_id = $1 AND e.name = 'email_clicked'"
@@ -389,7 +407,7 @@ BENTO = Case(
 
 _BIG_SPENDER = (
     "SELECT 1 FROM events x WHERE x.workspace_id = $1 AND x.person_id = {person} AND x.name = $5"
-    " HAVING round(COALESCE(sum(x.value), 0)::numeric, 6) > $6"
+    f" HAVING {_spent_over('$6', 499.999, 'x')}"
 )
 
 
@@ -403,8 +421,8 @@ def _opened_not_spent_members(ws: int, now: datetime) -> Sql:
         "SELECT o.id FROM (SELECT DISTINCT e.person_id AS id FROM events e"
         " WHERE e.workspace_id = $1 AND e.name = $2 AND e.occurred_at >= $3 AND e.occurred_at <= $4) o"
         " WHERE NOT EXISTS (SELECT 1 FROM (SELECT x.person_id FROM events x WHERE x.workspace_id = $1"
-        " AND x.name = $5 GROUP BY x.person_id HAVING round(COALESCE(sum(x.value), 0)::numeric, 6)"
-        " > $6) b WHERE b.person_id = o.id)",
+        f" AND x.name = $5 GROUP BY x.person_id HAVING {_spent_over('$6', 499.999, 'x')}"
+        ") b WHERE b.person_id = o.id)",
         _opened_not_spent_params(ws, now),
     )
 
@@ -415,8 +433,8 @@ def _opened_not_spent_count(ws: int, now: datetime) -> Sql:
         "SELECT (SELECT count(DISTINCT e.person_id) FROM events e WHERE e.workspace_id = $1"
         "  AND e.name = $2 AND e.occurred_at >= $3 AND e.occurred_at <= $4)"
         " - (SELECT count(*) FROM (SELECT x.person_id FROM events x WHERE x.workspace_id = $1"
-        "  AND x.name = $5 GROUP BY x.person_id HAVING round(COALESCE(sum(x.value), 0)::numeric, 6)"
-        "  > $6) b WHERE EXISTS (SELECT 1 FROM events e WHERE e.workspace_id = $1"
+        f"  AND x.name = $5 GROUP BY x.person_id HAVING {_spent_over('$6', 499.999, 'x')}"
+        ") b WHERE EXISTS (SELECT 1 FROM events e WHERE e.workspace_id = $1"
         "  AND e.person_id = b.person_id AND e.name = $2 AND e.occurred_at >= $3"
         "  AND e.occurred_at <= $4))",
         _opened_not_spent_params(ws, now),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pytest
@@ -759,6 +760,47 @@ async def test_rule9_aggregates_round_to_six_decimals(db, workspace, make_person
     await check(ALL(agg("purchase", Aggregate.AVG, Op.GT, 1.6666669)), [person], workspace)
     await check(ALL(agg("purchase", Aggregate.AVG, Op.LTE, 1.666667)), [person], workspace)
     await check(ALL(agg("purchase", Aggregate.AVG, Op.LT, 1.666667)), [], workspace)
+
+
+@pytest.mark.parametrize("fn", list(Aggregate))
+@pytest.mark.parametrize(
+    ("target", "values"),
+    [
+        # each value rounds (6 places) to just at, just above or just below the target
+        (500, [499.9999994, 499.9999996, 500.0000004, 500.0000006, 499.99, 500.01]),
+        (-500, [-499.9999994, -499.9999996, -500.0000004, -500.0000006, -600, 0]),
+        (123456789.123456, [123456789.1234556, 123456789.1234564, 123456789.123457, 1e8]),
+        (0, [-0.0000004, 0.0000004, 0.0000006, -0.0000006]),
+    ],
+)
+async def test_rule9_values_within_rounding_of_the_target(
+    db, workspace, make_person, make_event, fn, target, values
+):
+    """One event each, so every aggregate is the value itself; PostgreSQL decides groups
+    far from the target by a float comparison first, which must not drop these."""
+    people = []
+    for value in values:
+        person = await make_person()
+        await make_event(person, "purchase", occurred_at=NOW - DAY, value=value)
+        people.append(person)
+    rounded = [Decimal(repr(v)).quantize(Decimal("0.000001"), ROUND_HALF_UP) for v in values]
+    if fn is Aggregate.COUNT:
+        rounded = [Decimal(1)] * len(values)
+    for op, holds in _DECIMAL_COMPARE.items():
+        expected = [
+            p for p, r in zip(people, rounded, strict=True) if holds(r, Decimal(str(target)))
+        ]
+        await check(ALL(agg("purchase", fn, op, target)), expected, workspace)
+
+
+_DECIMAL_COMPARE = {
+    Op.EQ: lambda a, b: a == b,
+    Op.NEQ: lambda a, b: a != b,
+    Op.GT: lambda a, b: a > b,
+    Op.GTE: lambda a, b: a >= b,
+    Op.LT: lambda a, b: a < b,
+    Op.LTE: lambda a, b: a <= b,
+}
 
 
 async def test_rule9_aggregate_over_a_property_skips_non_numeric_values(

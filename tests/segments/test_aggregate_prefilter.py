@@ -1,0 +1,83 @@
+"""The float test in front of an aggregate's exact comparison (compiler_events
+`_aggregate_having`) never changes an answer.
+
+PostgreSQL decides most groups of `round(sum(value)::numeric, 6) > $t` by `sum(value) >
+$t - margin` alone, because the double-to-numeric conversion is the expensive part. The
+margin has to cover the rounding to 6 places and the 15-significant-digit conversion at
+every magnitude: here random doubles (tiny, huge, and within a few ulps or a rounding
+step of the target) are compared both ways, for every operator, in one statement each.
+On SQLite both are the same expression, and the test shows it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from app.segments.ast import Aggregate, AggregateCondition, Op
+from app.segments.compiler_events import _aggregate_having, aggregate_expr
+from app.segments.compiler_values import COMPARE_SQL, bind_number
+from app.sql import Dialect, SqlParams, connection, dialect_of, fetch_one
+
+EXAMPLES = int(os.environ.get("SIEVE_HYPOTHESIS_EXAMPLES", "100")) * 3
+
+finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
+magnitudes = st.sampled_from([1e-9, 1e-6, 1.0, 500.0, 1e9, 1e10, 1e15, 1e17, 1e300])
+
+
+@st.composite
+def value_and_target(draw: st.DrawFn) -> tuple[float, float]:
+    """A value, and a target that is the value nudged by ulps, by about the rounding
+    step, by the 15-digit conversion, or anything at all."""
+    scale = draw(magnitudes)
+    value = draw(st.one_of(finite, st.floats(-scale, scale)))
+    nudge = draw(st.sampled_from(["ulps", "rounding", "digits15", "any"]))
+    if nudge == "ulps":
+        target, towards = value, draw(st.sampled_from([math.inf, -math.inf]))
+        for _ in range(draw(st.integers(0, 4))):
+            target = math.nextafter(target, towards)
+    elif nudge == "rounding":
+        target = value + draw(st.sampled_from([-6e-7, -5e-7, -4e-7, 0.0, 4e-7, 5e-7, 6e-7]))
+    elif nudge == "digits15":
+        target = float(f"{value:.15g}") + draw(st.sampled_from([-1e-6, 0.0, 1e-6]))
+    else:
+        target = draw(finite)
+    return value, target
+
+
+async def _both(value: float, target: float, op: Op) -> tuple[bool, bool]:
+    condition = AggregateCondition("purchase", Aggregate.SUM, op, target, None, None)
+    params = SqlParams(dialect_of(connection()))
+    bound = bind_number(params, target)
+    exact = f"{aggregate_expr(condition, params)} {COMPARE_SQL[op]} {bound}"
+    guarded = _aggregate_having(condition, op, bound, params)
+    source = params.add(value)
+    cast = "::float8" if params.dialect is Dialect.POSTGRES else ""
+    sql = (
+        f"SELECT COALESCE({exact}, FALSE) AS exact, COALESCE({guarded}, FALSE) AS guarded"
+        f" FROM (SELECT {source}{cast} AS value) e"
+    )
+    row = await fetch_one(connection(), sql, params.values)
+    assert row is not None
+    return bool(row["exact"]), bool(row["guarded"])
+
+
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=bool(os.environ.get("CI")),
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(pair=value_and_target())
+@example(pair=(9999999999.999998, 1e10))  # 15 digits make it 1e10: only the relative margin
+@example(pair=(500.0000004, 500.0))
+@example(pair=(-1e17 - 16, -1e17))
+async def test_float_prefilter_agrees_with_the_exact_comparison(db, pair):
+    value, target = pair
+    for op in Op:
+        if op in COMPARE_SQL:
+            exact, guarded = await _both(value, target, op)
+            assert guarded == exact, f"{value!r} {op.value} {target!r}: exact {exact}"
