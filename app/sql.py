@@ -57,10 +57,15 @@ def point_connection() -> BaseDBAsyncClient:
     """For statements that read one person (membership checks, flow splits, explain): the
     `point` pool, whose sessions keep one generic plan per statement. The default
     connection on SQLite, and inside a transaction, whose own writes must be seen."""
+    return connections.get(POINT) if concurrent_reads() else connections.get("default")
+
+
+def concurrent_reads() -> bool:
+    """Whether reads may go to other pooled connections, side by side: on PostgreSQL,
+    outside a transaction (SQLite has one connection; a transaction's statements must
+    share its connection, to see its writes)."""
     conn = connections.get("default")
-    if isinstance(conn, TransactionalDBClient) or dialect_of(conn) is Dialect.SQLITE:
-        return conn
-    return connections.get(POINT)
+    return dialect_of(conn) is Dialect.POSTGRES and not isinstance(conn, TransactionalDBClient)
 
 
 def dialect_of(conn: BaseDBAsyncClient) -> Dialect:

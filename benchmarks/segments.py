@@ -70,6 +70,7 @@ RUNS = 5
 CHECKS = 1000
 PAGE = 100
 BIG_PAGE = 1000
+LANES = 8  # connections for the statements member_page sends side by side (up to 7)
 APP_SETTINGS = dict(PG_SESSION_SETTINGS)  # exactly the app's own sessions
 POINT_SETTINGS = dict(PG_POINT_SETTINGS)  # ... and its one-person reads' (generic plans)
 
@@ -132,21 +133,39 @@ async def side_by_side(
 # ------------------------------------------------------------- compiled statements
 
 
+class Captured(list[Statement]):
+    """Statements in the order sent; `lanes[i]` is 0 for one sent by the capturing task
+    itself, else a number per task it ran in alongside others (member_page reads the
+    bounded branches of an OR side by side, on separate connections)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lanes: list[int] = []
+        self._tasks: dict[int, int] = {}
+        self._owner = asyncio.current_task()
+
+    def add(self, statement: Statement) -> None:
+        task = asyncio.current_task()
+        lane = 0 if task is self._owner else self._tasks.setdefault(id(task), len(self._tasks) + 1)
+        self.append(statement)
+        self.lanes.append(lane)
+
+
 @contextlib.contextmanager
-def captured(execute: bool) -> Iterator[list[Statement]]:
+def captured(execute: bool) -> Iterator[Captured]:
     """Every statement app.segments.evaluate sends, with its parameters. With
     `execute=False` nothing reaches the database (an empty answer comes back)."""
     from app.segments import evaluate
 
-    seen: list[Statement] = []
+    seen = Captured()
     real_all, real_one = evaluate.fetch_all, evaluate.fetch_one
 
     async def fetch_all(conn: Any, sql: str, params: Any = ()) -> list[dict[str, Any]]:
-        seen.append((sql, list(params)))
+        seen.add((sql, list(params)))
         return await real_all(conn, sql, params) if execute else []
 
     async def fetch_one(conn: Any, sql: str, params: Any = ()) -> dict[str, Any] | None:
-        seen.append((sql, list(params)))
+        seen.add((sql, list(params)))
         return await real_one(conn, sql, params) if execute else None
 
     evaluate.fetch_all, evaluate.fetch_one = fetch_all, fetch_one  # type: ignore[assignment]
@@ -160,8 +179,8 @@ def captured(execute: bool) -> Iterator[list[Statement]]:
 class Compiled:
     evaluation: Any  # app.segments.service.Evaluation, one `now`
     count: Statement
-    page: list[Statement]  # member_page issues one per branch of a top-level OR
-    big_page: list[Statement]
+    page: Captured  # member_page issues one or more per branch of a top-level OR
+    big_page: Captured
 
     async def check(self, person_id: int) -> Statement:
         with captured(execute=False) as seen:
@@ -189,12 +208,29 @@ async def capture(evaluation: Any, cursor: int) -> Compiled:
     return Compiled(evaluation, seen[0], page, big)
 
 
-async def run_all(conn: asyncpg.Connection, statements: list[Statement], limit: int) -> list[Any]:
-    """The statements of one member_page, merged as it merges them (a top-level OR is
-    paged branch by branch: the page is the first `limit` of their union)."""
+async def run_all(lanes: list[asyncpg.Connection], statements: Captured, limit: int) -> list[Any]:
+    """The statements of one member_page, sent as it sends them (in order; those it sent
+    side by side, side by side, one connection each) and merged as it merges them (a
+    top-level OR is paged branch by branch: the page is the first `limit` of their union).
+    """
     ids: set[int] = set()
-    for sql, params in statements:  # an event-driven page's reach row (last, n) is no member
-        ids.update(r["id"] for r in await conn.fetch(sql, *params) if r.get("n") is None)
+
+    async def run(conn: asyncpg.Connection, batch: list[Statement]) -> None:
+        for sql, params in batch:  # an event-driven page's reach row (last, n) is no member
+            ids.update(r["id"] for r in await conn.fetch(sql, *params) if r.get("n") is None)
+
+    side: dict[int, list[Statement]] = {}
+    for statement, lane in [*zip(statements, statements.lanes, strict=True), (None, 0)]:
+        if lane:
+            side.setdefault(lane, []).append(statement)
+            continue
+        if side:
+            batches = list(side.values())
+            assert len(batches) <= len(lanes), "more statements side by side than LANES"
+            await asyncio.gather(*(run(c, b) for c, b in zip(lanes, batches)))  # noqa: B905
+            side = {}
+        if statement is not None:
+            await run(lanes[0], [statement])
     return [(i,) for i in sorted(ids)[:limit]]
 
 
@@ -288,7 +324,7 @@ async def sample_people(
 
 
 async def measure_case(
-    conn: asyncpg.Connection,
+    lanes: list[asyncpg.Connection],
     point: asyncpg.Connection,
     api: Api,
     case: Case,
@@ -296,6 +332,7 @@ async def measure_case(
     ws: int,
     seed: int,
 ) -> Row:
+    conn = lanes[0]
     row = Row(case)
     evaluation = await evaluation_of(gid, ws)
     now: datetime = evaluation.now  # one moment for compiled and hand-written alike
@@ -333,9 +370,9 @@ async def measure_case(
     # --- pages
     pages = await side_by_side(
         {
-            "compiled": lambda: run_all(conn, compiled.page, PAGE),
+            "compiled": lambda: run_all(lanes, compiled.page, PAGE),
             "hand": lambda: conn.fetch(*_flat(hand.page(ws, now, -1, PAGE))),
-            "compiled_big": lambda: run_all(conn, compiled.big_page, BIG_PAGE),
+            "compiled_big": lambda: run_all(lanes, compiled.big_page, BIG_PAGE),
             "hand_big": lambda: conn.fetch(*_flat(hand.page(ws, now, cursor, BIG_PAGE))),
         }
     )
@@ -532,14 +569,15 @@ async def run_size(url: str, ws: int, args: argparse.Namespace) -> SizeResult:
     async with database(url, migrate=False):
         await _delete_leftovers(ws)
         key, key_id = await _api_key(ws)
-        conn = await asyncpg.connect(url, server_settings=APP_SETTINGS)
+        lanes = [await asyncpg.connect(url, server_settings=APP_SETTINGS) for _ in range(LANES)]
+        conn = lanes[0]
         point = await asyncpg.connect(url, server_settings=POINT_SETTINGS)
         ids: dict[str, str] = {}
         api: Api | None = None
         try:
             for setting in args.set:
                 name, _, value = setting.partition("=")
-                for session in (conn, point):
+                for session in (*lanes, point):
                     await session.execute("SELECT set_config($1, $2, false)", name, value)
             people = await conn.fetchval("SELECT count(*) FROM people WHERE workspace_id = $1", ws)
             events = await conn.fetchval("SELECT count(*) FROM events WHERE workspace_id = $1", ws)
@@ -554,7 +592,7 @@ async def run_size(url: str, ws: int, args: argparse.Namespace) -> SizeResult:
                         continue
                     console.log(f"{label}: ({case.key}) {case.title}")
                     rows.append(
-                        await measure_case(conn, point, api, case, ids[case.key], ws, seed=n)
+                        await measure_case(lanes, point, api, case, ids[case.key], ws, seed=n)
                     )
                 console.log(f"{label}: memberships of one person in all six")
                 rng = random.Random(99)
@@ -569,8 +607,8 @@ async def run_size(url: str, ws: int, args: argparse.Namespace) -> SizeResult:
         finally:
             await delete_segments(None, ws, ids)
             await ApiKey.filter(id=key_id).delete()
-            await conn.close()
-            await point.close()
+            for session in (*lanes, point):
+                await session.close()
     return SizeResult(label, people, events, rows, both)
 
 
@@ -670,7 +708,8 @@ async def main_async(args: argparse.Namespace) -> None:
     console.print(
         f"{os.cpu_count()} cores; PostgreSQL session settings: {APP_SETTINGS}"
         + (f" + {args.set}" if args.set else "")
-        + "; ² ³ … = member_page issued that many statements (a top-level OR, branch by branch)"
+        + "; ² ³ … = member_page issued that many statements (a top-level OR, branch by"
+        " branch; once one branch fills the page, the rest side by side)"
     )
     for result in results:
         for table in render(result):

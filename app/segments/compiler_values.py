@@ -264,7 +264,8 @@ def attribute_test(
 
 def _text_column_test(column: str, op: Op, test: ValueTest, params: SqlParams) -> str:
     # `present AND test` is two-valued (FALSE AND NULL is FALSE) and, unlike a CASE,
-    # lets PostgreSQL use an index on sieve_lower(column) (people_workspace_country_ci_id)
+    # lets PostgreSQL use an index on sieve_lower(column) (people_workspace_country_ci;
+    # people_workspace_country_ci_id for pages, in id order)
     present = f"{column} IS NOT NULL"
     if op is Op.EXISTS:
         return present

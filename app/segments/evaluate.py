@@ -8,6 +8,7 @@ database answers, through the one compiler, in both of its forms.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,6 +33,7 @@ from app.segments.compiler_events import aggregate_value, event_count
 from app.sql import (
     SqlParams,
     bind_list,
+    concurrent_reads,
     connection,
     dialect_of,
     fetch_all,
@@ -103,8 +105,9 @@ async def member_page(
     inside every branch (`compile_id_page`): event indexes are read in person order and
     stop at the page's end. A top-level OR of a few branches is paged branch by branch,
     each bounded above by the ids already found: a sparse branch then scans only the
-    stretch of ids a denser one filled, instead of every id above the cursor
-    (docs/performance.md has the measurements).
+    stretch of ids a denser one filled, instead of every id above the cursor. Once a
+    bound is known, the remaining branches are read side by side on PostgreSQL, one
+    pooled connection each (docs/performance.md has the measurements).
     """
     if limit <= 0:
         return []
@@ -114,8 +117,15 @@ async def member_page(
         branches = [root]
     found: set[int] = set()
     upto: int | None = None
-    for branch in branches:
-        ids = await _branch_page(branch, ctx, after_id, limit, upto)
+    while branches:
+        if upto is not None and concurrent_reads():
+            # bounded, the rest are small and independent: one connection each
+            pages = await asyncio.gather(
+                *(_branch_page(b, ctx, after_id, limit, upto) for b in branches)
+            )
+            found.update(*pages)
+            break
+        ids = await _branch_page(branches.pop(0), ctx, after_id, limit, upto)
         found.update(ids)
         if len(ids) == limit:  # this branch alone fills a page ending at its last id
             upto = ids[-1] if upto is None else min(upto, ids[-1])

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from tortoise.transactions import in_transaction
 
 from app.people.models import Event, Person, Status
 from app.segments import evaluate
@@ -642,6 +643,58 @@ async def test_a_bounded_branch_of_an_or_probes_only_its_stretch(
     # and the pages after it cover the rest exactly once
     assert await evaluate.member_page(root, after_id=ids[1], limit=2, **common) == ids[2:4]
     assert await evaluate.member_page(root, after_id=ids[3], limit=2, **common) == [ids[4]]
+
+
+@pytest.mark.parametrize("transaction", [False, True])
+async def test_the_bounded_branches_of_an_or_are_read_side_by_side(
+    db, workspace, make_event, monkeypatch, transaction
+):
+    # given: "a" buyers p0-p3 fill a page of 2; "b" and "c" clickers are bounded by p1
+    tags = [["a", "b"], ["a", "c"], ["a"], ["a"], ["b"], ["c"]]
+    await Person.bulk_create(
+        [Person(workspace=workspace, email=f"p{i}@example.com", tags=t) for i, t in enumerate(tags)]
+    )
+    people = await Person.filter(workspace=workspace).order_by("id")
+    for i in (0, 1, 2, 3):
+        await make_event(people[i], "purchase", occurred_at=NOW - DAY)
+    for i in (0, 1, 4, 5):
+        await make_event(people[i], "click", occurred_at=NOW - DAY)
+    ids = [p.id for p in people]
+    root = ANY(
+        ALL(tag("a"), event("purchase")),
+        ALL(tag("b"), event("click")),
+        ALL(tag("c"), event("click")),
+    )
+    real = evaluate.fetch_all
+    running = most = 0
+
+    async def fetch_all(conn: Any, sql: str, params: Any = ()) -> list[dict[str, Any]]:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        try:
+            return await real(conn, sql, params)
+        finally:
+            running -= 1
+
+    monkeypatch.setattr(evaluate, "fetch_all", fetch_all)
+    common = {"workspace_id": workspace.id, "now": NOW, "segments": {}}
+
+    async def pages() -> list[list[int]]:
+        return [
+            await evaluate.member_page(root, after_id=after, limit=2, **common)
+            for after in (None, ids[1], ids[3])
+        ]
+
+    # when
+    if transaction:
+        async with in_transaction("default"):
+            got = await pages()
+    else:
+        got = await pages()
+    # then: the same pages; side by side only where a pool has connections to spare
+    assert got == [ids[:2], ids[2:4], ids[4:]]
+    assert most == (2 if db is Dialect.POSTGRES and not transaction else 1)
 
 
 @pytest.mark.parametrize("write", ["insert", "delete"])
