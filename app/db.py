@@ -19,13 +19,16 @@ from app.sql import POINT, Dialect, SqlParams, connection, dialect_of, now_utc
 # work_mem (docs/performance.md); JIT compilation costs more than it saves here.
 # random_page_cost 1.1 (PostgreSQL's default of 4 prices a disk seek): the working set is
 # in memory or on SSD, and at 4 a keyset page of "tag AND country" walked every person by
-# primary key rather than that country's people by the country index, 2.6x slower
-# (docs/performance.md)
+# primary key rather than that country's people by the country index, 2.6x slower.
+# No parallel workers: a segment count's workers each rebuilt the same hashed event sets,
+# and none of the benchmark's counts got faster with them, hand-written ones included
+# (docs/performance.md, docs/decisions.md)
 PG_SESSION_SETTINGS = {
     "plan_cache_mode": "force_custom_plan",
     "jit": "off",
     "work_mem": "64MB",
     "random_page_cost": "1.1",
+    "max_parallel_workers_per_gather": "0",
 }
 # The `point` pool's sessions (app.sql.point_connection): one-person reads plan alike for
 # every person, and planning a membership check cost 0.65 ms of its 0.85 (docs/performance.md)

@@ -11,7 +11,11 @@ share one pass.
 
 Every statement takes `$1` = workspace id; the `Hand` builders return `(sql, params)`.
 Money: the compiler rounds aggregates to 6 places before comparing
-(docs/filter-semantics.md); the hand SQL does the same, so both answer identically.
+(docs/filter-semantics.md); the hand SQL does the same, so both answer identically, and
+like the compiler it converts to numeric only the sums a float test leaves near the
+target (`_spent_over`). Country: counts test `country = 'US'`, which no index serves and
+PostgreSQL filters fastest; pages test `sieve_lower(country)`, which
+`people_workspace_country_ci_id` serves in id order.
 """
 
 from __future__ import annotations
