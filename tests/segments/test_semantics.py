@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from app.people.models import Event, Person, Status
+from app.segments import evaluate as sql_evaluate
 from app.segments.ast import (
     Aggregate,
     AggregateCondition,
@@ -267,6 +268,49 @@ async def test_rule3_true_never_equals_one(db, workspace, make_person):
     await check(ALL(field("f", Op.GTE, 0)), [one, zero], workspace)
     await check(ALL(field("f", Op.IN, values=[True, 0])), [true, zero], workspace)
     await check(ALL(field("f", Op.NOT_IN, values=[True, 0])), [one, text, false], workspace)
+
+
+@pytest.mark.parametrize("operand", ["pro", '"pro"', "true", "5", '{"a": 1}', "null", "[1]"])
+async def test_rule3_a_string_operand_matches_only_strings_whatever_it_looks_like(
+    db, workspace, make_person, operand
+):
+    """PostgreSQL skips the type test when no non-string value's text could equal the
+    operand; these are stored as strings and as the values their text reads as."""
+    as_string = await make_person(fields={"f": operand.upper()})
+    others = [
+        await make_person(fields={"f": value})
+        for value in ("PRO", '"PRO"', True, 5, 5.0, False, None)
+    ]
+    missing = await make_person()
+    same = [p for p in [as_string, *others[:2]] if _text_of(p) == operand]
+    everyone_else = [p for p in [as_string, *others, missing] if p not in same]
+    await check(ALL(field("f", Op.EQ, operand)), same, workspace)
+    await check(ALL(field("f", Op.IN, values=[operand, "zzz"])), same, workspace)
+    await check(ALL(field("f", Op.NEQ, operand)), everyone_else, workspace)
+    await check(ALL(field("f", Op.NOT_IN, values=[operand, "zzz"])), everyone_else, workspace)
+
+
+def _text_of(person: Person) -> str | None:
+    value = person.fields["f"]
+    return value.lower() if isinstance(value, str) else None
+
+
+@pytest.mark.parametrize("operand", ['{"a": 1}', "[1]", '["pro"]', "pro"])
+async def test_rule3_objects_and_arrays_stored_anyway_never_equal_a_string(
+    db, workspace, make_person, operand
+):
+    """Ingestion keeps fields scalar, but the answer must not depend on it: a JSON object
+    or array written straight into the table reads as its JSON text through `->>`."""
+    stored = [await make_person(fields={"f": v}) for v in ({"a": 1}, {"A": 1}, [1], ["pro"])]
+    common = {"workspace_id": workspace.id, "now": NOW, "segments": {}}
+    for op, expected in ((Op.EQ, []), (Op.NEQ, sorted(p.id for p in stored))):
+        root = ALL(field("f", op, operand))
+        assert await sql_evaluate.count_members(root, **common) == len(expected)
+        assert await sql_evaluate.member_page(root, after_id=None, limit=10, **common) == expected
+        for person in stored:
+            assert await sql_evaluate.contains(root, person_id=person.id, **common) == bool(
+                expected
+            )
 
 
 async def test_rule3_numbers_compare_numerically(db, workspace, make_person):
