@@ -177,8 +177,6 @@ def _json_positive(slot: JsonSlot, op: Op, test: ValueTest, params: SqlParams) -
     if is_bool(value):
         if op is not Op.EQ:
             raise CompileError(f"{op} does not apply to a boolean")
-        if params.dialect is Dialect.POSTGRES:  # jsonb equality is type-strict: one read
-            return f"COALESCE({slot.container} -> {slot.key} = {params.json(value)}, FALSE)"
         return _guarded(
             slot.is_boolean(), f"{slot.boolean_text()} = {bind_text(params, _jb(value))}"
         )
