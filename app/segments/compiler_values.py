@@ -157,6 +157,20 @@ def _guarded(type_test: str, comparison: str) -> str:
     return f"CASE WHEN {type_test} THEN {comparison} ELSE FALSE END"
 
 
+def _text_guarded(slot: JsonSlot, type_test: str, comparison: str) -> str:
+    """A comparison of the value's text, then its type. On PostgreSQL the text of any
+    JSON value can be compared (`->>`), so the comparison goes first and the type is
+    read only for the few rows it passes: one read of the key for most rows instead of
+    two. A comparison that holds only holds for a present, non-null value (every one is
+    NULL on NULL text), so the type test after it is never NULL; the constant TRUE (an
+    empty operand) is the exception and keeps the type first. SQLite's json_extract
+    gives numbers as numbers, which `sieve_lower` refuses: the type first there. Either
+    way a CASE, so PostgreSQL estimates it as before."""
+    if slot.dialect is Dialect.POSTGRES and comparison != TRUE:
+        return f"CASE WHEN {comparison} THEN {type_test} ELSE FALSE END"
+    return _guarded(type_test, comparison)
+
+
 def json_test(slot: JsonSlot, test: ValueTest, params: SqlParams) -> str:
     """A field/property test: the stored value must have the operand's JSON type."""
     op, negated = split_negation(test.op)
@@ -173,12 +187,12 @@ def _json_positive(slot: JsonSlot, op: Op, test: ValueTest, params: SqlParams) -
         string_test = _string_test(slot.text(), op, value, params)
         if op is Op.EQ and _text_tells_strings(slot, [value.lower()]):
             return f"COALESCE({string_test}, FALSE)"
-        return _guarded(slot.is_string(), string_test)
+        return _text_guarded(slot, slot.is_string(), string_test)
     if is_bool(value):
         if op is not Op.EQ:
             raise CompileError(f"{op} does not apply to a boolean")
-        return _guarded(
-            slot.is_boolean(), f"{slot.boolean_text()} = {bind_text(params, _jb(value))}"
+        return _text_guarded(
+            slot, slot.is_boolean(), f"{slot.boolean_text()} = {bind_text(params, _jb(value))}"
         )
     if is_number(value):
         if op not in COMPARE_SQL:
@@ -199,8 +213,10 @@ def _text_tells_strings(slot: JsonSlot, lowered: list[str]) -> bool:
     for operand in lowered:
         try:
             parsed = json.loads(operand)
-        except ValueError:
-            continue
+        except json.JSONDecodeError:
+            continue  # not JSON at all
+        except (ValueError, RecursionError):
+            return False  # JSON Python will not read (4,300+ digits, deep nesting): keep it
         if not isinstance(parsed, str):
             return False
     return True
@@ -222,7 +238,7 @@ def _json_in(slot: JsonSlot, values: list[Scalar], params: SqlParams) -> str:
         if _text_tells_strings(slot, strings):
             branches.append(f"COALESCE({lowered}, FALSE)")
         else:
-            branches.append(_guarded(slot.is_string(), lowered))
+            branches.append(_text_guarded(slot, slot.is_string(), lowered))
     if numbers:
         if params.dialect is Dialect.POSTGRES:
             exact = [Decimal(v) if isinstance(v, int) else Decimal(repr(v)) for v in numbers]
@@ -232,7 +248,7 @@ def _json_in(slot: JsonSlot, values: list[Scalar], params: SqlParams) -> str:
         branches.append(_guarded(slot.is_number(), f"{slot.number()} {listed}"))
     if booleans:
         listed = bind_list(params, list(booleans), "text")
-        branches.append(_guarded(slot.is_boolean(), f"{slot.boolean_text()} {listed}"))
+        branches.append(_text_guarded(slot, slot.is_boolean(), f"{slot.boolean_text()} {listed}"))
     return "(" + " OR ".join(f"({b})" for b in branches) + ")" if len(branches) > 1 else branches[0]
 
 

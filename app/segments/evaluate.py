@@ -119,11 +119,16 @@ async def member_page(
     upto: int | None = None
     while branches:
         if upto is not None and concurrent_reads():
-            # bounded, the rest are small and independent: one connection each
+            # bounded, the rest are small and independent: one connection each. All of
+            # them finish before a failure is raised, so none is left running
             pages = await asyncio.gather(
-                *(_branch_page(b, ctx, after_id, limit, upto) for b in branches)
+                *(_branch_page(b, ctx, after_id, limit, upto) for b in branches),
+                return_exceptions=True,
             )
-            found.update(*pages)
+            for page in pages:
+                if isinstance(page, BaseException):
+                    raise page
+                found.update(page)
             break
         ids = await _branch_page(branches.pop(0), ctx, after_id, limit, upto)
         found.update(ids)

@@ -734,6 +734,22 @@ async def test_a_write_during_an_event_driven_page_neither_repeats_nor_skips(
     assert page == [people[3].id, people[7].id, people[8].id]
 
 
+@pytest.mark.parametrize(
+    ("operand", "type_tested"),
+    [("pro", False), ('"pro"', False), ("5", True), ("true", True), ("null", True),
+     ('{"a": 1}', True), ("1" * 5000, True), ("[" * 5000, True), ("[1", False)],
+)  # fmt: skip
+def test_a_string_field_test_keeps_its_type_test_unless_the_operand_rules_it_out(
+    operand: str, type_tested: bool
+):
+    # "1" * 5000 is JSON Python refuses to read (4,300 digits), "[" * 5000 nests too deep
+    ctx = CompileContext(Dialect.POSTGRES, 1, NOW, {})
+    for test in (ValueTest(Op.EQ, operand, None), ValueTest(Op.IN, None, (operand,))):
+        params = SqlParams(Dialect.POSTGRES)
+        sql = compile_row_predicate(ALL(FieldCondition("f", test)), ctx, params)
+        assert ("jsonb_typeof" in sql) is type_tested, sql
+
+
 def test_only_a_conjunction_of_row_tests_and_an_event_set_is_event_driven():
     ctx = CompileContext(Dialect.POSTGRES, 1, NOW, {})
 

@@ -288,6 +288,22 @@ async def test_rule3_a_string_operand_matches_only_strings_whatever_it_looks_lik
     await check(ALL(field("f", Op.IN, values=[operand, "zzz"])), same, workspace)
     await check(ALL(field("f", Op.NEQ, operand)), everyone_else, workspace)
     await check(ALL(field("f", Op.NOT_IN, values=[operand, "zzz"])), everyone_else, workspace)
+    # strings beside numbers and booleans in one list: each type matches its own
+    true, five, five_float = others[2], others[3], others[4]
+    mixed = sorted([*same, true, five, five_float], key=lambda p: p.id)
+    await check(ALL(field("f", Op.IN, values=[operand, 5, True])), mixed, workspace)
+
+
+async def test_rule3_an_operand_python_cannot_read_as_json_keeps_the_type_test(
+    db, workspace, make_person
+):
+    """`[[[...` nested past Python's recursion limit: compiled, and only the string matches."""
+    deep = "[" * 1000
+    string = await make_person(fields={"f": deep})
+    await make_person(fields={"f": 5})
+    await make_person()
+    await check(ALL(field("f", Op.EQ, deep)), [string], workspace)
+    await check(ALL(field("f", Op.IN, values=[deep, "x"])), [string], workspace)
 
 
 def _text_of(person: Person) -> str | None:
