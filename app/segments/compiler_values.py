@@ -185,9 +185,7 @@ def _json_positive(slot: JsonSlot, op: Op, test: ValueTest, params: SqlParams) -
     value = test.value
     if isinstance(value, str):
         string_test = _string_test(slot.text(), op, value, params)
-        if op is Op.EQ and _text_tells_strings(slot, [value.lower()]):
-            return f"COALESCE({string_test}, FALSE)"
-        return _text_guarded(slot, slot.is_string(), string_test)
+        return _string_typed(slot, string_test, [value.lower()] if op is Op.EQ else None)
     if is_bool(value):
         if op is not Op.EQ:
             raise CompileError(f"{op} does not apply to a boolean")
@@ -200,6 +198,14 @@ def _json_positive(slot: JsonSlot, op: Op, test: ValueTest, params: SqlParams) -
         comparison = f"{slot.number()} {COMPARE_SQL[op]} {bind_number(params, value)}"
         return _guarded(slot.is_number(), comparison)
     raise CompileError(f"{op} needs a value")
+
+
+def _string_typed(slot: JsonSlot, comparison: str, equal_to: list[str] | None) -> str:
+    """A string comparison that holds only for JSON strings. `equal_to`: the lower-cased
+    operands of an equality (EQ, IN), which may make the type test unnecessary."""
+    if equal_to is not None and _text_tells_strings(slot, equal_to):
+        return f"COALESCE({comparison}, FALSE)"
+    return _text_guarded(slot, slot.is_string(), comparison)
 
 
 def _text_tells_strings(slot: JsonSlot, lowered: list[str]) -> bool:
@@ -235,10 +241,7 @@ def _json_in(slot: JsonSlot, values: list[Scalar], params: SqlParams) -> str:
     branches: list[str] = []
     if strings:
         lowered = f"sieve_lower({slot.text()}) {bind_list(params, list(strings), 'text')}"
-        if _text_tells_strings(slot, strings):
-            branches.append(f"COALESCE({lowered}, FALSE)")
-        else:
-            branches.append(_text_guarded(slot, slot.is_string(), lowered))
+        branches.append(_string_typed(slot, lowered, strings))
     if numbers:
         if params.dialect is Dialect.POSTGRES:
             exact = [Decimal(v) if isinstance(v, int) else Decimal(repr(v)) for v in numbers]
