@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
 
-from app.broadcasts.unsubscribe import unsubscribe_endpoint
+from app.web.unsubscribe import unsubscribe_endpoint
 from app.db import close_database, open_database
 from app.graphql.context import Context
 from app.graphql.schema import schema

@@ -12,7 +12,7 @@ from arq import Retry
 from arq.worker import func
 
 from app.broadcasts import delivery, jobs
-from app.broadcasts.transports import make_transport
+from app.email.transports import make_transport
 from app.settings import settings
 
 

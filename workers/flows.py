@@ -13,7 +13,7 @@ import structlog
 from arq import cron, func
 
 from app.flows import dispatch, engine
-from app.flows.email import close_flow_email
+from app.flows.emails import close_flow_email
 from app.settings import settings
 
 log = structlog.get_logger()

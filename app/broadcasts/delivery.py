@@ -27,18 +27,18 @@ from tortoise.transactions import in_transaction
 
 from app.broadcasts import jobs
 from app.broadcasts.audience import Audience
-from app.broadcasts.messages import build_message
+from app.email.messages import build_message
 from app.broadcasts.models import Broadcast, BroadcastStatus, DeliveryStatus
 from app.broadcasts.ratelimit import workspace_bucket
 from app.broadcasts.service import REFERENCE_KIND, enqueue_start
-from app.broadcasts.templates import (
+from app.email.templates import (
     MessageTemplates,
     RenderError,
     compile_templates,
     person_context,
 )
-from app.broadcasts.transports import Outcome, Result, Transport
-from app.broadcasts.unsubscribe import unsubscribe_url
+from app.email.transports import Outcome, Result, Transport
+from app.email.unsubscribe import unsubscribe_url
 from app.errors import UserInputError
 from app.ids import encode_id
 from app.people.models import Status

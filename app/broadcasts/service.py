@@ -20,7 +20,7 @@ from app.broadcasts import jobs
 from app.broadcasts.audience import Audience
 from app.broadcasts.errors import QueueUnavailable, invalid_state, not_found
 from app.broadcasts.models import Broadcast, BroadcastStatus, DeliveryStatus
-from app.broadcasts.templates import compile_templates
+from app.email.templates import compile_templates
 from app.errors import ErrorCode, PathPart, UserError, UserInputError
 from app.segments.models import Segment
 from app.segments.service import add_references, remove_references

@@ -36,7 +36,7 @@ from app.flows.definition import (
     from_json,
 )
 from app.flows.dispatch import Scheduler, job_id
-from app.flows.email import send_flow_email
+from app.flows.emails import send_flow_email
 from app.flows.models import EnrollmentState, Flow, FlowStatus, SendStatus
 from app.flows.store import Cursor, Move
 from app.people.models import Person, Status

@@ -6,8 +6,8 @@ from email import message_from_bytes, policy
 
 import pytest
 
-from app.broadcasts.messages import build_message
-from app.broadcasts.templates import Rendered
+from app.email.messages import build_message
+from app.email.templates import Rendered
 
 URL = "https://sieve.test/unsubscribe/tok_abc"
 

@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from app.broadcasts.ratelimit import TokenBucket
-from app.broadcasts.unsubscribe import make_token, read_token
+from app.email.unsubscribe import make_token, read_token
 from app.people.models import Person, Status
 
 

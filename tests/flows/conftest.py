@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from app.broadcasts.transports import FileTransport
-from app.flows import email as flow_email
+from app.email.transports import FileTransport
+from app.flows import emails as flow_email
 from app.flows import service
 from app.flows.models import FlowStatus
 from app.segments import service as segments

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from app.broadcasts.messages import build_message
-from app.broadcasts.templates import RenderError, compile_templates, person_context
-from app.broadcasts.transports import Outcome, Transport, make_transport
-from app.broadcasts.unsubscribe import unsubscribe_url
+from app.email.messages import build_message
+from app.email.templates import RenderError, compile_templates, person_context
+from app.email.transports import Outcome, Transport, make_transport
+from app.email.unsubscribe import unsubscribe_url
 from app.errors import UserInputError
 from app.flows.models import SendStatus
 from app.ids import encode_id

@@ -16,7 +16,7 @@ from typing import Protocol
 
 import aiosmtplib
 
-from app.broadcasts.messages import OutgoingMessage
+from app.email.messages import OutgoingMessage
 from app.settings import Settings
 
 

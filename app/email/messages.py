@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from email.header import Header
 from email.utils import formatdate, make_msgid
 
-from app.broadcasts.templates import Rendered
+from app.email.templates import Rendered
 
 CRLF = "\r\n"
 _RAW_HEADER_LIMIT = 76  # longer values are folded by `Header`

@@ -1,0 +1,1 @@
+"""Email shared by broadcasts and flows: templates, MIME messages, transports, unsubscribe tokens."""
