@@ -18,12 +18,12 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
 
-from app.web.unsubscribe import unsubscribe_endpoint
 from app.db import close_database, open_database
 from app.graphql.context import Context
 from app.graphql.schema import schema
 from app.settings import Settings, settings
 from app.web.export import export_segment
+from app.web.unsubscribe import unsubscribe_endpoint
 
 log = structlog.get_logger()
 

@@ -27,10 +27,10 @@ from tortoise.transactions import in_transaction
 
 from app.broadcasts import jobs
 from app.broadcasts.audience import Audience
-from app.email.messages import build_message
 from app.broadcasts.models import Broadcast, BroadcastStatus, DeliveryStatus
 from app.broadcasts.ratelimit import workspace_bucket
 from app.broadcasts.service import REFERENCE_KIND, enqueue_start
+from app.email.messages import build_message
 from app.email.templates import (
     MessageTemplates,
     RenderError,
