@@ -16,7 +16,7 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from app.errors import ErrorCode, UserError, UserInputError
-from app.flows.service import enroll_on_events
+from app.people.hooks import RecordedEvent, events_recorded
 from app.people.models import Person, Status
 from app.people.validation import (
     Collector,
@@ -279,7 +279,10 @@ async def track_events(workspace_id: int, items: Sequence[Mapping[str, Any]]) ->
         if rows:
             result.recorded = await _insert_events(conn, workspace_id, rows, now)
             result.duplicates = len(rows) - result.recorded
-            await enroll_on_events(conn, workspace_id, rows, now)
+            recorded = [
+                RecordedEvent(pid, r.name, r.occurred_at, r.idempotency_key) for pid, r in rows
+            ]
+            await events_recorded.emit(conn, workspace_id, recorded, now)
     return result
 
 
