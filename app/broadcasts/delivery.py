@@ -1,4 +1,5 @@
-"""The send, as run by arq workers: start, batches, and recovery after a crash.
+"""The send, as run by arq workers: the start job and the batch jobs (recovery after a
+crash, which relies on the same rules, is app/broadcasts/recovery.py).
 
 The rules that make a kill -9 safe:
 - A delivery row is claimed (`pending → sending`, compare-and-set) in a small group right
@@ -22,29 +23,21 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from arq.constants import in_progress_key_prefix, result_key_prefix
 from tortoise.transactions import in_transaction
 
 from app.broadcasts import jobs
 from app.broadcasts.audience import Audience
 from app.broadcasts.models import Broadcast, BroadcastStatus, DeliveryStatus
 from app.broadcasts.ratelimit import workspace_bucket
-from app.broadcasts.service import REFERENCE_KIND, enqueue_start
-from app.email.messages import build_message
-from app.email.templates import (
-    MessageTemplates,
-    RenderError,
-    compile_templates,
-    person_context,
-)
+from app.broadcasts.service import REFERENCE_KIND
+from app.email.sending import Recipient, compose, render_for
+from app.email.templates import MessageTemplates, RenderError, compile_templates
 from app.email.transports import Outcome, Result, Transport
-from app.email.unsubscribe import unsubscribe_url
 from app.errors import UserInputError
-from app.ids import encode_id
 from app.people.models import Status
 from app.segments.service import remove_references
 from app.settings import Settings
-from app.sql import SqlParams, connection, dialect_of, fetch_all, load_json, now_utc
+from app.sql import SqlParams, bind_list, connection, dialect_of, fetch_all, load_json, now_utc
 
 log = structlog.get_logger()
 
@@ -87,7 +80,7 @@ async def start_broadcast(sender: Sender, broadcast_id: int, token: str) -> str:
         return "gone"
     if broadcast.status is BroadcastStatus.SCHEDULED:
         audience = await Audience.resolve(
-            broadcast.workspace_id,  # type: ignore[attr-defined]
+            broadcast.workspace_id,
             broadcast.include_segment_ids,
             broadcast.exclude_segment_ids,
         )
@@ -97,10 +90,11 @@ async def start_broadcast(sender: Sender, broadcast_id: int, token: str) -> str:
             return "failed"
         suppressed = await audience.suppressed()
         async with in_transaction("default") as conn:
-            changed = await Broadcast.filter(
-                id=broadcast.id, status=BroadcastStatus.SCHEDULED
-            ).using_db(conn).update(status=BroadcastStatus.SENDING, started_at=now_utc(),
-                                    updated_at=now_utc())  # fmt: skip
+            changed = (
+                await Broadcast.filter(id=broadcast.id, status=BroadcastStatus.SCHEDULED)
+                .using_db(conn)
+                .update(status=BroadcastStatus.SENDING, started_at=now_utc(), updated_at=now_utc())
+            )
             if changed:
                 rows, batches = await audience.materialise(
                     conn, broadcast.id, sender.config.broadcast_batch_size
@@ -112,14 +106,18 @@ async def start_broadcast(sender: Sender, broadcast_id: int, token: str) -> str:
                 )
         await broadcast.refresh_from_db()
         if changed:
-            log.info("broadcast_started", broadcast=broadcast.id, audience=broadcast.audience,
-                     batches=broadcast.batches)  # fmt: skip
+            log.info(
+                "broadcast_started",
+                broadcast=broadcast.id,
+                audience=broadcast.audience,
+                batches=broadcast.batches,
+            )
             for batch in range(broadcast.batches):
                 await enqueue_batch(sender.redis, broadcast.id, token, batch)
             await finish_if_done(broadcast.id)
             return "started"
     if broadcast.status is BroadcastStatus.SENDING:  # a re-run after a crash
-        for batch in await _open_batches(broadcast.id):
+        for batch in await open_batches(broadcast.id):
             await enqueue_batch(sender.redis, broadcast.id, token, batch)
         await finish_if_done(broadcast.id)
         return "resumed"
@@ -136,11 +134,11 @@ async def _template_problem(
     first = await audience.page(None, 1)
     if not first:
         return None
-    people = await _people(broadcast.workspace_id, first)  # type: ignore[attr-defined]
+    people = await _people(broadcast.workspace_id, first)
     if first[0] not in people:
         return None
     try:
-        _render(config, broadcast, templates, first[0], people[first[0]])
+        render_for(templates, people[first[0]], config)
     except RenderError as exc:
         return f"The template failed for the first recipient: {exc}"
     return None
@@ -148,10 +146,16 @@ async def _template_problem(
 
 async def _fail(broadcast: Broadcast, message: str) -> None:
     async with in_transaction("default") as conn:
-        changed = await Broadcast.filter(
-            id=broadcast.id, status=BroadcastStatus.SCHEDULED
-        ).using_db(conn).update(status=BroadcastStatus.FAILED, error=message[:2000],
-                                finished_at=now_utc(), updated_at=now_utc())  # fmt: skip
+        changed = (
+            await Broadcast.filter(id=broadcast.id, status=BroadcastStatus.SCHEDULED)
+            .using_db(conn)
+            .update(
+                status=BroadcastStatus.FAILED,
+                error=message[:2000],
+                finished_at=now_utc(),
+                updated_at=now_utc(),
+            )
+        )
         if changed:
             await remove_references(conn, REFERENCE_KIND, broadcast.id)
     log.warning("broadcast_failed", broadcast=broadcast.id, error=message)
@@ -159,12 +163,15 @@ async def _fail(broadcast: Broadcast, message: str) -> None:
 
 async def enqueue_batch(redis: Any, broadcast_id: int, token: str, batch: int) -> None:
     await redis.enqueue_job(
-        jobs.BATCH_JOB, broadcast_id, token, batch,
+        jobs.BATCH_JOB,
+        broadcast_id,
+        token,
+        batch,
         _job_id=jobs.batch_job_id(broadcast_id, token, batch),
-    )  # fmt: skip
+    )
 
 
-async def _open_batches(broadcast_id: int) -> list[int]:
+async def open_batches(broadcast_id: int) -> list[int]:
     """Batches with rows not yet finished (pending, or claimed by a run that died)."""
     conn = connection()
     params = SqlParams(dialect_of(conn))
@@ -232,7 +239,7 @@ async def _send_groups(sender: Sender, broadcast: Broadcast, batch: int) -> Batc
     bucket = workspace_bucket(
         sender.redis,
         broadcast.workspace_id,
-        config.send_rate_per_second,  # type: ignore[attr-defined]
+        config.send_rate_per_second,
     )
     group_size = max(1, min(config.broadcast_group_size, math.floor(bucket.capacity)))
     deadline = time.monotonic() + config.broadcast_batch_seconds
@@ -266,24 +273,27 @@ async def claim(broadcast_id: int, batch: int, limit: int) -> list[tuple[int, in
     return sorted((int(r["id"]), int(r["person_id"])) for r in rows)
 
 
-async def _people(workspace_id: int, person_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+@dataclass(frozen=True)
+class _Member(Recipient):
+    status: str
+
+
+async def _people(workspace_id: int, person_ids: Sequence[int]) -> dict[int, _Member]:
     conn = connection()
     params = SqlParams(dialect_of(conn))
-    listed = ", ".join(params.add(i) for i in person_ids)
     rows = await fetch_all(
         conn,
         "SELECT id, email, status, fields FROM people"
-        f" WHERE workspace_id = {params.add(workspace_id)} AND id IN ({listed})",
+        f" WHERE workspace_id = {params.add(workspace_id)}"
+        f" AND id {bind_list(params, person_ids, 'bigint')}",
         params.values,
     )
-    return {int(r["id"]): {**r, "fields": load_json(r["fields"]) or {}} for r in rows}
-
-
-def _render(config: Settings, broadcast: Broadcast, templates: MessageTemplates,
-            person_id: int, person: dict[str, Any]) -> Any:  # fmt: skip
-    url = unsubscribe_url(broadcast.workspace_id, person_id, config)  # type: ignore[attr-defined]
-    context = person_context(encode_id("Person", person_id), person["email"], person["fields"], url)
-    return templates.render(context), url
+    return {
+        int(r["id"]): _Member(
+            workspace_id, int(r["id"]), r["email"], load_json(r["fields"]) or {}, r["status"]
+        )
+        for r in rows
+    }
 
 
 async def _send_group(
@@ -293,21 +303,25 @@ async def _send_group(
     claimed: list[tuple[int, int]],
     bucket: Any,
 ) -> int:
-    people = await _people(broadcast.workspace_id, [p for _, p in claimed])  # type: ignore[attr-defined]
+    people = await _people(broadcast.workspace_id, [p for _, p in claimed])
     results: dict[int, Result] = {}
     outgoing = []
     for delivery_id, person_id in claimed:
         person = people.get(person_id)
-        if person is None or person["status"] != Status.SUBSCRIBED:
+        if person is None or person.status != Status.SUBSCRIBED:
             results[delivery_id] = Result(Outcome.FAILED, DeliveryStatus.SKIPPED)
             continue
         try:
-            rendered, url = _render(sender.config, broadcast, templates, person_id, person)
+            message = compose(
+                templates,
+                person,
+                sender=broadcast.from_email,
+                reference=f"b{broadcast.id}.d{delivery_id}",
+                config=sender.config,
+            )
         except RenderError as exc:
             results[delivery_id] = Result(Outcome.FAILED, str(exc)[:500])
             continue
-        message = build_message(rendered, sender=broadcast.from_email, recipient=person["email"],
-                                unsubscribe_url=url, reference=f"b{broadcast.id}.d{delivery_id}")  # fmt: skip
         outgoing.append((delivery_id, message))
     if outgoing:
         await bucket.take(len(outgoing))
@@ -331,11 +345,10 @@ async def _record(results: dict[int, Result]) -> None:
     conn = connection()
     for (status, error), ids in groups.items():
         params = SqlParams(dialect_of(conn))
-        listed = ", ".join(params.add(i) for i in ids)
         await conn.execute_query(
             f"UPDATE deliveries SET status = {params.add(status)}, error = {params.add(error)},"
             f" updated_at = {params.add(now_utc())}"
-            f" WHERE id IN ({listed}) AND status = 'sending'",
+            f" WHERE id {bind_list(params, ids, 'bigint')} AND status = 'sending'",
             params.values,
         )
 
@@ -355,50 +368,3 @@ async def mark_unknown(broadcast_id: int, batch: int | None = None) -> int:
     if changed:
         log.warning("deliveries_unknown", broadcast=broadcast_id, batch=batch, count=changed)
     return int(changed)
-
-
-# -------------------------------------------------------------------------- recovery
-
-
-async def recover(sender: Sender, *, wait_for_leases: bool = True) -> dict[str, int]:
-    """At worker start: put every unfinished send back in motion, at once.
-
-    SCHEDULED broadcasts get their start job (deduped by job id). For SENDING ones, each
-    batch with unfinished rows whose lease has lapsed (its worker is gone) has its claimed
-    rows marked `unknown`, the dead run's arq in-progress marker removed, and its job
-    queued again — without waiting for arq's own timeout.
-    """
-    report = {"scheduled": 0, "batches": 0, "finished": 0}
-    for broadcast in await Broadcast.filter(status=BroadcastStatus.SCHEDULED):
-        if broadcast.send_token:
-            # a start job that failed left a result that would dedupe this one
-            await sender.redis.delete(
-                result_key_prefix + jobs.start_job_id(broadcast.id, broadcast.send_token)
-            )
-            await enqueue_start(sender.redis, broadcast.id, broadcast.send_token,
-                                broadcast.scheduled_at)  # fmt: skip
-            report["scheduled"] += 1
-    pending: list[tuple[Broadcast, int]] = []
-    for broadcast in await Broadcast.filter(status=BroadcastStatus.SENDING):
-        batches = await _open_batches(broadcast.id)
-        if not batches and await finish_if_done(broadcast.id):
-            report["finished"] += 1
-        pending += [(broadcast, b) for b in batches]
-    if not pending:
-        return report
-    leases = [jobs.batch_lease_key(b.id, b.send_token or "", n) for b, n in pending]
-    ttls = [await sender.redis.pttl(key) for key in leases]
-    if wait_for_leases and max(ttls) > 0:
-        await asyncio.sleep(max(ttls) / 1000 + 0.05)  # let leases of dead runs lapse
-    for (broadcast, batch), lease in zip(pending, leases, strict=True):
-        if await sender.redis.exists(lease):
-            continue  # somebody is alive and sending it
-        token = broadcast.send_token or ""
-        job_id = jobs.batch_job_id(broadcast.id, token, batch)
-        await mark_unknown(broadcast.id, batch)
-        # the dead run's claim on the job, and any result that would dedupe a new one
-        await sender.redis.delete(in_progress_key_prefix + job_id, result_key_prefix + job_id)
-        await enqueue_batch(sender.redis, broadcast.id, token, batch)
-        report["batches"] += 1
-    log.info("broadcasts_recovered", **report)
-    return report

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.flows.models import EnrollmentState, SendStatus
-from app.sql import Dialect, SqlParams, connection, dialect_of, fetch_all, fetch_one
+from app.sql import Dialect, SqlParams, bind_list, connection, dialect_of, fetch_all, fetch_one
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,9 @@ def _sqlite_value(value: Any) -> Any:
     return value
 
 
-def rows_source(params: SqlParams, columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]]) -> str:  # fmt: skip
+def rows_source(
+    params: SqlParams, columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]]
+) -> str:
     """A derived table `t(columns...)` holding `rows`, as one or a few bound parameters."""
     names = [name for name, _ in columns]
     if params.dialect is Dialect.POSTGRES:
@@ -66,12 +68,6 @@ def _ts(params: SqlParams, value: datetime) -> str:
     return f"{placeholder}::timestamptz" if params.dialect is Dialect.POSTGRES else placeholder
 
 
-def _id_list(params: SqlParams, ids: Sequence[int]) -> str:
-    if params.dialect is Dialect.POSTGRES:
-        return f"= ANY({params.add(list(ids))}::bigint[])"
-    return f"IN (SELECT value FROM json_each({params.json(list(ids))}))"
-
-
 def _entry_of(dialect: Dialect, alias: str) -> str:
     if dialect is Dialect.POSTGRES:
         return f"({alias}.definition ->> 'entry')"
@@ -85,9 +81,16 @@ _ENROLL_COLUMNS = (
 
 
 async def enroll_people(
-    conn: Any, *, workspace_id: int, flow_id: int, entry: str, allow_reentry: bool,
-    person_ids: Sequence[int], source: str, now: datetime,
-) -> list[int]:  # fmt: skip
+    conn: Any,
+    *,
+    workspace_id: int,
+    flow_id: int,
+    entry: str,
+    allow_reentry: bool,
+    person_ids: Sequence[int],
+    source: str,
+    now: datetime,
+) -> list[int]:
     """Enroll these people (only those in the workspace) in one statement; returns the
     new enrollment ids. Already enrolled people are skipped by the unique constraints:
     once ever (`once_key` 0), or one open enrollment at a time with re-entry."""
@@ -101,16 +104,18 @@ async def enroll_people(
         f" SELECT p.workspace_id, {params.add(flow_id)}, p.id, 'ACTIVE', {params.add(entry)}, 0,"
         f" {ts}, {once}, {params.add(source)}, {ts}, {ts}"
         f" FROM people p WHERE p.workspace_id = {params.add(workspace_id)}"
-        f" AND p.id {_id_list(params, sorted(set(person_ids)))}"
+        f" AND p.id {bind_list(params, sorted(set(person_ids)), 'bigint')}"
         " ON CONFLICT DO NOTHING RETURNING id"
     )
     return [int(r["id"]) for r in await fetch_all(conn, sql, params.values)]
 
 
 async def enroll_triggered(
-    conn: Any, workspace_id: int, events: Sequence[tuple[int, str, datetime, str | None]],
+    conn: Any,
+    workspace_id: int,
+    events: Sequence[tuple[int, str, datetime, str | None]],
     now: datetime,
-) -> list[tuple[int, int]]:  # fmt: skip
+) -> list[tuple[int, int]]:
     """One statement for a batch of (person_id, name, occurred_at, idempotency_key) that
     trackEvents inserted at `now`: every ACTIVE flow whose trigger is one of the names
     enrolls the person, unless the event happened before the flow was activated or was a
@@ -156,7 +161,7 @@ async def claim(
     sql = (
         f"UPDATE flow_enrollments SET lease_until = {_ts(params, now + lease)},"
         f" lease_token = {params.add(token)}"
-        f" WHERE id {_id_list(params, ids)} AND flow_id = {params.add(flow_id)}"
+        f" WHERE id {bind_list(params, ids, 'bigint')} AND flow_id = {params.add(flow_id)}"
         f" AND state = 'ACTIVE' AND due_at <= {ts} AND (lease_until IS NULL OR lease_until <= {ts})"
         " RETURNING id, person_id, step, seq"
     )
@@ -172,7 +177,7 @@ async def release(ids: Sequence[int], token: str) -> None:
     params = SqlParams(dialect_of(conn))
     await conn.execute_query(
         "UPDATE flow_enrollments SET lease_until = NULL, lease_token = NULL"
-        f" WHERE id {_id_list(params, ids)} AND lease_token = {params.add(token)}",
+        f" WHERE id {bind_list(params, ids, 'bigint')} AND lease_token = {params.add(token)}",
         params.values,
     )
 
@@ -261,9 +266,14 @@ async def claim_send(
 
 
 async def finish_send(
-    cursor: Cursor, status: SendStatus, *, now: datetime, message_id: str | None = None,
-    error: str | None = None, only_if: SendStatus | None = None,
-) -> None:  # fmt: skip
+    cursor: Cursor,
+    status: SendStatus,
+    *,
+    now: datetime,
+    message_id: str | None = None,
+    error: str | None = None,
+    only_if: SendStatus | None = None,
+) -> None:
     conn = connection()
     params = SqlParams(dialect_of(conn))
     guard = f" AND status = {params.add(only_if.value)}" if only_if is not None else ""

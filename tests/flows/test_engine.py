@@ -11,7 +11,7 @@ from app.people.models import Person
 from app.people.service import tag_people, track_events
 from app.sql import now_utc
 from tests.flows.conftest import active_flow, make_segment, run_flows, sent_files, split_flow
-from workers.flows import advance_flow_batch
+from workers.flows import advance_flow_batch, mailer_for
 
 ENROLL = """
 mutation($flow: ID!, $people: [ID!]) { enrollPeople(flowId: $flow, personIds: $people) {
@@ -26,7 +26,7 @@ query($id: ID!) { person(id: $id) { flowHistory { totalCount edges { node {
 
 
 async def test_a_split_follows_live_membership_and_every_decision_is_readable(
-    flow_gql, arq_redis, workspace, make_person, outbox
+    flow_gql, arq_redis, workspace, make_person, outbox, flow_ctx
 ):
     # given: a VIP split; ada is a VIP when enrolled, bob is not
     vip = await make_segment(workspace.id, "VIP", "vip")
@@ -35,13 +35,14 @@ async def test_a_split_follows_live_membership_and_every_decision_is_readable(
         await make_person("ada@example.com", tags=["vip"]),
         await make_person("bob@example.com"),
     )
-    enrolled = (await flow_gql.ok(ENROLL, {"flow": f"flw_{flow.id}",
-                                           "people": [f"per_{ada.id}", f"per_{bob.id}"]}))  # fmt: skip
+    enrolled = await flow_gql.ok(
+        ENROLL, {"flow": f"flw_{flow.id}", "people": [f"per_{ada.id}", f"per_{bob.id}"]}
+    )
     assert enrolled["enrollPeople"]["enrolled"] == 2
     # when: their tags flip after enrollment, before any worker reaches the split
     await tag_people(workspace.id, [ada.id], ["vip"], remove=True)
     await tag_people(workspace.id, [bob.id], ["vip"])
-    worker = await run_flows(arq_redis)
+    worker = await run_flows(arq_redis, flow_ctx)
     # then: the split followed the live state
     assert worker.jobs_failed == 0
     decisions = {d.person_id: d for d in await Decision.filter(flow_id=flow.id)}
@@ -65,17 +66,20 @@ async def test_a_split_follows_live_membership_and_every_decision_is_readable(
     assert entry["state"] == "COMPLETED" and entry["flow"]["name"] == "Welcome"
     assert entry["person"]["email"] == "bob@example.com" and entry["source"] == "people"
     assert entry["stepsTaken"] == 4  # welcome, vip?, follow, end
-    assert entry["decisions"] == [{"step": "vip?", "result": True, "segmentId": f"seg_{vip.id}",
-                                   "nextStep": "follow"}]  # fmt: skip
+    assert entry["decisions"] == [
+        {"step": "vip?", "result": True, "segmentId": f"seg_{vip.id}", "nextStep": "follow"}
+    ]
 
 
-async def test_a_wait_defers_the_next_step(flow_gql, arq_redis, workspace, make_person, outbox):
+async def test_a_wait_defers_the_next_step(
+    flow_gql, arq_redis, workspace, make_person, outbox, flow_ctx
+):
     vip = await make_segment(workspace.id, "VIP", "vip")
     flow = await active_flow(workspace.id, split_flow(vip.id, wait=1))
     person = await make_person(tags=["vip"])
     await flow_gql.ok(ENROLL, {"flow": f"flw_{flow.id}", "people": [f"per_{person.id}"]})
     # the deferred job is in the queue: a burst worker waits for it (deadline in run_flows)
-    worker = await run_flows(arq_redis)
+    worker = await run_flows(arq_redis, flow_ctx)
     assert (worker.jobs_complete, worker.jobs_failed) == (2, 0)
     enrollment = await Enrollment.get(flow_id=flow.id)
     decision = await Decision.get(enrollment_id=enrollment.id)
@@ -85,7 +89,7 @@ async def test_a_wait_defers_the_next_step(flow_gql, arq_redis, workspace, make_
 
 
 async def test_events_enroll_people_once_and_again_only_with_reentry(
-    db, arq_redis, workspace, make_person, outbox
+    db, arq_redis, workspace, make_person, outbox, flow_ctx
 ):
     vip = await make_segment(workspace.id, "VIP", "vip")
     once = await active_flow(workspace.id, split_flow(vip.id, trigger="signed_up"), name="once")
@@ -94,9 +98,14 @@ async def test_events_enroll_people_once_and_again_only_with_reentry(
     )
     other = await active_flow(workspace.id, split_flow(vip.id, trigger="purchase"), name="other")
     # one batch, with the same person twice: one enrollment per flow
-    await track_events(workspace.id, [{"name": "signed_up", "email": "new@example.com"},
-                                      {"name": "signed_up", "email": "new@example.com"},
-                                      {"name": "page_viewed", "email": "new@example.com"}])  # fmt: skip
+    await track_events(
+        workspace.id,
+        [
+            {"name": "signed_up", "email": "new@example.com"},
+            {"name": "signed_up", "email": "new@example.com"},
+            {"name": "page_viewed", "email": "new@example.com"},
+        ],
+    )
     person = await Person.get(email="new@example.com")
     assert await Enrollment.filter(flow_id=once.id, person_id=person.id).count() == 1
     assert await Enrollment.filter(flow_id=again.id, person_id=person.id).count() == 1
@@ -106,7 +115,7 @@ async def test_events_enroll_people_once_and_again_only_with_reentry(
     assert await Enrollment.filter(person_id=person.id).count() == 2
     # the sweep dispatches trigger enrollments; the worker finishes them
     assert await dispatch.sweep(dispatch.ArqScheduler(arq_redis)) == 2
-    await run_flows(arq_redis)
+    await run_flows(arq_redis, flow_ctx)
     assert {e.state for e in await Enrollment.filter(person_id=person.id)} == {
         EnrollmentState.COMPLETED
     }
@@ -119,7 +128,7 @@ async def test_events_enroll_people_once_and_again_only_with_reentry(
 
     async def finish_all() -> None:
         await dispatch.sweep(scheduler)
-        await run_flows(arq_redis)
+        await run_flows(arq_redis, flow_ctx)
 
     await finish_all()
     keyed = {"name": "signed_up", "email": "new@example.com", "idempotencyKey": "k1"}
@@ -134,7 +143,7 @@ async def test_events_enroll_people_once_and_again_only_with_reentry(
 
 
 async def test_a_paused_flow_holds_its_enrollments_until_resumed(
-    db, arq_redis, workspace, make_person, outbox
+    db, arq_redis, workspace, make_person, outbox, flow_ctx
 ):
     vip = await make_segment(workspace.id, "VIP", "vip")
     flow = await active_flow(workspace.id, split_flow(vip.id))
@@ -142,17 +151,17 @@ async def test_a_paused_flow_holds_its_enrollments_until_resumed(
     scheduler = dispatch.ArqScheduler(arq_redis)
     await service.enroll_people(workspace.id, flow.id, [person.id], scheduler)
     await service.set_status(workspace.id, flow.id, service.FlowStatus.PAUSED)
-    await run_flows(arq_redis)
+    await run_flows(arq_redis, flow_ctx)
     held = await Enrollment.get(flow_id=flow.id)
     assert (held.state, held.step, held.seq) == (EnrollmentState.ACTIVE, "welcome", 0)
     await service.set_status(workspace.id, flow.id, service.FlowStatus.ACTIVE)
     assert await dispatch.sweep(scheduler) == 1
-    await run_flows(arq_redis)
+    await run_flows(arq_redis, flow_ctx)
     assert (await Enrollment.get(flow_id=flow.id)).state == EnrollmentState.COMPLETED
 
 
 async def test_the_same_job_twice_sends_once_and_advances_once(
-    db, arq_redis, workspace, make_person, outbox
+    db, arq_redis, workspace, make_person, outbox, flow_ctx
 ):
     vip = await make_segment(workspace.id, "VIP", "vip")
     flow = await active_flow(workspace.id, split_flow(vip.id, wait=3600))
@@ -161,7 +170,7 @@ async def test_the_same_job_twice_sends_once_and_advances_once(
         workspace.id, flow.id, [p.id for p in people], dispatch.NoScheduler()
     )
     ids = list(await Enrollment.filter(flow_id=flow.id).values_list("id", flat=True))
-    ctx = {"redis": arq_redis}
+    ctx = {"redis": arq_redis, **flow_ctx}
     # twice at the same time, then once more
     first, second = await asyncio.gather(
         advance_flow_batch(ctx, flow.id, ids), advance_flow_batch(ctx, flow.id, ids)
@@ -175,13 +184,15 @@ async def test_the_same_job_twice_sends_once_and_advances_once(
         assert (e.step, e.seq, e.state) == ("vip?", 2, EnrollmentState.ACTIVE)
         assert e.lease_until is None  # waiting: free for the deferred job
     # a stale move (the step visit was already left) loses its compare-and-set
-    stale = store.Move(store.Cursor(ids[0], people[0].id, "welcome", 0), "wait",
-                       EnrollmentState.ACTIVE, now_utc())  # fmt: skip
+    stale = store.Move(
+        store.Cursor(ids[0], people[0].id, "welcome", 0), "wait", EnrollmentState.ACTIVE, now_utc()
+    )
     from tortoise.transactions import in_transaction
 
     async with in_transaction("default") as conn:
-        moved = await store.apply_moves(conn, workspace_id=workspace.id, flow_id=flow.id,
-                                        moves=[stale], now=now_utc())  # fmt: skip
+        moved = await store.apply_moves(
+            conn, workspace_id=workspace.id, flow_id=flow.id, moves=[stale], now=now_utc()
+        )
     assert moved == set()
     # one deferred job per group, named by its first step visit
     queue = arq_redis.default_queue_name
@@ -190,7 +201,7 @@ async def test_the_same_job_twice_sends_once_and_advances_once(
 
 
 async def test_a_send_left_unfinished_by_a_dead_worker_is_marked_unknown_not_resent(
-    db, arq_redis, workspace, make_person, outbox
+    db, arq_redis, workspace, make_person, outbox, flow_ctx
 ):
     vip = await make_segment(workspace.id, "VIP", "vip")
     flow = await active_flow(workspace.id, split_flow(vip.id))
@@ -198,11 +209,15 @@ async def test_a_send_left_unfinished_by_a_dead_worker_is_marked_unknown_not_res
     await service.enroll_people(workspace.id, flow.id, [ada.id, bob.id], dispatch.NoScheduler())
     ada_enrollment = await Enrollment.get(flow_id=flow.id, person_id=ada.id)
     # a worker claimed ada's send and died before it recorded the outcome
-    await store.claim_send(workspace_id=workspace.id, flow_id=flow.id, recipient=ada.email,
-                           cursor=store.Cursor(ada_enrollment.id, ada.id, "welcome", 0),
-                           now=now_utc())  # fmt: skip
+    await store.claim_send(
+        workspace_id=workspace.id,
+        flow_id=flow.id,
+        recipient=ada.email,
+        cursor=store.Cursor(ada_enrollment.id, ada.id, "welcome", 0),
+        now=now_utc(),
+    )
     ids = list(await Enrollment.filter(flow_id=flow.id).values_list("id", flat=True))
-    outcome = await engine.advance_batch(flow.id, ids, dispatch.NoScheduler())
+    outcome = await engine.advance_batch(flow.id, ids, dispatch.NoScheduler(), mailer_for(flow_ctx))
     assert dict(outcome.sends) == {"UNKNOWN": 1, "SENT": 1}
     sends = {s.person_id: s.status for s in await Send.filter(flow_id=flow.id)}
     assert sends == {ada.id: SendStatus.UNKNOWN, bob.id: SendStatus.SENT}
