@@ -84,3 +84,58 @@ async def test_cors_allows_configured_origins_only(db):
             "/graphql", headers={**headers, "Origin": "https://evil.example"}
         )
         assert "access-control-allow-origin" not in denied.headers
+
+
+def test_keys_by_workspace_name_with_scopes_list_rotate_and_revoke(database_url):
+    assert sieve(database_url, "workspace", "create", "bars").returncode == 0
+    assert sieve(database_url, "workspace", "create", "cafes").returncode == 0
+    duplicate = sieve(database_url, "workspace", "create", " bars ")
+    assert duplicate.returncode == 1 and "named 'bars' exists already" in duplicate.stderr
+
+    created = sieve(database_url, "key", "create", "bars", "--name", "CRM sync", "--scope", "read")
+    assert created.returncode == 0, created.stderr
+    secret = created.stdout.strip()
+    assert secret.startswith("sk_") and "\n" not in secret  # stdout is the secret alone
+    assert "key_1 (read) for workspace 1 bars" in created.stderr
+    assert sieve(database_url, "key", "create", "2", "--name", "cafe app").returncode == 0
+    unknown = sieve(database_url, "key", "create", "pubs")
+    assert unknown.returncode == 1 and "no workspace named 'pubs'" in unknown.stderr
+    bad_scope = sieve(database_url, "key", "create", "bars", "--scope", "root")
+    assert bad_scope.returncode == 2 and "'root' is not one of" in bad_scope.stderr
+
+    workspaces = sieve(database_url, "workspace", "list").stdout.splitlines()
+    assert workspaces[0].split() == ["ID", "NAME", "CREATED", "ACTIVE", "KEYS"]
+    assert [(r.split()[0], r.split()[1], r.split()[-1]) for r in workspaces[1:]] == [
+        ("1", "bars", "1"), ("2", "cafes", "1")
+    ]  # fmt: skip
+
+    rotated = sieve(database_url, "key", "rotate", "key_1")
+    assert rotated.returncode == 0, rotated.stderr
+    new_secret = rotated.stdout.strip()
+    assert new_secret.startswith("sk_") and new_secret != secret
+    assert "key_3 replaces key_1" in rotated.stderr
+    listed = sieve(database_url, "key", "list", "bars").stdout.splitlines()
+    assert listed[0].split()[:4] == ["ID", "WORKSPACE", "NAME", "SCOPE"]
+    rows = {line.split()[0]: line for line in listed[1:]}
+    assert set(rows) == {"key_1", "key_3"}  # only bars' keys
+    assert "CRM sync" in rows["key_3"] and " read " in rows["key_3"]
+    assert rows["key_3"].rstrip().endswith("-")  # not revoked
+    assert not rows["key_1"].rstrip().endswith("-")  # revoked by the rotation
+    assert secret not in "\n".join(listed) and new_secret[:10] in rows["key_3"]
+    assert len(sieve(database_url, "key", "list").stdout.splitlines()) == 4  # every workspace
+
+    revoked = sieve(database_url, "key", "revoke", "3")
+    assert revoked.returncode == 0 and revoked.stdout.startswith("revoked key_3 CRM sync at ")
+    again = sieve(database_url, "key", "revoke", "key_3")
+    assert again.returncode == 1 and "key_3 was revoked at" in again.stderr
+    for verb in ("revoke", "rotate"):
+        missing = sieve(database_url, "key", verb, "key_99")
+        assert missing.returncode == 1 and "No key key_99" in missing.stderr
+        assert "Traceback" not in missing.stderr
+    nonsense = sieve(database_url, "key", "revoke", "per_1")
+    assert nonsense.returncode == 1 and "'per_1' is not a key id" in nonsense.stderr
+
+
+def test_version():
+    printed = sieve(settings.database_url, "--version")
+    assert printed.returncode == 0 and printed.stdout.startswith("sieve, version ")
