@@ -213,20 +213,22 @@ def worker() -> None:
 
 @main.command()
 @click.argument("segment_id")
-@click.option("--workspace", "workspace_id", type=int, required=True, help="Workspace id.")
+@click.option("--workspace", "workspace_ref", required=True, help="Workspace id or name.")
 @click.option(
     "--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True
 )
 @click.option("--output", type=click.Path(dir_okay=False, writable=True), required=True)
-def export(segment_id: str, workspace_id: int, fmt: str, output: str) -> None:
+def export(segment_id: str, workspace_ref: str, fmt: str, output: str) -> None:
     """Export a segment's members with their fields and tags, with a progress bar."""
     from rich.progress import Progress
 
     from app.ids import decode_id
     from app.segments.export import ExportFormat, export_members
     from app.segments.service import evaluation_of, get_segment
+    from app.tenancy import resolve_workspace
 
     async def work() -> int | None:
+        workspace_id = (await resolve_workspace(workspace_ref)).id
         pk = decode_id("Segment", segment_id)
         segment = await get_segment(workspace_id, pk) if pk is not None else None
         if segment is None:
@@ -241,9 +243,9 @@ def export(segment_id: str, workspace_id: int, fmt: str, output: str) -> None:
                 out.write(chunk)
         return total
 
-    exported = _run(work)
+    exported = _call(work)
     if exported is None:
-        raise click.ClickException(f"no segment {segment_id} in workspace {workspace_id}")
+        raise click.ClickException(f"no segment {segment_id} in workspace {workspace_ref}")
     click.echo(f"exported {exported} people to {output}")
 
 

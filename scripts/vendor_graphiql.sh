@@ -35,5 +35,7 @@ cp react/umd/react.production.min.js react-dom/umd/react-dom.production.min.js "
         echo
     done
 } > "$target/LICENSES.txt"
-( cd "$target" && sha256sum ./*.js ./*.css > SHA256SUMS )
+# the vendored files only (sieve.js, beside them, is ours)
+( cd "$target" && sha256sum ./graphiql.min.js ./graphiql.min.css ./react.production.min.js \
+    ./react-dom.production.min.js > SHA256SUMS )
 ls -l "$target"

@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 
@@ -22,7 +21,7 @@ from app.demo import load_demo
 from app.main import create_app
 from app.people.models import Event, Person
 from app.settings import settings
-from tests.conftest import PG_ADMIN_URL, REDIS_TEST_URL
+from tests.conftest import PG_ADMIN_URL, REDIS_TEST_URL, pg_admin
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -102,19 +101,11 @@ def empty_database_url(request, tmp_path) -> Iterator[str]:
         yield f"sqlite://{tmp_path}/empty.sqlite3"
         return
     name = f"sieve_test_cli_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(pg_admin(f'CREATE DATABASE "{name}"'))
     try:
         yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
     finally:
-        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-async def _pg_admin(sql: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN_URL)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
+        asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def test_keys_by_workspace_name_with_scopes_list_rotate_and_revoke(empty_database_url):
@@ -270,3 +261,32 @@ def test_demo_serves_the_sample_links_to_its_own_port_and_reuses_its_keys(
         assert any("the README's sample, as you left it" in line for line in again.lines)
     finally:
         again.stop()
+
+
+def test_export_takes_the_workspace_by_id_or_name(empty_database_url, tmp_path):
+    from tortoise.backends.base.executor import EXECUTOR_CACHE
+
+    from app.db import database
+    from app.demo.sample import load_sample
+    from app.tenancy import create_workspace
+
+    async def load() -> int:
+        EXECUTOR_CACHE.clear()
+        async with database(empty_database_url):
+            workspace = await create_workspace("sample")
+            await load_sample(workspace.id)
+            return workspace.id
+
+    workspace_id = asyncio.run(load())
+    for ref in ("sample", str(workspace_id)):
+        out = tmp_path / f"vips-{ref}.csv"
+        done = sieve(
+            empty_database_url, "export", "seg_2", "--workspace", ref, "--output", str(out)
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip().endswith(f"exported 3 people to {out}")
+        emails = [line.split(",")[1] for line in out.read_text().splitlines()[1:]]
+        assert sorted(emails) == ["ada@example.com", "linus@example.com", "margaret@example.com"]
+    missing = sieve(empty_database_url, "export", "seg_2", "--workspace", "nope", "--output",
+                    str(tmp_path / "x.csv"))  # fmt: skip
+    assert missing.returncode == 1 and "no workspace named 'nope'" in missing.stderr
