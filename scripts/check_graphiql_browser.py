@@ -22,6 +22,8 @@ from urllib.parse import urlparse
 from playwright.sync_api import sync_playwright
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+# an unknown broadcast: one null, then the end (README); an unauthenticated one is an error
+SUBSCRIPTION = 'subscription { broadcastProgress(id: "brd_999") { status } }'
 
 
 def free_port() -> int:
@@ -45,6 +47,7 @@ def main(screenshot: str) -> None:
     server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
                               env=env, stderr=subprocess.DEVNULL)  # fmt: skip
     blocked: list[str] = []
+    console: list[str] = []
     try:
         for _ in range(100):
             try:
@@ -63,23 +66,37 @@ def main(screenshot: str) -> None:
                 return route.abort()
 
             page.route("**/*", offline)
+            page.on("console", lambda message: console.append(message.text))
             page.goto(f"http://127.0.0.1:{port}/graphql")
             page.wait_for_selector(".graphiql-container", timeout=15_000)
             headers = page.locator(".graphiql-editor-tool .CodeMirror").last
             headers.click()
             page.keyboard.press("Control+A")
-            page.keyboard.type('{"Authorization": "Bearer ' + key + '"}')
+            page.keyboard.insert_text('{"Authorization": "Bearer ' + key + '"}')
             page.locator(".graphiql-execute-button").click()
             # (a locator, not wait_for_function: the page's CSP forbids evaluating strings)
             page.locator(".result-window", has_text="totalCount").wait_for(timeout=15_000)
             result = page.locator(".result-window").inner_text()
             page.screenshot(path=screenshot)
+            # a subscription over WebSocket: the key travels in connection_init
+            page.locator(".graphiql-query-editor .CodeMirror").first.click()
+            page.keyboard.press("Control+A")
+            page.keyboard.insert_text(SUBSCRIPTION)
+            page.locator(".graphiql-execute-button").click()
+            try:
+                page.locator(".result-window", has_text="broadcastProgress").wait_for(timeout=15_000)
+            finally:
+                page.screenshot(path=screenshot.replace(".png", "-subscription.png"))
+            subscribed = page.locator(".result-window").inner_text()
             browser.close()
     finally:
         server.terminate()
         server.wait(timeout=10)
     assert not blocked, f"the page asked for remote resources: {blocked}"
+    refused = [line for line in console if "Content Security Policy" in line]
+    assert not refused, f"the page's CSP refused something: {refused}"
     assert '"segments"' in result and "errors" not in result, result
+    assert '"broadcastProgress": null' in subscribed and "errors" not in subscribed, subscribed
     print(f"GraphiQL loaded offline and answered; screenshot at {Path(screenshot).resolve()}")
 
 
