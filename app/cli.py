@@ -265,10 +265,10 @@ def _redis_or_embedded(url: str, folder: Path) -> tuple[str, Any]:
         return f"unix://{server.socket_file}", server
 
 
-def demo_public_url(host: str, port: int) -> str:
+def demo_public_url(host: str, port: int, explicit: str | None = None) -> str:
     """Where the demo's links (unsubscribe) point: PUBLIC_URL if set, else this server."""
-    if os.environ.get("PUBLIC_URL"):
-        return settings.public_url
+    if explicit:
+        return explicit.rstrip("/")
     shown = "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host
     return f"http://{f'[{shown}]' if ':' in shown else shown}:{port}"
 
@@ -287,7 +287,7 @@ def demo(host: str, port: int, people: int, state_dir: str) -> None:
 
     folder = Path(state_dir)
     prepared = _run(lambda: prepare_demo(folder, people))
-    public_url = demo_public_url(host, port)
+    public_url = demo_public_url(host, port, os.environ.get("PUBLIC_URL"))
     redis_url, embedded = _redis_or_embedded(settings.redis_url, folder)
     config = dataclasses.replace(settings, redis_url=redis_url, public_url=public_url)
     env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": settings.database_url,

@@ -166,6 +166,24 @@ def test_version():
 
 # --- sieve demo ------------------------------------------------------------------------
 
+
+@pytest.mark.parametrize(
+    ("host", "port", "explicit", "expected"),
+    [
+        ("127.0.0.1", 8123, None, "http://127.0.0.1:8123"),
+        ("0.0.0.0", 9000, None, "http://127.0.0.1:9000"),
+        ("::", 9000, None, "http://127.0.0.1:9000"),
+        ("demo.example", 80, None, "http://demo.example:80"),
+        ("::1", 8000, None, "http://[::1]:8000"),
+        ("0.0.0.0", 9000, "https://sieve.example/", "https://sieve.example"),
+    ],
+)
+def test_the_demo_links_to_where_it_serves_unless_public_url_is_set(host, port, explicit, expected):
+    from app.cli import demo_public_url
+
+    assert demo_public_url(host, port, explicit) == expected
+
+
 MEMBERSHIPS = '{ memberships(personId: "per_1", segmentIds: ["seg_1", "seg_2"]) { member } }'
 ENROLL = """mutation { activateFlow(id: "flw_1") { userErrors { code } }
   enrollPeople(flowId: "flw_1", personIds: ["per_1"]) { enrolled userErrors { code } } }"""
