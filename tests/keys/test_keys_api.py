@@ -231,3 +231,21 @@ async def test_a_workspace_is_found_by_id_or_name_and_an_ambiguous_name_is_refus
         UserInputError, match=f"2 workspaces are named 'bars' \\(ids {first.id}, {second.id}\\)"
     ):
         await resolve_workspace("bars")
+
+
+async def test_of_two_concurrent_rotations_one_wins(workspace):
+    import asyncio
+
+    from app.errors import UserInputError
+    from app.keys.service import rotate_key
+
+    issued = await create_key(workspace.id, name="raced", scope=Scope.WRITE)
+    outcomes = await asyncio.gather(
+        rotate_key(issued.key.id), rotate_key(issued.key.id), return_exceptions=True
+    )
+    won = [o for o in outcomes if not isinstance(o, BaseException)]
+    lost = [o for o in outcomes if isinstance(o, BaseException)]
+    assert len(won) == 1 and len(lost) == 1, outcomes
+    assert isinstance(lost[0], UserInputError) and lost[0].errors[0].code == "INVALID_STATE"
+    active = await ApiKey.filter(workspace_id=workspace.id, revoked_at__isnull=True)
+    assert [k.id for k in active] == [won[0].key.id]  # no second live copy of the key
