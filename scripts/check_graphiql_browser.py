@@ -84,7 +84,9 @@ def main(screenshot: str) -> None:
             page.keyboard.insert_text(SUBSCRIPTION)
             page.locator(".graphiql-execute-button").click()
             try:
-                page.locator(".result-window", has_text="broadcastProgress").wait_for(timeout=15_000)
+                page.locator(".result-window", has_text="broadcastProgress").wait_for(
+                    timeout=15_000
+                )
             finally:
                 page.screenshot(path=screenshot.replace(".png", "-subscription.png"))
             subscribed = page.locator(".result-window").inner_text()
