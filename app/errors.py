@@ -29,6 +29,7 @@ class ErrorCode(StrEnum):
     TEMPLATE_ERROR = "TEMPLATE_ERROR"
     EMPTY_AUDIENCE = "EMPTY_AUDIENCE"
     UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"  # a valid key whose scope does not allow the operation
 
 
 def format_path(path: Sequence[PathPart]) -> str:

@@ -10,6 +10,7 @@ PREFIXES = {
     "Flow": "flw",
     "Enrollment": "enr",
     "Workspace": "wsp",
+    "ApiKey": "key",
 }
 
 

@@ -14,8 +14,8 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
 from strawberry.asgi import GraphQL
 
 from app.db import close_database, open_database
@@ -24,6 +24,7 @@ from app.graphql.context import Context
 from app.graphql.schema import schema
 from app.settings import Settings, settings
 from app.web.export import export_segment
+from app.web.graphiql import CONTENT_SECURITY_POLICY, STATIC_PATH, graphiql_page, static_files
 from app.web.unsubscribe import unsubscribe_endpoint
 
 log = structlog.get_logger()
@@ -32,6 +33,12 @@ log = structlog.get_logger()
 class SieveGraphQL(GraphQL):
     async def get_context(self, request: Any, response: Any = None) -> Context:
         return Context(request=request, arq=request.app.state.arq)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """The vendored GraphiQL (app/web/graphiql.py), not strawberry's CDN page."""
+        return HTMLResponse(
+            graphiql_page(), headers={"Content-Security-Policy": CONTENT_SECURITY_POLICY}
+        )
 
     def decode_json(self, data: str | bytes) -> object:
         # A hostile body nested thousands deep must be a 400, not a RecursionError.
@@ -79,6 +86,7 @@ def create_app(config: Settings | None = None, *, database_url: str | None = Non
             Route("/health", health),
             Route("/export/segments/{segment_id}", export_segment),
             Route("/unsubscribe/{token}", unsubscribe_endpoint, methods=["GET", "POST"]),
+            Mount(STATIC_PATH, static_files(), name="static"),
         ],
         middleware=[
             Middleware(

@@ -37,23 +37,24 @@ def _pg_url(database: str) -> str:
     return f"{base}/{database}"
 
 
+async def pg_admin(sql: str) -> None:
+    """One statement on the server's maintenance database (CREATE/DROP DATABASE)."""
+    conn = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
 @pytest.fixture(scope="session")
 def pg_database() -> str:
     """One PostgreSQL database for the whole run, dropped at the end."""
     import asyncio
 
     name = f"sieve_test_{uuid.uuid4().hex[:12]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(PG_ADMIN_URL)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(pg_admin(f'CREATE DATABASE "{name}"'))
     yield _pg_url(name)
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def _truncate_all() -> None:

@@ -105,6 +105,7 @@ async def enroll_people(
         f" {ts}, {once}, {params.add(source)}, {ts}, {ts}"
         f" FROM people p WHERE p.workspace_id = {params.add(workspace_id)}"
         f" AND p.id {bind_list(params, sorted(set(person_ids)), 'bigint')}"
+        " ORDER BY p.id"  # enrollment ids in person order, on PostgreSQL too
         " ON CONFLICT DO NOTHING RETURNING id"
     )
     return [int(r["id"]) for r in await fetch_all(conn, sql, params.values)]

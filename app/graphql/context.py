@@ -10,6 +10,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.types import Info as StrawberryInfo
 
 from app.people import service as people
+from app.tenancy import Principal
 
 
 @dataclass
@@ -28,6 +29,7 @@ class Context:
     request: Request | None
     arq: Any = None
     workspace_id: int | None = None
+    principal: Principal | None = None  # the key that authenticated (its scope, its id)
     _loaders: Loaders | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     # the WebSocket `connection_init` payload (strawberry sets it): browsers cannot add

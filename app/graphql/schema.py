@@ -15,6 +15,8 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
+from app.graphql.admin.mutations import AdminMutation
+from app.graphql.admin.queries import AdminQuery
 from app.graphql.analytics.queries import AnalyticsQuery
 from app.graphql.broadcasts.mutations import BroadcastMutation
 from app.graphql.broadcasts.queries import BroadcastQuery
@@ -28,9 +30,11 @@ from app.graphql.scalars import SCALAR_OVERRIDES
 from app.graphql.segments.mutations import SegmentMutation
 from app.graphql.segments.queries import SegmentQuery
 
-Query = merge_types("Query", (PeopleQuery, SegmentQuery, AnalyticsQuery, BroadcastQuery, FlowQuery))
+Query = merge_types(
+    "Query", (PeopleQuery, SegmentQuery, AnalyticsQuery, BroadcastQuery, FlowQuery, AdminQuery)
+)
 Mutation = merge_types(
-    "Mutation", (PeopleMutation, SegmentMutation, BroadcastMutation, FlowMutation)
+    "Mutation", (PeopleMutation, SegmentMutation, BroadcastMutation, FlowMutation, AdminMutation)
 )
 Subscription = merge_types("Subscription", (BroadcastSubscription,))
 

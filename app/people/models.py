@@ -29,9 +29,12 @@ class ApiKey(Model):
     workspace: f.ForeignKeyRelation[Workspace] = f.ForeignKeyField(
         "sieve.Workspace", related_name="api_keys", on_delete=f.CASCADE
     )
+    name = f.TextField(default="")
+    scope = f.CharField(max_length=8, default="write")  # app.keys.scopes.Scope
     prefix = f.TextField()
     key_hash = f.CharField(max_length=128, unique=True)
     created_at = f.DatetimeField(auto_now_add=True)
+    last_used_at = f.DatetimeField(null=True)
     revoked_at = f.DatetimeField(null=True)
 
     class Meta:

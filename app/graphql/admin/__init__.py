@@ -1,0 +1,1 @@
+"""Admin-scoped operations: managing the calling workspace's API keys."""
