@@ -17,9 +17,9 @@ from tortoise.transactions import in_transaction
 
 from app.errors import ErrorCode, UserError, UserInputError
 from app.flows.service import enroll_on_events
+from app.input_reader import InputReader
 from app.people.models import Person, Status
 from app.people.validation import (
-    Collector,
     EventRecord,
     PersonChange,
     normalize_tags,
@@ -310,12 +310,12 @@ async def _update_people(
 async def tag_people(
     workspace_id: int, person_ids: Sequence[int], tags: Sequence[str], *, remove: bool = False
 ) -> BatchResult:
-    errors = Collector()
-    normalized = normalize_tags(list(tags), ("tags",), errors)
-    if not normalized and not errors.errors:
-        errors.add(("tags",), "Give at least one tag.", ErrorCode.REQUIRED)
-    if errors.errors:
-        raise UserInputError(errors.errors)
+    reader = InputReader()
+    normalized = normalize_tags(list(tags), ("tags",), reader)
+    if not normalized and not reader.errors:
+        reader.error(("tags",), "Give at least one tag.", ErrorCode.REQUIRED)
+    if reader.errors:
+        raise UserInputError(reader.errors)
     change = PersonChange(
         email="", add_tags=() if remove else normalized, remove_tags=normalized if remove else ()
     )
