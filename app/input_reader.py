@@ -169,6 +169,11 @@ class InputReader:
             return raw
         return None
 
+    def line(self, raw: Any, path: Path, what: str, limit: int) -> str | None:
+        """A required one-line text such as a name: not blank, returned trimmed."""
+        text = self.text(raw, path, what, limit=limit, empty=REQUIRED, blank=True)
+        return None if text is None else text.strip()
+
     def key(self, raw: Any, path: Path, what: str) -> str | None:
         """A field or property key: what a filter can name and SQL can bind as a path."""
         key = self.text(raw, path, what)

@@ -69,8 +69,7 @@ def _texts(data: Mapping[str, Any], creating: bool, reader: InputReader) -> dict
     out: dict[str, Any] = {}
     for key, attr, limit in _LINES:
         if creating or key in data:
-            line = reader.text(data.get(key), (key,), f"`{key}`", limit=limit,
-                               empty=ErrorCode.REQUIRED, blank=True)  # fmt: skip
+            line = reader.line(data.get(key), (key,), f"`{key}`", limit)
             if line is not None:
                 out[attr] = line.strip()
     for key in ("html", "text"):

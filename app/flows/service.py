@@ -22,6 +22,7 @@ from app.flows.definition import FlowDefinition, Split, from_json, parse_definit
 from app.flows.dispatch import Scheduler, dispatch_new
 from app.flows.errors import flow_not_active, flow_not_found
 from app.flows.models import Decision, Enrollment, Flow, FlowStatus
+from app.input_reader import InputReader
 from app.people.models import Person
 from app.segments.models import Segment
 from app.segments.service import Evaluation, add_references, evaluation_of, remove_references
@@ -33,14 +34,10 @@ REFERENCE_KIND = "flow"
 
 
 def _check_name(name: Any, errors: list[UserError]) -> str | None:
-    if not isinstance(name, str) or not name.strip():
-        errors.append(UserError(("name",), "A name is required.", ErrorCode.REQUIRED))
-        return None
-    if len(name.strip()) > MAX_NAME:
-        errors.append(UserError(("name",), f"Names are at most {MAX_NAME} characters.",
-                                ErrorCode.TOO_LONG))  # fmt: skip
-        return None
-    return name.strip()
+    reader = InputReader()
+    checked = reader.line(name, ("name",), "A name", MAX_NAME)
+    errors += reader.errors
+    return checked
 
 
 async def _check_segments(workspace_id: int, definition: FlowDefinition) -> list[UserError]:
