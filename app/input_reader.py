@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, TypeVar
 
+from email_validator import EmailNotValidError, validate_email
+
 from app.errors import ErrorCode, PathPart, UserError
 
 Path = tuple[PathPart, ...]
@@ -65,6 +67,17 @@ def printable(text: str) -> str:
     """Client text as a message may repeat it: control characters and surrogates escaped,
     so an answer can always be encoded and never carries a raw NUL."""
     return _UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def address_problem(address: str) -> str | None:
+    """Why this is not an address one could send to, or None. Syntax only (email-validator,
+    no DNS lookups): deliverability is the mail server's to judge, and a lookup per item
+    would make a batch of 1,000 wait on the network. The reserved `.test` domain passes."""
+    try:
+        validate_email(address, check_deliverability=False, test_environment=True)
+    except EmailNotValidError as exc:
+        return printable(str(exc))
+    return None
 
 
 def show(text: str) -> str:
@@ -173,6 +186,17 @@ class InputReader:
         """A required one-line text such as a name: not blank, returned trimmed."""
         text = self.text(raw, path, what, limit=limit, empty=REQUIRED, blank=True)
         return None if text is None else text.strip()
+
+    def email(self, raw: Any, path: Path, what: str, limit: int) -> str | None:
+        """An email address, trimmed and lower-cased (one address whatever its case)."""
+        text = self.text(raw, path, what, limit=limit, empty=REQUIRED, blank=True)
+        if text is None:
+            return None
+        problem = address_problem(text.strip())
+        if problem is not None:
+            self.error(path, f"{show(text.strip())} is not a valid email address: {problem}")
+            return None
+        return text.strip().lower()
 
     def key(self, raw: Any, path: Path, what: str) -> str | None:
         """A field or property key: what a filter can name and SQL can bind as a path."""

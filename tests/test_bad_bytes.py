@@ -225,3 +225,46 @@ async def test_query_arguments_are_refused_with_their_path(http_app, api_key, ki
     assert preview["data"] is None
     assert preview["errors"][0]["extensions"]["code"] == "INVALID"
     assert preview["errors"][0]["extensions"]["path"] == "definition.conditions[0].tag.tag"
+
+
+# --- email addresses (email-validator, syntax only) -------------------------------------
+
+REFUSED_EMAILS = ["x@b..c", "x@-bad-.com", "a,b@example.com", "a@localhost", "a b@example.com",
+                  "@example.com", "a@", "a@[1.2.3.4]", "a@example..com"]  # fmt: skip
+
+
+async def test_malformed_email_addresses_are_refused_and_good_ones_kept(http_app, api_key):
+    people = [{"email": e} for e in REFUSED_EMAILS] + [
+        {"email": " Ada@Example.com "},
+        {"email": "user+tag@mail.example.com"},
+        {"email": "eve@x.test"},
+    ]
+    body = await post(http_app, api_key, UPSERT, {"people": people})
+    result = body["data"]["upsertPeople"]
+    assert coded(result["userErrors"]) == {
+        (f"people.{i}.email", "INVALID") for i in range(len(REFUSED_EMAILS))
+    }
+    assert all("not a valid email address" in e["message"] for e in result["userErrors"])
+    assert [p and p["email"] for p in result["people"][len(REFUSED_EMAILS) :]] == [
+        "ada@example.com",
+        "user+tag@mail.example.com",
+        "eve@x.test",
+    ]
+    assert await Person.all().count() == 3
+    events = [{"email": e, "name": "opened"} for e in REFUSED_EMAILS]
+    tracked = (await post(http_app, api_key, TRACK, {"events": events}))["data"]["trackEvents"]
+    assert tracked["recorded"] == 0 and len(tracked["userErrors"]) == len(REFUSED_EMAILS)
+    assert await Person.all().count() == 3
+
+
+async def test_a_broadcast_sender_must_be_an_address(http_app, api_key, workspace):
+    from app.segments.service import create_segment
+
+    segment = await create_segment(workspace.id, "s", None, DEFINITION)
+    for sender, ok in (("x@b..c", False), ("Shop <a,b@example.com>", False),
+                       ("Shop <news@shop.example>", True)):  # fmt: skip
+        draft = {"name": "n", "subject": "s", "fromEmail": sender, "text": "hi",
+                 "includeSegmentIds": [f"seg_{segment.id}"]}  # fmt: skip
+        body = await post(http_app, api_key, CREATE_BROADCAST, {"input": draft})
+        errors = body["data"]["createBroadcast"]["userErrors"]
+        assert coded(errors) == (set() if ok else {("input.fromEmail", "INVALID")}), sender

@@ -7,7 +7,6 @@ The send itself runs in arq workers (app/broadcasts/delivery.py).
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -22,7 +21,7 @@ from app.broadcasts.errors import QueueUnavailable, invalid_state, not_found
 from app.broadcasts.models import Broadcast, BroadcastStatus, DeliveryStatus
 from app.email.templates import compile_templates
 from app.errors import ErrorCode, PathPart, UserInputError
-from app.input_reader import InputReader
+from app.input_reader import InputReader, address_problem
 from app.segments.models import Segment
 from app.segments.service import add_references, remove_references
 from app.sql import SqlParams, connection, dialect_of, fetch_all, now_utc
@@ -32,7 +31,6 @@ MAX_SUBJECT = 998  # one header line (RFC 5322)
 MAX_FROM = 320
 MAX_BODY = 1_000_000
 MAX_SEGMENTS = 50
-_ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 REFERENCE_KIND = "broadcast"
 
 
@@ -77,8 +75,10 @@ def _texts(data: Mapping[str, Any], creating: bool, reader: InputReader) -> dict
                            empty=None)  # fmt: skip
         if body is not None:
             out[key] = body
-    if "from_email" in out and not _ADDRESS.match(parseaddr(out["from_email"])[1] or "-"):
-        reader.error(("fromEmail",), "Not an email address.")
+    if "from_email" in out:
+        problem = address_problem(parseaddr(out["from_email"])[1] or out["from_email"])
+        if problem is not None:
+            reader.error(("fromEmail",), f"Not an email address: {problem}")
     return out
 
 

@@ -27,7 +27,6 @@ from app.input_reader import (
     show,
 )
 from app.people.errors import (
-    EMAIL,
     MAX_EMAIL,
     MAX_EVENT_NAME,
     MAX_FIELDS,
@@ -75,14 +74,7 @@ class EventRecord:
 
 def normalize_email(raw: Any, path: Path, reader: InputReader) -> str | None:
     """Trimmed and lower-cased: emails are unique per workspace whatever the case."""
-    text = reader.text(raw, path, "An email address", limit=MAX_EMAIL, empty=REQUIRED, blank=True)
-    if text is None:
-        return None
-    email = text.strip().lower()
-    if not EMAIL.fullmatch(email):
-        reader.error(path, f"{show(text.strip())} is not a valid email address.")
-        return None
-    return email
+    return reader.email(raw, path, "An email address", MAX_EMAIL)
 
 
 def normalize_tags(raw: Any, path: Path, reader: InputReader) -> tuple[str, ...]:
