@@ -36,6 +36,7 @@ from app.email.templates import (
     RenderError,
     compile_templates,
     person_context,
+    render_all_off_loop,
 )
 from app.email.transports import Outcome, Result, Transport
 from app.email.unsubscribe import unsubscribe_url
@@ -140,7 +141,7 @@ async def _template_problem(
     if first[0] not in people:
         return None
     try:
-        _render(config, broadcast, templates, first[0], people[first[0]])
+        await _render(config, broadcast, templates, first[0], people[first[0]])
     except RenderError as exc:
         return f"The template failed for the first recipient: {exc}"
     return None
@@ -279,11 +280,24 @@ async def _people(workspace_id: int, person_ids: Sequence[int]) -> dict[int, dic
     return {int(r["id"]): {**r, "fields": load_json(r["fields"]) or {}} for r in rows}
 
 
-def _render(config: Settings, broadcast: Broadcast, templates: MessageTemplates,
-            person_id: int, person: dict[str, Any]) -> Any:  # fmt: skip
-    url = unsubscribe_url(broadcast.workspace_id, person_id, config)  # type: ignore[attr-defined]
-    context = person_context(encode_id("Person", person_id), person["email"], person["fields"], url)
-    return templates.render(context), url
+async def _render_group(config: Settings, broadcast: Broadcast, templates: MessageTemplates,
+                        people: list[tuple[int, dict[str, Any]]]) -> list[tuple[Any, str]]:  # fmt: skip
+    """(Rendered or RenderError, unsubscribe url) per person, rendered off the event loop
+    in one hop: a slow template never holds up other jobs."""
+    workspace_id: int = broadcast.workspace_id  # type: ignore[attr-defined]
+    urls = [unsubscribe_url(workspace_id, pid, config) for pid, _ in people]
+    contexts = [person_context(encode_id("Person", pid), p["email"], p["fields"], url)
+                for (pid, p), url in zip(people, urls, strict=True)]  # fmt: skip
+    rendered = await render_all_off_loop(templates, contexts, workspace_id)
+    return list(zip(rendered, urls, strict=True))
+
+
+async def _render(config: Settings, broadcast: Broadcast, templates: MessageTemplates,
+                  person_id: int, person: dict[str, Any]) -> Any:  # fmt: skip
+    ((rendered, url),) = await _render_group(config, broadcast, templates, [(person_id, person)])
+    if isinstance(rendered, RenderError):
+        raise rendered
+    return rendered, url
 
 
 async def _send_group(
@@ -296,15 +310,18 @@ async def _send_group(
     people = await _people(broadcast.workspace_id, [p for _, p in claimed])  # type: ignore[attr-defined]
     results: dict[int, Result] = {}
     outgoing = []
+    subscribed = []
     for delivery_id, person_id in claimed:
         person = people.get(person_id)
         if person is None or person["status"] != Status.SUBSCRIBED:
             results[delivery_id] = Result(Outcome.FAILED, DeliveryStatus.SKIPPED)
-            continue
-        try:
-            rendered, url = _render(sender.config, broadcast, templates, person_id, person)
-        except RenderError as exc:
-            results[delivery_id] = Result(Outcome.FAILED, str(exc)[:500])
+        else:
+            subscribed.append((delivery_id, person_id, person))
+    group = [(person_id, person) for _, person_id, person in subscribed]
+    renders = await _render_group(sender.config, broadcast, templates, group)
+    for (delivery_id, _, person), (rendered, url) in zip(subscribed, renders, strict=True):
+        if isinstance(rendered, RenderError):
+            results[delivery_id] = Result(Outcome.FAILED, str(rendered)[:500])
             continue
         message = build_message(rendered, sender=broadcast.from_email, recipient=person["email"],
                                 unsubscribe_url=url, reference=f"b{broadcast.id}.d{delivery_id}")  # fmt: skip

@@ -19,7 +19,7 @@ from app.broadcasts import jobs
 from app.broadcasts.audience import Audience
 from app.broadcasts.errors import QueueUnavailable, invalid_state, not_found
 from app.broadcasts.models import Broadcast, BroadcastStatus, DeliveryStatus
-from app.email.templates import compile_templates
+from app.email.templates import check_templates_off_loop
 from app.errors import ErrorCode, PathPart, UserInputError
 from app.input_reader import InputReader, address_problem
 from app.segments.models import Segment
@@ -82,17 +82,16 @@ def _texts(data: Mapping[str, Any], creating: bool, reader: InputReader) -> dict
     return out
 
 
-def _check_message(out: Mapping[str, Any], current: Broadcast | None, reader: InputReader) -> None:
+async def _check_message(
+    out: Mapping[str, Any], current: Broadcast | None, reader: InputReader
+) -> None:
     """The message as it will be sent (what changes merged over the draft): a body, and
-    templates that compile."""
+    templates that compile and render for a sample person within the sandbox's limits."""
     merged = {k: out.get(k, getattr(current, k, "")) or "" for k in ("subject", "html", "text")}
     if not merged["html"].strip() and not merged["text"].strip():
         reader.error(("html",), "Give an html or a text body (or both).", ErrorCode.REQUIRED)
-    try:
-        compile_templates(merged["subject"], merged["html"], merged["text"])
-    except UserInputError as exc:
-        for error in exc.errors:
-            reader.error(error.path, error.message, error.code)
+    for error in await check_templates_off_loop(merged["subject"], merged["html"], merged["text"]):
+        reader.error(error.path, error.message, error.code)
 
 
 async def _audience_ids(
@@ -113,7 +112,7 @@ async def _validated(
     """Every problem at once, with paths under `input`; `current` is set for updates."""
     reader = InputReader()
     out = _texts(data, current is None, reader)
-    _check_message(out, current, reader)
+    await _check_message(out, current, reader)
     out.update(await _audience_ids(workspace_id, data, current is None, reader))
     if reader.errors:
         raise UserInputError(e.under("input") for e in reader.errors)

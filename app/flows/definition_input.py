@@ -11,7 +11,8 @@ from typing import Any
 from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 
-from app.errors import ErrorCode, PathPart, UserInputError
+from app.email.templates import check_templates_off_loop
+from app.errors import ErrorCode, PathPart, UserError, UserInputError
 from app.flows.definition import (
     KEYS,
     KINDS,
@@ -60,6 +61,18 @@ def _string(
         empty=REQUIRED if required else None,
         blank=True,
     )
+
+
+async def check_step_templates(definition: FlowDefinition) -> list[UserError]:
+    """Each email step's templates rendered once for a sample person, off the event loop:
+    a template over a sandbox limit (or failing for anyone) is a TEMPLATE_ERROR at its step."""
+    errors: list[UserError] = []
+    for index, step in enumerate(definition.steps):
+        if isinstance(step.action, SendEmail):
+            email = step.action
+            found = await check_templates_off_loop(email.subject, email.html, email.text)
+            errors += [e.under("steps", index, KEYS[step.kind]) for e in found]
+    return errors
 
 
 def _template(value: str | None, path: Path, reader: InputReader) -> None:

@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from app.email.messages import build_message
-from app.email.templates import RenderError, compile_templates, person_context
+from app.email.templates import RenderError, compile_templates, person_context, render_off_loop
 from app.email.transports import Outcome, Transport, make_transport
 from app.email.unsubscribe import unsubscribe_url
 from app.errors import UserInputError
@@ -82,7 +82,7 @@ async def send_flow_email(
         templates = _templates(subject, html, text)
         url = unsubscribe_url(person.workspace_id, person.id)
         context = person_context(encode_id("Person", person.id), person.email, person.fields, url)
-        rendered = templates.render(context)
+        rendered = await render_off_loop(templates, context, person.workspace_id)
     except (RenderError, UserInputError) as exc:
         return SendResult(SendStatus.FAILED, str(exc)[:500])
     message = build_message(rendered, sender=settings.flow_from_email, recipient=person.email,

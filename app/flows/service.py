@@ -19,6 +19,7 @@ from tortoise.transactions import in_transaction
 from app.errors import ErrorCode, UserError, UserInputError
 from app.flows import store
 from app.flows.definition import FlowDefinition, Split, from_json, parse_definition, to_json
+from app.flows.definition_input import check_step_templates
 from app.flows.dispatch import Scheduler, dispatch_new
 from app.flows.errors import flow_not_active, flow_not_found
 from app.flows.models import Decision, Enrollment, Flow, FlowStatus
@@ -70,6 +71,7 @@ async def validate_flow(
         try:
             parsed = parse_definition(definition)
             errors += [e.under("definition") for e in await _check_segments(workspace_id, parsed)]
+            errors += [e.under("definition") for e in await check_step_templates(parsed)]
         except UserInputError as exc:
             errors += [e.under("definition") for e in exc.errors]
     if errors:

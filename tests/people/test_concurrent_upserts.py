@@ -13,13 +13,9 @@ from app.people.service import track_events, upsert_people
 
 
 async def test_twenty_concurrent_upserts_of_one_new_email_all_succeed_and_merge(workspace):
-    results = await asyncio.gather(
-        *(
-            upsert_people(workspace.id, [{"email": "new@example.com", "tags": [f"t{i}"],
-                                         "fields": {f"f{i}": i}}])  # fmt: skip
-            for i in range(20)
-        )
-    )
+    items = [{"email": "new@example.com", "tags": [f"t{i}"], "fields": {f"f{i}": i}}
+             for i in range(20)]  # fmt: skip
+    results = await asyncio.gather(*(upsert_people(workspace.id, [item]) for item in items))
     assert [r.errors for r in results] == [[]] * 20
     assert all(r.people[0] is not None for r in results)
     person = await Person.get(workspace_id=workspace.id, email="new@example.com")
