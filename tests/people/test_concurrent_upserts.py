@@ -38,3 +38,18 @@ async def test_upserts_racing_batches_and_events_that_create_the_same_people(wor
     people = await Person.filter(workspace_id=workspace.id).order_by("email")
     assert len(people) == 50
     assert {tuple(p.tags) for p in people} == {tuple(f"b{n}" for n in range(6))}
+
+
+UPSERT = """mutation($people: [PersonInput!]!) {
+  upsertPeople(people: $people) { people { email tags } userErrors { path message code } } }"""
+
+
+async def test_twenty_concurrent_upsert_people_requests_through_graphql(gql):
+    bodies = await asyncio.gather(
+        *(gql(UPSERT, {"people": [{"email": "Same@Example.com", "tags": [f"t{i}"]}]})
+          for i in range(20))
+    )  # fmt: skip
+    assert all("errors" not in body for body in bodies), bodies
+    assert all(body["data"]["upsertPeople"]["userErrors"] == [] for body in bodies)
+    person = await Person.get(email="same@example.com")
+    assert person.tags == sorted(f"t{i}" for i in range(20))
