@@ -9,6 +9,8 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from tests.test_bad_bytes import CREATE_BROADCAST, CREATE_FLOW, CREATE_SEGMENT, TAG, TRACK, UPSERT
+
 PREVIEW = "query($d: FilterGroupInput!) { previewSegment(definition: $d) { count } }"
 
 
@@ -96,21 +98,10 @@ HOSTILE = st.one_of(
         "per_1\x00", "seg_99999999999999999999", "{}", "[]", "null",
     ]),
 )  # fmt: skip
-UPSERT = """mutation($people: [PersonInput!]!) {
-  upsertPeople(people: $people) { people { id } userErrors { path message code } } }"""
-TRACK = """mutation($events: [EventInput!]!) {
-  trackEvents(events: $events) { recorded userErrors { path message code } } }"""
-TAG = """mutation($ids: [ID!]!, $tags: [String!]!) {
-  tagPeople(personIds: $ids, tags: $tags) { people { id } userErrors { path code } } }"""
-SEGMENT = """mutation($input: CreateSegmentInput!) {
-  createSegment(input: $input) { segment { id } userErrors { path message code } } }"""
-BROADCAST = """mutation($input: CreateBroadcastInput!) {
-  createBroadcast(input: $input) { broadcast { id } userErrors { path message code } } }"""
-FLOW = """mutation($input: CreateFlowInput!) {
-  createFlow(input: $input) { flow { id } userErrors { path message code } } }"""
 PERSON = "query($email: String, $id: ID) { person(email: $email, id: $id) { id } }"
 PEOPLE = "query($after: String) { people(first: 1, after: $after) { totalCount } }"
 SEGMENT_BY_ID = "query($id: ID!) { segment(id: $id) { id } }"
+SEGMENT, BROADCAST, FLOW = CREATE_SEGMENT, CREATE_BROADCAST, CREATE_FLOW
 
 
 def _tag(s: str) -> dict:

@@ -17,7 +17,6 @@ from zoneinfo import available_timezones
 from app.errors import ErrorCode, UserError
 from app.ids import decode_id
 from app.input_reader import (
-    REQUIRED,
     TOO_LONG,
     TOO_MANY,
     TYPE,
@@ -202,14 +201,7 @@ def validate_event(
     """One trackEvents item, normalised, or every problem with its path in the item."""
     reader = InputReader()
     email, person_id = _person_of(raw, reader)
-    name = reader.text(
-        raw.get("name"),
-        ("name",),
-        "An event name",
-        limit=MAX_EVENT_NAME,
-        empty=REQUIRED,
-        blank=True,
-    )
+    name = reader.line(raw.get("name"), ("name",), "An event name", MAX_EVENT_NAME)
     occurred_at = raw.get("occurredAt") or now
     if not isinstance(occurred_at, datetime):
         reader.error(("occurredAt",), "occurredAt must be an ISO-8601 datetime.")
@@ -217,17 +209,13 @@ def validate_event(
     if value is not None and reader.number(value, ("value",), "value") is None:
         value = None
     properties = scalar_object(raw.get("properties"), ("properties",), reader, "Properties")
-    key = reader.text(
-        raw.get("idempotencyKey"),
-        ("idempotencyKey",),
-        "idempotencyKey",
-        limit=MAX_IDEMPOTENCY_KEY,
-        required=False,
-    )
+    what, limit = "idempotencyKey", MAX_IDEMPOTENCY_KEY
+    key = reader.text(raw.get("idempotencyKey"), ("idempotencyKey",), what, limit=limit,
+                      required=False)  # fmt: skip
     if reader.errors or name is None:
         return None, reader.errors
     record = EventRecord(
-        name.strip(),
+        name,
         utc(occurred_at),
         email,
         person_id,
