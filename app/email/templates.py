@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from jinja2 import Template, TemplateError, TemplateSyntaxError, UndefinedError
 
@@ -147,7 +148,9 @@ def check_templates(subject: str, html: str, text: str) -> list[UserError]:
 # ------------------------------------------------------------------ off the event loop
 
 _pool: ThreadPoolExecutor | None = None
-_per_workspace: dict[tuple[int, Any], asyncio.Semaphore] = {}
+_per_workspace: WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, asyncio.Semaphore]] = (
+    WeakKeyDictionary()
+)
 
 
 def _executor() -> ThreadPoolExecutor:
@@ -159,10 +162,10 @@ def _executor() -> ThreadPoolExecutor:
 
 def _slot(workspace_id: int) -> asyncio.Semaphore:
     """One render at a time per workspace (per process and event loop)."""
-    key = (workspace_id, asyncio.get_running_loop())
-    if key not in _per_workspace:
-        _per_workspace[key] = asyncio.Semaphore(1)
-    return _per_workspace[key]
+    slots = _per_workspace.setdefault(asyncio.get_running_loop(), {})
+    if workspace_id not in slots:
+        slots[workspace_id] = asyncio.Semaphore(1)
+    return slots[workspace_id]
 
 
 def _render_each(
