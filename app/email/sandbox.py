@@ -217,35 +217,45 @@ def _capped_range(*args: int) -> range:
     return items
 
 
+_FIRST_ARGUMENT: dict[str, Callable[[Context], Any]] = {
+    "context": lambda context: context,
+    "eval_context": lambda context: context.eval_ctx,
+    "environment": lambda context: context.environment,
+}
+
+
+def _precheck(name: str, value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """What a filter is about to make, estimated before it runs (the value, as given)."""
+    _check_numbers((*args, *kwargs.values()))
+    if name == "format":
+        _check_format(value)
+    elif name == "replace" and isinstance(value, str) and len(args) >= 2:
+        grows = value.count(str(args[0])) * max(len(str(args[1])) - len(str(args[0])), 0)
+        budget().length(len(value) + grows)
+    elif name == "indent" and isinstance(value, str):
+        width = args[0] if args and isinstance(args[0], int) else 4
+        budget().length(len(value) + value.count("\n") * width)
+    elif name == "join":
+        return _joinable(value, args[0] if args else kwargs.get("d", ""))
+    return value
+
+
 def _metered_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     """Run the filter at render time (pass_context stops compile-time folding), with its
     numeric arguments capped and its result sized."""
+    passed = getattr(func, "jinja_pass_arg", None)
+    first = _FIRST_ARGUMENT.get(passed.name) if passed is not None else None
 
     @pass_context
     @wraps(func)
     def run(context: Context, value: Any, *args: Any, **kwargs: Any) -> Any:
-        budget().step()
-        _check_numbers((*args, *kwargs.values()))
-        if name == "format":
-            _check_format(value)
-        if name == "replace" and isinstance(value, str) and len(args) >= 2:
-            grows = value.count(str(args[0])) * max(len(str(args[1])) - len(str(args[0])), 0)
-            budget().length(len(value) + grows)
-        if name == "indent" and isinstance(value, str):
-            width = args[0] if args and isinstance(args[0], int) else 4
-            budget().length(len(value) + value.count("\n") * width)
-        if name == "join":
-            value = _joinable(value, args[0] if args else kwargs.get("d", ""))
-        original = getattr(func, "jinja_pass_arg", None)
-        if original is not None and original.name == "context":
-            result = func(context, value, *args, **kwargs)
-        elif original is not None and original.name == "eval_context":
-            result = func(context.eval_ctx, value, *args, **kwargs)
-        elif original is not None and original.name == "environment":
-            result = func(context.environment, value, *args, **kwargs)
-        else:
-            result = func(value, *args, **kwargs)
-        return budget().sized(result)
+        meter = budget()
+        meter.step()
+        if args or kwargs or name == "join":
+            value = _precheck(name, value, args, kwargs)
+        if first is None:
+            return meter.sized(func(value, *args, **kwargs))
+        return meter.sized(func(first(context), value, *args, **kwargs))
 
     return run
 
