@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 
 def _csv(raw: str) -> tuple[str, ...]:
@@ -44,6 +45,14 @@ class Settings:
     flow_sweep_seconds: int = 5
     flow_sweep_grace_seconds: float = 30.0
     flow_job_timeout: float = 300.0
+    # templates (app/email/sandbox.py): what one render of one field may compute
+    template_max_iterations: int = 10_000
+    template_max_range: int = 10_000
+    template_max_string: int = 1_000_000
+    template_max_output: int = 2_000_000
+    template_max_int_bits: int = 4096
+    template_render_seconds: float = 2.0
+    template_render_threads: int = 4
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -90,7 +99,19 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             env.get("FLOW_SWEEP_GRACE_SECONDS", default.flow_sweep_grace_seconds)
         ),
         flow_job_timeout=float(env.get("FLOW_JOB_TIMEOUT", default.flow_job_timeout)),
+        **_template_limits(env, default),
     )
+
+
+def _template_limits(env: dict[str, str], default: Settings) -> dict[str, Any]:
+    """TEMPLATE_MAX_ITERATIONS ... TEMPLATE_RENDER_THREADS, each cast like its default."""
+    names = ("template_max_iterations", "template_max_range", "template_max_string",
+             "template_max_output", "template_max_int_bits", "template_render_seconds",
+             "template_render_threads")  # fmt: skip
+    return {
+        name: type(getattr(default, name))(env.get(name.upper(), getattr(default, name)))
+        for name in names
+    }
 
 
 settings = load_settings()

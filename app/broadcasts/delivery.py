@@ -30,7 +30,7 @@ from app.broadcasts.audience import Audience
 from app.broadcasts.models import Broadcast, BroadcastStatus, DeliveryStatus
 from app.broadcasts.ratelimit import workspace_bucket
 from app.broadcasts.service import REFERENCE_KIND
-from app.email.sending import Recipient, compose, render_for
+from app.email.sending import Recipient, message_for, render_for, render_group
 from app.email.templates import MessageTemplates, RenderError, compile_templates
 from app.email.transports import Outcome, Result, Transport
 from app.errors import UserInputError
@@ -138,7 +138,7 @@ async def _template_problem(
     if first[0] not in people:
         return None
     try:
-        render_for(templates, people[first[0]], config)
+        await render_for(templates, people[first[0]], config)
     except RenderError as exc:
         return f"The template failed for the first recipient: {exc}"
     return None
@@ -305,23 +305,23 @@ async def _send_group(
 ) -> int:
     people = await _people(broadcast.workspace_id, [p for _, p in claimed])
     results: dict[int, Result] = {}
-    outgoing = []
+    subscribed: list[tuple[int, _Member]] = []
     for delivery_id, person_id in claimed:
         person = people.get(person_id)
         if person is None or person.status != Status.SUBSCRIBED:
             results[delivery_id] = Result(Outcome.FAILED, DeliveryStatus.SKIPPED)
+        else:
+            subscribed.append((delivery_id, person))
+    renders = await render_group(templates, [p for _, p in subscribed], sender.config)
+    outgoing = []
+    for (delivery_id, person), (rendered, url) in zip(subscribed, renders, strict=True):
+        if isinstance(rendered, RenderError):
+            results[delivery_id] = Result(Outcome.FAILED, str(rendered)[:500])
             continue
-        try:
-            message = compose(
-                templates,
-                person,
-                sender=broadcast.from_email,
-                reference=f"b{broadcast.id}.d{delivery_id}",
-                config=sender.config,
-            )
-        except RenderError as exc:
-            results[delivery_id] = Result(Outcome.FAILED, str(exc)[:500])
-            continue
+        reference = f"b{broadcast.id}.d{delivery_id}"
+        message = message_for(
+            rendered, url, person, sender=broadcast.from_email, reference=reference
+        )
         outgoing.append((delivery_id, message))
     if outgoing:
         await bucket.take(len(outgoing))

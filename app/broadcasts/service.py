@@ -7,7 +7,6 @@ The send itself runs in arq workers (app/broadcasts/delivery.py).
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -20,46 +19,37 @@ from app.broadcasts import jobs
 from app.broadcasts.audience import Audience
 from app.broadcasts.errors import QueueUnavailable, invalid_state, not_found
 from app.broadcasts.models import Broadcast, BroadcastStatus, DeliveryStatus
-from app.email.templates import compile_templates
-from app.errors import ErrorCode, PathPart, UserError, UserInputError
+from app.email.templates import check_templates_off_loop
+from app.errors import ErrorCode, PathPart, UserInputError
+from app.input_reader import InputReader, address_problem
 from app.segments.models import Segment
 from app.segments.service import add_references, remove_references
 from app.sql import SqlParams, bind_list, connection, dialect_of, fetch_all, now_utc
 
 MAX_NAME = 200
 MAX_SUBJECT = 998  # one header line (RFC 5322)
+MAX_FROM = 320
 MAX_BODY = 1_000_000
 MAX_SEGMENTS = 50
-_ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 REFERENCE_KIND = "broadcast"
 
 
 # ------------------------------------------------------------------------ validation
 
-
-def _text(data: Mapping[str, Any], key: str, limit: int, errors: list[UserError],
-          required: bool = True) -> str | None:  # fmt: skip
-    value = data.get(key)
-    if value is None:
-        if required:
-            errors.append(UserError((key,), f"`{key}` is required.", ErrorCode.REQUIRED))
-        return None
-    if required and not value.strip():
-        errors.append(UserError((key,), f"`{key}` must not be empty.", ErrorCode.REQUIRED))
-    if len(value) > limit:
-        errors.append(UserError((key,), f"At most {limit} characters.", ErrorCode.TOO_LONG))
-    return value
+# (input key, model attribute, limit): one-line texts, stored trimmed
+_LINES = (("name", "name", MAX_NAME), ("subject", "subject", MAX_SUBJECT),
+          ("fromEmail", "from_email", MAX_FROM))  # fmt: skip
 
 
 async def _segment_ids(
-    workspace_id: int, data: Mapping[str, Any], key: str, errors: list[UserError]
+    workspace_id: int, data: Mapping[str, Any], key: str, reader: InputReader
 ) -> list[int] | None:
     """Ids decoded by the GraphQL layer (None where the string was not a segment ID)."""
     ids = data.get(key)
     if ids is None:
         return None
     if len(ids) > MAX_SEGMENTS:
-        errors.append(UserError((key,), f"At most {MAX_SEGMENTS} segments.", ErrorCode.TOO_MANY))
+        reader.error((key,), f"At most {MAX_SEGMENTS} segments.", ErrorCode.TOO_MANY)
         return None
     known = set(
         await Segment.filter(
@@ -68,53 +58,64 @@ async def _segment_ids(
     )
     for index, sid in enumerate(ids):
         if sid not in known:
-            errors.append(
-                UserError((key, index), "No such segment in this workspace.", ErrorCode.NOT_FOUND)
-            )
+            reader.error((key, index), "No such segment in this workspace.", ErrorCode.NOT_FOUND)
     return list(dict.fromkeys(i for i in ids if i is not None))
+
+
+def _texts(data: Mapping[str, Any], creating: bool, reader: InputReader) -> dict[str, Any]:
+    """The texts sent (all of them when creating), checked; lines trimmed, bodies as is."""
+    out: dict[str, Any] = {}
+    for key, attr, limit in _LINES:
+        if creating or key in data:
+            line = reader.line(data.get(key), (key,), f"`{key}`", limit)
+            if line is not None:
+                out[attr] = line.strip()
+    for key in ("html", "text"):
+        body = reader.text(data.get(key), (key,), f"`{key}`", limit=MAX_BODY, required=False,
+                           empty=None)  # fmt: skip
+        if body is not None:
+            out[key] = body
+    if "from_email" in out:
+        problem = address_problem(parseaddr(out["from_email"])[1] or out["from_email"])
+        if problem is not None:
+            reader.error(("fromEmail",), f"Not an email address: {problem}")
+    return out
+
+
+async def _check_message(
+    out: Mapping[str, Any], current: Broadcast | None, reader: InputReader
+) -> None:
+    """The message as it will be sent (what changes merged over the draft): a body, and
+    templates that compile and render for a sample person within the sandbox's limits."""
+    merged = {k: out.get(k, getattr(current, k, "")) or "" for k in ("subject", "html", "text")}
+    if not merged["html"].strip() and not merged["text"].strip():
+        reader.error(("html",), "Give an html or a text body (or both).", ErrorCode.REQUIRED)
+    for error in await check_templates_off_loop(merged["subject"], merged["html"], merged["text"]):
+        reader.error(error.path, error.message, error.code)
+
+
+async def _audience_ids(
+    workspace_id: int, data: Mapping[str, Any], creating: bool, reader: InputReader
+) -> dict[str, Any]:
+    include = await _segment_ids(workspace_id, data, "includeSegmentIds", reader)
+    exclude = await _segment_ids(workspace_id, data, "excludeSegmentIds", reader)
+    refused = {e.path[0] for e in reader.errors}
+    if (creating or include is not None) and not include and "includeSegmentIds" not in refused:
+        reader.error(("includeSegmentIds",), "Include at least one segment.", ErrorCode.REQUIRED)
+    ids = {"include_segment_ids": include, "exclude_segment_ids": exclude}
+    return {attr: value for attr, value in ids.items() if value is not None}
 
 
 async def _validated(
     workspace_id: int, data: Mapping[str, Any], current: Broadcast | None
 ) -> dict[str, Any]:
     """Every problem at once, with paths under `input`; `current` is set for updates."""
-    creating = current is None
-    errors: list[UserError] = []
-    out: dict[str, Any] = {}
-    for key, attr, limit in (("name", "name", MAX_NAME), ("subject", "subject", MAX_SUBJECT),
-                             ("fromEmail", "from_email", 320)):  # fmt: skip
-        value = _text(data, key, limit, errors, required=creating or key in data)
-        if value is not None:
-            out[attr] = value.strip()
-    for key in ("html", "text"):
-        value = _text(data, key, MAX_BODY, errors, required=False)
-        if value is not None:
-            out[key] = value
-    if "from_email" in out and not _ADDRESS.match(parseaddr(out["from_email"])[1] or "-"):
-        errors.append(UserError(("fromEmail",), "Not an email address.", ErrorCode.INVALID))
-    merged = {k: out.get(k, getattr(current, k, "")) for k in ("subject", "html", "text")}
-    if not (merged["html"] or "").strip() and not (merged["text"] or "").strip():
-        errors.append(UserError(("html",), "Give an html or a text body (or both).",
-                                ErrorCode.REQUIRED))  # fmt: skip
-    try:
-        compile_templates(merged["subject"] or "", merged["html"] or "", merged["text"] or "")
-    except UserInputError as exc:
-        errors += exc.errors
-    include = await _segment_ids(workspace_id, data, "includeSegmentIds", errors)
-    exclude = await _segment_ids(workspace_id, data, "excludeSegmentIds", errors)
-    if include is not None:
-        out["include_segment_ids"] = include
-    if exclude is not None:
-        out["exclude_segment_ids"] = exclude
-    if (
-        (creating or include is not None)
-        and not include
-        and "includeSegmentIds" not in {e.path[0] for e in errors}
-    ):
-        errors.append(UserError(("includeSegmentIds",), "Include at least one segment.",
-                                ErrorCode.REQUIRED))  # fmt: skip
-    if errors:
-        raise UserInputError(e.under("input") for e in errors)
+    reader = InputReader()
+    out = _texts(data, current is None, reader)
+    await _check_message(out, current, reader)
+    out.update(await _audience_ids(workspace_id, data, current is None, reader))
+    if reader.errors:
+        raise UserInputError(e.under("input") for e in reader.errors)
     return out
 
 
@@ -279,15 +280,14 @@ async def preview_audience(
     path: tuple[PathPart, ...] = (),
 ) -> Audience:
     """The live audience of an unsaved selection (for a UI while the marketer picks)."""
-    errors: list[UserError] = []
+    reader = InputReader()
     data = {"includeSegmentIds": list(include), "excludeSegmentIds": list(exclude)}
-    inc = await _segment_ids(workspace_id, data, "includeSegmentIds", errors) or []
-    exc = await _segment_ids(workspace_id, data, "excludeSegmentIds", errors) or []
-    if not inc and not errors:
-        errors.append(UserError(("includeSegmentIds",), "Include at least one segment.",
-                                ErrorCode.REQUIRED))  # fmt: skip
-    if errors:
-        raise UserInputError(e.under(*path) for e in errors)
+    inc = await _segment_ids(workspace_id, data, "includeSegmentIds", reader) or []
+    exc = await _segment_ids(workspace_id, data, "excludeSegmentIds", reader) or []
+    if not inc and not reader.errors:
+        reader.error(("includeSegmentIds",), "Include at least one segment.", ErrorCode.REQUIRED)
+    if reader.errors:
+        raise UserInputError(e.under(*path) for e in reader.errors)
     return await Audience.resolve(workspace_id, inc, exc)
 
 

@@ -2,7 +2,9 @@
 
 `compose` renders one recipient's templates (their person context and signed
 unsubscribe link) and builds the MIME bytes; a template failing for that recipient is a
-`RenderError`, nothing is sent. A `Mailer` is a transport with a pace, shared by the
+`RenderError`, nothing is sent. Rendering runs in the render pool, off the event loop
+(app/email/templates.py), so a slow template never holds up other jobs; `render_group`
+renders a whole group in one hop. A `Mailer` is a transport with a pace, shared by the
 jobs of a worker process through arq's `ctx` (so a test can hand it a real SMTP server):
 flows send through it at most `SEND_RATE_PER_SECOND` a second per process; broadcasts
 pace themselves across workers with a Redis token bucket instead (app/broadcasts/ratelimit.py).
@@ -12,13 +14,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from app.email.messages import OutgoingMessage, build_message
-from app.email.templates import MessageTemplates, Rendered, compile_templates, person_context
+from app.email.templates import (
+    MessageTemplates,
+    Rendered,
+    RenderError,
+    compile_templates,
+    person_context,
+    render_all_off_loop,
+)
 from app.email.transports import Result, Transport
 from app.email.unsubscribe import unsubscribe_url
 from app.ids import encode_id
@@ -35,17 +44,45 @@ class Recipient:
     fields: Mapping[str, Any]
 
 
-def render_for(
+def _context(recipient: Recipient, url: str) -> dict[str, Any]:
+    return person_context(
+        encode_id("Person", recipient.person_id), recipient.email, recipient.fields, url
+    )
+
+
+async def render_group(
+    templates: MessageTemplates, recipients: Sequence[Recipient], config: Settings
+) -> list[tuple[Rendered | RenderError, str]]:
+    """Each recipient's rendered templates (or their RenderError) and unsubscribe link, in
+    one hop to the render pool; the recipients share one workspace (its render slot)."""
+    if not recipients:
+        return []
+    urls = [unsubscribe_url(r.workspace_id, r.person_id, config) for r in recipients]
+    contexts = [_context(r, url) for r, url in zip(recipients, urls, strict=True)]
+    rendered = await render_all_off_loop(templates, contexts, recipients[0].workspace_id)
+    return list(zip(rendered, urls, strict=True))
+
+
+async def render_for(
     templates: MessageTemplates, recipient: Recipient, config: Settings
 ) -> tuple[Rendered, str]:
     """The recipient's rendered templates and their unsubscribe link (raises RenderError)."""
-    url = unsubscribe_url(recipient.workspace_id, recipient.person_id, config)
-    person_id = encode_id("Person", recipient.person_id)
-    context = person_context(person_id, recipient.email, recipient.fields, url)
-    return templates.render(context), url
+    ((rendered, url),) = await render_group(templates, [recipient], config)
+    if isinstance(rendered, RenderError):
+        raise rendered
+    return rendered, url
 
 
-def compose(
+def message_for(
+    rendered: Rendered, url: str, recipient: Recipient, *, sender: str, reference: str
+) -> OutgoingMessage:
+    """The MIME message of rendered templates; `reference` is unique per send (the Message-ID)."""
+    return build_message(
+        rendered, sender=sender, recipient=recipient.email, unsubscribe_url=url, reference=reference
+    )
+
+
+async def compose(
     templates: MessageTemplates,
     recipient: Recipient,
     *,
@@ -54,10 +91,8 @@ def compose(
     config: Settings,
 ) -> OutgoingMessage:
     """One recipient's message; `reference` is unique per send (it makes the Message-ID)."""
-    rendered, url = render_for(templates, recipient, config)
-    return build_message(
-        rendered, sender=sender, recipient=recipient.email, unsubscribe_url=url, reference=reference
-    )
+    rendered, url = await render_for(templates, recipient, config)
+    return message_for(rendered, url, recipient, sender=sender, reference=reference)
 
 
 @lru_cache(maxsize=256)

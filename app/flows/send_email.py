@@ -37,7 +37,7 @@ async def send_step_email(
     config = mailer.config
     try:
         templates = cached_templates(action.subject, action.html, action.text)
-        message = compose(
+        message = await compose(
             templates, recipient, sender=config.flow_from_email, reference=reference, config=config
         )
     except (RenderError, UserInputError) as exc:

@@ -19,9 +19,11 @@ from tortoise.transactions import in_transaction
 from app.errors import ErrorCode, UserError, UserInputError
 from app.flows import store
 from app.flows.definition import FlowDefinition, Split, from_json, parse_definition, to_json
+from app.flows.definition_input import check_step_templates
 from app.flows.dispatch import Scheduler, dispatch_new
 from app.flows.errors import flow_not_active, flow_not_found
 from app.flows.models import Decision, Enrollment, Flow, FlowStatus
+from app.input_reader import InputReader
 from app.people.models import Person
 from app.segments.models import Segment
 from app.segments.service import Evaluation, add_references, evaluation_of, remove_references
@@ -33,15 +35,10 @@ REFERENCE_KIND = "flow"
 
 
 def _check_name(name: Any, errors: list[UserError]) -> str | None:
-    if not isinstance(name, str) or not name.strip():
-        errors.append(UserError(("name",), "A name is required.", ErrorCode.REQUIRED))
-        return None
-    if len(name.strip()) > MAX_NAME:
-        errors.append(
-            UserError(("name",), f"Names are at most {MAX_NAME} characters.", ErrorCode.TOO_LONG)
-        )
-        return None
-    return name.strip()
+    reader = InputReader()
+    checked = reader.line(name, ("name",), "A name", MAX_NAME)
+    errors += reader.errors
+    return checked
 
 
 async def _existing_ids(model: type[Model], workspace_id: int, ids: Sequence[int]) -> set[int]:
@@ -79,6 +76,7 @@ async def validate_flow(
         try:
             parsed = parse_definition(definition)
             errors += [e.under("definition") for e in await _check_segments(workspace_id, parsed)]
+            errors += [e.under("definition") for e in await check_step_templates(parsed)]
         except UserInputError as exc:
             errors += [e.under("definition") for e in exc.errors]
     if errors:

@@ -29,6 +29,7 @@ from app.graphql.people.queries import PeopleQuery
 from app.graphql.scalars import SCALAR_OVERRIDES
 from app.graphql.segments.mutations import SegmentMutation
 from app.graphql.segments.queries import SegmentQuery
+from app.graphql.text_guard import RefuseUnstorableArguments
 
 Query = merge_types(
     "Query", (PeopleQuery, SegmentQuery, AnalyticsQuery, BroadcastQuery, FlowQuery, AdminQuery)
@@ -58,5 +59,6 @@ schema = strawberry.Schema(
         lambda: MaxTokensLimiter(max_token_count=20_000),
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),
+        RefuseUnstorableArguments,
     ],
 )

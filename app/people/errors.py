@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
-FIELD_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
-EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+# field and property keys follow app.input_reader.KEY_PATTERN
 MAX_EMAIL = 254
 MAX_TAG = 100
+MAX_PLACE = 200  # country, region, city, time zone
 MAX_EVENT_NAME = 200
 MAX_STRING = 1000
 MAX_FIELDS = 200

@@ -17,10 +17,10 @@ from tortoise.transactions import in_transaction
 
 from app.errors import ErrorCode, UserError, UserInputError
 from app.ids import encode_id
+from app.input_reader import InputReader
 from app.people.hooks import RecordedEvent, events_recorded
 from app.people.models import Person, Status
 from app.people.validation import (
-    Collector,
     EventRecord,
     PersonChange,
     normalize_tags,
@@ -30,6 +30,7 @@ from app.people.validation import (
 from app.settings import settings
 from app.sql import Dialect, SqlParams, bind_list, dialect_of, now_utc
 
+MERGE_ROUNDS = 3
 PEOPLE_COLUMNS = (
     "status", "tags", "fields", "country", "region", "city", "timezone", "updated_at",
 )  # fmt: skip
@@ -65,7 +66,8 @@ def _json_param(params: SqlParams, value: Any) -> str:
 
 
 async def _lock_people(conn: Any, workspace_id: int, **filters: Any) -> list[Person]:
-    query = Person.filter(workspace_id=workspace_id, **filters).using_db(conn)
+    """Rows locked in email order, so that two batches never wait on each other in a cycle."""
+    query = Person.filter(workspace_id=workspace_id, **filters).using_db(conn).order_by("email")
     if dialect_of(conn) is Dialect.POSTGRES:
         query = query.select_for_update()
     return await query
@@ -114,10 +116,13 @@ def _state_of(person: Person | None) -> dict[str, Any]:
 
 async def _write_people(
     conn: Any, workspace_id: int, states: Mapping[str, dict[str, Any]], existing: Mapping[str, int]
-) -> None:
+) -> list[str]:
+    """Insert the new people and update the existing ones; returns the emails that another
+    transaction inserted first (their rows now exist: the caller merges into them)."""
     now = now_utc()
     dialect = dialect_of(conn)
-    new = [email for email in states if email not in existing]
+    new = sorted(email for email in states if email not in existing)
+    lost: list[str] = []
     if new:
         params = SqlParams(dialect)
         rows = []
@@ -129,12 +134,16 @@ async def _write_people(
                 f" {params.add(s['country'])}, {params.add(s['region'])}, {params.add(s['city'])},"
                 f" {params.add(s['timezone'])}, {params.add(now)}, {params.add(now)})"
             )
-        await conn.execute_query(
+        # ON CONFLICT: a concurrent upsert of the same new email waits for the other
+        # transaction here, then skips the row instead of failing the whole batch
+        inserted = await conn.execute_query_dict(
             "INSERT INTO people (workspace_id, email, status, tags, fields, country, region,"
-            " city, timezone, created_at, updated_at) VALUES " + ", ".join(rows),
+            " city, timezone, created_at, updated_at) VALUES " + ", ".join(rows)
+            + " ON CONFLICT (workspace_id, email) DO NOTHING RETURNING email",
             params.values,
-        )
-    if len(new) < len(states):
+        )  # fmt: skip
+        lost = sorted(set(new) - {row["email"] for row in inserted})
+    if existing:
         cast = "::jsonb" if dialect is Dialect.POSTGRES else ""
         mark = (lambda n: f"${n}") if dialect is Dialect.POSTGRES else (lambda n: f"?{n}")
         sets = ", ".join(
@@ -150,6 +159,28 @@ async def _write_people(
                 s["city"], s["timezone"], now, person_id,
             ])  # fmt: skip
         await conn.execute_many(sql, values)
+    return lost
+
+
+async def _merge_people(
+    conn: Any, workspace_id: int, emails: list[str], changes: Sequence[PersonChange]
+) -> None:
+    """Apply the changes to these people, creating the missing ones. An email that another
+    transaction created meanwhile is merged into its row on the next round (at most one
+    more in practice: the row stays, locked by us, unless deleted in between)."""
+    pending = sorted(emails)
+    for _ in range(MERGE_ROUNDS):
+        found = {p.email: p for p in await _lock_people(conn, workspace_id, email__in=pending)}
+        states = {email: _state_of(found.get(email)) for email in pending}
+        for change in changes:
+            if change.email in states:
+                _apply(states[change.email], change)
+        pending = await _write_people(
+            conn, workspace_id, states, {e: p.id for e, p in found.items()}
+        )
+        if not pending:
+            return
+    raise RuntimeError(f"people kept changing under an upsert: {len(pending)} left")
 
 
 async def upsert_people(workspace_id: int, items: Sequence[Mapping[str, Any]]) -> BatchResult:
@@ -166,11 +197,7 @@ async def upsert_people(workspace_id: int, items: Sequence[Mapping[str, Any]]) -
         return result
     emails = list(dict.fromkeys(change.email for _, change in changes))
     async with in_transaction("default") as conn:
-        found = {p.email: p for p in await _lock_people(conn, workspace_id, email__in=emails)}
-        states = {email: _state_of(found.get(email)) for email in emails}
-        for _, change in changes:
-            _apply(states[change.email], change)
-        await _write_people(conn, workspace_id, states, {e: p.id for e, p in found.items()})
+        await _merge_people(conn, workspace_id, emails, [change for _, change in changes])
         people = await Person.filter(workspace_id=workspace_id, email__in=emails).using_db(conn)
     by_email = {p.email: p for p in people}
     for index, change in changes:
@@ -265,7 +292,8 @@ async def track_events(workspace_id: int, items: Sequence[Mapping[str, Any]]) ->
     if not records:
         return result
     async with in_transaction("default") as conn:
-        emails = list(dict.fromkeys(r.email for _, r in records if r.email))
+        # sorted: concurrent batches creating the same people insert them in one order
+        emails = sorted({r.email for _, r in records if r.email})
         ids_by_email: dict[str, int] = {}
         if emails:
             result.created_people = await _create_people_by_email(conn, workspace_id, emails, now)
@@ -322,12 +350,12 @@ async def _update_people(
 async def tag_people(
     workspace_id: int, person_ids: Sequence[int], tags: Sequence[str], *, remove: bool = False
 ) -> BatchResult:
-    errors = Collector()
-    normalized = normalize_tags(list(tags), ("tags",), errors)
-    if not normalized and not errors.errors:
-        errors.add(("tags",), "Give at least one tag.", ErrorCode.REQUIRED)
-    if errors.errors:
-        raise UserInputError(errors.errors)
+    reader = InputReader()
+    normalized = normalize_tags(list(tags), ("tags",), reader)
+    if not normalized and not reader.errors:
+        reader.error(("tags",), "Give at least one tag.", ErrorCode.REQUIRED)
+    if reader.errors:
+        raise UserInputError(reader.errors)
     change = PersonChange(
         email="", add_tags=() if remove else normalized, remove_tags=normalized if remove else ()
     )

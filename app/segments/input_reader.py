@@ -1,62 +1,56 @@
-"""Reading client input that arrives as JSON: each check records what is wrong and where.
+"""The filter parser's reader: app/input_reader.py's checks plus operators, and every
+string operand checked for what a database can store wherever it sits in a node.
 
-The primitives under app/segments/parse.py: types, lengths, enum members, operators,
-numbers, lists and moments, with messages that name JSON types, never Python reprs.
+app/segments/parse.py imports its primitives from here; the generic ones are re-exported
+so that the parser has one place to import from.
 """
 
 from __future__ import annotations
 
-import math
-import re
-from collections.abc import Iterable, Mapping
-from contextlib import suppress
-from datetime import UTC, datetime
-from enum import Enum
-from typing import Any, TypeVar
+from typing import Any
 
-from app.errors import ErrorCode, PathPart, UserError
+from app.input_reader import (
+    EXAMPLE_MOMENT,
+    INVALID,
+    KEY_PATTERN,
+    MAX_INT,
+    MAX_STRING,
+    REQUIRED,
+    TOO_LONG,
+    TOO_MANY,
+    TYPE,
+    UNSUPPORTED,
+    Path,
+    is_set,
+    kind_of,
+    listing,
+    printable,
+    show,
+)
+from app.input_reader import InputReader as BaseReader
 from app.segments.ast import Op
 
-Path = tuple[PathPart, ...]
-E = TypeVar("E", bound=Enum)
-INVALID, REQUIRED, TYPE = ErrorCode.INVALID, ErrorCode.REQUIRED, ErrorCode.TYPE_MISMATCH
-TOO_LONG, TOO_MANY = ErrorCode.TOO_LONG, ErrorCode.TOO_MANY
-UNSUPPORTED = ErrorCode.UNSUPPORTED_OPERATOR
-
-KEY_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
-MAX_STRING = 1_000
-MAX_INT = 2**63 - 1  # what both databases store as an integer
-EXAMPLE_MOMENT = "an ISO-8601 date and time with an offset, such as 2024-05-01T09:30:00+02:00"
-
-
-def is_set(body: Mapping[str, Any], key: str) -> bool:
-    """A key set to null counts as absent, as in GraphQL input."""
-    return body.get(key) is not None
-
-
-def kind_of(value: Any) -> str:
-    """How a value reads in a message: its JSON type, never a Python repr."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, Mapping):
-        return "an object"
-    return "a list" if isinstance(value, list | tuple) else "an unsupported value"
-
-
-def show(text: str) -> str:
-    """Client text quoted in a message, cut so a hostile value cannot flood it."""
-    return f"'{text[:40]}…'" if len(text) > 40 else f"'{text}'"
-
-
-def listing(items: Iterable[Any]) -> str:
-    """Names as a message lists them."""
-    return ", ".join(str(i) for i in items)
+__all__ = [
+    "EXAMPLE_MOMENT",
+    "INVALID",
+    "KEY_PATTERN",
+    "MAX_INT",
+    "MAX_STRING",
+    "REQUIRED",
+    "TOO_LONG",
+    "TOO_MANY",
+    "TYPE",
+    "UNSUPPORTED",
+    "FilterReader",
+    "InputReader",
+    "Path",
+    "is_set",
+    "kind_of",
+    "listing",
+    "ops_listing",
+    "printable",
+    "show",
+]
 
 
 def ops_listing(ops: frozenset[Op]) -> str:
@@ -64,83 +58,19 @@ def ops_listing(ops: frozenset[Op]) -> str:
     return listing(op for op in Op if op in ops)
 
 
-class InputReader:
-    """Reads raw JSON-like input, recording every problem with its path in `errors`.
+class FilterReader(BaseReader):
+    """An InputReader that knows the filter language's operators.
 
-    Each check returns the value, or None (or a harmless default) after recording why
-    not, so a caller can go on and report everything wrong at once.
+    Every node of a definition is an object read through `object()`, so checking each
+    object's strings there covers every operand (`value`, `values`, names, keys), however
+    the parser reads them afterwards.
     """
 
-    def __init__(self) -> None:
-        self.errors: list[UserError] = []
-
-    def error(self, path: Path, message: str, code: ErrorCode = INVALID) -> None:
-        self.errors.append(UserError(path, message, code))
-
-    def failed_since(self, mark: int) -> bool:
-        return len(self.errors) > mark
-
     def object(self, raw: Any, path: Path, what: str, keys: tuple[str, ...]) -> bool:
-        """A JSON object with only known keys (a key set to null counts as absent)."""
-        if not isinstance(raw, Mapping):
-            self.error(path, f"{what} must be an object, not {kind_of(raw)}.", TYPE)
+        if not super().object(raw, path, what, keys):
             return False
-        for key, value in raw.items():
-            if key not in keys and value is not None:
-                message = f"Unknown field {show(str(key))}; expected {listing(keys)}."
-                self.error((*path, str(key)[:100]), message)
-                break
+        self.storable_strings(raw, path)
         return True
-
-    def one_of(
-        self, raw: Mapping[str, Any], path: Path, what: str, kinds: tuple[str, ...]
-    ) -> str | None:
-        """The one key of a @oneOf input that is set."""
-        found = [kind for kind in kinds if is_set(raw, kind)]
-        if len(found) == 1:
-            return found[0]
-        sets = f"; this one sets {' and '.join(found)}" if found else ""
-        message = f"{what} needs exactly one of {listing(kinds)}{sets}."
-        self.error(path, message, INVALID if found else REQUIRED)
-        return None
-
-    def text(self, raw: Any, path: Path, what: str) -> str | None:
-        if raw is None:
-            self.error(path, f"{what} is required.", REQUIRED)
-        elif not isinstance(raw, str):
-            self.error(path, f"{what} must be a string, not {kind_of(raw)}.", TYPE)
-        elif len(raw) > MAX_STRING:
-            self.error(path, f"{what} is longer than {MAX_STRING} characters.", TOO_LONG)
-        elif not raw:
-            self.error(path, f"{what} must not be empty.")
-        else:
-            return raw
-        return None
-
-    def key(self, raw: Any, path: Path, what: str) -> str | None:
-        key = self.text(raw, path, what)
-        if key is None or KEY_PATTERN.fullmatch(key):
-            return key
-        self.error(
-            path,
-            f"{what} {show(key)} is not a valid key: a letter or _ first, then letters, digits,"
-            " _ or -, at most 64 characters.",
-        )
-        return None
-
-    def member(
-        self, enum: type[E], raw: Any, path: Path, what: str, default: E | None = None
-    ) -> E | None:
-        if raw is None:
-            if default is None:
-                self.error(path, f"{what} is required.", REQUIRED)
-            return default
-        value = raw.value if isinstance(raw, Enum) else raw
-        if isinstance(value, str) and value in enum.__members__:
-            return enum[value]
-        shown = show(value) if isinstance(value, str) else kind_of(value)
-        self.error(path, f"{what} must be one of {listing(enum.__members__)}, not {shown}.")
-        return None
 
     def operator(
         self, raw: Any, path: Path, allowed: frozenset[Op], on: str, default: Op | None = None
@@ -154,64 +84,6 @@ class InputReader:
         )
         return None
 
-    def flag(self, raw: Any, path: Path, what: str) -> bool:
-        if raw is not None and not isinstance(raw, bool):
-            self.error(path, f"{what} must be true or false, not {kind_of(raw)}.", TYPE)
-        return raw is not False
 
-    def whole(self, raw: Any, path: Path, what: str, high: int) -> int | None:
-        if raw is None:
-            self.error(path, f"{what} is required.", REQUIRED)
-        elif isinstance(raw, bool) or not isinstance(raw, int):
-            self.error(path, f"{what} must be a whole number, not {kind_of(raw)}.", TYPE)
-        elif not 0 <= raw <= high:
-            self.error(path, f"{what} must be a whole number from 0 to {high}.")
-        else:
-            return raw
-        return None
-
-    def number(self, raw: Any, path: Path, what: str) -> float | None:
-        if raw is None:
-            self.error(path, f"{what} is required.", REQUIRED)
-        elif isinstance(raw, bool) or not isinstance(raw, int | float):
-            self.error(path, f"{what} must be a number, not {kind_of(raw)}.", TYPE)
-        elif (isinstance(raw, int) and abs(raw) > MAX_INT) or not math.isfinite(raw):
-            self.error(path, f"{what} must be a finite number of reasonable size.")
-        else:
-            return float(raw)
-        return None
-
-    def sized_list(
-        self, raw: Any, path: Path, what: str, limit: int
-    ) -> list[Any] | tuple[Any, ...]:
-        """A non-empty list of at most `limit` items; () when it is not one."""
-        if not isinstance(raw, list | tuple | None):
-            self.error(path, f"The {what} must be a list, not {kind_of(raw)}.", TYPE)
-        elif not raw:
-            self.error(path, f"At least one of the {what} is required.", REQUIRED)
-        elif len(raw) > limit:
-            self.error(path, f"Too many {what}: at most {limit}.", TOO_MANY)
-        else:
-            return raw
-        return ()
-
-    def moment(self, raw: Any, path: Path, what: str) -> datetime | None:
-        """An aware datetime or an ISO-8601 string with an offset, in UTC."""
-        if isinstance(raw, str) and len(raw) <= MAX_STRING:
-            with suppress(ValueError):
-                raw = datetime.fromisoformat(raw)
-        if raw is None:
-            self.error(path, f"{what} is required.", REQUIRED)
-        elif isinstance(raw, str):
-            code = TOO_LONG if len(raw) > MAX_STRING else INVALID
-            self.error(path, f"{what} must be {EXAMPLE_MOMENT}.", code)
-        elif not isinstance(raw, datetime):
-            self.error(path, f"{what} must be {EXAMPLE_MOMENT}, not {kind_of(raw)}.", TYPE)
-        elif raw.utcoffset() is None:
-            self.error(path, f"{what} has no UTC offset; it must be {EXAMPLE_MOMENT}.")
-        else:
-            try:
-                return raw.astimezone(UTC)
-            except OverflowError:
-                self.error(path, f"{what} is out of range.")
-        return None
+# the name app/segments/parse.py subclasses; new code says FilterReader
+InputReader = FilterReader

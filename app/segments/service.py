@@ -15,6 +15,7 @@ from tortoise.transactions import in_transaction
 
 from app.errors import ErrorCode, PathPart, UserError, UserInputError
 from app.ids import encode_id
+from app.input_reader import InputReader
 from app.people.models import Person
 from app.segments import evaluate
 from app.segments.ast import Group, SegmentCondition, from_json, to_json
@@ -24,6 +25,7 @@ from app.sql import SqlParams, bind_list, connection, dialect_of, fetch_all, loa
 
 MAX_REFERENCE_DEPTH = 20
 MAX_NAME = 200
+MAX_DESCRIPTION = 10_000
 
 
 def _segment_paths(
@@ -146,14 +148,12 @@ def _chain_depth(root: Group, definitions: Mapping[int, Group]) -> int:
     return depth(root)
 
 
-def _check_name(name: Any) -> str:
-    if not isinstance(name, str) or not name.strip():
-        raise UserInputError.single(("name",), "A name is required.", ErrorCode.REQUIRED)
-    if len(name.strip()) > MAX_NAME:
-        raise UserInputError.single(
-            ("name",), f"Names are at most {MAX_NAME} characters.", ErrorCode.TOO_LONG
-        )
-    return name.strip()
+def _check_texts(name: Any, named: bool, description: Any, reader: InputReader) -> str | None:
+    """The name (`named`: given, or creating) and the description, as they are stored."""
+    checked = reader.line(name, ("name",), "A name", MAX_NAME) if named else None
+    what, limit = "The description", MAX_DESCRIPTION
+    reader.text(description, ("description",), what, limit=limit, required=False, empty=None)
+    return checked
 
 
 async def validate_definition(
@@ -166,16 +166,15 @@ async def validate_definition(
 
 
 async def _validated_input(
-    workspace_id: int, segment_id: int | None, name: Any, definition: Mapping[str, Any] | None
-) -> tuple[str | None, Group | None]:
+    workspace_id: int, segment_id: int | None, name: Any, definition: Mapping[str, Any] | None,
+    description: Any = None,
+) -> tuple[str | None, Group | None]:  # fmt: skip
     """Every problem with a create/update input at once, with paths under `input`."""
-    errors: list[UserError] = []
-    checked_name = root = None
-    if name is not None or segment_id is None:
-        try:
-            checked_name = _check_name(name)
-        except UserInputError as exc:
-            errors += exc.errors
+    reader = InputReader()
+    named = name is not None or segment_id is None
+    checked_name = _check_texts(name, named, description, reader)
+    errors: list[UserError] = list(reader.errors)
+    root = None
     if definition is not None:
         try:
             root = await validate_definition(workspace_id, definition, segment_id)
@@ -223,7 +222,7 @@ async def remove_references(conn: Any, kind: str, referrer_id: int) -> None:
 async def create_segment(
     workspace_id: int, name: Any, description: str | None, definition: Mapping[str, Any]
 ) -> Segment:
-    checked_name, root = await _validated_input(workspace_id, None, name, definition)
+    checked_name, root = await _validated_input(workspace_id, None, name, definition, description)
     assert checked_name is not None and root is not None
     async with in_transaction("default") as conn:
         segment = await Segment.create(
@@ -248,7 +247,9 @@ async def update_segment(
     segment = await get_segment(workspace_id, segment_id)
     if segment is None:
         raise UserInputError.single(("input", "id"), "No such segment.", ErrorCode.NOT_FOUND)
-    checked_name, root = await _validated_input(workspace_id, segment.id, name, definition)
+    checked_name, root = await _validated_input(
+        workspace_id, segment.id, name, definition, description
+    )
     if checked_name is not None:
         segment.name = checked_name
     if description is not None:
