@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import os
 import subprocess
 import sys
@@ -191,7 +190,7 @@ def demo(host: str, port: int, people: int) -> None:
 
     api_key, note = _run(work)
     redis_url, embedded = _redis_or_embedded(settings.redis_url)
-    config = dataclasses.replace(settings, redis_url=redis_url)
+    config = settings.replace(redis_url=redis_url)
     env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": settings.database_url}
     worker_process = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], env=env)
     click.echo(

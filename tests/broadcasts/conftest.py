@@ -3,7 +3,6 @@ settings for in-process workers, and a GraphQL client whose app can enqueue jobs
 
 from __future__ import annotations
 
-import dataclasses
 import socket
 import threading
 from collections import Counter
@@ -65,8 +64,7 @@ def mailbox(smtp_server) -> RecordingHandler:
 @pytest.fixture
 def send_config(smtp_server) -> Settings:
     controller, _ = smtp_server
-    return dataclasses.replace(
-        settings,
+    return settings.replace(
         email_transport="smtp",
         smtp_host="127.0.0.1",
         smtp_port=controller.port,
