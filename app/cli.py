@@ -29,6 +29,9 @@ def _run(work: Callable[[], Awaitable[Any]], *, migrate: bool = True) -> Any:
 @click.group()
 def main() -> None:
     """Sieve: live customer segmentation for email marketing."""
+    from app.logging_config import configure_logging
+
+    configure_logging(settings)
 
 
 @main.command()
@@ -91,10 +94,11 @@ def _serve(config: Settings, host: str, port: int, workers: int = 1) -> None:
 
     from app.main import create_app
 
+    # log_config=None: uvicorn's records go through app.logging_config's handler
     if workers > 1:  # several processes need an import string, and read settings from env
-        uvicorn.run("app.asgi:app", host=host, port=port, workers=workers, log_level="info")
+        uvicorn.run("app.asgi:app", host=host, port=port, workers=workers, log_config=None)
     else:
-        uvicorn.run(create_app(config), host=host, port=port, log_level="info")
+        uvicorn.run(create_app(config), host=host, port=port, log_config=None)
 
 
 @main.command()

@@ -29,6 +29,8 @@ class ErrorCode(StrEnum):
     TEMPLATE_ERROR = "TEMPLATE_ERROR"
     EMPTY_AUDIENCE = "EMPTY_AUDIENCE"
     UNAUTHENTICATED = "UNAUTHENTICATED"
+    # a dependency (Redis) is down: nothing was changed, try again later
+    UNAVAILABLE = "UNAVAILABLE"
 
 
 def format_path(path: Sequence[PathPart]) -> str:

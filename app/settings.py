@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "json", "console"] = "auto"
     ready_timeout_seconds: PositiveFloat = 2.0
-    redis_connect_timeout: PositiveFloat = 2.0
+    redis_timeout_seconds: PositiveFloat = 2.0
     unavailable_retry_seconds: PositiveInt = 5
     worker_metrics_port: Annotated[int, Field(ge=0, lt=65536)] = 9100
     tracing_enabled: bool = False
