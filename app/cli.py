@@ -113,11 +113,9 @@ def serve(host: str, port: int, workers: int) -> None:
 @main.command()
 def worker() -> None:
     """Run the arq worker (broadcasts, flows, periodic jobs)."""
-    from arq import run_worker
+    from workers.settings import run
 
-    from workers.settings import WorkerSettings
-
-    run_worker(WorkerSettings)  # type: ignore[arg-type]
+    run()
 
 
 @main.command()

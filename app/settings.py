@@ -78,6 +78,7 @@ class Settings(BaseSettings):
     redis_timeout_seconds: PositiveFloat = 2.0
     unavailable_retry_seconds: PositiveInt = 5
     worker_metrics_port: Annotated[int, Field(ge=0, lt=65536)] = 9100
+    worker_redis_wait_seconds: Annotated[int, Field(ge=0)] = 60
     tracing_enabled: bool = False
 
     @field_validator("sieve_env", "email_transport", "log_level", "log_format", mode="before")

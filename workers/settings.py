@@ -10,6 +10,7 @@ from arq.connections import RedisSettings
 
 from app.db import close_database, open_database
 from app.logging_config import configure_logging
+from app.queue import QUEUE_ERRORS
 from app.settings import settings
 from workers.analytics import record_segment_sizes
 from workers.broadcasts import BROADCAST_FUNCTIONS, close_broadcasts, recover_broadcasts
@@ -50,6 +51,13 @@ async def shutdown(ctx: dict[str, Any]) -> None:
     log.info("worker_stopped", queue=settings.queue_name)
 
 
+def _redis_settings() -> RedisSettings:
+    """A worker started before Redis waits for it (one try a second) instead of failing."""
+    conf = RedisSettings.from_dsn(settings.redis_url)
+    conf.conn_retries, conf.conn_retry_delay = settings.worker_redis_wait_seconds, 1
+    return conf
+
+
 class WorkerSettings:
     functions = observe_all([heartbeat, *BROADCAST_FUNCTIONS, *FLOW_FUNCTIONS])
     cron_jobs = observe_all(
@@ -61,6 +69,27 @@ class WorkerSettings:
     )
     on_startup = startup
     on_shutdown = shutdown
-    redis_settings = RedisSettings.from_dsn(settings.redis_url)
+    redis_settings = _redis_settings()
     queue_name = settings.queue_name
     max_jobs = 20
+
+
+def run() -> None:
+    """Run a worker until it is stopped (`sieve worker`).
+
+    A worker that loses Redis stops, with one log line and exit code 1, rather than
+    carry on with jobs and leases that may have vanished with a Redis restarted empty:
+    run under a restart policy, it waits for Redis and recovers unfinished sends at
+    start-up (recover_broadcasts), and the flow sweep finds due enrollments.
+    """
+    from arq.worker import create_worker
+
+    worker = create_worker(WorkerSettings)  # type: ignore[arg-type]
+    try:
+        worker.run()
+    except QUEUE_ERRORS as exc:
+        log.error("worker_lost_redis", error=f"{type(exc).__name__}: {exc}")
+        # arq's own close stopped at its first Redis command, before on_shutdown: close
+        # the database here (an open SQLite connection keeps the process alive)
+        worker.loop.run_until_complete(shutdown(worker.ctx))
+        raise SystemExit(1) from None

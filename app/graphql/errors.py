@@ -14,6 +14,7 @@ from strawberry.exceptions import StrawberryGraphQLError
 from app.errors import ErrorCode as DomainErrorCode
 from app.errors import UserError as DomainUserError
 from app.errors import UserInputError
+from app.settings import settings
 
 ErrorCode = strawberry.enum(DomainErrorCode, name="ErrorCode")
 
@@ -53,8 +54,6 @@ class ClientError(GraphQLError):
 
 def unavailable(what: str) -> ClientError:
     """An outage is no client error: UNAVAILABLE, with when to try again."""
-    from app.settings import settings
-
     seconds = settings.unavailable_retry_seconds
     return ClientError(
         f"{what} Try again in {seconds} s.", DomainErrorCode.UNAVAILABLE, retry_after=seconds
