@@ -96,9 +96,18 @@ def _serve(config: Settings, host: str, port: int, workers: int = 1) -> None:
 
     # log_config=None: uvicorn's records go through app.logging_config's handler
     if workers > 1:  # several processes need an import string, and read settings from env
+        _share_metrics()
         uvicorn.run("app.asgi:app", host=host, port=port, workers=workers, log_config=None)
     else:
         uvicorn.run(create_app(config), host=host, port=port, log_config=None)
+
+
+def _share_metrics() -> None:
+    """API processes count into files of one fresh folder, read by any one's /metrics."""
+    import tempfile
+
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="sieve-metrics-")
 
 
 @main.command()

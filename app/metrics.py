@@ -1,13 +1,17 @@
 """Prometheus metrics: what an operator graphs and alerts on.
 
 One registry per process (prometheus_client's default). The API serves it at `/metrics`;
-a worker serves its own on `WORKER_METRICS_PORT`. Names follow Prometheus conventions
+a worker serves its own on `WORKER_METRICS_PORT`. Several API processes behind one port
+(`sieve serve --workers N`) share their counts through files in PROMETHEUS_MULTIPROC_DIR
+(prometheus_client's multiprocess mode, which `sieve serve` sets up), so a scrape that
+reaches any one process sees them all. Names follow Prometheus conventions
 (`_total` counters, `_seconds` histograms); label values come from a small fixed set or
 from operation names the clients chose, never from ids.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Awaitable, Callable
 from functools import wraps
@@ -15,11 +19,13 @@ from typing import Any, ParamSpec, TypeVar
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
+    CollectorRegistry,
     Counter,
     Gauge,
     Histogram,
     disable_created_metrics,
     generate_latest,
+    multiprocess,
 )
 
 # no `_created` series per counter: they double the output and nobody graphs them
@@ -53,7 +59,9 @@ SEGMENT_EVALUATION = Histogram(
     ["kind"],
     buckets=LATENCY_BUCKETS,
 )
-QUEUE_DEPTH = Gauge("sieve_queue_depth", "Jobs waiting in the arq queue.", ["queue"])
+QUEUE_DEPTH = Gauge(
+    "sieve_queue_depth", "Jobs waiting in the arq queue.", ["queue"], multiprocess_mode="mostrecent"
+)
 EMAIL_SENDS = Counter(
     "sieve_email_sends_total",
     "Messages handed to a transport, by transport and outcome (sent, failed, unknown).",
@@ -62,6 +70,7 @@ EMAIL_SENDS = Counter(
 FLOW_LAG = Gauge(
     "sieve_flow_lag_seconds",
     "How overdue the oldest due flow enrollment is (0 when none is waiting).",
+    multiprocess_mode="mostrecent",
 )
 JOBS = Counter(
     "sieve_worker_jobs_total", "arq jobs run by this worker, by function and outcome.",
@@ -73,7 +82,12 @@ JOB_DURATION = Histogram(
 
 
 def render() -> tuple[bytes, str]:
-    """The registry in Prometheus' text format, and its content type."""
+    """The registry in Prometheus' text format (every API process's, in multiprocess
+    mode), and its content type."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(), CONTENT_TYPE_LATEST
 
 

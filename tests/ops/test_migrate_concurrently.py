@@ -7,7 +7,7 @@ import os
 import sqlite3
 import subprocess
 import sys
-import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
@@ -15,7 +15,7 @@ import pytest
 
 from app.migrations import migration_files, sqlite_statements
 from app.sql import Dialect
-from tests.conftest import PG_ADMIN_URL, _pg_url
+from tests.conftest import scratch_pg_database
 
 PROCESSES = 6
 
@@ -68,19 +68,9 @@ def check_outcomes(results: list[subprocess.CompletedProcess[str]], dialect: Dia
 
 
 @pytest.fixture
-def fresh_pg_url():
-    name = f"sieve_test_migrate_{uuid.uuid4().hex[:10]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(PG_ADMIN_URL)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    yield _pg_url(name)
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+def fresh_pg_url() -> Iterator[str]:
+    with scratch_pg_database("sieve_test_migrate") as url:
+        yield url
 
 
 def test_concurrent_migrations_on_a_fresh_postgres_database(fresh_pg_url, tmp_path):
