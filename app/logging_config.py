@@ -73,6 +73,8 @@ def configure_logging(
         library = logging.getLogger(name)
         library.handlers.clear()  # uvicorn's and arq's own configs add theirs
         library.propagate = True
+        library.disabled = False  # a dictConfig elsewhere may have disabled it
+        library.setLevel(logging.NOTSET)  # LOG_LEVEL, on the root, decides
     structlog.configure(
         processors=[
             *_SHARED,

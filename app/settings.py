@@ -151,7 +151,9 @@ def _describe(error: Any) -> str:
     name = _env_name(str(location)) if location in Settings.model_fields else str(location)
     message = error["msg"].removeprefix("Value error, ")
     given = error.get("input")
-    if isinstance(given, str | int | float) and not name.startswith(("SECRET", "SMTP_PASS")):
+    # never echo a secret, nor a URL (it may carry a password)
+    sensitive = any(part in name for part in ("SECRET", "PASSWORD", "_URL"))
+    if isinstance(given, str | int | float) and not sensitive:
         return f"{name}={given!r}: {message}" if name else message
     return f"{name}: {message}" if name else message
 

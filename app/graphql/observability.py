@@ -26,6 +26,11 @@ log = structlog.get_logger("sieve.graphql")
 # the code of an error that is not ours: the document did not parse or validate
 INVALID_DOCUMENT = "GRAPHQL_INVALID"
 INTERNAL = "INTERNAL"
+# operation names come from clients: past this many distinct ones, the rest share one
+# label, so that no client can grow the metrics without bound
+MAX_OPERATION_LABELS = 500
+OTHER_OPERATIONS = "(other)"
+_labels: set[str] = set()
 
 
 def error_code(error: GraphQLError) -> str:
@@ -67,7 +72,16 @@ def _path(error: GraphQLError) -> str | None:
     return ".".join(str(p) for p in error.path) if error.path else None
 
 
-def operation_label(context: ExecutionContext) -> str:
+def metric_label(name: str) -> str:
+    """`name` as a metric label, while fewer than MAX_OPERATION_LABELS names were seen."""
+    if name not in _labels:
+        if len(_labels) >= MAX_OPERATION_LABELS:
+            return OTHER_OPERATIONS
+        _labels.add(name)
+    return name
+
+
+def operation_name(context: ExecutionContext) -> str:
     """The operation's name, or for an anonymous one its root fields (`memberships`)."""
     if context.operation_name:
         return context.operation_name[:100]
@@ -101,7 +115,8 @@ class OperationObserver(SchemaExtension):
         yield
         elapsed = time.perf_counter() - started
         context = self.execution_context
-        name = operation_label(context)
+        name = operation_name(context)
+        label = metric_label(name)
         kind = context.operation_type.value if context.operation_type else "unknown"
         result = context.result
         errors = [error_code(e) for e in (result.errors or [])] if result is not None else []
@@ -116,8 +131,8 @@ class OperationObserver(SchemaExtension):
             outcome = "user_error"
         else:
             outcome = "ok"
-        metrics.GRAPHQL_OPERATIONS.labels(name, kind, outcome).inc()
-        metrics.GRAPHQL_LATENCY.labels(name, kind).observe(elapsed)
+        metrics.GRAPHQL_OPERATIONS.labels(label, kind, outcome).inc()
+        metrics.GRAPHQL_LATENCY.labels(label, kind).observe(elapsed)
         log.info(
             "graphql_operation",
             operation=name,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 
 import structlog
+from arq.connections import ArqRedis
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -35,10 +36,10 @@ async def _database_problem(timeout: float) -> str | None:
     return None
 
 
-async def _redis_problem(pool: object, timeout: float) -> str | None:
+async def _redis_problem(pool: ArqRedis | None, timeout: float) -> str | None:
     if pool is None:
         return "not configured"
-    problem = await queue_reachable(pool, timeout)  # type: ignore[arg-type]
+    problem = await queue_reachable(pool, timeout)
     if problem is not None:
         log.warning("ready_redis_failed", error=problem)
         return f"unreachable ({problem.split(':')[0]})"

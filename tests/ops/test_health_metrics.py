@@ -209,3 +209,13 @@ class _NoJobs:
 
     async def schedule(self, *args: object, **kwargs: object) -> None:
         return None
+
+
+def test_client_chosen_operation_names_cannot_grow_the_metrics_without_bound(monkeypatch):
+    from app.graphql import observability
+
+    monkeypatch.setattr(observability, "_labels", set())
+    monkeypatch.setattr(observability, "MAX_OPERATION_LABELS", 3)
+    labels = [observability.metric_label(f"Op{i}") for i in range(5)]
+    assert labels == ["Op0", "Op1", "Op2", "(other)", "(other)"]
+    assert observability.metric_label("Op1") == "Op1"  # names already seen keep theirs

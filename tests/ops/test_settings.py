@@ -115,3 +115,9 @@ def test_default_key_list_comes_from_the_settings(monkeypatch):
     assert read_token(make_token(1, 2, secret="oldest")) is None
     url = unsubscribe_url(1, 2, rotated)
     assert url.endswith(make_token(1, 2, secret="new-key"))
+
+
+def test_refused_secrets_and_urls_are_not_echoed():
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"DATABASE_URL": "mysql://app:hunter2@db", "SIEVE_ENV": "production"})
+    assert "DATABASE_URL" in str(caught.value) and "hunter2" not in str(caught.value)
