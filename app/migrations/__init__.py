@@ -9,6 +9,8 @@ lock, and its open transaction rolls back.
 SQLite: `BEGIN IMMEDIATE` takes the database's write lock before the list of applied
 migrations is read; each migration is applied statement by statement inside it (Python's
 `executescript` would commit first and give the lock away).
+
+A database whose ledger already lists every migration is left alone, without a lock.
 """
 
 from __future__ import annotations
@@ -55,10 +57,28 @@ def _only_comments(text: str) -> bool:
     return all(not line.strip() or line.strip().startswith("--") for line in text.splitlines())
 
 
+async def _all_applied(dialect: Dialect, names: list[str]) -> bool:
+    """Whether the ledger lists every migration: then no lock is needed (every start of
+    every process comes here, and SQLite's write lock would queue them behind writers)."""
+    client = connection()
+    table = (
+        "SELECT to_regclass('sieve_migrations') AS t"
+        if dialect is Dialect.POSTGRES
+        else "SELECT name AS t FROM sqlite_master WHERE type = 'table' AND name = 'sieve_migrations'"
+    )
+    exists = await client.execute_query_dict(table)
+    if not exists or exists[0]["t"] is None:
+        return False
+    rows = await client.execute_query_dict("SELECT name FROM sieve_migrations")
+    return set(names) <= {row["name"] for row in rows}
+
+
 async def apply_migrations() -> list[str]:
     """Apply pending migrations for this database's dialect; returns the names applied."""
     client = connection()
     dialect = dialect_of(client)
+    if await _all_applied(dialect, [name for name, _ in migration_files(dialect)]):
+        return []
     async with client.acquire_connection() as raw:
         if dialect is Dialect.POSTGRES:
             return await _apply_postgres(raw, migration_files(dialect))
