@@ -14,6 +14,7 @@ from pydantic import AliasChoices, Field, ValidationError, field_validator, mode
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEV_SECRET_KEY = "dev-insecure-secret-change-me"
+MIN_SECRET_LENGTH = 16  # in production: `change-me` is as public as the default
 
 PositiveInt = Annotated[int, Field(gt=0)]
 PositiveFloat = Annotated[float, Field(gt=0)]
@@ -80,6 +81,8 @@ class Settings(BaseSettings):
     worker_metrics_port: Annotated[int, Field(ge=0, lt=65536)] = 9100
     worker_redis_wait_seconds: Annotated[int, Field(ge=0)] = 60
     tracing_enabled: bool = False
+    metrics_max_operations: PositiveInt = 500
+    migration_lock_timeout_seconds: PositiveInt = 600
 
     @field_validator("sieve_env", "email_transport", "log_level", "log_format", mode="before")
     @classmethod
@@ -120,6 +123,10 @@ class Settings(BaseSettings):
         if self.sieve_env == "production" and self.secret_key in {DEV_SECRET_KEY, ""}:
             raise ValueError(
                 "SECRET_KEY: the development default cannot be used when SIEVE_ENV=production"
+            )
+        if self.sieve_env == "production" and len(self.secret_key) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"SECRET_KEY: at least {MIN_SECRET_LENGTH} characters when SIEVE_ENV=production"
             )
         return self
 

@@ -20,15 +20,15 @@ from strawberry.types import ExecutionContext
 
 from app import metrics
 from app.graphql.errors import should_mask
+from app.settings import settings
 
 log = structlog.get_logger("sieve.graphql")
 
 # the code of an error that is not ours: the document did not parse or validate
 INVALID_DOCUMENT = "GRAPHQL_INVALID"
 INTERNAL = "INTERNAL"
-# operation names come from clients: past this many distinct ones, the rest share one
-# label, so that no client can grow the metrics without bound
-MAX_OPERATION_LABELS = 500
+# operation names come from clients: past METRICS_MAX_OPERATIONS distinct ones, the rest
+# share one label, so that no client can grow the metrics without bound
 OTHER_OPERATIONS = "(other)"
 _labels: set[str] = set()
 
@@ -73,9 +73,9 @@ def _path(error: GraphQLError) -> str | None:
 
 
 def metric_label(name: str) -> str:
-    """`name` as a metric label, while fewer than MAX_OPERATION_LABELS names were seen."""
+    """`name` as a metric label, while fewer than METRICS_MAX_OPERATIONS names were seen."""
     if name not in _labels:
-        if len(_labels) >= MAX_OPERATION_LABELS:
+        if len(_labels) >= settings.metrics_max_operations:
             return OTHER_OPERATIONS
         _labels.add(name)
     return name

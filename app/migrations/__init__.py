@@ -20,6 +20,9 @@ from collections.abc import Iterator
 from importlib import resources
 from typing import Any
 
+import asyncpg
+
+from app.settings import settings
 from app.sql import Dialect, connection, dialect_of, now_utc
 
 # pg_advisory_lock's key: any constant no other code uses ("sieve" in ASCII)
@@ -27,9 +30,11 @@ MIGRATION_LOCK_KEY = 0x7369657665
 CREATE_LEDGER = (
     "CREATE TABLE IF NOT EXISTS sieve_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
 )
-# how long a SQLite migrator waits for another one's write lock
-SQLITE_LOCK_TIMEOUT_MS = 120_000
 SQLITE_BUSY_TIMEOUT_MS = 5_000  # what every other statement waits (sqlite3's default)
+
+
+class MigrationLockTimeout(RuntimeError):
+    """Another process kept the migration lock longer than MIGRATION_LOCK_TIMEOUT_SECONDS."""
 
 
 def migration_files(dialect: Dialect) -> list[tuple[str, str]]:
@@ -86,32 +91,49 @@ async def apply_migrations() -> list[str]:
 
 
 async def _apply_postgres(raw: Any, files: list[tuple[str, str]]) -> list[str]:
-    # waiting for the lock, or building an index over millions of rows, is no runaway
-    # query: no statement timeout here (RESET restores the session's own)
+    # building an index over millions of rows is no runaway query: no statement timeout
+    # here; waiting for another migrator is bounded. RESET restores the session's own.
     await raw.execute("SET statement_timeout = 0")
-    await raw.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
+    await raw.execute(f"SET lock_timeout = '{settings.migration_lock_timeout_seconds}s'")
     try:
-        await raw.execute(CREATE_LEDGER)
-        applied = {row["name"] for row in await raw.fetch("SELECT name FROM sieve_migrations")}
-        done: list[str] = []
-        for name, script in files:
-            if name in applied:
-                continue
-            async with raw.transaction():
-                await raw.execute(script)
-                await raw.execute(
-                    "INSERT INTO sieve_migrations (name, applied_at) VALUES ($1, $2)",
-                    name, now_utc().isoformat(),
-                )  # fmt: skip
-            done.append(name)
-        return done
+        try:
+            await raw.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
+        except asyncpg.LockNotAvailableError:
+            raise MigrationLockTimeout(
+                "another process held the migration lock for more than"
+                f" {settings.migration_lock_timeout_seconds} s (MIGRATION_LOCK_TIMEOUT_SECONDS)"
+            ) from None
+        await raw.execute("RESET lock_timeout")
+        try:
+            return await _apply_pending(raw, files)
+        finally:
+            await raw.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
     finally:
-        await raw.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
         await raw.execute("RESET statement_timeout")
+        await raw.execute("RESET lock_timeout")
+
+
+async def _apply_pending(raw: Any, files: list[tuple[str, str]]) -> list[str]:
+    """PostgreSQL, under the lock: each pending migration in its own transaction."""
+    await raw.execute(CREATE_LEDGER)
+    applied = {row["name"] for row in await raw.fetch("SELECT name FROM sieve_migrations")}
+    done: list[str] = []
+    for name, script in files:
+        if name in applied:
+            continue
+        async with raw.transaction():
+            await raw.execute(script)
+            await raw.execute(
+                "INSERT INTO sieve_migrations (name, applied_at) VALUES ($1, $2)",
+                name, now_utc().isoformat(),
+            )  # fmt: skip
+        done.append(name)
+    return done
 
 
 async def _apply_sqlite(raw: Any, files: list[tuple[str, str]]) -> list[str]:
-    await raw.execute(f"PRAGMA busy_timeout = {SQLITE_LOCK_TIMEOUT_MS}")
+    # how long to wait for another migrator's (or any writer's) lock
+    await raw.execute(f"PRAGMA busy_timeout = {settings.migration_lock_timeout_seconds * 1000}")
     await raw.execute("BEGIN IMMEDIATE")
     try:
         await raw.execute(CREATE_LEDGER)

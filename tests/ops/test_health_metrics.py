@@ -215,7 +215,7 @@ def test_client_chosen_operation_names_cannot_grow_the_metrics_without_bound(mon
     from app.graphql import observability
 
     monkeypatch.setattr(observability, "_labels", set())
-    monkeypatch.setattr(observability, "MAX_OPERATION_LABELS", 3)
+    monkeypatch.setattr(observability, "settings", settings.replace(metrics_max_operations=3))
     labels = [observability.metric_label(f"Op{i}") for i in range(5)]
     assert labels == ["Op0", "Op1", "Op2", "(other)", "(other)"]
     assert observability.metric_label("Op1") == "Op1"  # names already seen keep theirs

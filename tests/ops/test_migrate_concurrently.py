@@ -115,3 +115,27 @@ def test_sqlite_scripts_are_split_where_sqlite_ends_a_statement():
         "-- a comment; with a semicolon\nCREATE TABLE a (x);",
         "CREATE TABLE b (y); -- trailing",
     ]
+
+
+async def test_a_migrator_waits_for_the_lock_only_so_long(fresh_pg_url, monkeypatch):
+    import app.migrations as migrations
+    from app.db import close_database, open_database
+    from app.settings import settings
+    from app.sql import connection
+
+    monkeypatch.setattr(migrations, "settings", settings.replace(migration_lock_timeout_seconds=1))
+    holder = await asyncpg.connect(fresh_pg_url)  # another migrator, stuck
+    await holder.execute("SELECT pg_advisory_lock($1)", migrations.MIGRATION_LOCK_KEY)
+    await open_database(fresh_pg_url, migrate=False)
+    try:
+        with pytest.raises(migrations.MigrationLockTimeout, match="MIGRATION_LOCK_TIMEOUT_SECONDS"):
+            await migrations.apply_migrations()
+        await holder.execute("SELECT pg_advisory_unlock($1)", migrations.MIGRATION_LOCK_KEY)
+        applied = await migrations.apply_migrations()
+        assert applied == [name for name, _ in migration_files(Dialect.POSTGRES)]
+        # the pooled session has its own timeouts back
+        [row] = await connection().execute_query_dict("SHOW lock_timeout")
+        assert row["lock_timeout"] == "0"
+    finally:
+        await close_database()
+        await holder.close()

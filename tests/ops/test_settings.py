@@ -64,6 +64,8 @@ def test_production_refuses_the_default_secret_and_others_warn():
         load_settings({"SIEVE_ENV": "production"})
     with pytest.raises(SettingsError, match="SECRET_KEY"):
         load_settings({"SIEVE_ENV": "production", "SECRET_KEY": DEV_SECRET_KEY})
+    with pytest.raises(SettingsError, match="at least 16 characters"):
+        load_settings({"SIEVE_ENV": "production", "SECRET_KEY": "change-me"})
     assert (
         load_settings({"SIEVE_ENV": "production", "SECRET_KEY": "s" * 32}).startup_warnings() == []
     )
