@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import os
 import subprocess
 import sys
@@ -40,6 +39,9 @@ def _version() -> str:
 @click.version_option(_version(), "--version", prog_name="sieve")
 def main() -> None:
     """Sieve: live customer segmentation for email marketing."""
+    from app.logging_config import configure_logging
+
+    configure_logging(settings)
 
 
 def _call(work: Callable[[], Awaitable[Any]]) -> Any:
@@ -186,10 +188,20 @@ def _serve(config: Settings, host: str, port: int, workers: int = 1) -> None:
 
     from app.main import create_app
 
+    # log_config=None: uvicorn's records go through app.logging_config's handler
     if workers > 1:  # several processes need an import string, and read settings from env
-        uvicorn.run("app.asgi:app", host=host, port=port, workers=workers, log_level="info")
+        _share_metrics()
+        uvicorn.run("app.asgi:app", host=host, port=port, workers=workers, log_config=None)
     else:
-        uvicorn.run(create_app(config), host=host, port=port, log_level="info")
+        uvicorn.run(create_app(config), host=host, port=port, log_config=None)
+
+
+def _share_metrics() -> None:
+    """API processes count into files of one fresh folder, read by any one's /metrics."""
+    import tempfile
+
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="sieve-metrics-")
 
 
 @main.command()
@@ -204,11 +216,9 @@ def serve(host: str, port: int, workers: int) -> None:
 @main.command()
 def worker() -> None:
     """Run the arq worker (broadcasts, flows, periodic jobs)."""
-    from arq import run_worker
+    from workers.settings import run
 
-    from workers.settings import WorkerSettings
-
-    run_worker(WorkerSettings)  # type: ignore[arg-type]
+    run()
 
 
 @main.command()
@@ -289,7 +299,7 @@ def demo(host: str, port: int, people: int, state_dir: str) -> None:
     prepared = _run(lambda: prepare_demo(folder, people))
     public_url = demo_public_url(host, port, os.environ.get("PUBLIC_URL"))
     redis_url, embedded = _redis_or_embedded(settings.redis_url, folder)
-    config = dataclasses.replace(settings, redis_url=redis_url, public_url=public_url)
+    config = settings.replace(redis_url=redis_url, public_url=public_url)
     env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": settings.database_url,
            "PUBLIC_URL": public_url}  # fmt: skip
     worker_process = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], env=env)

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from importlib import resources
 from typing import Any
 from urllib.parse import urlparse
 
 from tortoise import Tortoise
-from tortoise.transactions import in_transaction
 
+from app.migrations import apply_migrations
 from app.settings import settings
-from app.sql import POINT, Dialect, SqlParams, connection, dialect_of, now_utc
+from app.sql import POINT
 
 # Every PostgreSQL session of the app: keyset pages need the cursor value in the plan;
 # segment counts of hundreds of thousands of people spill to disk at the default 4MB
@@ -101,37 +100,3 @@ async def database(database_url: str | None = None, *, migrate: bool = True) -> 
         yield
     finally:
         await close_database()
-
-
-def _migration_files(dialect: Dialect) -> list[tuple[str, str]]:
-    folder = resources.files("app.migrations")
-    names = sorted(
-        entry.name for entry in folder.iterdir() if entry.name.endswith(f".{dialect.value}.sql")
-    )
-    return [(name.split(".")[0], folder.joinpath(name).read_text()) for name in names]
-
-
-async def apply_migrations() -> list[str]:
-    """Apply pending SQL migrations for this dialect, each in its own transaction."""
-    conn = connection()
-    dialect = dialect_of(conn)
-    await conn.execute_script(
-        "CREATE TABLE IF NOT EXISTS sieve_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
-    )
-    applied = {
-        row["name"] for row in await conn.execute_query_dict("SELECT name FROM sieve_migrations")
-    }
-    done: list[str] = []
-    for name, script in _migration_files(dialect):
-        if name in applied:
-            continue
-        params = SqlParams(dialect)
-        record = (
-            "INSERT INTO sieve_migrations (name, applied_at)"
-            f" VALUES ({params.add(name)}, {params.add(now_utc().isoformat())})"
-        )
-        async with in_transaction("default") as tx:
-            await tx.execute_script(script)
-            await tx.execute_query(record, params.values)
-        done.append(name)
-    return done

@@ -30,6 +30,8 @@ class ErrorCode(StrEnum):
     EMPTY_AUDIENCE = "EMPTY_AUDIENCE"
     UNAUTHENTICATED = "UNAUTHENTICATED"
     FORBIDDEN = "FORBIDDEN"  # a valid key whose scope does not allow the operation
+    # a dependency (Redis) is down: nothing was changed, try again later
+    UNAVAILABLE = "UNAVAILABLE"
 
 
 def format_path(path: Sequence[PathPart]) -> str:

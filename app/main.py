@@ -8,13 +8,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import structlog
-from arq import create_pool
-from arq.connections import RedisSettings
+from arq.connections import ArqRedis
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from strawberry.asgi import GraphQL
 
@@ -22,9 +21,12 @@ from app.db import close_database, open_database
 from app.flows import triggers
 from app.graphql.context import Context
 from app.graphql.schema import schema
+from app.logging_config import RequestContext, configure_logging
+from app.queue import open_queue, queue_reachable
 from app.settings import Settings, settings
 from app.web.export import export_segment
 from app.web.graphiql import CONTENT_SECURITY_POLICY, STATIC_PATH, graphiql_page, static_files
+from app.web.health import health, metrics_endpoint, ready
 from app.web.unsubscribe import unsubscribe_endpoint
 
 log = structlog.get_logger()
@@ -48,29 +50,30 @@ class SieveGraphQL(GraphQL):
             raise json.JSONDecodeError("nested too deeply", "", 0) from None
 
 
-async def health(request: Request) -> JSONResponse:
-    return JSONResponse({"status": "ok"})
-
-
-async def open_arq(redis_url: str, queue_name: str) -> Any:
-    """The API enqueues background work; without Redis it still serves reads and writes."""
-    redis_settings = RedisSettings.from_dsn(redis_url)
-    redis_settings.conn_timeout, redis_settings.conn_retries = 2, 0
-    try:
-        return await create_pool(redis_settings, default_queue_name=queue_name)
-    except Exception as exc:
-        log.warning("redis_unavailable", redis_url=redis_url, error=str(exc))
-        return None
+async def open_arq(redis_url: str, queue_name: str, timeout: float = 2.0) -> ArqRedis:
+    """The API's queue client. Without Redis the API still serves reads and writes, and
+    the client connects by itself once Redis is back (app/queue.py)."""
+    pool = open_queue(redis_url, queue_name, timeout)
+    problem = await queue_reachable(pool, timeout)
+    if problem is not None:
+        log.warning("redis_unavailable", queue=queue_name, error=problem)
+    return pool
 
 
 def create_app(config: Settings | None = None, *, database_url: str | None = None) -> Starlette:
     config = config or settings
     triggers.subscribe()  # trackEvents enrolls people in the flows its events trigger
+    configure_logging(config)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        for warning in config.startup_warnings():
+            log.warning("insecure_configuration", problem=warning)
         await open_database(database_url or config.database_url)
-        app.state.arq = await open_arq(config.redis_url, config.queue_name)
+        app.state.arq = await open_arq(
+            config.redis_url, config.queue_name, config.redis_timeout_seconds
+        )
+        log.info("api_started", environment=config.sieve_env)
         try:
             yield
         finally:
@@ -79,22 +82,28 @@ def create_app(config: Settings | None = None, *, database_url: str | None = Non
             await close_database()
 
     graphql = SieveGraphQL(schema, graphql_ide="graphiql")
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/health", health),
+            Route("/ready", ready),
+            Route("/metrics", metrics_endpoint),
             Route("/export/segments/{segment_id}", export_segment),
             Route("/unsubscribe/{token}", unsubscribe_endpoint, methods=["GET", "POST"]),
             Mount(STATIC_PATH, static_files(), name="static"),
         ],
         middleware=[
+            Middleware(RequestContext),
             Middleware(
                 CORSMiddleware,
                 allow_origins=list(config.cors_origins),
                 allow_methods=["GET", "POST", "OPTIONS"],
                 allow_headers=["authorization", "content-type"],
-            )
+            ),
         ],
         lifespan=lifespan,
     )
+    app.state.config = config
+    app.state.arq = None  # the lifespan opens it
+    return app

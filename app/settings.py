@@ -1,117 +1,201 @@
-"""One typed settings object, read from the environment, shared by the API, CLI and workers."""
+"""One typed settings object, read from the environment, shared by the API, CLI and workers.
+
+pydantic-settings reads and validates every variable when the process starts, so a typo
+(`MAX_BATCH=abc`, `EMAIL_TRANSPORT=smtpp`) stops it at once with one message naming every
+bad variable, instead of a traceback at the first request or send that reads it.
+"""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
-from typing import Any
+import sys
+from typing import Annotated, Any, Literal
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEV_SECRET_KEY = "dev-insecure-secret-change-me"
+MIN_SECRET_LENGTH = 16  # in production: `change-me` is as public as the default
+
+PositiveInt = Annotated[int, Field(gt=0)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+CsvList = Annotated[tuple[str, ...], NoDecode]
 
 
-def _csv(raw: str) -> tuple[str, ...]:
-    return tuple(item.strip() for item in raw.split(",") if item.strip())
+class SettingsError(ValueError):
+    """The environment holds values Sieve cannot run with; the message lists each one."""
 
 
-def _bool(raw: str) -> bool:
-    return raw.strip().lower() in {"1", "true", "yes", "on"}
+def _env_name(name: str) -> str:
+    alias = Settings.model_fields[name].validation_alias
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return str(alias) if alias else name.upper()
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(BaseSettings):
+    """Every setting, typed. The variable is the field's name upper-cased unless aliased."""
+
+    model_config = SettingsConfigDict(
+        frozen=True, extra="ignore", case_sensitive=False, validate_by_name=True
+    )
+
+    sieve_env: Literal["development", "test", "staging", "production"] = "development"
     database_url: str = "sqlite://sieve.sqlite3"
     redis_url: str = "redis://localhost:6379"
-    cors_origins: tuple[str, ...] = ()
-    secret_key: str = "dev-insecure-secret-change-me"
+    cors_origins: CsvList = ()
+    secret_key: str = DEV_SECRET_KEY
+    # older keys still accepted when reading signed tokens (a rotation's grace period)
+    secret_key_previous: CsvList = ()
     public_url: str = "http://127.0.0.1:8000"
-    max_batch: int = 1000
-    max_page: int = 1000
-    email_transport: str = "file"
+    max_batch: PositiveInt = 1000
+    max_page: PositiveInt = 1000
+    email_transport: Literal["smtp", "file", "null"] = "file"
     email_file_dir: str = ".sieve/outbox"
     smtp_host: str = "127.0.0.1"
-    smtp_port: int = 25
+    smtp_port: Annotated[int, Field(gt=0, lt=65536)] = 25
     smtp_username: str = ""
     smtp_password: str = ""
     smtp_tls: bool = False
     smtp_starttls: bool = False
-    smtp_connections: int = 4
-    send_rate_per_second: float = 5000.0
-    queue_name: str = "arq:queue"
-    broadcast_batch_size: int = 500
-    broadcast_group_size: int = 50
-    broadcast_batch_seconds: float = 120.0
-    broadcast_lease_seconds: float = 10.0
+    smtp_connections: PositiveInt = 4
+    send_rate_per_second: PositiveFloat = 5000.0
+    queue_name: str = Field(
+        default="arq:queue", validation_alias=AliasChoices("SIEVE_QUEUE", "queue_name")
+    )
+    broadcast_batch_size: PositiveInt = 500
+    broadcast_group_size: PositiveInt = 50
+    broadcast_batch_seconds: PositiveFloat = 120.0
+    broadcast_lease_seconds: PositiveFloat = 10.0
     flow_from_email: str = "hello@example.com"
-    flow_batch_size: int = 500
-    flow_lease_seconds: float = 120.0
-    flow_sweep_seconds: int = 5
-    flow_sweep_grace_seconds: float = 30.0
-    flow_job_timeout: float = 300.0
+    flow_batch_size: PositiveInt = 500
+    flow_lease_seconds: PositiveFloat = 120.0
+    flow_sweep_seconds: PositiveInt = 5
+    flow_sweep_grace_seconds: PositiveFloat = 30.0
+    flow_job_timeout: PositiveFloat = 300.0
     # templates (app/email/sandbox.py): what one render of one field may compute
-    template_max_iterations: int = 10_000
-    template_max_range: int = 10_000
-    template_max_string: int = 1_000_000
-    template_max_output: int = 2_000_000
-    template_max_int_bits: int = 4096
-    template_render_seconds: float = 2.0
-    template_render_threads: int = 4
-    extra: dict[str, str] = field(default_factory=dict)
+    template_max_iterations: PositiveInt = 10_000
+    template_max_range: PositiveInt = 10_000
+    template_max_string: PositiveInt = 1_000_000
+    template_max_output: PositiveInt = 2_000_000
+    template_max_int_bits: PositiveInt = 4096
+    template_render_seconds: PositiveFloat = 2.0
+    template_render_threads: PositiveInt = 4
+    # operations: logs, readiness, metrics, tracing, Redis
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["auto", "json", "console"] = "auto"
+    ready_timeout_seconds: PositiveFloat = 2.0
+    redis_timeout_seconds: PositiveFloat = 2.0
+    unavailable_retry_seconds: PositiveInt = 5
+    worker_metrics_port: Annotated[int, Field(ge=0, lt=65536)] = 9100
+    worker_redis_wait_seconds: Annotated[int, Field(ge=0)] = 60
+    tracing_enabled: bool = False
+    metrics_max_operations: PositiveInt = 500
+    migration_lock_timeout_seconds: PositiveInt = 600
+
+    @field_validator("sieve_env", "email_transport", "log_level", "log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("cors_origins", "secret_key_previous", mode="before")
+    @classmethod
+    def _csv(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(item.strip() for item in value.split(",") if item.strip())
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_scheme(cls, value: str) -> str:
+        if not value.startswith(("sqlite://", "postgres://", "postgresql://", "asyncpg://")):
+            raise ValueError("must start with sqlite://, postgres:// or postgresql://")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @model_validator(mode="after")
+    def _production_secret(self) -> Settings:
+        # sequential ids plus a public key would let anyone mint unsubscribe links
+        if self.sieve_env == "production" and self.secret_key in {DEV_SECRET_KEY, ""}:
+            raise ValueError(
+                "SECRET_KEY: the development default cannot be used when SIEVE_ENV=production"
+            )
+        if self.sieve_env == "production" and len(self.secret_key) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"SECRET_KEY: at least {MIN_SECRET_LENGTH} characters when SIEVE_ENV=production"
+            )
+        return self
 
     @property
     def is_postgres(self) -> bool:
         return self.database_url.startswith(("postgres://", "postgresql://", "asyncpg://"))
 
+    @property
+    def secret_keys(self) -> tuple[str, ...]:
+        """The signing key first, then the previous ones still accepted when reading."""
+        return (self.secret_key, *self.secret_key_previous)
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some values changed, validated like the environment's."""
+        return Settings(**{**self.model_dump(), **changes})
+
+    def startup_warnings(self) -> list[str]:
+        """What a process should log when it starts with this configuration."""
+        if self.secret_key == DEV_SECRET_KEY:
+            return [
+                "SECRET_KEY is the public development default: anyone can forge unsubscribe"
+                " links; set it (SIEVE_ENV=production refuses to start without it)"
+            ]
+        return []
+
+
+def _describe(error: Any) -> str:
+    location = error["loc"][0] if error["loc"] else ""
+    name = _env_name(str(location)) if location in Settings.model_fields else str(location)
+    message = error["msg"].removeprefix("Value error, ")
+    given = error.get("input")
+    # never echo a secret, nor a URL (it may carry a password)
+    sensitive = any(part in name for part in ("SECRET", "PASSWORD", "_URL"))
+    if isinstance(given, str | int | float) and not sensitive:
+        return f"{name}={given!r}: {message}" if name else message
+    return f"{name}: {message}" if name else message
+
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
-    """Read settings from the environment; every value has a zero-setup default."""
-    env = dict(os.environ if env is None else env)
-    default = Settings()
-    return Settings(
-        database_url=env.get("DATABASE_URL", default.database_url),
-        redis_url=env.get("REDIS_URL", default.redis_url),
-        cors_origins=_csv(env.get("CORS_ORIGINS", "")),
-        secret_key=env.get("SECRET_KEY", default.secret_key),
-        public_url=env.get("PUBLIC_URL", default.public_url).rstrip("/"),
-        max_batch=int(env.get("MAX_BATCH", default.max_batch)),
-        max_page=int(env.get("MAX_PAGE", default.max_page)),
-        email_transport=env.get("EMAIL_TRANSPORT", default.email_transport),
-        email_file_dir=env.get("EMAIL_FILE_DIR", default.email_file_dir),
-        smtp_host=env.get("SMTP_HOST", default.smtp_host),
-        smtp_port=int(env.get("SMTP_PORT", default.smtp_port)),
-        smtp_username=env.get("SMTP_USERNAME", ""),
-        smtp_password=env.get("SMTP_PASSWORD", ""),
-        smtp_tls=_bool(env.get("SMTP_TLS", "false")),
-        smtp_starttls=_bool(env.get("SMTP_STARTTLS", "false")),
-        smtp_connections=int(env.get("SMTP_CONNECTIONS", default.smtp_connections)),
-        send_rate_per_second=float(env.get("SEND_RATE_PER_SECOND", default.send_rate_per_second)),
-        queue_name=env.get("SIEVE_QUEUE", default.queue_name),
-        broadcast_batch_size=int(env.get("BROADCAST_BATCH_SIZE", default.broadcast_batch_size)),
-        broadcast_group_size=int(env.get("BROADCAST_GROUP_SIZE", default.broadcast_group_size)),
-        broadcast_batch_seconds=float(
-            env.get("BROADCAST_BATCH_SECONDS", default.broadcast_batch_seconds)
-        ),
-        broadcast_lease_seconds=float(
-            env.get("BROADCAST_LEASE_SECONDS", default.broadcast_lease_seconds)
-        ),
-        flow_from_email=env.get("FLOW_FROM_EMAIL", default.flow_from_email),
-        flow_batch_size=int(env.get("FLOW_BATCH_SIZE", default.flow_batch_size)),
-        flow_lease_seconds=float(env.get("FLOW_LEASE_SECONDS", default.flow_lease_seconds)),
-        flow_sweep_seconds=int(env.get("FLOW_SWEEP_SECONDS", default.flow_sweep_seconds)),
-        flow_sweep_grace_seconds=float(
-            env.get("FLOW_SWEEP_GRACE_SECONDS", default.flow_sweep_grace_seconds)
-        ),
-        flow_job_timeout=float(env.get("FLOW_JOB_TIMEOUT", default.flow_job_timeout)),
-        **_template_limits(env, default),
-    )
+    """Read and validate settings (from `env` when given, else the process environment).
+
+    Raises SettingsError naming every bad variable at once.
+    """
+    try:
+        if env is None:
+            return Settings()
+        known = {_env_name(name).lower(): name for name in Settings.model_fields}
+        values = {known[k.lower()]: v for k, v in env.items() if k.lower() in known}
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        problems = "\n".join(f"  - {_describe(e)}" for e in exc.errors())
+        raise SettingsError(f"invalid configuration:\n{problems}") from None
 
 
-def _template_limits(env: dict[str, str], default: Settings) -> dict[str, Any]:
-    """TEMPLATE_MAX_ITERATIONS ... TEMPLATE_RENDER_THREADS, each cast like its default."""
-    names = ("template_max_iterations", "template_max_range", "template_max_string",
-             "template_max_output", "template_max_int_bits", "template_render_seconds",
-             "template_render_threads")  # fmt: skip
-    return {
-        name: type(getattr(default, name))(env.get(name.upper(), getattr(default, name)))
-        for name in names
-    }
+def _settings_at_start() -> Settings:
+    """The process's settings; a bad environment stops it with the list, not a traceback."""
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        sys.stderr.write(f"sieve: {exc}\n")
+        raise SystemExit(2) from None
 
 
-settings = load_settings()
+settings = _settings_at_start()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import os
 import signal
 import socket
@@ -79,7 +78,7 @@ async def test_demo_data_is_realistic_and_segmentable(db, workspace):
 
 
 async def test_cors_allows_configured_origins_only(db):
-    app = create_app(dataclasses.replace(settings, cors_origins=("https://app.example.com",)))
+    app = create_app(settings.replace(cors_origins=("https://app.example.com",)))
     app.state.arq = None
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://t"

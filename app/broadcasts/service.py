@@ -22,6 +22,7 @@ from app.broadcasts.models import Broadcast, BroadcastStatus, DeliveryStatus
 from app.email.templates import check_templates_off_loop
 from app.errors import ErrorCode, PathPart, UserInputError
 from app.input_reader import InputReader, address_problem
+from app.queue import QUEUE_ERRORS
 from app.segments.models import Segment
 from app.segments.service import add_references, remove_references
 from app.sql import SqlParams, bind_list, connection, dialect_of, fetch_all, now_utc
@@ -193,10 +194,13 @@ async def send_broadcast(
         raise invalid_state(broadcast.status, "sent again")
     try:
         await enqueue_start(queue, broadcast.id, token, at)
-    except Exception:
+    except Exception as exc:
+        # back to DRAFT: a start job that reached Redis anyway finds another token, and stops
         await Broadcast.filter(id=broadcast.id, status=BroadcastStatus.SCHEDULED).update(
             status=BroadcastStatus.DRAFT, send_token=None, scheduled_at=None
         )
+        if isinstance(exc, QUEUE_ERRORS):
+            raise QueueUnavailable(f"cannot schedule the send: {exc}") from exc
         raise
     await broadcast.refresh_from_db()
     return broadcast

@@ -138,12 +138,18 @@ class SmtpTransport:
 
 
 def make_transport(config: Settings) -> Transport:
-    """The transport named by `settings.email_transport`: smtp, file or null."""
+    """The transport named by `settings.email_transport` (smtp, file or null), its sends
+    counted per outcome in the `sieve_email_sends_total` metric."""
+    from app.metrics import MeteredTransport
+
     kind = config.email_transport.lower()
+    transport: Transport
     if kind == "smtp":
-        return SmtpTransport(config)
-    if kind == "file":
-        return FileTransport(config.email_file_dir)
-    if kind == "null":
-        return NullTransport()
-    raise ValueError(f"unknown EMAIL_TRANSPORT {config.email_transport!r}: smtp, file or null")
+        transport = SmtpTransport(config)
+    elif kind == "file":
+        transport = FileTransport(config.email_file_dir)
+    elif kind == "null":
+        transport = NullTransport()
+    else:
+        raise ValueError(f"unknown EMAIL_TRANSPORT {config.email_transport!r}: smtp, file or null")
+    return MeteredTransport(transport, kind)

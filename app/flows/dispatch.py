@@ -13,11 +13,15 @@ from datetime import datetime, timedelta
 from itertools import groupby
 from typing import Any, Protocol
 
+import structlog
+
 from app.flows import store
+from app.queue import QUEUE_ERRORS
 from app.settings import settings
 from app.sql import now_utc
 
 ADVANCE_JOB = "advance_flow_batch"
+log = structlog.get_logger()
 
 
 class Scheduler(Protocol):
@@ -41,13 +45,14 @@ class ArqScheduler:
     ) -> None:
         # job ids are global in Redis: scope them by queue, so that two deployments (or
         # test databases) sharing a Redis never dedupe each other's jobs
-        await self.pool.enqueue_job(
-            ADVANCE_JOB,
-            flow_id,
-            list(enrollment_ids),
-            _job_id=f"{self.pool.default_queue_name}:{job_id}",
-            _defer_until=at,
-        )
+        try:
+            await self.pool.enqueue_job(
+                ADVANCE_JOB, flow_id, list(enrollment_ids),
+                _job_id=f"{self.pool.default_queue_name}:{job_id}", _defer_until=at,
+            )  # fmt: skip
+        except QUEUE_ERRORS as exc:
+            # the enrollments are saved and due: the sweep dispatches them once Redis is back
+            log.warning("flow_dispatch_deferred_to_sweep", flow_id=flow_id, error=str(exc))
 
 
 class NoScheduler:

@@ -14,7 +14,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.flows.models import EnrollmentState, SendStatus
-from app.sql import Dialect, SqlParams, bind_list, connection, dialect_of, fetch_all, fetch_one
+from app.sql import (
+    Dialect,
+    SqlParams,
+    bind_list,
+    connection,
+    dialect_of,
+    fetch_all,
+    fetch_one,
+    parse_db_datetime,
+)
 
 
 @dataclass(frozen=True)
@@ -306,3 +315,14 @@ async def due_enrollments(
     )
     rows = await fetch_all(conn, sql, params.values)
     return [(int(r["flow_id"]), int(r["id"]), r["step"], int(r["seq"])) for r in rows]
+
+
+async def oldest_due_at() -> datetime | None:
+    """When the longest-waiting enrollment of an ACTIVE flow fell due (the flow lag metric)."""
+    conn = connection()
+    sql = (
+        "SELECT min(e.due_at) AS due FROM flow_enrollments e"
+        " JOIN flows f ON f.id = e.flow_id AND f.status = 'ACTIVE' WHERE e.state = 'ACTIVE'"
+    )
+    row = await fetch_one(conn, sql, [])
+    return parse_db_datetime(row["due"]) if row else None

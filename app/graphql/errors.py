@@ -14,6 +14,7 @@ from strawberry.exceptions import StrawberryGraphQLError
 from app.errors import ErrorCode as DomainErrorCode
 from app.errors import UserError as DomainUserError
 from app.errors import UserInputError
+from app.settings import settings
 
 ErrorCode = strawberry.enum(DomainErrorCode, name="ErrorCode")
 
@@ -37,12 +38,26 @@ class ClientError(GraphQLError):
     """A query error the client caused; shown as is, with a code and an input path."""
 
     def __init__(
-        self, message: str, code: DomainErrorCode = DomainErrorCode.INVALID, path: str | None = None
+        self,
+        message: str,
+        code: DomainErrorCode = DomainErrorCode.INVALID,
+        path: str | None = None,
+        retry_after: int | None = None,
     ) -> None:
-        extensions: dict[str, str] = {"code": code.value}
+        extensions: dict[str, str | int] = {"code": code.value}
         if path:
             extensions["path"] = path
+        if retry_after is not None:
+            extensions["retryAfter"] = retry_after  # seconds
         super().__init__(message, extensions=extensions)
+
+
+def unavailable(what: str) -> ClientError:
+    """An outage is no client error: UNAVAILABLE, with when to try again."""
+    seconds = settings.unavailable_retry_seconds
+    return ClientError(
+        f"{what} Try again in {seconds} s.", DomainErrorCode.UNAVAILABLE, retry_after=seconds
+    )
 
 
 def raise_for(exc: UserInputError, *prefix: str | int) -> None:

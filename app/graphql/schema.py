@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import strawberry
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
@@ -24,12 +23,14 @@ from app.graphql.broadcasts.subscriptions import BroadcastSubscription
 from app.graphql.errors import should_mask
 from app.graphql.flows.mutations import FlowMutation
 from app.graphql.flows.queries import FlowQuery
+from app.graphql.observability import ObservedSchema, OperationObserver, tracing_extensions
 from app.graphql.people.mutations import PeopleMutation
 from app.graphql.people.queries import PeopleQuery
 from app.graphql.scalars import SCALAR_OVERRIDES
 from app.graphql.segments.mutations import SegmentMutation
 from app.graphql.segments.queries import SegmentQuery
 from app.graphql.text_guard import RefuseUnstorableArguments
+from app.settings import settings
 
 Query = merge_types(
     "Query", (PeopleQuery, SegmentQuery, AnalyticsQuery, BroadcastQuery, FlowQuery, AdminQuery)
@@ -47,7 +48,7 @@ _LIMITS = [
     *MaxAliasesLimiter(max_alias_count=60).validation_rules,
 ]
 
-schema = strawberry.Schema(
+schema = ObservedSchema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
@@ -60,5 +61,7 @@ schema = strawberry.Schema(
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),
         RefuseUnstorableArguments,
+        OperationObserver,  # after MaskErrors: it sees the errors unmasked
+        *tracing_extensions(settings.tracing_enabled),
     ],
 )

@@ -16,6 +16,7 @@ from tortoise.transactions import in_transaction
 from app.errors import ErrorCode, PathPart, UserError, UserInputError
 from app.ids import encode_id
 from app.input_reader import InputReader
+from app.metrics import timed_evaluation
 from app.people.models import Person
 from app.segments import evaluate
 from app.segments.ast import Group, SegmentCondition, from_json, to_json
@@ -331,15 +332,19 @@ class Evaluation:
     def _common(self) -> dict[str, Any]:
         return {"workspace_id": self.workspace_id, "now": self.now, "segments": self.definitions}
 
+    @timed_evaluation("count")
     async def count(self) -> int:
         return await evaluate.count_members(self.root, **self._common)
 
+    @timed_evaluation("page")
     async def page(self, after_id: int | None, limit: int) -> list[int]:
         return await evaluate.member_page(self.root, after_id=after_id, limit=limit, **self._common)
 
+    @timed_evaluation("contains")
     async def contains(self, person_id: int) -> bool:
         return await evaluate.contains(self.root, person_id=person_id, **self._common)
 
+    @timed_evaluation("explain")
     async def explain(self, person_id: int) -> Any:
         return await evaluate.explain(self.root, person_id=person_id, **self._common)
 
@@ -348,6 +353,7 @@ async def evaluation_of(workspace_id: int, segment: Segment) -> Evaluation:
     return await Evaluation.of(workspace_id, from_json(segment.definition))
 
 
+@timed_evaluation("memberships")
 async def memberships(
     workspace_id: int, person_id: int, segment_ids: Sequence[int] | None
 ) -> list[tuple[Segment, bool]] | None:

@@ -3,7 +3,6 @@ it receives, settings for in-process workers, and a GraphQL client whose app can
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import httpx
@@ -19,8 +18,7 @@ __all__ = ["free_port", "mailbox", "smtp_server"]  # fixtures (pytest finds them
 @pytest.fixture
 def send_config(smtp_server) -> Settings:
     controller, _ = smtp_server
-    return dataclasses.replace(
-        settings,
+    return settings.replace(
         email_transport="smtp",
         smtp_host="127.0.0.1",
         smtp_port=controller.port,

@@ -4,7 +4,6 @@ checks what the server received, message by message. Both databases, real Redis.
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
 
 from app.email.unsubscribe import read_token
@@ -39,8 +38,7 @@ async def test_send_email_steps_reach_a_real_smtp_server(
     # given: a real SMTP server that refuses one mailbox, and flow jobs configured for it
     controller, mailbox = smtp_server
     mailbox.refused.add("gone@example.com")
-    config = dataclasses.replace(
-        settings,
+    config = settings.replace(
         email_transport="smtp",
         smtp_host="127.0.0.1",
         smtp_port=controller.port,

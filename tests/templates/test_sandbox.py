@@ -3,7 +3,6 @@ when a broadcast or flow is saved; ordinary templates render as before."""
 
 from __future__ import annotations
 
-import dataclasses
 import time
 
 import pytest
@@ -63,7 +62,7 @@ def test_a_template_that_fails_for_anyone_is_refused_and_one_needing_data_is_not
 
 
 def test_the_render_deadline_stops_a_slow_template(monkeypatch):
-    config = dataclasses.replace(templates_module.settings, template_render_seconds=0.3)
+    config = templates_module.settings.replace(template_render_seconds=0.3)
     monkeypatch.setattr(templates_module, "settings", config)
     slow = "{% for i in range(10000) %}{% set _ = ('ab ' * 300000)|wordwrap(3) %}{% endfor %}"
     started = time.monotonic()
@@ -73,7 +72,7 @@ def test_the_render_deadline_stops_a_slow_template(monkeypatch):
 
 
 def test_limits_are_settings(monkeypatch):
-    config = dataclasses.replace(templates_module.settings, template_max_range=5)
+    config = templates_module.settings.replace(template_max_range=5)
     monkeypatch.setattr(templates_module, "settings", config)
     assert check_templates("{{ range(5)|list }}", "", "x") == []
     assert "TEMPLATE_MAX_RANGE" in check_templates("{{ range(6)|list }}", "", "x")[0].message

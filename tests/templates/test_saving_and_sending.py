@@ -8,7 +8,6 @@ the event loop, so another workspace's broadcast finishes on time meanwhile.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 
 from app.broadcasts import service
@@ -73,7 +72,7 @@ async def test_a_bomb_in_one_workspace_does_not_delay_another_workspaces_broadca
     # given: workspace A's broadcast takes the full render deadline for 12 of its people
     # (the template passes the save check: the sample person has no `slow` field), and
     # workspace B's broadcast is ordinary
-    config = dataclasses.replace(templates_module.settings, template_render_seconds=1.0)
+    config = templates_module.settings.replace(template_render_seconds=1.0)
     monkeypatch.setattr(templates_module, "settings", config)
     other = await make_workspace("other")
     await upsert_people(workspace.id, [{"email": "first@a.test", "tags": ["all"]}])

@@ -9,7 +9,7 @@ import strawberry
 
 from app.broadcasts import service
 from app.broadcasts.errors import QueueUnavailable, not_found
-from app.errors import ErrorCode, UserInputError
+from app.errors import UserInputError
 from app.graphql.broadcasts.queries import broadcast_pk, segment_pks
 from app.graphql.broadcasts.types import (
     BroadcastPayload,
@@ -18,7 +18,7 @@ from app.graphql.broadcasts.types import (
     payload,
 )
 from app.graphql.context import Info
-from app.graphql.errors import ClientError, user_errors
+from app.graphql.errors import unavailable, user_errors
 from app.graphql.inputs import to_plain
 from app.graphql.permissions import AUTHENTICATED
 
@@ -69,9 +69,9 @@ class BroadcastMutation:
         except UserInputError as exc:
             return payload(None, user_errors(exc.errors))
         except QueueUnavailable:
-            raise ClientError(
-                "Background workers are unreachable (no Redis); nothing was scheduled.",
-                ErrorCode.INVALID_STATE,
+            raise unavailable(
+                "The queue (Redis) is unreachable; nothing was scheduled, the broadcast is"
+                " still a DRAFT."
             ) from None
         return payload(row)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import strawberry
 
 from app.errors import ErrorCode, UserInputError
@@ -21,6 +23,7 @@ from app.graphql.flows.types import (
 from app.graphql.inputs import to_plain
 from app.graphql.permissions import AUTHENTICATED
 from app.ids import decode_id
+from app.queue import QUEUE_ERRORS
 
 
 def _payload(call_result: object) -> FlowPayload:
@@ -109,6 +112,8 @@ async def _set_status(info: Info, id: strawberry.ID, status: FlowStatus) -> Flow
     except UserInputError as exc:
         return FlowPayload(flow=None, user_errors=user_errors(exc.errors))
     if status is FlowStatus.ACTIVE and info.context.arq is not None:
-        # resume waiting enrollments now rather than at the next sweep
-        await info.context.arq.enqueue_job("sweep_flows")
+        # resume waiting enrollments now rather than at the next sweep (which, with Redis
+        # down, runs once it is back: the flow is active either way)
+        with contextlib.suppress(*QUEUE_ERRORS):
+            await info.context.arq.enqueue_job("sweep_flows")
     return _payload(flow)
