@@ -19,40 +19,24 @@ their semantics cannot diverge. docs/segment-engine.md explains the shapes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from app.segments.ast import (
-    AggregateCondition,
-    AttributeCondition,
-    Condition,
-    EventCondition,
-    FieldCondition,
-    Group,
-    Match,
-    SegmentCondition,
-    TagCondition,
+from app.segments.ast import Condition, Group, Match
+from app.segments.compiler_events import Bounds, EventSet
+from app.segments.compiler_values import FALSE, TRUE, CompileError, negate_sql
+from app.segments.conditions import kind_of
+from app.segments.conditions.base import (
+    MAX_SEGMENT_DEPTH,
+    CompileContext,
+    Expansion,
+    RowPart,
+    UnknownSegment,
 )
-from app.segments.compiler_events import (
-    Bounds,
-    aggregate_probe,
-    aggregate_set,
-    event_probe,
-    event_set,
-)
-from app.segments.compiler_values import (
-    FALSE,
-    TRUE,
-    CompileError,
-    JsonSlot,
-    attribute_test,
-    json_test,
-    negate_sql,
-)
-from app.sql import Dialect, SqlParams
+from app.sql import SqlParams
 
 __all__ = [
+    "MAX_SEGMENT_DEPTH",
     "CompileContext",
     "CompileError",
     "UnknownSegment",
@@ -63,36 +47,6 @@ __all__ = [
     "compile_row_predicate",
     "disjunction_branches",
 ]
-
-# segment references are at most 20 deep (SPEC rule 11); deeper means a cycle slipped in
-MAX_SEGMENT_DEPTH = 20
-
-
-class UnknownSegment(KeyError):
-    """A segment condition names a segment that is not in `CompileContext.segments`."""
-
-    def __init__(self, segment_id: int) -> None:
-        super().__init__(segment_id)
-        self.segment_id = segment_id
-
-
-@dataclass(frozen=True)
-class CompileContext:
-    """What a compilation needs besides the tree: one `now` for every window in it."""
-
-    dialect: Dialect
-    workspace_id: int
-    now: datetime
-    segments: Mapping[int, Group] = field(default_factory=dict)
-
-    def segment(self, segment_id: int, trail: tuple[int, ...]) -> Group:
-        if segment_id in trail or len(trail) >= MAX_SEGMENT_DEPTH:
-            raise CompileError(f"segment {segment_id} refers to itself: {[*trail, segment_id]}")
-        try:
-            return self.segments[segment_id]
-        except KeyError:
-            raise UnknownSegment(segment_id) from None
-
 
 # ------------------------------------------------------------------------ row form
 
@@ -107,48 +61,39 @@ def compile_row_predicate(
 def _row(
     node: Condition, ctx: CompileContext, params: SqlParams, alias: str, trail: tuple[int, ...]
 ) -> str:
-    match node:
-        case Group(match, conditions):
-            # cheap tests on the row first: PostgreSQL keeps the order inside AND/OR
-            cheap_first = sorted(conditions, key=lambda c: not _is_row_only(c, ctx, trail))
-            parts = [_row(c, ctx, params, alias, trail) for c in cheap_first]
-            if match is Match.ALL:
-                return _join(parts, "AND")
-            either = _join(parts, "OR")
-            return negate_sql(either, match is Match.NONE)
-        case TagCondition() | FieldCondition() | AttributeCondition():
-            return _person_leaf(node, ctx, params, alias)
-        case EventCondition():
-            return event_probe(node, params, ctx.now, alias)
-        case AggregateCondition():
-            return aggregate_probe(node, params, ctx.now, alias)
-        case SegmentCondition(segment_id, member):
-            referenced = ctx.segment(segment_id, trail)
-            inner = _row(referenced, ctx, params, alias, (*trail, segment_id))
-            return negate_sql(inner, not member)
-    raise CompileError(f"unknown condition {node!r}")
+    if isinstance(node, Group):
+        # cheap tests on the row first: PostgreSQL keeps the order inside AND/OR
+        cheap_first = sorted(node.conditions, key=lambda c: not _is_row_only(c, ctx, trail))
+        parts = [_row(c, ctx, params, alias, trail) for c in cheap_first]
+        if node.match is Match.ALL:
+            return _join(parts, "AND")
+        either = _join(parts, "OR")
+        return negate_sql(either, node.match is Match.NONE)
+    return kind_of(node).row(node, _RowScope(ctx, params, alias, trail))
+
+
+@dataclass(frozen=True)
+class _RowScope:
+    """What a kind's row predicate sees (conditions.base.RowScope)."""
+
+    ctx: CompileContext
+    params: SqlParams
+    alias: str
+    trail: tuple[int, ...]
+
+    @property
+    def now(self) -> datetime:
+        return self.ctx.now
+
+    def segment(self, segment_id: int) -> str:
+        referenced = self.ctx.segment(segment_id, self.trail)
+        return _row(referenced, self.ctx, self.params, self.alias, (*self.trail, segment_id))
 
 
 def _join(parts: list[str], operator: str) -> str:
     if len(parts) == 1:
         return parts[0]
     return "(" + f" {operator} ".join(f"({p})" for p in parts) + ")"
-
-
-def _person_leaf(node: Condition, ctx: CompileContext, params: SqlParams, alias: str) -> str:
-    """Tests on the person row itself: tags, custom fields, attribute columns."""
-    match node:
-        case TagCondition(tag, has):
-            if params.dialect is Dialect.POSTGRES:
-                test = f"{alias}.tags @> {params.json([tag.lower()])}"  # GIN jsonb_path_ops
-            else:
-                test = f"EXISTS (SELECT 1 FROM json_each({alias}.tags) WHERE value = {params.add(tag.lower())})"
-            return negate_sql(test, not has)
-        case FieldCondition(key, test):
-            return json_test(JsonSlot.bind(params, f"{alias}.fields", key), test, params)
-        case AttributeCondition(attribute, test):
-            return attribute_test(attribute, test, params, alias, ctx.now)
-    raise CompileError(f"not a person test: {node!r}")
 
 
 # ------------------------------------------------------------------------ set form
@@ -353,30 +298,21 @@ class _SetCompiler:
         return out
 
     def add(self, out: _Literals, node: Condition, negated: bool, trail: tuple[int, ...]) -> None:
-        if _is_row_only(node, self.ctx, trail):
-            predicate = negate_sql(_row(node, self.ctx, self.params, "p", trail), negated)
-            out.rows.append(predicate)
-            return
-        match node:
-            case Group():
+        if isinstance(node, Group):
+            if _is_row_only(node, self.ctx, trail):
+                predicate = negate_sql(_row(node, self.ctx, self.params, "p", trail), negated)
+                out.rows.append(predicate)
+            else:
                 self._add_group(out, node, negated, trail)
-            case SegmentCondition(segment_id, member):
-                referenced = self.ctx.segment(segment_id, trail)
-                self._add_group(out, referenced, negated != (not member), (*trail, segment_id))
-            case EventCondition():
-                found = event_set(node, negated, self.params, self.ws, self.ctx.now, self.bounds)
-                self._add_set(
-                    out, _IdSet(found.sql, found.distinct, from_events=True), found.positive
-                )
-            case AggregateCondition():
-                found = aggregate_set(
-                    node, negated, self.params, self.ws, self.ctx.now, self.bounds
-                )
-                self._add_set(
-                    out, _IdSet(found.sql, found.distinct, from_events=True), found.positive
-                )
-            case _:
-                raise CompileError(f"unknown condition {node!r}")
+            return
+        part = kind_of(node).id_set(node, negated, _SetScope(self, trail))
+        match part:
+            case RowPart(sql):
+                out.rows.append(sql)
+            case EventSet(sql, positive, distinct):
+                self._add_set(out, _IdSet(sql, distinct, from_events=True), positive)
+            case Expansion(group, inner_negated, inner_trail):
+                self._add_group(out, group, inner_negated, inner_trail)
 
     def _add_group(
         self, out: _Literals, group: Group, negated: bool, trail: tuple[int, ...]
@@ -449,11 +385,44 @@ def _single(lits: _Literals) -> bool:
 
 def _is_row_only(node: Condition, ctx: CompileContext, trail: tuple[int, ...]) -> bool:
     """True when the node only reads the people row (no events): it joins the one WHERE."""
-    match node:
-        case TagCondition() | FieldCondition() | AttributeCondition():
-            return True
-        case Group(_, conditions):
-            return all(_is_row_only(c, ctx, trail) for c in conditions)
-        case SegmentCondition(segment_id, _):
-            return _is_row_only(ctx.segment(segment_id, trail), ctx, (*trail, segment_id))
-    return False
+    if isinstance(node, Group):
+        return all(_is_row_only(c, ctx, trail) for c in node.conditions)
+
+    def referenced_row_only(segment_id: int) -> bool:
+        referenced = ctx.segment(segment_id, trail)
+        return _is_row_only(referenced, ctx, (*trail, segment_id))
+
+    return kind_of(node).row_only(node, referenced_row_only)
+
+
+@dataclass(frozen=True)
+class _SetScope:
+    """What a kind's set form sees (conditions.base.SetScope)."""
+
+    compiler: _SetCompiler
+    trail: tuple[int, ...]
+
+    @property
+    def params(self) -> SqlParams:
+        return self.compiler.params
+
+    @property
+    def now(self) -> datetime:
+        return self.compiler.ctx.now
+
+    @property
+    def ws(self) -> str:
+        return self.compiler.ws
+
+    @property
+    def bounds(self) -> Bounds:
+        return self.compiler.bounds
+
+    def row(self, node: Condition) -> str:
+        return _row(node, self.compiler.ctx, self.params, "p", self.trail)
+
+    def row_only(self, node: Condition) -> bool:
+        return _is_row_only(node, self.compiler.ctx, self.trail)
+
+    def referenced(self, segment_id: int) -> tuple[Group, tuple[int, ...]]:
+        return self.compiler.ctx.segment(segment_id, self.trail), (*self.trail, segment_id)

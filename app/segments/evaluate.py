@@ -9,18 +9,12 @@ database answers, through the one compiler, in both of its forms.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from app.segments.ast import (
-    AggregateCondition,
-    Condition,
-    EventCondition,
-    Group,
-    SegmentCondition,
-)
+from app.segments.ast import Condition, Group
 from app.segments.compiler import (
     CompileContext,
     compile_count,
@@ -29,7 +23,8 @@ from app.segments.compiler import (
     compile_row_predicate,
     disjunction_branches,
 )
-from app.segments.compiler_events import aggregate_value, event_count
+from app.segments.conditions import kind_of
+from app.segments.conditions.base import Observation, Observed
 from app.sql import (
     SqlParams,
     bind_list,
@@ -287,7 +282,19 @@ async def matching_people(
 class _Column:
     alias: str
     node: Condition
-    kind: str  # "matched" | "count" | "value"
+    observation: Observation | None = None  # None: whether the node matched
+
+
+@dataclass(frozen=True)
+class _ExplainScope:
+    """The person row `p` as a kind's observation sees it (conditions.base.RowScope)."""
+
+    params: SqlParams
+    now: datetime
+    alias: str = "p"
+
+    def segment(self, segment_id: int) -> str:
+        raise NotImplementedError("observations do not compile references")
 
 
 async def explain(
@@ -318,50 +325,47 @@ async def explain(
 
 
 def _column_sql(column: _Column, ctx: CompileContext, params: SqlParams) -> str:
-    if column.kind == "count":
-        assert isinstance(column.node, EventCondition)
-        return event_count(column.node, params, ctx.now)
-    if column.kind == "value":
-        assert isinstance(column.node, AggregateCondition)
-        return aggregate_value(column.node, params, ctx.now)
+    if column.observation is not None:
+        return column.observation.sql(_ExplainScope(params, ctx.now))
     return f"({compile_row_predicate(column.node, ctx, params)})"
 
 
 def _plan(node: Condition, ctx: CompileContext, out: list[_Column], trail: tuple[int, ...]) -> None:
     """Columns in a depth-first order that `_build` replays."""
-    out.append(_Column(f"c{len(out)}", node, "matched"))
-    match node:
-        case Group(_, conditions):
-            for child in conditions:
-                _plan(child, ctx, out, trail)
-        case EventCondition():
-            out.append(_Column(f"c{len(out)}", node, "count"))
-        case AggregateCondition():
-            out.append(_Column(f"c{len(out)}", node, "value"))
-        case SegmentCondition(segment_id, _):
-            _plan(ctx.segment(segment_id, trail), ctx, out, (*trail, segment_id))
+    out.append(_Column(f"c{len(out)}", node))
+    if isinstance(node, Group):
+        for child in node.conditions:
+            _plan(child, ctx, out, trail)
+        return
+    kind = kind_of(node)
+    observation = kind.observation(node)
+    if observation is not None:
+        out.append(_Column(f"c{len(out)}", node, observation))
+    segment_id = kind.references(node)
+    if segment_id is not None:
+        _plan(ctx.segment(segment_id, trail), ctx, out, (*trail, segment_id))
 
 
 def _build(
     node: Condition,
     ctx: CompileContext,
-    cursor: Any,
+    cursor: Iterator[_Column],
     observed: dict[str, Any],
     trail: tuple[int, ...],
 ) -> ExplainNode:
     matched = _truthy(observed[next(cursor).alias])
-    match node:
-        case Group(_, conditions):
-            children = tuple(_build(c, ctx, cursor, observed, trail) for c in conditions)
-            return ExplainNode(node, matched, children=children)
-        case EventCondition():
-            return ExplainNode(node, matched, count=int(observed[next(cursor).alias]))
-        case AggregateCondition():
-            raw = observed[next(cursor).alias]
-            value = None if raw is None else float(raw)
-            return ExplainNode(node, matched, value=value)
-        case SegmentCondition(segment_id, _):
-            referenced = ctx.segment(segment_id, trail)
-            inner = _build(referenced, ctx, cursor, observed, (*trail, segment_id))
-            return ExplainNode(node, matched, segment=inner)
-    return ExplainNode(node, matched)
+    if isinstance(node, Group):
+        children = tuple(_build(c, ctx, cursor, observed, trail) for c in node.conditions)
+        return ExplainNode(node, matched, children=children)
+    kind = kind_of(node)
+    seen = Observed()
+    if kind.observation(node) is not None:
+        column = next(cursor)
+        assert column.observation is not None
+        seen = column.observation.read(observed[column.alias])
+    inner = None
+    segment_id = kind.references(node)
+    if segment_id is not None:
+        referenced = ctx.segment(segment_id, trail)
+        inner = _build(referenced, ctx, cursor, observed, (*trail, segment_id))
+    return ExplainNode(node, matched, count=seen.count, value=seen.value, segment=inner)

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from app.segments.ast import Aggregate, AggregateCondition, Op
-from app.segments.compiler_events import _aggregate_having, aggregate_expr
+from app.segments.conditions.aggregate import aggregate_expr, aggregate_having
 from app.segments.compiler_values import COMPARE_SQL, bind_number
 from app.sql import Dialect, SqlParams, connection, dialect_of, fetch_one
 
@@ -54,7 +54,7 @@ async def _both(value: float, target: float, op: Op, fn: Aggregate) -> tuple[boo
     params = SqlParams(dialect_of(connection()))
     bound = bind_number(params, target)
     exact = f"{aggregate_expr(condition, params)} {COMPARE_SQL[op]} {bound}"
-    guarded = _aggregate_having(condition, op, bound, params)
+    guarded = aggregate_having(condition, op, bound, params)
     prefiltered = params.dialect is Dialect.POSTGRES and op is not Op.NEQ
     assert guarded.startswith("CASE WHEN") is prefiltered, guarded
     source = params.add(value)
