@@ -20,14 +20,13 @@ from app.segments.compiler import (
     compile_count,
     compile_driven_page,
     compile_id_page,
-    compile_row_predicate,
     disjunction_branches,
 )
 from app.segments.conditions import kind_of
 from app.segments.conditions.base import Observation, Observed
+from app.segments.rows import PersonRows
 from app.sql import (
     SqlParams,
-    bind_list,
     concurrent_reads,
     connection,
     dialect_of,
@@ -205,15 +204,9 @@ async def contains(
     segments: Mapping[int, Group],
 ) -> bool:
     """Is this person a member now? One row read, events probed by index (flow splits)."""
-    ctx = _context(workspace_id, now, segments)
-    params = SqlParams(ctx.dialect)
-    ws, pid = params.add(workspace_id), params.add(person_id)
-    predicate = compile_row_predicate(root, ctx, params)
-    sql = (
-        "SELECT EXISTS (SELECT 1 FROM people p"
-        f" WHERE p.workspace_id = {ws} AND p.id = {pid} AND {predicate}) AS member"
-    )
-    row = await fetch_one(point_connection(), sql, params.values)
+    rows = PersonRows(_context(workspace_id, now, segments), person_id)
+    sql = rows.exists(rows.predicate(root))
+    row = await fetch_one(point_connection(), sql, rows.params.values)
     return bool(row and _truthy(row["member"]))
 
 
@@ -232,25 +225,12 @@ async def memberships(
     ids = list(roots)
     for start in range(0, len(ids), _COLUMNS_PER_STATEMENT):
         chunk = ids[start : start + _COLUMNS_PER_STATEMENT]
-        params = SqlParams(ctx.dialect)
-        columns = ", ".join(
-            f"({compile_row_predicate(roots[sid], ctx, params)}) AS m{i}"
-            for i, sid in enumerate(chunk)
-        )
-        row = await _person_row(params, columns, workspace_id, person_id)
+        rows = PersonRows(ctx, person_id)
+        sql = rows.select(rows.member_columns(roots[sid] for sid in chunk))
+        row = await fetch_one(point_connection(), sql, rows.params.values)
         if row is not None:
             result.update({sid: _truthy(row[f"m{i}"]) for i, sid in enumerate(chunk)})
     return result
-
-
-async def _person_row(
-    params: SqlParams, columns: str, workspace_id: int, person_id: int
-) -> dict[str, Any] | None:
-    sql = (
-        f"SELECT {columns} FROM people p"
-        f" WHERE p.workspace_id = {params.add(workspace_id)} AND p.id = {params.add(person_id)}"
-    )
-    return await fetch_one(point_connection(), sql, params.values)
 
 
 async def matching_people(
@@ -266,13 +246,9 @@ async def matching_people(
         raise ValueError(f"at most {MAX_MATCHING_PEOPLE} people per call")
     if not person_ids:
         return set()
-    ctx = _context(workspace_id, now, segments)
-    params = SqlParams(ctx.dialect)
-    ws = params.add(workspace_id)
-    listed = bind_list(params, sorted(set(person_ids)), "bigint")
-    predicate = compile_row_predicate(root, ctx, params)
-    sql = f"SELECT p.id FROM people p WHERE p.workspace_id = {ws} AND p.id {listed} AND {predicate}"
-    return {int(r["id"]) for r in await fetch_all(point_connection(), sql, params.values)}
+    rows = PersonRows(_context(workspace_id, now, segments), sorted(set(person_ids)))
+    sql = rows.select("p.id", rows.predicate(root))
+    return {int(r["id"]) for r in await fetch_all(point_connection(), sql, rows.params.values)}
 
 
 # --------------------------------------------------------------------------- explain
@@ -314,9 +290,9 @@ async def explain(
     observed: dict[str, Any] = {}
     for start in range(0, len(columns), _COLUMNS_PER_STATEMENT):
         chunk = columns[start : start + _COLUMNS_PER_STATEMENT]
-        params = SqlParams(ctx.dialect)
-        sql_columns = ", ".join(f"{_column_sql(c, ctx, params)} AS {c.alias}" for c in chunk)
-        row = await _person_row(params, sql_columns, workspace_id, person_id)
+        rows = PersonRows(ctx, person_id)
+        sql = rows.select(", ".join(f"{_column_sql(c, rows)} AS {c.alias}" for c in chunk))
+        row = await fetch_one(point_connection(), sql, rows.params.values)
         if row is None:
             raise PersonNotFound(person_id)
         observed.update(row)
@@ -324,10 +300,10 @@ async def explain(
     return _build(root, ctx, cursor, observed, ())
 
 
-def _column_sql(column: _Column, ctx: CompileContext, params: SqlParams) -> str:
+def _column_sql(column: _Column, rows: PersonRows) -> str:
     if column.observation is not None:
-        return column.observation.sql(_ExplainScope(params, ctx.now))
-    return f"({compile_row_predicate(column.node, ctx, params)})"
+        return column.observation.sql(_ExplainScope(rows.params, rows.ctx.now))
+    return f"({rows.predicate(column.node)})"
 
 
 def _plan(node: Condition, ctx: CompileContext, out: list[_Column], trail: tuple[int, ...]) -> None:
