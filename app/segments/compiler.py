@@ -33,7 +33,7 @@ from app.segments.conditions.base import (
     RowPart,
     UnknownSegment,
 )
-from app.sql import SqlParams
+from app.sql import Dialect, SqlParams
 
 __all__ = [
     "MAX_SEGMENT_DEPTH",
@@ -54,8 +54,39 @@ __all__ = [
 def compile_row_predicate(
     root: Condition, ctx: CompileContext, params: SqlParams, person_alias: str = "p"
 ) -> str:
-    """A boolean over the `people` row `person_alias`, never NULL, true for members."""
-    return _row(root, ctx, params, person_alias, ())
+    """A boolean over the `people` row `person_alias`, never NULL, true for members.
+
+    Flat on SQLite for a deeply nested tree: membership of the set form (_flat)."""
+    if not _flat(root, ctx):
+        return _row(root, ctx, params, person_alias, ())
+    compiler = _SetCompiler(ctx, params, flat=True)
+    group = root if isinstance(root, Group) else Group(Match.ALL, (root,))
+    members = compiler.distinct(compiler.group(group, negated=False, trail=()))
+    test = f"SELECT 1 FROM ({members}) s WHERE s.id = {person_alias}.id"
+    return f"EXISTS ({compiler.with_ctes(test)})"
+
+
+# SQLite's parser gives up ("parser stack overflow") at about 100 nested grammar rules:
+# a tree nested deeper than this, groups and references together, compiles flat there:
+# every nested set becomes a WITH query, and groups never nest in one boolean (issue 11)
+SQLITE_FLAT_DEPTH = 4
+
+
+def _flat(root: Condition, ctx: CompileContext) -> bool:
+    return ctx.dialect is Dialect.SQLITE and _deeper_than(root, ctx, (), SQLITE_FLAT_DEPTH)
+
+
+def _deeper_than(node: Condition, ctx: CompileContext, trail: tuple[int, ...], levels: int) -> bool:
+    """Whether groups nest more than `levels` deep below `node`, through references."""
+    if isinstance(node, Group):
+        if levels <= 0:
+            return True
+        return any(_deeper_than(c, ctx, trail, levels - 1) for c in node.conditions)
+    segment_id = kind_of(node).references(node)
+    if segment_id is None:
+        return False
+    referenced = ctx.segment(segment_id, trail)
+    return _deeper_than(referenced, ctx, (*trail, segment_id), levels)
 
 
 def _row(
@@ -119,8 +150,8 @@ class _Literals:
 
 def compile_id_set(root: Group, ctx: CompileContext, params: SqlParams) -> str:
     """`SELECT ... id` producing each member id of the workspace exactly once."""
-    compiler = _SetCompiler(ctx, params)
-    return compiler.distinct(compiler.group(root, negated=False, trail=()))
+    compiler = _SetCompiler(ctx, params, flat=_flat(root, ctx))
+    return compiler.with_ctes(compiler.distinct(compiler.group(root, negated=False, trail=())))
 
 
 def compile_count(root: Group, ctx: CompileContext, params: SqlParams) -> str:
@@ -130,7 +161,7 @@ def compile_count(root: Group, ctx: CompileContext, params: SqlParams) -> str:
     sorts inside the aggregate, twice as fast here as hashing a `SELECT DISTINCT` of
     hundreds of thousands of people (docs/performance.md).
     """
-    compiler = _SetCompiler(ctx, params)
+    compiler = _SetCompiler(ctx, params, flat=_flat(root, ctx))
     lits = compiler.literals(root, negated=False, trail=())
     if _complement_only(lits):
         # everyone minus the union: every id set holds only the workspace's people (events
@@ -138,10 +169,11 @@ def compile_count(root: Group, ctx: CompileContext, params: SqlParams) -> str:
         union = " UNION ALL ".join(f"SELECT x{i}.id FROM ({s.sql}) x{i}"
                                    for i, s in enumerate(lits.excluded))  # fmt: skip
         everyone = f"SELECT count(*) FROM people p WHERE p.workspace_id = {compiler.ws}"
-        return f"SELECT ({everyone}) - (SELECT count(DISTINCT u.id) FROM ({union}) u) AS n"
+        difference = f"SELECT ({everyone}) - (SELECT count(DISTINCT u.id) FROM ({union}) u) AS n"
+        return compiler.with_ctes(difference)
     top = compiler.render(lits)
     counted = "count(*)" if top.distinct else "count(DISTINCT m.id)"
-    return f"SELECT {counted} AS n FROM ({top.sql}) m"
+    return compiler.with_ctes(f"SELECT {counted} AS n FROM ({top.sql}) m")
 
 
 def _complement_only(lits: _Literals) -> bool:
@@ -166,15 +198,15 @@ def compile_id_page(
     the event indexes are read in person order and stop at the page's end instead of
     materialising the whole segment first.
     """
-    compiler = _SetCompiler(ctx, params, *_bounds(params, after_id, upto_id))
+    compiler = _SetCompiler(ctx, params, *_bounds(params, after_id, upto_id), flat=_flat(root, ctx))
     lits = compiler.literals(root, negated=False, trail=())
     page = params.add(limit)
     if lits.conjunctive or _single(lits):
         top = compiler.render(lits)
-        return _first(top.sql, top.distinct, page)
+        return compiler.with_ctes(_first(top.sql, top.distinct, page))
     limited = [_first(sql, distinct, page) for sql, distinct in compiler.branches(lits)]
     union = " UNION ".join(f"SELECT b{i}.id FROM ({b}) b{i}" for i, b in enumerate(limited))
-    return f"SELECT u.id FROM ({union}) u ORDER BY u.id LIMIT {page}"
+    return compiler.with_ctes(f"SELECT u.id FROM ({union}) u ORDER BY u.id LIMIT {page}")
 
 
 def compile_driven_page(
@@ -203,6 +235,8 @@ def compile_driven_page(
     0.5-2 us a row) and walks `people` instead, which costs three times as much when
     the event set is sparse (docs/performance.md).
     """
+    if _flat(root, ctx):
+        return None  # the plain page: its WITH queries and the candidates' would not mix
     compiler = _SetCompiler(ctx, params, *_bounds(params, after_id, upto_id))
     lits = compiler.literals(root, negated=False, trail=())
     driver = _driver(lits)
@@ -269,9 +303,14 @@ class _SetCompiler:
         params: SqlParams,
         after: str | None = None,
         upto: str | None = None,
+        *,
+        flat: bool = False,
     ) -> None:
         self.ctx = ctx
         self.params = params
+        # flat (SQLite, deep trees): nested sets become WITH queries, groups never row tests
+        self.flat = flat
+        self.ctes: list[str] = []
         # placeholders of keyset bounds: every id set keeps only ids in (after, upto]
         self.bounds = Bounds(after, upto)
         self._ws: str | None = None
@@ -281,6 +320,17 @@ class _SetCompiler:
         if self._ws is None:
             self._ws = self.params.add(self.ctx.workspace_id)
         return self._ws
+
+    def source(self, sql: str) -> str:
+        """A nested set as a FROM item: in place, or (flat) a WITH query named here."""
+        if not self.flat:
+            return f"({sql})"
+        name = f"q{len(self.ctes)}"
+        self.ctes.append(f"{name} AS ({sql})")
+        return name
+
+    def with_ctes(self, sql: str) -> str:
+        return f"WITH {', '.join(self.ctes)} {sql}" if self.ctes else sql
 
     def distinct(self, id_set: _IdSet) -> str:
         return id_set.sql if id_set.distinct else f"SELECT DISTINCT d.id FROM ({id_set.sql}) d"
@@ -299,7 +349,7 @@ class _SetCompiler:
 
     def add(self, out: _Literals, node: Condition, negated: bool, trail: tuple[int, ...]) -> None:
         if isinstance(node, Group):
-            if _is_row_only(node, self.ctx, trail):
+            if not self.flat and _is_row_only(node, self.ctx, trail):
                 predicate = negate_sql(_row(node, self.ctx, self.params, "p", trail), negated)
                 out.rows.append(predicate)
             else:
@@ -335,7 +385,7 @@ class _SetCompiler:
         return self._conjunction(lits) if lits.conjunctive else self._disjunction(lits)
 
     def semi(self, id_set: _IdSet, alias: str) -> str:
-        return f"EXISTS (SELECT 1 FROM ({id_set.sql}) s WHERE s.id = {alias}.id)"
+        return f"EXISTS (SELECT 1 FROM {self.source(id_set.sql)} s WHERE s.id = {alias}.id)"
 
     def _people(self, conjuncts: list[str]) -> str:
         tests = [c for c in conjuncts if c != TRUE]
@@ -352,7 +402,8 @@ class _SetCompiler:
             if not tests:
                 return driver
             where = " AND ".join(tests)
-            return _IdSet(f"SELECT d.id FROM ({driver.sql}) d WHERE {where}", driver.distinct)
+            driving = f"SELECT d.id FROM {self.source(driver.sql)} d WHERE {where}"
+            return _IdSet(driving, driver.distinct)
         semis = [self.semi(s, "p") for s in lits.included]
         anti = [f"NOT {self.semi(s, 'p')}" for s in lits.excluded]
         return _IdSet(self._people([*lits.rows, *semis, *anti]), True)
@@ -364,7 +415,10 @@ class _SetCompiler:
         if rows:
             out.append((self._people([_join(rows, "OR")]), True))
         out += [
-            (f"SELECT u.id FROM ({s.sql}) u" if s.compound else s.sql, s.distinct)
+            (
+                f"SELECT u.id FROM {self.source(s.sql)} u" if s.compound or self.flat else s.sql,
+                s.distinct,
+            )
             for s in lits.included
         ]
         out += [(self._people([f"NOT {self.semi(s, 'p')}"]), True) for s in lits.excluded]
@@ -422,7 +476,7 @@ class _SetScope:
         return _row(node, self.compiler.ctx, self.params, "p", self.trail)
 
     def row_only(self, node: Condition) -> bool:
-        return _is_row_only(node, self.compiler.ctx, self.trail)
+        return not self.compiler.flat and _is_row_only(node, self.compiler.ctx, self.trail)
 
     def referenced(self, segment_id: int) -> tuple[Group, tuple[int, ...]]:
         return self.compiler.ctx.segment(segment_id, self.trail), (*self.trail, segment_id)

@@ -41,14 +41,20 @@ def _label(segment: Segment) -> str:
     return f"'{segment.name}' ({encode_id('Segment', segment.id)})"
 
 
-async def load_definitions(workspace_id: int, root: Group) -> dict[int, Group]:
-    """The definitions of every segment `root` refers to, transitively, in this workspace."""
+async def load_definitions(
+    workspace_id: int, root: Group, *, refuse_too_deep: bool = True
+) -> dict[int, Group]:
+    """The definitions of every segment `root` refers to, transitively, in this workspace.
+    Past the depth limit: an error, or (`refuse_too_deep` False) the levels up to one past it,
+    enough for validation to find and name the chain that is too deep."""
     found: dict[int, Group] = {}
     frontier = {c.segment_id for _, c in _segment_paths(root)}
     depth = 0
     while frontier:
         depth += 1
-        if depth > MAX_REFERENCE_DEPTH:
+        if depth > MAX_REFERENCE_DEPTH + 1 and not refuse_too_deep:
+            break
+        if depth > MAX_REFERENCE_DEPTH and refuse_too_deep:
             raise UserInputError.single(
                 (),
                 f"Segment references nest more than {MAX_REFERENCE_DEPTH} deep.",
@@ -99,14 +105,73 @@ async def _check_references(
             chain = " → ".join(_label(names[i]) for i in cycle)
             path = next(p for p, c in direct if c.segment_id == cycle[1])
             raise UserInputError.single(path, f"This would make a cycle: {chain}.", ErrorCode.CYCLE)
-    definitions = await load_definitions(workspace_id, root)
-    if _chain_depth(root, definitions) > MAX_REFERENCE_DEPTH:
-        raise UserInputError.single(
-            direct[0][0],
-            f"Segment references may nest at most {MAX_REFERENCE_DEPTH} deep.",
-            ErrorCode.TOO_DEEP,
-        )
+    definitions = await load_definitions(workspace_id, root, refuse_too_deep=False)
+    await _check_depth(workspace_id, segment_id, root, definitions)
     return definitions
+
+
+async def _check_depth(
+    workspace_id: int, segment_id: int | None, root: Group, definitions: Mapping[int, Group]
+) -> None:
+    """The longest reference chain through this definition, from the segments that refer
+    to it (transitively: an update deepens their chains too) down, at most 20 hops."""
+    above = await _referrer_chain(workspace_id, segment_id) if segment_id is not None else []
+    path, below = _longest_chain(root, definitions)
+    if path is None or len(above) + len(below) <= MAX_REFERENCE_DEPTH:
+        return
+    chain = [*above, *([segment_id] if segment_id is not None else []), *below]
+    names = {s.id: s for s in await Segment.filter(workspace_id=workspace_id, id__in=chain)}
+    shown = " → ".join(_label(names[i]) if i in names else "this segment" for i in chain)
+    if segment_id is None:
+        shown = f"this segment → {shown}"
+    raise UserInputError.single(
+        path,
+        f"Segment references may nest at most {MAX_REFERENCE_DEPTH} deep; this makes a chain"
+        f" of {len(above) + len(below)}: {shown}.",
+        ErrorCode.TOO_DEEP,
+    )
+
+
+async def _referrer_chain(workspace_id: int, segment_id: int) -> list[int]:
+    """The longest chain of segments referring to this one (top first, itself excluded)."""
+    rows = await SegmentReference.filter(
+        workspace_id=workspace_id, referrer_kind="segment"
+    ).values_list("referrer_id", "segment_id")
+    referrers: dict[int, list[int]] = {}
+    for referrer, target in rows:
+        referrers.setdefault(int(target), []).append(int(referrer))
+    memo: dict[int, list[int]] = {}
+
+    def up(sid: int) -> list[int]:
+        if sid not in memo:
+            memo[sid] = []  # stored references have no cycle; this guards anyway
+            memo[sid] = max(([*up(r), r] for r in referrers.get(sid, ())), key=len, default=[])
+        return memo[sid]
+
+    return up(segment_id)
+
+
+def _longest_chain(
+    root: Group, definitions: Mapping[int, Group]
+) -> tuple[tuple[PathPart, ...] | None, list[int]]:
+    """The longest chain of references below `root` (segment ids, first hop first) and the
+    path of the condition in `root` where it starts (None without references)."""
+    memo: dict[int, list[int]] = {}
+
+    def chain(sid: int) -> list[int]:
+        if sid not in memo:
+            memo[sid] = [sid]
+            below = definitions.get(sid)
+            if below is not None:
+                longest = max((chain(c.segment_id) for _, c in _segment_paths(below)),
+                              key=len, default=[])  # fmt: skip
+                memo[sid] = [sid, *longest]
+        return memo[sid]
+
+    found = [(path, chain(c.segment_id)) for path, c in _segment_paths(root)]
+    if not found:
+        return None, []
+    return max(found, key=lambda f: len(f[1]))
 
 
 async def _find_cycle(workspace_id: int, segment_id: int, root: Group) -> list[int] | None:
@@ -129,21 +194,6 @@ async def _find_cycle(workspace_id: int, segment_id: int, root: Group) -> list[i
                 seen.add(target)
                 stack.append((target, [*path, target]))
     return None
-
-
-def _chain_depth(root: Group, definitions: Mapping[int, Group]) -> int:
-    memo: dict[int, int] = {}
-
-    def depth(group: Group) -> int:
-        best = 0
-        for _, condition in _segment_paths(group):
-            sid = condition.segment_id
-            if sid not in memo:
-                memo[sid] = 1 + depth(definitions[sid]) if sid in definitions else 1
-            best = max(best, memo[sid])
-        return best
-
-    return depth(root)
 
 
 def _check_name(name: Any) -> str:

@@ -1,0 +1,152 @@
+"""The filter language's limits hold on every path (issue 11, item 5), on SQLite and on
+PostgreSQL: reference depth counts the segments an update deepens too, the error names
+the chain and the offending node's path, and every definition the validator accepts
+evaluates on both databases (SQLite's parser used to overflow on deep trees).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from app.errors import ErrorCode, UserInputError
+from app.ids import encode_id
+from app.segments import service
+from app.segments.ast import Group
+from app.segments.models import Segment
+from tests.segments.reference import evaluate
+from tests.segments.strategies import snapshot, sql_answers
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+START, END = NOW - timedelta(days=30), NOW - timedelta(days=1)
+
+
+def nested_none(levels: int, inner: dict[str, Any]) -> dict[str, Any]:
+    """`levels` NONE groups, root included, each with a sibling tag, around `inner`."""
+    node = inner
+    for level in range(levels - 1):
+        node = {"group": {"match": "NONE", "conditions": [{"tag": {"tag": f"t{level}"}}, node]}}
+    return {"match": "NONE", "conditions": [{"tag": {"tag": "top"}}, node]}
+
+
+EVENT = {
+    "event": {
+        "names": ["purchase"],
+        "count": {"op": "NEQ", "value": 2},
+        "window": {"between": {"from": START.isoformat(), "to": END.isoformat()}},
+        "where": [
+            {"key": "plan", "op": "EQ", "value": "pro"},
+            {"key": "amount", "op": "GT", "value": 3},
+            {"key": "sku", "op": "CONTAINS", "value": "a"},
+        ],
+    }
+}
+
+
+async def _people(make_person, make_event) -> list[int]:
+    """People on both sides of every condition: tags of some levels, 0-3 matching events."""
+    ids = []
+    for i in range(6):
+        tags = [f"t{level}" for level in range(8) if (i >> (level % 3)) & 1] + (["top"] * (i == 5))
+        person = await make_person(tags=tags)
+        for _ in range(i % 4):
+            properties = {"plan": "PRO", "amount": 5, "sku": "xa1"}
+            await make_event(person, "purchase", occurred_at=START + timedelta(days=2),
+                             properties=properties)  # fmt: skip
+        ids.append(person.id)
+    return ids
+
+
+async def _check_every_entry_point(workspace_id: int, root: Group, ids: list[int]) -> None:
+    segments = await service.load_definitions(workspace_id, root)
+    people, events = await snapshot(workspace_id)
+    expected = evaluate(root, people, events, NOW, segments)
+    expected_by_segment = {
+        sid: evaluate(group, people, events, NOW, segments) for sid, group in segments.items()
+    }
+    answers = await sql_answers(
+        root, workspace_id=workspace_id, person_ids=ids, now=NOW, segments=segments
+    )
+    assert not answers.problems(expected, expected_by_segment)
+
+
+async def test_eight_none_groups_around_an_event_evaluate(db, workspace, make_person, make_event):
+    # given: the deepest group nesting the validator accepts, an event with every part
+    ids = await _people(make_person, make_event)
+    segment = await service.create_segment(workspace.id, "deep", None, nested_none(8, EVENT))
+    root = (await service.evaluation_of(workspace.id, segment)).root
+    # then: every entry point answers, and what the reference evaluator says
+    await _check_every_entry_point(workspace.id, root, ids)
+
+
+async def test_three_chained_depth_eight_segments_evaluate(db, workspace, make_person, make_event):
+    # given: three segments of 8 nested groups, each referring to the one before
+    ids = await _people(make_person, make_event)
+    previous = await service.create_segment(workspace.id, "s1", None, nested_none(8, EVENT))
+    for name in ("s2", "s3"):
+        inner = {"segment": {"id": encode_id("Segment", previous.id)}}
+        previous = await service.create_segment(workspace.id, name, None, nested_none(8, inner))
+    root = (await service.evaluation_of(workspace.id, previous)).root
+    # then
+    await _check_every_entry_point(workspace.id, root, ids)
+    assert await (await service.evaluation_of(workspace.id, previous)).count() >= 0
+
+
+def _refers_to(segment: Segment) -> dict[str, Any]:
+    return {"conditions": [{"segment": {"id": encode_id("Segment", segment.id)}}]}
+
+
+async def test_an_update_may_not_deepen_the_chains_of_the_segments_that_refer_to_it(
+    db, workspace, make_person
+):
+    # given: S0 <- S1 <- ... <- S20, a chain of 20 references (the limit), and X -> Y
+    person = await make_person(tags=["base"])
+    base = {"conditions": [{"tag": {"tag": "base"}}]}
+    chain = [await service.create_segment(workspace.id, "S0", None, base)]
+    for i in range(1, 21):
+        chain.append(
+            await service.create_segment(workspace.id, f"S{i}", None, _refers_to(chain[-1]))
+        )
+    y = await service.create_segment(workspace.id, "Y", None, base)
+    x = await service.create_segment(workspace.id, "X", None, _refers_to(y))
+    # when: S0 is updated to refer to X, which would make S20's chain 22 deep
+    with pytest.raises(UserInputError) as refused:
+        await service.update_segment(workspace.id, chain[0].id, definition=_refers_to(x))
+    # then: refused at the offending node, naming the chain; nothing changed
+    (error,) = refused.value.errors
+    assert error.code is ErrorCode.TOO_DEEP
+    assert list(error.path) == ["input", "definition", "conditions", 0, "segment", "id"]
+    assert "chain of 22" in error.message
+    assert error.message.index("'S20'") < error.message.index("'S0'") < error.message.index("'Y'")
+    assert (await Segment.get(id=chain[0].id)).definition == chain[0].definition
+    top = await service.evaluation_of(workspace.id, await Segment.get(id=chain[20].id))
+    assert await top.count() == 1
+    answers = await service.memberships(workspace.id, person.id, None)
+    assert answers is not None and all(member for _, member in answers)
+
+
+async def test_a_too_deep_new_definition_names_its_node_not_the_definition(db, workspace):
+    # given: a chain of 20 references (S20 -> ... -> S0)
+    base = {"conditions": [{"tag": {"tag": "base"}}]}
+    chain = [await service.create_segment(workspace.id, "S0", None, base)]
+    for i in range(1, 21):
+        chain.append(
+            await service.create_segment(workspace.id, f"S{i}", None, _refers_to(chain[-1]))
+        )
+    # when: a new segment refers to the top of it, second in a group
+    definition = {"conditions": [
+        {"tag": {"tag": "a"}},
+        {"group": {"match": "ANY", "conditions": [{"tag": {"tag": "b"}}, *_refers_to(chain[-1])["conditions"]]}},
+    ]}  # fmt: skip
+    with pytest.raises(UserInputError) as refused:
+        await service.create_segment(workspace.id, "too deep", None, definition)
+    # then
+    (error,) = refused.value.errors
+    assert error.code is ErrorCode.TOO_DEEP
+    assert list(error.path) == [
+        "input", "definition", "conditions", 1, "group", "conditions", 1, "segment", "id",
+    ]  # fmt: skip
+    assert "chain of 21" in error.message and "'S20'" in error.message
+    assert await Segment.filter(name="too deep").count() == 0
