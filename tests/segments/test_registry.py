@@ -57,7 +57,7 @@ def test_every_kind_has_an_example_and_a_distinct_key():
     keys = [kind.key for kind in KINDS]
     assert len(set(keys)) == len(keys)
     assert sorted(keys) == sorted(EXAMPLES)
-    assert CONDITION_KINDS == ("group", *keys)
+    assert ("group", *keys) == CONDITION_KINDS
 
 
 @pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.key)
