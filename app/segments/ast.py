@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 # terms first: app/segments/input_reader.py (under the kinds) imports Op from here
 from app.segments.terms import (
@@ -89,7 +89,7 @@ class Group:
     conditions: tuple[Condition, ...]
 
 
-Condition = Group | Leaf
+Condition: TypeAlias = Group | Leaf
 
 
 def condition_kind(node: Condition) -> str:

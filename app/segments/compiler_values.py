@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import TypeGuard
 
 from app.segments.terms import NEGATIONS, Op, Scalar, ValueTest
 from app.sql import Dialect, SqlParams, bind_list
@@ -68,11 +69,11 @@ def bind_datetime(params: SqlParams, value: datetime) -> str:
     return f"{placeholder}::timestamptz" if params.dialect is Dialect.POSTGRES else placeholder
 
 
-def is_bool(value: Scalar) -> bool:
+def is_bool(value: Scalar) -> TypeGuard[bool]:
     return isinstance(value, bool)
 
 
-def is_number(value: Scalar) -> bool:
+def is_number(value: Scalar) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 

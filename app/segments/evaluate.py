@@ -184,7 +184,7 @@ async def stream_member_ids(
     One `now` for the whole stream, so a person does not flicker in and out of a long
     export as windows slide.
     """
-    common = {"workspace_id": workspace_id, "now": now, "segments": segments}
+    common: dict[str, Any] = {"workspace_id": workspace_id, "now": now, "segments": segments}
     after: int | None = None
     while True:
         ids = await member_page(root, after_id=after, limit=batch, **common)

@@ -9,7 +9,7 @@ Adding a kind: docs/segment-engine.md, "How to add a condition kind".
 
 from __future__ import annotations
 
-from typing import Any, assert_never
+from typing import Any, TypeAlias, assert_never
 
 from app.segments.conditions.aggregate import AGGREGATE, AggregateCondition
 from app.segments.conditions.attribute import ATTRIBUTE, AttributeCondition
@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 # Every condition that is not a group. mypy checks `kind_of` covers each member.
-Leaf = (
+Leaf: TypeAlias = (
     TagCondition
     | FieldCondition
     | AttributeCondition
