@@ -15,8 +15,8 @@ from app.errors import ErrorCode, UserError, UserInputError
 from app.segments.ast import Group, from_json
 from app.segments.compiler import CompileContext
 from app.segments.models import Segment
+from app.segments.references import load_definitions
 from app.segments.rows import PersonRows
-from app.segments.service import load_definitions
 from app.sql import connection, dialect_of, fetch_all, now_utc
 
 MAX_PEOPLE = 1000
