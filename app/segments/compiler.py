@@ -85,8 +85,9 @@ def compile_count(root: Group, ctx: CompileContext, params: SqlParams) -> str:
     if _complement_only(lits):
         # everyone minus the union: every id set holds only the workspace's people (events
         # reference them), and two counts beat an anti join over all of them by 20%
-        union = " UNION ALL ".join(f"SELECT x{i}.id FROM ({s.sql}) x{i}"
-                                   for i, s in enumerate(lits.excluded))  # fmt: skip
+        union = " UNION ALL ".join(
+            f"SELECT x{i}.id FROM ({s.sql}) x{i}" for i, s in enumerate(lits.excluded)
+        )
         everyone = f"SELECT count(*) FROM people p WHERE p.workspace_id = {compiler.ws}"
         difference = f"SELECT ({everyone}) - (SELECT count(DISTINCT u.id) FROM ({union}) u) AS n"
         return compiler.with_ctes(difference)

@@ -33,15 +33,31 @@ class MatrixRow:
 def _check_limits(person_ids: Sequence[int | None], segment_ids: Sequence[int | None]) -> None:
     errors: list[UserError] = []
     if len(person_ids) > MAX_PEOPLE:
-        errors.append(UserError(("personIds",), f"At most {MAX_PEOPLE} people per call; this"
-                                f" has {len(person_ids)}.", ErrorCode.TOO_LARGE))  # fmt: skip
+        errors.append(
+            UserError(
+                ("personIds",),
+                f"At most {MAX_PEOPLE} people per call; this has {len(person_ids)}.",
+                ErrorCode.TOO_LARGE,
+            )
+        )
     if len(segment_ids) > MAX_SEGMENTS:
-        errors.append(UserError(("segmentIds",), f"At most {MAX_SEGMENTS} segments per call;"
-                                f" this has {len(segment_ids)}.", ErrorCode.TOO_LARGE))  # fmt: skip
-    errors += [UserError(("personIds", i), "Not a person ID.", ErrorCode.NOT_FOUND)
-               for i, p in enumerate(person_ids) if p is None]  # fmt: skip
-    errors += [UserError(("segmentIds", i), "Not a segment ID.", ErrorCode.NOT_FOUND)
-               for i, s in enumerate(segment_ids) if s is None]  # fmt: skip
+        errors.append(
+            UserError(
+                ("segmentIds",),
+                f"At most {MAX_SEGMENTS} segments per call; this has {len(segment_ids)}.",
+                ErrorCode.TOO_LARGE,
+            )
+        )
+    errors += [
+        UserError(("personIds", i), "Not a person ID.", ErrorCode.NOT_FOUND)
+        for i, p in enumerate(person_ids)
+        if p is None
+    ]
+    errors += [
+        UserError(("segmentIds", i), "Not a segment ID.", ErrorCode.NOT_FOUND)
+        for i, s in enumerate(segment_ids)
+        if s is None
+    ]
     if errors:
         raise UserInputError(errors)
 
@@ -56,8 +72,10 @@ async def membership_matrix(
     rows = {s.id: s for s in await Segment.filter(workspace_id=workspace_id, id__in=wanted)}
     missing = [i for i, s in enumerate(segment_ids) if s not in rows]
     if missing:
-        raise UserInputError(UserError(("segmentIds", i), "No such segment in this workspace.",
-                                       ErrorCode.NOT_FOUND) for i in missing)  # fmt: skip
+        raise UserInputError(
+            UserError(("segmentIds", i), "No such segment in this workspace.", ErrorCode.NOT_FOUND)
+            for i in missing
+        )
     roots = {sid: from_json(rows[sid].definition) for sid in wanted}
     definitions: dict[int, Group] = dict(roots)
     for root in roots.values():

@@ -155,8 +155,9 @@ def _longest_chain(
             memo[sid] = [sid]
             below = definitions.get(sid)
             if below is not None:
-                longest = max((chain(c.segment_id) for _, c in segment_paths(below)),
-                              key=len, default=[])  # fmt: skip
+                longest = max(
+                    (chain(c.segment_id) for _, c in segment_paths(below)), key=len, default=[]
+                )
                 memo[sid] = [sid, *longest]
         return memo[sid]
 

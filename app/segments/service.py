@@ -196,8 +196,13 @@ async def count_segments(workspace_id: int) -> int:
 class Evaluation:
     """One definition evaluated at one moment: every answer uses the same `now`."""
 
-    def __init__(self, workspace_id: int, root: Group, definitions: Mapping[int, Group],
-                 now: datetime | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        workspace_id: int,
+        root: Group,
+        definitions: Mapping[int, Group],
+        now: datetime | None = None,
+    ) -> None:
         self.workspace_id = workspace_id
         self.root = root
         self.definitions = definitions

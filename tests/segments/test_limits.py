@@ -150,3 +150,42 @@ async def test_a_too_deep_new_definition_names_its_node_not_the_definition(db, w
     ]  # fmt: skip
     assert "chain of 21" in error.message and "'S20'" in error.message
     assert await Segment.filter(name="too deep").count() == 0
+
+
+UPDATE = """
+mutation($input: UpdateSegmentInput!) {
+  updateSegment(input: $input) { segment { id } userErrors { path message code } }
+}
+"""
+COUNT_AND_MEMBERSHIPS = """
+query($id: ID!, $p: ID!) { segment(id: $id) { count } memberships(personId: $p) { member } }
+"""
+
+
+async def test_over_graphql_the_deepening_update_is_a_user_error_and_everything_still_answers(
+    db, gql, workspace, make_person
+):
+    # given: S20 -> ... -> S0, and X -> Y
+    person = await make_person(tags=["base"])
+    base = {"conditions": [{"tag": {"tag": "base"}}]}
+    chain = [await service.create_segment(workspace.id, "S0", None, base)]
+    for i in range(1, 21):
+        chain.append(
+            await service.create_segment(workspace.id, f"S{i}", None, _refers_to(chain[-1]))
+        )
+    y = await service.create_segment(workspace.id, "Y", None, base)
+    x = await service.create_segment(workspace.id, "X", None, _refers_to(y))
+    bottom, top = encode_id("Segment", chain[0].id), encode_id("Segment", chain[20].id)
+    # when
+    definition = {"conditions": [{"segment": {"id": encode_id("Segment", x.id)}}]}
+    result = await gql.ok(UPDATE, {"input": {"id": bottom, "definition": definition}})
+    # then
+    payload = result["updateSegment"]
+    assert payload["segment"] is None
+    (error,) = payload["userErrors"]
+    assert error["code"] == "TOO_DEEP"
+    assert error["path"] == ["input", "definition", "conditions", "0", "segment", "id"]
+    assert "'S20'" in error["message"] and "'Y'" in error["message"]
+    answers = await gql.ok(COUNT_AND_MEMBERSHIPS, {"id": top, "p": encode_id("Person", person.id)})
+    assert answers["segment"]["count"] == 1
+    assert len(answers["memberships"]) == 23 and all(m["member"] for m in answers["memberships"])
