@@ -98,18 +98,26 @@ def _refers_to(segment: Segment) -> dict[str, Any]:
     return {"conditions": [{"segment": {"id": encode_id("Segment", segment.id)}}]}
 
 
+BASE = {"conditions": [{"tag": {"tag": "base"}}]}
+
+
+async def _chain_of_20(workspace_id: int) -> list[Segment]:
+    """S0 (tag base) <- S1 <- ... <- S20: a chain of 20 references, the limit."""
+    chain = [await service.create_segment(workspace_id, "S0", None, BASE)]
+    for i in range(1, 21):
+        chain.append(
+            await service.create_segment(workspace_id, f"S{i}", None, _refers_to(chain[-1]))
+        )
+    return chain
+
+
 async def test_an_update_may_not_deepen_the_chains_of_the_segments_that_refer_to_it(
     db, workspace, make_person
 ):
     # given: S0 <- S1 <- ... <- S20, a chain of 20 references (the limit), and X -> Y
     person = await make_person(tags=["base"])
-    base = {"conditions": [{"tag": {"tag": "base"}}]}
-    chain = [await service.create_segment(workspace.id, "S0", None, base)]
-    for i in range(1, 21):
-        chain.append(
-            await service.create_segment(workspace.id, f"S{i}", None, _refers_to(chain[-1]))
-        )
-    y = await service.create_segment(workspace.id, "Y", None, base)
+    chain = await _chain_of_20(workspace.id)
+    y = await service.create_segment(workspace.id, "Y", None, BASE)
     x = await service.create_segment(workspace.id, "X", None, _refers_to(y))
     # when: S0 is updated to refer to X, which would make S20's chain 22 deep
     with pytest.raises(UserInputError) as refused:
@@ -129,12 +137,7 @@ async def test_an_update_may_not_deepen_the_chains_of_the_segments_that_refer_to
 
 async def test_a_too_deep_new_definition_names_its_node_not_the_definition(db, workspace):
     # given: a chain of 20 references (S20 -> ... -> S0)
-    base = {"conditions": [{"tag": {"tag": "base"}}]}
-    chain = [await service.create_segment(workspace.id, "S0", None, base)]
-    for i in range(1, 21):
-        chain.append(
-            await service.create_segment(workspace.id, f"S{i}", None, _refers_to(chain[-1]))
-        )
+    chain = await _chain_of_20(workspace.id)
     # when: a new segment refers to the top of it, second in a group
     definition = {"conditions": [
         {"tag": {"tag": "a"}},
@@ -167,13 +170,8 @@ async def test_over_graphql_the_deepening_update_is_a_user_error_and_everything_
 ):
     # given: S20 -> ... -> S0, and X -> Y
     person = await make_person(tags=["base"])
-    base = {"conditions": [{"tag": {"tag": "base"}}]}
-    chain = [await service.create_segment(workspace.id, "S0", None, base)]
-    for i in range(1, 21):
-        chain.append(
-            await service.create_segment(workspace.id, f"S{i}", None, _refers_to(chain[-1]))
-        )
-    y = await service.create_segment(workspace.id, "Y", None, base)
+    chain = await _chain_of_20(workspace.id)
+    y = await service.create_segment(workspace.id, "Y", None, BASE)
     x = await service.create_segment(workspace.id, "X", None, _refers_to(y))
     bottom, top = encode_id("Segment", chain[0].id), encode_id("Segment", chain[20].id)
     # when

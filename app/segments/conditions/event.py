@@ -35,8 +35,6 @@ from app.segments.conditions.base import (
 from app.segments.conditions.reader import (
     MAX_COUNT,
     MAX_NAMES,
-    SCALAR_OPS,
-    TEST_KEYS,
     DefinitionReader,
 )
 from app.segments.input_reader import TYPE, Path, kind_of
@@ -178,14 +176,9 @@ def _where(reader: DefinitionReader, raw: Any, path: Path) -> tuple[PropertyFilt
 
 
 def _property_filter(reader: DefinitionReader, body: Any, path: Path) -> PropertyFilter | None:
-    mark = len(reader.errors)
-    if not reader.object(body, path, "A property filter", ("key", *TEST_KEYS)):
-        return None
-    key = reader.key(body.get("key"), (*path, "key"), "The property key")
-    test = reader.value_test(body, path, SCALAR_OPS, reader.scalar_operand, "an event property")
-    if reader.failed_since(mark) or key is None or test is None:
-        return None
-    return PropertyFilter(key, test)
+    what, on = "A property filter", "an event property"
+    found = reader.keyed_test(body, path, what, "The property key", on)
+    return None if found is None else PropertyFilter(*found)
 
 
 # ---------------------------------------------------------------------- SQL

@@ -8,7 +8,7 @@ from typing import Any
 
 from app.segments.compiler_values import JsonSlot, json_test
 from app.segments.conditions.base import PersonRowKind, RowScope
-from app.segments.conditions.reader import SCALAR_OPS, TEST_KEYS, DefinitionReader
+from app.segments.conditions.reader import DefinitionReader
 from app.segments.input_reader import Path
 from app.segments.terms import ValueTest, value_test_from, value_test_json
 
@@ -30,14 +30,10 @@ class FieldKind(PersonRowKind[FieldCondition]):
         return FieldCondition(body["key"], value_test_from(body))
 
     def parse(self, reader: DefinitionReader, body: Any, path: Path) -> FieldCondition | None:
-        mark = len(reader.errors)
-        if not reader.object(body, path, "A field condition", ("key", *TEST_KEYS)):
-            return None
-        key = reader.key(body.get("key"), (*path, "key"), "The field key")
-        test = reader.value_test(body, path, SCALAR_OPS, reader.scalar_operand, "a custom field")
-        if reader.failed_since(mark) or key is None or test is None:
-            return None
-        return FieldCondition(key, test)
+        found = reader.keyed_test(
+            body, path, "A field condition", "The field key", "a custom field"
+        )
+        return None if found is None else FieldCondition(*found)
 
     def row(self, node: FieldCondition, scope: RowScope) -> str:
         slot = JsonSlot.bind(scope.params, f"{scope.alias}.fields", node.key)

@@ -104,6 +104,19 @@ class DefinitionReader(InputReader):
         values = tuple(operand(op, item, (*key_path, i), on) for i, item in enumerate(items))
         return None if self.failed_since(mark) else ValueTest(op, values=values)
 
+    def keyed_test(
+        self, body: Any, path: Path, what: str, key_what: str, on: str
+    ) -> tuple[str, ValueTest] | None:
+        """`{key, op, value | values}` on a JSON object (a custom field, an event property)."""
+        mark = len(self.errors)
+        if not self.object(body, path, what, ("key", *TEST_KEYS)):
+            return None
+        key = self.key(body.get("key"), (*path, "key"), key_what)
+        test = self.value_test(body, path, SCALAR_OPS, self.scalar_operand, on)
+        if self.failed_since(mark) or key is None or test is None:
+            return None
+        return key, test
+
     def scalar_operand(self, op: Op, raw: Any, path: Path, on: str) -> Scalar:
         """Fields and event properties: any JSON scalar that makes sense with `op`."""
         if raw is None:
