@@ -22,8 +22,8 @@ module is the entry points. docs/segment-engine.md explains the shapes.
 from __future__ import annotations
 
 from app.segments.ast import Condition, Group, Match
-from app.segments.compiler_rows import SQLITE_FLAT_DEPTH, flat, is_row_only, join, row
-from app.segments.compiler_sets import IdSet, Literals, SetCompiler, single
+from app.segments.compiler_rows import SQLITE_FLAT_DEPTH, conjunction, flat, is_row_only, join, row
+from app.segments.compiler_sets import IdSet, Literals, SetCompiler, single, union
 from app.segments.compiler_values import TRUE, CompileError
 from app.segments.conditions.base import (
     MAX_SEGMENT_DEPTH,
@@ -85,11 +85,11 @@ def compile_count(root: Group, ctx: CompileContext, params: SqlParams) -> str:
     if _complement_only(lits):
         # everyone minus the union: every id set holds only the workspace's people (events
         # reference them), and two counts beat an anti join over all of them by 20%
-        union = " UNION ALL ".join(
-            f"SELECT x{i}.id FROM ({s.sql}) x{i}" for i, s in enumerate(lits.excluded)
-        )
+        excluded = [f"SELECT x{i}.id FROM ({s.sql}) x{i}" for i, s in enumerate(lits.excluded)]
+        excluded_ids = union(excluded, params, "UNION ALL")
         everyone = f"SELECT count(*) FROM people p WHERE p.workspace_id = {compiler.ws}"
-        difference = f"SELECT ({everyone}) - (SELECT count(DISTINCT u.id) FROM ({union}) u) AS n"
+        counted = f"(SELECT count(DISTINCT u.id) FROM ({excluded_ids}) u)"
+        difference = f"SELECT ({everyone}) - {counted} AS n"
         return compiler.with_ctes(difference)
     top = compiler.render(lits)
     counted = "count(*)" if top.distinct else "count(DISTINCT m.id)"
@@ -125,8 +125,8 @@ def compile_id_page(
         top = compiler.render(lits)
         return compiler.with_ctes(_first(top.sql, top.distinct, page))
     limited = [_first(sql, distinct, page) for sql, distinct in compiler.branches(lits)]
-    union = " UNION ".join(f"SELECT b{i}.id FROM ({b}) b{i}" for i, b in enumerate(limited))
-    return compiler.with_ctes(f"SELECT u.id FROM ({union}) u ORDER BY u.id LIMIT {page}")
+    union_all = union([f"SELECT b{i}.id FROM ({b}) b{i}" for i, b in enumerate(limited)], params)
+    return compiler.with_ctes(f"SELECT u.id FROM ({union_all}) u ORDER BY u.id LIMIT {page}")
 
 
 def compile_driven_page(
@@ -162,11 +162,11 @@ def compile_driven_page(
     driver = _driver(lits)
     if driver is None:
         return None
-    rows = join([r for r in lits.rows if r != TRUE], "AND")
+    rows = join([r for r in lits.rows if r != TRUE], "AND", ctx.dialect)
     person = f"(SELECT {rows} FROM people p WHERE p.workspace_id = {compiler.ws} AND p.id = d.id)"
     tests = [person, *(compiler.semi(s, "d") for s in lits.included if s is not driver)]
     tests += [f"NOT {compiler.semi(s, 'd')}" for s in lits.excluded]
-    where = " AND ".join(tests)
+    where = conjunction(tests, ctx.dialect)
     cap = "" if candidates is None else f" LIMIT {params.add(candidates)}"
     page = f"SELECT d.id FROM cand d WHERE {where} ORDER BY d.id LIMIT {params.add(limit)}"
     sql = (

@@ -48,8 +48,8 @@ def row(
         cheap_first = sorted(node.conditions, key=lambda c: not is_row_only(c, ctx, trail))
         parts = [row(c, ctx, params, alias, trail) for c in cheap_first]
         if node.match is Match.ALL:
-            return join(parts, "AND")
-        either = join(parts, "OR")
+            return join(parts, "AND", params.dialect)
+        either = join(parts, "OR", params.dialect)
         return negate_sql(either, node.match is Match.NONE)
     return kind_of(node).row(node, _RowScope(ctx, params, alias, trail))
 
@@ -72,10 +72,28 @@ class _RowScope:
         return row(referenced, self.ctx, self.params, self.alias, (*self.trail, segment_id))
 
 
-def join(parts: list[str], operator: str) -> str:
+# SQLite refuses an expression tree deeper than 1000 (SQLITE_MAX_EXPR_DEPTH), and a
+# chain `a OR b OR ...` is as deep as it is long: past this many terms, balanced there
+_SQLITE_CHAIN = 32
+
+
+def join(parts: list[str], operator: str, dialect: Dialect | None = None) -> str:
+    """`((a) op (b) op ...)`; on SQLite, a long chain as a balanced tree of them."""
     if len(parts) == 1:
         return parts[0]
+    if dialect is Dialect.SQLITE and len(parts) > _SQLITE_CHAIN:
+        half = len(parts) // 2
+        return join(
+            [join(parts[:half], operator, dialect), join(parts[half:], operator, dialect)], operator
+        )
     return "(" + f" {operator} ".join(f"({p})" for p in parts) + ")"
+
+
+def conjunction(parts: list[str], dialect: Dialect) -> str:
+    """`a AND b AND ...` (unparenthesised terms), balanced on SQLite when long."""
+    if dialect is Dialect.SQLITE and len(parts) > _SQLITE_CHAIN:
+        return join(parts, "AND", dialect)
+    return " AND ".join(parts)
 
 
 def is_row_only(node: Condition, ctx: CompileContext, trail: tuple[int, ...]) -> bool:

@@ -13,11 +13,11 @@ from datetime import datetime
 
 from app.segments.ast import Condition, Group, Match
 from app.segments.compiler_events import Bounds, EventSet
-from app.segments.compiler_rows import is_row_only, join, row
+from app.segments.compiler_rows import conjunction, is_row_only, join, row
 from app.segments.compiler_values import FALSE, TRUE, negate_sql
 from app.segments.conditions import kind_of
 from app.segments.conditions.base import CompileContext, Expansion, RowPart
-from app.sql import SqlParams
+from app.sql import Dialect, SqlParams
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,9 @@ class SetCompiler:
 
     def _people(self, conjuncts: list[str]) -> str:
         tests = [c for c in conjuncts if c != TRUE]
-        where = " AND ".join([f"p.workspace_id = {self.ws}", *self.bounds.on("p.id"), *tests])
+        where = conjunction(
+            [f"p.workspace_id = {self.ws}", *self.bounds.on("p.id"), *tests], self.params.dialect
+        )
         return f"SELECT p.id FROM people p WHERE {where}"
 
     def _conjunction(self, lits: Literals) -> IdSet:
@@ -143,7 +145,7 @@ class SetCompiler:
             tests += [f"NOT {self.semi(s, 'd')}" for s in lits.excluded]
             if not tests:
                 return driver
-            where = " AND ".join(tests)
+            where = conjunction(tests, self.params.dialect)
             driving = f"SELECT d.id FROM {self.source(driver.sql)} d WHERE {where}"
             return IdSet(driving, driver.distinct)
         semis = [self.semi(s, "p") for s in lits.included]
@@ -155,7 +157,7 @@ class SetCompiler:
         out: list[tuple[str, bool]] = []
         rows = [r for r in lits.rows if r != FALSE]
         if rows:
-            out.append((self._people([join(rows, "OR")]), True))
+            out.append((self._people([join(rows, "OR", self.params.dialect)]), True))
         out += [
             (
                 f"SELECT u.id FROM {self.source(s.sql)} u" if s.compound or self.flat else s.sql,
@@ -172,7 +174,21 @@ class SetCompiler:
             return IdSet(self._people([FALSE]), True)
         if len(branches) == 1:
             return IdSet(*branches[0])
-        return IdSet(" UNION ".join(sql for sql, _ in branches), True, compound=True)
+        return IdSet(union([sql for sql, _ in branches], self.params), True, compound=True)
+
+
+# SQLite refuses a compound SELECT of more than 500 terms (SQLITE_MAX_COMPOUND_SELECT)
+_SQLITE_UNION_TERMS = 400
+
+
+def union(parts: list[str], params: SqlParams, operator: str = "UNION") -> str:
+    """`a UNION b UNION ...`; on SQLite in sub-unions of at most 400 terms, each of which
+    is one term of the outer one (the union of unions is the same set)."""
+    if params.dialect is not Dialect.SQLITE or len(parts) <= _SQLITE_UNION_TERMS:
+        return f" {operator} ".join(parts)
+    chunks = [parts[i : i + _SQLITE_UNION_TERMS] for i in range(0, len(parts), _SQLITE_UNION_TERMS)]
+    inner = [f"SELECT c{i}.id FROM ({f' {operator} '.join(c)}) c{i}" for i, c in enumerate(chunks)]
+    return union(inner, params, operator)
 
 
 def single(lits: Literals) -> bool:

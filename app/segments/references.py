@@ -12,10 +12,15 @@ from typing import Any
 from app.errors import ErrorCode, PathPart, UserError, UserInputError
 from app.ids import encode_id
 from app.segments.ast import Group, SegmentCondition, from_json
+from app.segments.conditions import kind_of
 from app.segments.models import Segment, SegmentReference
 from app.sql import SqlParams, bind_list, connection, dialect_of, fetch_all, load_json
 
 MAX_REFERENCE_DEPTH = 20
+# Conditions (and event `where` filters) with every referenced segment expanded in
+# place, as the compiler inlines them: bounds the SQL of any definition, which two
+# references to one segment per level would otherwise double 20 times over
+MAX_EXPANDED_CONDITIONS = 1_000
 
 
 def segment_paths(
@@ -98,16 +103,114 @@ async def check_references(
             path = next(p for p, c in direct if c.segment_id == cycle[1])
             raise UserInputError.single(path, f"This would make a cycle: {chain}.", ErrorCode.CYCLE)
     definitions = await load_definitions(workspace_id, root, refuse_too_deep=False)
-    await _check_depth(workspace_id, segment_id, root, definitions)
+    referrers = await _referrers(workspace_id) if segment_id is not None else {}
+    await _check_depth(workspace_id, segment_id, root, definitions, referrers)
+    await _check_size(workspace_id, segment_id, root, definitions, referrers)
     return definitions
 
 
+def expanded_size(root: Group, definitions: Mapping[int, Group]) -> int:
+    """How many conditions `root` has with every reference expanded (memoised per
+    segment, so a hostile diamond of references is counted, not walked, 2^20 times)."""
+    memo: dict[int, int] = {}
+
+    def size(group: Group) -> int:
+        total = 0
+        for node in group.conditions:
+            if isinstance(node, Group):
+                total += 1 + size(node)
+                continue
+            kind = kind_of(node)
+            total += kind.weight(node)
+            sid = kind.references(node)
+            if sid is not None and sid in definitions:
+                if sid not in memo:
+                    memo[sid] = 0  # stored references have no cycle; this guards anyway
+                    memo[sid] = size(definitions[sid])
+                total += memo[sid]
+        return total
+
+    return size(root)
+
+
+async def _check_size(
+    workspace_id: int,
+    segment_id: int | None,
+    root: Group,
+    definitions: Mapping[int, Group],
+    referrers: Mapping[int, list[int]],
+) -> None:
+    """This definition expanded, and (an update) every segment referring to it."""
+    paths = list(segment_paths(root))
+    largest = max(paths, key=lambda p: expanded_size(Group(root.match, (p[1],)), definitions),
+                  default=None)  # fmt: skip
+    path = largest[0] if largest is not None else ()
+    size = expanded_size(root, definitions)
+    if size > MAX_EXPANDED_CONDITIONS:
+        raise UserInputError.single(
+            path,
+            f"With the segments it refers to expanded, this definition has {size} conditions;"
+            f" at most {MAX_EXPANDED_CONDITIONS}.",
+            ErrorCode.TOO_MANY,
+        )
+    above = _all_above(segment_id, referrers) if segment_id is not None else set()
+    if segment_id is None or not above:
+        return
+    everything = {sid: from_json(d) for sid, d in await _all_definitions(workspace_id)}
+    everything[segment_id] = root
+    for referrer in sorted(above & set(everything)):
+        grown = expanded_size(everything[referrer], everything)
+        if grown > MAX_EXPANDED_CONDITIONS:
+            name = await Segment.get(id=referrer)
+            raise UserInputError.single(
+                path,
+                f"Segment {label(name)} refers to this one and would have {grown} conditions"
+                f" with its references expanded; at most {MAX_EXPANDED_CONDITIONS}.",
+                ErrorCode.TOO_MANY,
+            )
+
+
+def _all_above(segment_id: int, referrers: Mapping[int, list[int]]) -> set[int]:
+    """Every segment referring to this one, directly or through others."""
+    found: set[int] = set()
+    frontier = [segment_id]
+    while frontier:
+        for referrer in referrers.get(frontier.pop(), ()):
+            if referrer not in found:
+                found.add(referrer)
+                frontier.append(referrer)
+    return found
+
+
+async def _all_definitions(workspace_id: int) -> list[tuple[int, Any]]:
+    conn = connection()
+    params = SqlParams(dialect_of(conn))
+    sql = f"SELECT id, definition FROM segments WHERE workspace_id = {params.add(workspace_id)}"
+    rows = await fetch_all(conn, sql, params.values)
+    return [(int(r["id"]), load_json(r["definition"])) for r in rows]
+
+
+async def _referrers(workspace_id: int) -> dict[int, list[int]]:
+    """segment id -> the segments whose definitions refer to it."""
+    rows = await SegmentReference.filter(
+        workspace_id=workspace_id, referrer_kind="segment"
+    ).values_list("referrer_id", "segment_id")
+    referrers: dict[int, list[int]] = {}
+    for referrer, target in rows:
+        referrers.setdefault(int(target), []).append(int(referrer))
+    return referrers
+
+
 async def _check_depth(
-    workspace_id: int, segment_id: int | None, root: Group, definitions: Mapping[int, Group]
+    workspace_id: int,
+    segment_id: int | None,
+    root: Group,
+    definitions: Mapping[int, Group],
+    referrers: Mapping[int, list[int]],
 ) -> None:
     """The longest reference chain through this definition, from the segments that refer
     to it (transitively: an update deepens their chains too) down, at most 20 hops."""
-    above = await _referrer_chain(workspace_id, segment_id) if segment_id is not None else []
+    above = _referrer_chain(segment_id, referrers) if segment_id is not None else []
     path, below = _longest_chain(root, definitions)
     if path is None or len(above) + len(below) <= MAX_REFERENCE_DEPTH:
         return
@@ -124,14 +227,8 @@ async def _check_depth(
     )
 
 
-async def _referrer_chain(workspace_id: int, segment_id: int) -> list[int]:
+def _referrer_chain(segment_id: int, referrers: Mapping[int, list[int]]) -> list[int]:
     """The longest chain of segments referring to this one (top first, itself excluded)."""
-    rows = await SegmentReference.filter(
-        workspace_id=workspace_id, referrer_kind="segment"
-    ).values_list("referrer_id", "segment_id")
-    referrers: dict[int, list[int]] = {}
-    for referrer, target in rows:
-        referrers.setdefault(int(target), []).append(int(referrer))
     memo: dict[int, list[int]] = {}
 
     def up(sid: int) -> list[int]:

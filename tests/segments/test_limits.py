@@ -187,3 +187,70 @@ async def test_over_graphql_the_deepening_update_is_a_user_error_and_everything_
     answers = await gql.ok(COUNT_AND_MEMBERSHIPS, {"id": top, "p": encode_id("Person", person.id)})
     assert answers["segment"]["count"] == 1
     assert len(answers["memberships"]) == 23 and all(m["member"] for m in answers["memberships"])
+
+
+def _refers_twice(segment: Segment) -> dict[str, Any]:
+    ref = {"segment": {"id": encode_id("Segment", segment.id)}}
+    return {"match": "ANY", "conditions": [ref, ref]}
+
+
+async def test_references_doubling_at_every_level_are_refused_before_the_sql_explodes(
+    db, workspace
+):
+    # given: S1 (5 conditions: a tag, an event with 3 filters), then S2..S8 each referring
+    # twice to the one before: expanded in place, S8 has 894 conditions
+    previous = await service.create_segment(
+        workspace.id, "S1", None, {"conditions": [{"tag": {"tag": "a"}}, EVENT]}
+    )
+    for i in range(2, 9):
+        previous = await service.create_segment(
+            workspace.id, f"S{i}", None, _refers_twice(previous)
+        )
+    assert await (await service.evaluation_of(workspace.id, previous)).count() == 0
+    # when: S9 would have 1,790 (and at the depth limit, 2^20 copies)
+    with pytest.raises(UserInputError) as refused:
+        await service.create_segment(workspace.id, "S9", None, _refers_twice(previous))
+    # then
+    (error,) = refused.value.errors
+    assert error.code is ErrorCode.TOO_MANY
+    assert list(error.path) == ["input", "definition", "conditions", 0, "segment", "id"]
+    assert "1790 conditions" in error.message and "at most 1000" in error.message
+    assert await Segment.filter(name="S9").count() == 0
+
+
+async def test_an_update_may_not_grow_a_segment_that_refers_to_it_past_the_size_limit(
+    db, workspace
+):
+    # given: A refers to B 150 times (300 conditions expanded)
+    b = await service.create_segment(workspace.id, "B", None, BASE)
+    ref = {"segment": {"id": encode_id("Segment", b.id)}}
+    a = await service.create_segment(
+        workspace.id, "A", None, {"match": "ANY", "conditions": [ref] * 150}
+    )
+    # when: B grows to 10 conditions, A to 1,650
+    wider = {"conditions": [{"tag": {"tag": f"t{i}"}} for i in range(10)]}
+    with pytest.raises(UserInputError) as refused:
+        await service.update_segment(workspace.id, b.id, definition=wider)
+    # then: refused, naming A; B unchanged
+    (error,) = refused.value.errors
+    assert error.code is ErrorCode.TOO_MANY
+    assert f"'A' ({encode_id('Segment', a.id)})" in error.message and "1650" in error.message
+    assert (await Segment.get(id=b.id)).definition == b.definition
+
+
+async def test_unions_past_sqlites_compound_limit_evaluate(db, workspace, make_person, make_event):
+    # given: three chained ANY groups of 199 events: one UNION of ~600 sets
+    ids = await _people(make_person, make_event)
+    events = [
+        {"event": {"names": [f"e{i}"], "count": {"op": "GTE", "value": 2}}} for i in range(198)
+    ]
+    previous = await service.create_segment(
+        workspace.id, "s1", None, {"match": "ANY", "conditions": [EVENT, *events]}
+    )
+    for name in ("s2", "s3"):
+        ref = {"segment": {"id": encode_id("Segment", previous.id)}}
+        definition = {"match": "ANY", "conditions": [ref, *events]}
+        previous = await service.create_segment(workspace.id, name, None, definition)
+    root = (await service.evaluation_of(workspace.id, previous)).root
+    # then
+    await _check_every_entry_point(workspace.id, root, ids)

@@ -151,7 +151,12 @@ def aggregate_expr(condition: AggregateCondition, params: SqlParams, alias: str 
     inner = _unrounded(condition, params, alias)
     if params.dialect is Dialect.POSTGRES:
         return f"round(({inner})::numeric, 6)"
-    return f"round({inner}, 6)"
+    # SQLite rounds through printf, wrong past ~19 digits (round(24001558707822.0, 6) is
+    # ...821.99); a double of magnitude 2^33 or more is its own rounding to 6 places
+    return f"iif(abs({inner}) >= {_SELF_ROUNDED}, {inner}, round({inner}, 6))"
+
+
+_SELF_ROUNDED = "8589934592.0"  # 2^33: one ulp there is 2^-19 > 1e-6
 
 
 def _unrounded(condition: AggregateCondition, params: SqlParams, alias: str) -> str:

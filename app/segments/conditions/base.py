@@ -179,6 +179,10 @@ class ConditionKind(ABC, Generic[N]):
         """The segment this node refers to, if any (walked by every stage)."""
         return None
 
+    def weight(self, node: N) -> int:
+        """What the node counts towards the expanded-size limit (references.py)."""
+        return 1
+
 
 class PersonRowKind(ConditionKind[N]):
     """A test on the person row itself: its set form is its row predicate on `people p`."""

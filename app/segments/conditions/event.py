@@ -132,6 +132,9 @@ class EventKind(ConditionKind[EventCondition]):
     def id_set(self, node: EventCondition, negated: bool, scope: SetScope) -> SetPart:
         return event_set(node, negated, scope.params, scope.ws, scope.now, scope.bounds)
 
+    def weight(self, node: EventCondition) -> int:
+        return 1 + len(node.where)
+
     def observation(self, node: EventCondition) -> Observation | None:
         return Observation(
             sql=lambda scope: event_count(node, scope.params, scope.now, scope.alias),
