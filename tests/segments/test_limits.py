@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
+from app.analytics import service as analytics
 from app.errors import ErrorCode, UserInputError
 from app.ids import encode_id
 from app.segments import service
-from app.segments.ast import Group
+from app.segments.ast import Group, LastDays
 from app.segments.models import Segment
 from tests.segments.reference import evaluate
 from tests.segments.strategies import snapshot, sql_answers
@@ -60,6 +61,7 @@ async def _people(make_person, make_event) -> list[int]:
 
 
 async def _check_every_entry_point(workspace_id: int, root: Group, ids: list[int]) -> None:
+    """Every evaluation entry point, and the set form inside another statement (analytics)."""
     segments = await service.load_definitions(workspace_id, root)
     people, events = await snapshot(workspace_id)
     expected = evaluate(root, people, events, NOW, segments)
@@ -70,6 +72,8 @@ async def _check_every_entry_point(workspace_id: int, root: Group, ids: list[int
         root, workspace_id=workspace_id, person_ids=ids, now=NOW, segments=segments
     )
     assert not answers.problems(expected, expected_by_segment)
+    stats = await analytics.engagement(workspace_id, root, LastDays(30), now=NOW)
+    assert stats.members == len(expected)
 
 
 async def test_eight_none_groups_around_an_event_evaluate(db, workspace, make_person, make_event):
