@@ -141,14 +141,10 @@ async def _check_size(
     referrers: Mapping[int, list[int]],
 ) -> None:
     """This definition expanded, and (an update) every segment referring to it."""
-    paths = list(segment_paths(root))
-    largest = max(paths, key=lambda p: expanded_size(Group(root.match, (p[1],)), definitions),
-                  default=None)  # fmt: skip
-    path = largest[0] if largest is not None else ()
     size = expanded_size(root, definitions)
     if size > MAX_EXPANDED_CONDITIONS:
         raise UserInputError.single(
-            path,
+            _largest_reference(root, definitions),
             f"With the segments it refers to expanded, this definition has {size} conditions;"
             f" at most {MAX_EXPANDED_CONDITIONS}.",
             ErrorCode.TOO_MANY,
@@ -163,11 +159,19 @@ async def _check_size(
         if grown > MAX_EXPANDED_CONDITIONS:
             name = await Segment.get(id=referrer)
             raise UserInputError.single(
-                path,
+                _largest_reference(root, definitions),
                 f"Segment {label(name)} refers to this one and would have {grown} conditions"
                 f" with its references expanded; at most {MAX_EXPANDED_CONDITIONS}.",
                 ErrorCode.TOO_MANY,
             )
+
+
+def _largest_reference(root: Group, definitions: Mapping[int, Group]) -> tuple[PathPart, ...]:
+    """The path of the segment condition that expands the most (the root without one)."""
+    paths = list(segment_paths(root))
+    if not paths:
+        return ()
+    return max(paths, key=lambda p: expanded_size(Group(root.match, (p[1],)), definitions))[0]
 
 
 def _all_above(segment_id: int, referrers: Mapping[int, list[int]]) -> set[int]:
