@@ -13,46 +13,28 @@ Every client value and every JSON key is a bound parameter (`SqlParams`).
   with events as correlated index probes, for one-person checks, memberships of one
   person in many segments, keyset pages and explain.
 
-Both forms use the same leaf compilers (compiler_values.py, compiler_events.py), so
-their semantics cannot diverge. docs/segment-engine.md explains the shapes.
+Both forms hand every leaf to its kind (app/segments/conditions/), whose row and set
+forms share the value and event SQL (compiler_values.py, compiler_events.py), so their
+semantics cannot diverge. The walks are compiler_rows.py and compiler_sets.py; this
+module is the entry points. docs/segment-engine.md explains the shapes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
-
-from app.segments.ast import (
-    AggregateCondition,
-    AttributeCondition,
-    Condition,
-    EventCondition,
-    FieldCondition,
-    Group,
-    Match,
-    SegmentCondition,
-    TagCondition,
+from app.segments.ast import Condition, Group, Match
+from app.segments.compiler_rows import SQLITE_FLAT_DEPTH, conjunction, flat, is_row_only, join, row
+from app.segments.compiler_sets import IdSet, Literals, SetCompiler, single, union
+from app.segments.compiler_values import TRUE, CompileError
+from app.segments.conditions.base import (
+    MAX_SEGMENT_DEPTH,
+    CompileContext,
+    UnknownSegment,
 )
-from app.segments.compiler_events import (
-    Bounds,
-    aggregate_probe,
-    aggregate_set,
-    event_probe,
-    event_set,
-)
-from app.segments.compiler_values import (
-    FALSE,
-    TRUE,
-    CompileError,
-    JsonSlot,
-    attribute_test,
-    json_test,
-    negate_sql,
-)
-from app.sql import Dialect, SqlParams
+from app.sql import SqlParams
 
 __all__ = [
+    "MAX_SEGMENT_DEPTH",
+    "SQLITE_FLAT_DEPTH",
     "CompileContext",
     "CompileError",
     "UnknownSegment",
@@ -64,118 +46,31 @@ __all__ = [
     "disjunction_branches",
 ]
 
-# segment references are at most 20 deep (SPEC rule 11); deeper means a cycle slipped in
-MAX_SEGMENT_DEPTH = 20
-
-
-class UnknownSegment(KeyError):
-    """A segment condition names a segment that is not in `CompileContext.segments`."""
-
-    def __init__(self, segment_id: int) -> None:
-        super().__init__(segment_id)
-        self.segment_id = segment_id
-
-
-@dataclass(frozen=True)
-class CompileContext:
-    """What a compilation needs besides the tree: one `now` for every window in it."""
-
-    dialect: Dialect
-    workspace_id: int
-    now: datetime
-    segments: Mapping[int, Group] = field(default_factory=dict)
-
-    def segment(self, segment_id: int, trail: tuple[int, ...]) -> Group:
-        if segment_id in trail or len(trail) >= MAX_SEGMENT_DEPTH:
-            raise CompileError(f"segment {segment_id} refers to itself: {[*trail, segment_id]}")
-        try:
-            return self.segments[segment_id]
-        except KeyError:
-            raise UnknownSegment(segment_id) from None
-
-
 # ------------------------------------------------------------------------ row form
 
 
 def compile_row_predicate(
     root: Condition, ctx: CompileContext, params: SqlParams, person_alias: str = "p"
 ) -> str:
-    """A boolean over the `people` row `person_alias`, never NULL, true for members."""
-    return _row(root, ctx, params, person_alias, ())
+    """A boolean over the `people` row `person_alias`, never NULL, true for members.
 
-
-def _row(
-    node: Condition, ctx: CompileContext, params: SqlParams, alias: str, trail: tuple[int, ...]
-) -> str:
-    match node:
-        case Group(match, conditions):
-            # cheap tests on the row first: PostgreSQL keeps the order inside AND/OR
-            cheap_first = sorted(conditions, key=lambda c: not _is_row_only(c, ctx, trail))
-            parts = [_row(c, ctx, params, alias, trail) for c in cheap_first]
-            if match is Match.ALL:
-                return _join(parts, "AND")
-            either = _join(parts, "OR")
-            return negate_sql(either, match is Match.NONE)
-        case TagCondition() | FieldCondition() | AttributeCondition():
-            return _person_leaf(node, ctx, params, alias)
-        case EventCondition():
-            return event_probe(node, params, ctx.now, alias)
-        case AggregateCondition():
-            return aggregate_probe(node, params, ctx.now, alias)
-        case SegmentCondition(segment_id, member):
-            referenced = ctx.segment(segment_id, trail)
-            inner = _row(referenced, ctx, params, alias, (*trail, segment_id))
-            return negate_sql(inner, not member)
-    raise CompileError(f"unknown condition {node!r}")
-
-
-def _join(parts: list[str], operator: str) -> str:
-    if len(parts) == 1:
-        return parts[0]
-    return "(" + f" {operator} ".join(f"({p})" for p in parts) + ")"
-
-
-def _person_leaf(node: Condition, ctx: CompileContext, params: SqlParams, alias: str) -> str:
-    """Tests on the person row itself: tags, custom fields, attribute columns."""
-    match node:
-        case TagCondition(tag, has):
-            if params.dialect is Dialect.POSTGRES:
-                test = f"{alias}.tags @> {params.json([tag.lower()])}"  # GIN jsonb_path_ops
-            else:
-                test = f"EXISTS (SELECT 1 FROM json_each({alias}.tags) WHERE value = {params.add(tag.lower())})"
-            return negate_sql(test, not has)
-        case FieldCondition(key, test):
-            return json_test(JsonSlot.bind(params, f"{alias}.fields", key), test, params)
-        case AttributeCondition(attribute, test):
-            return attribute_test(attribute, test, params, alias, ctx.now)
-    raise CompileError(f"not a person test: {node!r}")
+    Flat on SQLite for a deeply nested tree: membership of the set form (compiler_rows.flat)."""
+    if not flat(root, ctx):
+        return row(root, ctx, params, person_alias, ())
+    compiler = SetCompiler(ctx, params, flat=True)
+    group = root if isinstance(root, Group) else Group(Match.ALL, (root,))
+    members = compiler.distinct(compiler.group(group, negated=False, trail=()))
+    test = f"SELECT 1 FROM ({members}) s WHERE s.id = {person_alias}.id"
+    return f"EXISTS ({compiler.with_ctes(test)})"
 
 
 # ------------------------------------------------------------------------ set form
 
 
-@dataclass(frozen=True)
-class _IdSet:
-    sql: str
-    distinct: bool  # no id twice: usable as a result or a UNION-free driver
-    compound: bool = False  # a UNION: wrapped before it joins another UNION (SQLite)
-    from_events: bool = False  # one event condition's set, read off the events indexes
-
-
-@dataclass
-class _Literals:
-    """A flattened conjunction or disjunction, after pushing negation to the leaves."""
-
-    conjunctive: bool
-    rows: list[str] = field(default_factory=list)  # predicates on the people row p
-    included: list[_IdSet] = field(default_factory=list)  # member iff in the set
-    excluded: list[_IdSet] = field(default_factory=list)  # member iff not in the set
-
-
 def compile_id_set(root: Group, ctx: CompileContext, params: SqlParams) -> str:
     """`SELECT ... id` producing each member id of the workspace exactly once."""
-    compiler = _SetCompiler(ctx, params)
-    return compiler.distinct(compiler.group(root, negated=False, trail=()))
+    compiler = SetCompiler(ctx, params, flat=flat(root, ctx))
+    return compiler.with_ctes(compiler.distinct(compiler.group(root, negated=False, trail=())))
 
 
 def compile_count(root: Group, ctx: CompileContext, params: SqlParams) -> str:
@@ -185,23 +80,25 @@ def compile_count(root: Group, ctx: CompileContext, params: SqlParams) -> str:
     sorts inside the aggregate, twice as fast here as hashing a `SELECT DISTINCT` of
     hundreds of thousands of people (docs/performance.md).
     """
-    compiler = _SetCompiler(ctx, params)
+    compiler = SetCompiler(ctx, params, flat=flat(root, ctx))
     lits = compiler.literals(root, negated=False, trail=())
     if _complement_only(lits):
         # everyone minus the union: every id set holds only the workspace's people (events
         # reference them), and two counts beat an anti join over all of them by 20%
-        union = " UNION ALL ".join(f"SELECT x{i}.id FROM ({s.sql}) x{i}"
-                                   for i, s in enumerate(lits.excluded))  # fmt: skip
+        excluded = [f"SELECT x{i}.id FROM ({s.sql}) x{i}" for i, s in enumerate(lits.excluded)]
+        excluded_ids = union(excluded, params, "UNION ALL")
         everyone = f"SELECT count(*) FROM people p WHERE p.workspace_id = {compiler.ws}"
-        return f"SELECT ({everyone}) - (SELECT count(DISTINCT u.id) FROM ({union}) u) AS n"
+        counted = f"(SELECT count(DISTINCT u.id) FROM ({excluded_ids}) u)"
+        difference = f"SELECT ({everyone}) - {counted} AS n"
+        return compiler.with_ctes(difference)
     top = compiler.render(lits)
     counted = "count(*)" if top.distinct else "count(DISTINCT m.id)"
-    return f"SELECT {counted} AS n FROM ({top.sql}) m"
+    return compiler.with_ctes(f"SELECT {counted} AS n FROM ({top.sql}) m")
 
 
-def _complement_only(lits: _Literals) -> bool:
+def _complement_only(lits: Literals) -> bool:
     """Members iff in none of some id sets: no row test, no set to be in."""
-    conjunctive = lits.conjunctive or _single(lits)
+    conjunctive = lits.conjunctive or single(lits)
     return conjunctive and bool(lits.excluded) and not lits.included and not lits.rows
 
 
@@ -221,15 +118,15 @@ def compile_id_page(
     the event indexes are read in person order and stop at the page's end instead of
     materialising the whole segment first.
     """
-    compiler = _SetCompiler(ctx, params, *_bounds(params, after_id, upto_id))
+    compiler = SetCompiler(ctx, params, *_bounds(params, after_id, upto_id), flat=flat(root, ctx))
     lits = compiler.literals(root, negated=False, trail=())
     page = params.add(limit)
-    if lits.conjunctive or _single(lits):
+    if lits.conjunctive or single(lits):
         top = compiler.render(lits)
-        return _first(top.sql, top.distinct, page)
+        return compiler.with_ctes(_first(top.sql, top.distinct, page))
     limited = [_first(sql, distinct, page) for sql, distinct in compiler.branches(lits)]
-    union = " UNION ".join(f"SELECT b{i}.id FROM ({b}) b{i}" for i, b in enumerate(limited))
-    return f"SELECT u.id FROM ({union}) u ORDER BY u.id LIMIT {page}"
+    union_all = union([f"SELECT b{i}.id FROM ({b}) b{i}" for i, b in enumerate(limited)], params)
+    return compiler.with_ctes(f"SELECT u.id FROM ({union_all}) u ORDER BY u.id LIMIT {page}")
 
 
 def compile_driven_page(
@@ -258,16 +155,18 @@ def compile_driven_page(
     0.5-2 us a row) and walks `people` instead, which costs three times as much when
     the event set is sparse (docs/performance.md).
     """
-    compiler = _SetCompiler(ctx, params, *_bounds(params, after_id, upto_id))
+    if flat(root, ctx):
+        return None  # the plain page: its WITH queries and the candidates' would not mix
+    compiler = SetCompiler(ctx, params, *_bounds(params, after_id, upto_id))
     lits = compiler.literals(root, negated=False, trail=())
     driver = _driver(lits)
     if driver is None:
         return None
-    rows = _join([r for r in lits.rows if r != TRUE], "AND")
+    rows = join([r for r in lits.rows if r != TRUE], "AND", ctx.dialect)
     person = f"(SELECT {rows} FROM people p WHERE p.workspace_id = {compiler.ws} AND p.id = d.id)"
     tests = [person, *(compiler.semi(s, "d") for s in lits.included if s is not driver)]
     tests += [f"NOT {compiler.semi(s, 'd')}" for s in lits.excluded]
-    where = " AND ".join(tests)
+    where = conjunction(tests, ctx.dialect)
     cap = "" if candidates is None else f" LIMIT {params.add(candidates)}"
     page = f"SELECT d.id FROM cand d WHERE {where} ORDER BY d.id LIMIT {params.add(limit)}"
     sql = (
@@ -288,7 +187,7 @@ def _bounds(
     return after, params.add(upto_id) if upto_id is not None else None
 
 
-def _driver(lits: _Literals) -> _IdSet | None:
+def _driver(lits: Literals) -> IdSet | None:
     """The event set that drives a page of this conjunction, if it has row tests too."""
     if not lits.conjunctive or all(r == TRUE for r in lits.rows):
         return None
@@ -303,7 +202,7 @@ def disjunction_branches(root: Group, ctx: CompileContext) -> list[Group]:
     rows: list[Condition] = []
     branches: list[Group] = []
     for c in root.conditions:
-        if _is_row_only(c, ctx, ()):
+        if is_row_only(c, ctx, ()):
             rows.append(c)
         else:
             branches.append(c if isinstance(c, Group) else Group(Match.ALL, (c,)))
@@ -315,145 +214,3 @@ def disjunction_branches(root: Group, ctx: CompileContext) -> list[Group]:
 def _first(sql: str, distinct: bool, limit: str) -> str:
     select = "SELECT m.id" if distinct else "SELECT DISTINCT m.id"
     return f"{select} FROM ({sql}) m ORDER BY m.id LIMIT {limit}"
-
-
-class _SetCompiler:
-    def __init__(
-        self,
-        ctx: CompileContext,
-        params: SqlParams,
-        after: str | None = None,
-        upto: str | None = None,
-    ) -> None:
-        self.ctx = ctx
-        self.params = params
-        # placeholders of keyset bounds: every id set keeps only ids in (after, upto]
-        self.bounds = Bounds(after, upto)
-        self._ws: str | None = None
-
-    @property
-    def ws(self) -> str:
-        if self._ws is None:
-            self._ws = self.params.add(self.ctx.workspace_id)
-        return self._ws
-
-    def distinct(self, id_set: _IdSet) -> str:
-        return id_set.sql if id_set.distinct else f"SELECT DISTINCT d.id FROM ({id_set.sql}) d"
-
-    def group(self, group: Group, negated: bool, trail: tuple[int, ...]) -> _IdSet:
-        return self.render(self.literals(group, negated, trail))
-
-    def literals(self, group: Group, negated: bool, trail: tuple[int, ...]) -> _Literals:
-        # ALL = AND, ANY = OR, NONE = AND of complements; negation swaps AND and OR
-        conjunctive = (group.match is not Match.ANY) != negated
-        child_negated = (group.match is Match.NONE) != negated
-        out = _Literals(conjunctive)
-        for child in group.conditions:
-            self.add(out, child, child_negated, trail)
-        return out
-
-    def add(self, out: _Literals, node: Condition, negated: bool, trail: tuple[int, ...]) -> None:
-        if _is_row_only(node, self.ctx, trail):
-            predicate = negate_sql(_row(node, self.ctx, self.params, "p", trail), negated)
-            out.rows.append(predicate)
-            return
-        match node:
-            case Group():
-                self._add_group(out, node, negated, trail)
-            case SegmentCondition(segment_id, member):
-                referenced = self.ctx.segment(segment_id, trail)
-                self._add_group(out, referenced, negated != (not member), (*trail, segment_id))
-            case EventCondition():
-                found = event_set(node, negated, self.params, self.ws, self.ctx.now, self.bounds)
-                self._add_set(
-                    out, _IdSet(found.sql, found.distinct, from_events=True), found.positive
-                )
-            case AggregateCondition():
-                found = aggregate_set(
-                    node, negated, self.params, self.ws, self.ctx.now, self.bounds
-                )
-                self._add_set(
-                    out, _IdSet(found.sql, found.distinct, from_events=True), found.positive
-                )
-            case _:
-                raise CompileError(f"unknown condition {node!r}")
-
-    def _add_group(
-        self, out: _Literals, group: Group, negated: bool, trail: tuple[int, ...]
-    ) -> None:
-        inner = self.literals(group, negated, trail)
-        if inner.conjunctive == out.conjunctive or _single(inner):
-            out.rows += inner.rows  # AND inside AND, OR inside OR: flatten
-            out.included += inner.included
-            out.excluded += inner.excluded
-        else:
-            out.included.append(self.render(inner))
-
-    @staticmethod
-    def _add_set(out: _Literals, id_set: _IdSet, positive: bool) -> None:
-        (out.included if positive else out.excluded).append(id_set)
-
-    def render(self, lits: _Literals) -> _IdSet:
-        if _single(lits):
-            lits = _Literals(True, lits.rows, lits.included, lits.excluded)
-        return self._conjunction(lits) if lits.conjunctive else self._disjunction(lits)
-
-    def semi(self, id_set: _IdSet, alias: str) -> str:
-        return f"EXISTS (SELECT 1 FROM ({id_set.sql}) s WHERE s.id = {alias}.id)"
-
-    def _people(self, conjuncts: list[str]) -> str:
-        tests = [c for c in conjuncts if c != TRUE]
-        where = " AND ".join([f"p.workspace_id = {self.ws}", *self.bounds.on("p.id"), *tests])
-        return f"SELECT p.id FROM people p WHERE {where}"
-
-    def _conjunction(self, lits: _Literals) -> _IdSet:
-        if not lits.rows and lits.included:
-            # event sets alone: drive from the first set, never scanning people. Its ids
-            # may repeat (one per event): the caller counts or pages them DISTINCT
-            driver, *rest = lits.included
-            tests = [self.semi(s, "d") for s in rest]
-            tests += [f"NOT {self.semi(s, 'd')}" for s in lits.excluded]
-            if not tests:
-                return driver
-            where = " AND ".join(tests)
-            return _IdSet(f"SELECT d.id FROM ({driver.sql}) d WHERE {where}", driver.distinct)
-        semis = [self.semi(s, "p") for s in lits.included]
-        anti = [f"NOT {self.semi(s, 'p')}" for s in lits.excluded]
-        return _IdSet(self._people([*lits.rows, *semis, *anti]), True)
-
-    def branches(self, lits: _Literals) -> list[tuple[str, bool]]:
-        """The UNION's branches of a disjunction, each with whether its ids are distinct."""
-        out: list[tuple[str, bool]] = []
-        rows = [r for r in lits.rows if r != FALSE]
-        if rows:
-            out.append((self._people([_join(rows, "OR")]), True))
-        out += [
-            (f"SELECT u.id FROM ({s.sql}) u" if s.compound else s.sql, s.distinct)
-            for s in lits.included
-        ]
-        out += [(self._people([f"NOT {self.semi(s, 'p')}"]), True) for s in lits.excluded]
-        return out
-
-    def _disjunction(self, lits: _Literals) -> _IdSet:
-        branches = self.branches(lits)
-        if not branches:
-            return _IdSet(self._people([FALSE]), True)
-        if len(branches) == 1:
-            return _IdSet(*branches[0])
-        return _IdSet(" UNION ".join(sql for sql, _ in branches), True, compound=True)
-
-
-def _single(lits: _Literals) -> bool:
-    return len(lits.rows) + len(lits.included) + len(lits.excluded) == 1
-
-
-def _is_row_only(node: Condition, ctx: CompileContext, trail: tuple[int, ...]) -> bool:
-    """True when the node only reads the people row (no events): it joins the one WHERE."""
-    match node:
-        case TagCondition() | FieldCondition() | AttributeCondition():
-            return True
-        case Group(_, conditions):
-            return all(_is_row_only(c, ctx, trail) for c in conditions)
-        case SegmentCondition(segment_id, _):
-            return _is_row_only(ctx.segment(segment_id, trail), ctx, (*trail, segment_id))
-    return False

@@ -14,25 +14,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
+from typing import TypeGuard
 
-from app.segments.ast import NEGATIONS, Op, PersonAttribute, Scalar, ValueTest
+from app.segments.terms import NEGATIONS, Op, Scalar, ValueTest
 from app.sql import Dialect, SqlParams, bind_list
 
 TRUE = "TRUE"
 FALSE = "FALSE"
-
-# The allow-list: attribute -> column of `people`. Nothing else is ever named.
-ATTRIBUTE_COLUMNS: dict[PersonAttribute, str] = {
-    PersonAttribute.EMAIL: "email",
-    PersonAttribute.STATUS: "status",
-    PersonAttribute.CREATED_AT: "created_at",
-    PersonAttribute.COUNTRY: "country",
-    PersonAttribute.REGION: "region",
-    PersonAttribute.CITY: "city",
-    PersonAttribute.TIMEZONE: "timezone",
-}
 
 _ORDER_OPS = {Op.GT: ">", Op.GTE: ">=", Op.LT: "<", Op.LTE: "<="}
 COMPARE_SQL = {Op.EQ: "=", Op.NEQ: "<>", **_ORDER_OPS}
@@ -79,11 +69,11 @@ def bind_datetime(params: SqlParams, value: datetime) -> str:
     return f"{placeholder}::timestamptz" if params.dialect is Dialect.POSTGRES else placeholder
 
 
-def is_bool(value: Scalar) -> bool:
+def is_bool(value: Scalar) -> TypeGuard[bool]:
     return isinstance(value, bool)
 
 
-def is_number(value: Scalar) -> bool:
+def is_number(value: Scalar) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
@@ -184,8 +174,8 @@ def _json_positive(slot: JsonSlot, op: Op, test: ValueTest, params: SqlParams) -
         return _json_in(slot, list(test.values or ()), params)
     value = test.value
     if isinstance(value, str):
-        string_test = _string_test(slot.text(), op, value, params)
-        return _string_typed(slot, string_test, [value.lower()] if op is Op.EQ else None)
+        comparison = string_test(slot.text(), op, value, params)
+        return _string_typed(slot, comparison, [value.lower()] if op is Op.EQ else None)
     if is_bool(value):
         if op is not Op.EQ:
             raise CompileError(f"{op} does not apply to a boolean")
@@ -258,7 +248,7 @@ def _json_in(slot: JsonSlot, values: list[Scalar], params: SqlParams) -> str:
 # ---------------------------------------------------------------------------- strings
 
 
-def _string_test(column: str, op: Op, value: str, params: SqlParams) -> str:
+def string_test(column: str, op: Op, value: str, params: SqlParams) -> str:
     """A comparison of a non-NULL text expression with a string operand.
 
     Case-insensitive operators compare `sieve_lower(x)` with the operand lower-cased in
@@ -287,70 +277,3 @@ def _string_test(column: str, op: Op, value: str, params: SqlParams) -> str:
         # non-empty operand only (above): substr(x, -0) would be the whole string
         return f"substr({subject}, -length({operand})) = {operand}"
     raise CompileError(f"{op} does not apply to a string")
-
-
-# ---------------------------------------------------------------------- attributes
-
-
-def attribute_test(
-    attribute: PersonAttribute, test: ValueTest, params: SqlParams, alias: str, now: datetime
-) -> str:
-    """A person attribute: nullable text columns with the string rules, or `created_at`."""
-    column = f"{alias}.{ATTRIBUTE_COLUMNS[attribute]}"
-    op, negated = split_negation(test.op)
-    if attribute is PersonAttribute.CREATED_AT:
-        positive = _created_at_test(column, op, test, params, now)
-    else:
-        positive = _text_column_test(column, op, test, params)
-    return negate_sql(positive, negated)
-
-
-def _text_column_test(column: str, op: Op, test: ValueTest, params: SqlParams) -> str:
-    # `present AND test` is two-valued (FALSE AND NULL is FALSE) and, unlike a CASE,
-    # lets PostgreSQL use an index on sieve_lower(column) (people_workspace_country_ci;
-    # people_workspace_country_ci_id for pages, in id order)
-    present = f"{column} IS NOT NULL"
-    if op is Op.EXISTS:
-        return present
-    if op is Op.IN:
-        strings = sorted({v.lower() for v in test.values or () if isinstance(v, str)})
-        if not strings:
-            return FALSE
-        return f"({present} AND sieve_lower({column}) {bind_list(params, strings, 'text')})"
-    if not isinstance(test.value, str):
-        return FALSE  # a number or boolean never equals a text attribute (rule 3)
-    comparison = _string_test(column, op, test.value, params)
-    return present if comparison == TRUE else f"({present} AND {comparison})"
-
-
-def parse_datetime(value: Scalar) -> datetime:
-    if not isinstance(value, str):
-        raise CompileError("CREATED_AT compares with an ISO-8601 datetime")
-    parsed = datetime.fromisoformat(value)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
-def _created_at_test(column: str, op: Op, test: ValueTest, params: SqlParams, now: datetime) -> str:
-    if op is Op.EXISTS:
-        return TRUE  # created_at is NOT NULL
-    if op is Op.WITHIN_LAST_DAYS:
-        since = now - timedelta(days=_days(test.value))
-        return f"({column} >= {bind_datetime(params, since)} AND {column} <= {bind_datetime(params, now)})"
-    if op is Op.MORE_THAN_DAYS_AGO:
-        return f"{column} < {bind_datetime(params, now - timedelta(days=_days(test.value)))}"
-    if op is Op.IN:
-        moments = [parse_datetime(v) for v in test.values or ()]
-        if not moments:
-            return FALSE
-        return "(" + " OR ".join(f"{column} = {bind_datetime(params, m)}" for m in moments) + ")"
-    if op in COMPARE_SQL:
-        return f"{column} {COMPARE_SQL[op]} {bind_datetime(params, parse_datetime(test.value))}"
-    raise CompileError(f"{op} does not apply to CREATED_AT")
-
-
-def _days(value: Scalar) -> int:
-    if not is_number(value):
-        raise CompileError("a number of days is needed")
-    return int(value)  # type: ignore[arg-type]

@@ -9,30 +9,24 @@ database answers, through the one compiler, in both of its forms.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from app.segments.ast import (
-    AggregateCondition,
-    Condition,
-    EventCondition,
-    Group,
-    SegmentCondition,
-)
+from app.segments.ast import Condition, Group
 from app.segments.compiler import (
     CompileContext,
     compile_count,
     compile_driven_page,
     compile_id_page,
-    compile_row_predicate,
     disjunction_branches,
 )
-from app.segments.compiler_events import aggregate_value, event_count
+from app.segments.conditions import kind_of
+from app.segments.conditions.base import Observation, Observed
+from app.segments.rows import PersonRows
 from app.sql import (
     SqlParams,
-    bind_list,
     concurrent_reads,
     connection,
     dialect_of,
@@ -190,7 +184,7 @@ async def stream_member_ids(
     One `now` for the whole stream, so a person does not flicker in and out of a long
     export as windows slide.
     """
-    common = {"workspace_id": workspace_id, "now": now, "segments": segments}
+    common: dict[str, Any] = {"workspace_id": workspace_id, "now": now, "segments": segments}
     after: int | None = None
     while True:
         ids = await member_page(root, after_id=after, limit=batch, **common)
@@ -210,15 +204,9 @@ async def contains(
     segments: Mapping[int, Group],
 ) -> bool:
     """Is this person a member now? One row read, events probed by index (flow splits)."""
-    ctx = _context(workspace_id, now, segments)
-    params = SqlParams(ctx.dialect)
-    ws, pid = params.add(workspace_id), params.add(person_id)
-    predicate = compile_row_predicate(root, ctx, params)
-    sql = (
-        "SELECT EXISTS (SELECT 1 FROM people p"
-        f" WHERE p.workspace_id = {ws} AND p.id = {pid} AND {predicate}) AS member"
-    )
-    row = await fetch_one(point_connection(), sql, params.values)
+    rows = PersonRows(_context(workspace_id, now, segments), person_id)
+    sql = rows.exists(rows.predicate(root))
+    row = await fetch_one(point_connection(), sql, rows.params.values)
     return bool(row and _truthy(row["member"]))
 
 
@@ -237,25 +225,12 @@ async def memberships(
     ids = list(roots)
     for start in range(0, len(ids), _COLUMNS_PER_STATEMENT):
         chunk = ids[start : start + _COLUMNS_PER_STATEMENT]
-        params = SqlParams(ctx.dialect)
-        columns = ", ".join(
-            f"({compile_row_predicate(roots[sid], ctx, params)}) AS m{i}"
-            for i, sid in enumerate(chunk)
-        )
-        row = await _person_row(params, columns, workspace_id, person_id)
+        rows = PersonRows(ctx, person_id)
+        sql = rows.select(rows.member_columns(roots[sid] for sid in chunk))
+        row = await fetch_one(point_connection(), sql, rows.params.values)
         if row is not None:
             result.update({sid: _truthy(row[f"m{i}"]) for i, sid in enumerate(chunk)})
     return result
-
-
-async def _person_row(
-    params: SqlParams, columns: str, workspace_id: int, person_id: int
-) -> dict[str, Any] | None:
-    sql = (
-        f"SELECT {columns} FROM people p"
-        f" WHERE p.workspace_id = {params.add(workspace_id)} AND p.id = {params.add(person_id)}"
-    )
-    return await fetch_one(point_connection(), sql, params.values)
 
 
 async def matching_people(
@@ -271,13 +246,9 @@ async def matching_people(
         raise ValueError(f"at most {MAX_MATCHING_PEOPLE} people per call")
     if not person_ids:
         return set()
-    ctx = _context(workspace_id, now, segments)
-    params = SqlParams(ctx.dialect)
-    ws = params.add(workspace_id)
-    listed = bind_list(params, sorted(set(person_ids)), "bigint")
-    predicate = compile_row_predicate(root, ctx, params)
-    sql = f"SELECT p.id FROM people p WHERE p.workspace_id = {ws} AND p.id {listed} AND {predicate}"
-    return {int(r["id"]) for r in await fetch_all(point_connection(), sql, params.values)}
+    rows = PersonRows(_context(workspace_id, now, segments), sorted(set(person_ids)))
+    sql = rows.select("p.id", rows.predicate(root))
+    return {int(r["id"]) for r in await fetch_all(point_connection(), sql, rows.params.values)}
 
 
 # --------------------------------------------------------------------------- explain
@@ -287,7 +258,19 @@ async def matching_people(
 class _Column:
     alias: str
     node: Condition
-    kind: str  # "matched" | "count" | "value"
+    observation: Observation | None = None  # None: whether the node matched
+
+
+@dataclass(frozen=True)
+class _ExplainScope:
+    """The person row `p` as a kind's observation sees it (conditions.base.RowScope)."""
+
+    params: SqlParams
+    now: datetime
+    alias: str = "p"
+
+    def segment(self, segment_id: int) -> str:
+        raise NotImplementedError("observations do not compile references")
 
 
 async def explain(
@@ -307,9 +290,9 @@ async def explain(
     observed: dict[str, Any] = {}
     for start in range(0, len(columns), _COLUMNS_PER_STATEMENT):
         chunk = columns[start : start + _COLUMNS_PER_STATEMENT]
-        params = SqlParams(ctx.dialect)
-        sql_columns = ", ".join(f"{_column_sql(c, ctx, params)} AS {c.alias}" for c in chunk)
-        row = await _person_row(params, sql_columns, workspace_id, person_id)
+        rows = PersonRows(ctx, person_id)
+        sql = rows.select(", ".join(f"{_column_sql(c, rows)} AS {c.alias}" for c in chunk))
+        row = await fetch_one(point_connection(), sql, rows.params.values)
         if row is None:
             raise PersonNotFound(person_id)
         observed.update(row)
@@ -317,51 +300,48 @@ async def explain(
     return _build(root, ctx, cursor, observed, ())
 
 
-def _column_sql(column: _Column, ctx: CompileContext, params: SqlParams) -> str:
-    if column.kind == "count":
-        assert isinstance(column.node, EventCondition)
-        return event_count(column.node, params, ctx.now)
-    if column.kind == "value":
-        assert isinstance(column.node, AggregateCondition)
-        return aggregate_value(column.node, params, ctx.now)
-    return f"({compile_row_predicate(column.node, ctx, params)})"
+def _column_sql(column: _Column, rows: PersonRows) -> str:
+    if column.observation is not None:
+        return column.observation.sql(_ExplainScope(rows.params, rows.ctx.now))
+    return f"({rows.predicate(column.node)})"
 
 
 def _plan(node: Condition, ctx: CompileContext, out: list[_Column], trail: tuple[int, ...]) -> None:
     """Columns in a depth-first order that `_build` replays."""
-    out.append(_Column(f"c{len(out)}", node, "matched"))
-    match node:
-        case Group(_, conditions):
-            for child in conditions:
-                _plan(child, ctx, out, trail)
-        case EventCondition():
-            out.append(_Column(f"c{len(out)}", node, "count"))
-        case AggregateCondition():
-            out.append(_Column(f"c{len(out)}", node, "value"))
-        case SegmentCondition(segment_id, _):
-            _plan(ctx.segment(segment_id, trail), ctx, out, (*trail, segment_id))
+    out.append(_Column(f"c{len(out)}", node))
+    if isinstance(node, Group):
+        for child in node.conditions:
+            _plan(child, ctx, out, trail)
+        return
+    kind = kind_of(node)
+    observation = kind.observation(node)
+    if observation is not None:
+        out.append(_Column(f"c{len(out)}", node, observation))
+    segment_id = kind.references(node)
+    if segment_id is not None:
+        _plan(ctx.segment(segment_id, trail), ctx, out, (*trail, segment_id))
 
 
 def _build(
     node: Condition,
     ctx: CompileContext,
-    cursor: Any,
+    cursor: Iterator[_Column],
     observed: dict[str, Any],
     trail: tuple[int, ...],
 ) -> ExplainNode:
     matched = _truthy(observed[next(cursor).alias])
-    match node:
-        case Group(_, conditions):
-            children = tuple(_build(c, ctx, cursor, observed, trail) for c in conditions)
-            return ExplainNode(node, matched, children=children)
-        case EventCondition():
-            return ExplainNode(node, matched, count=int(observed[next(cursor).alias]))
-        case AggregateCondition():
-            raw = observed[next(cursor).alias]
-            value = None if raw is None else float(raw)
-            return ExplainNode(node, matched, value=value)
-        case SegmentCondition(segment_id, _):
-            referenced = ctx.segment(segment_id, trail)
-            inner = _build(referenced, ctx, cursor, observed, (*trail, segment_id))
-            return ExplainNode(node, matched, segment=inner)
-    return ExplainNode(node, matched)
+    if isinstance(node, Group):
+        children = tuple(_build(c, ctx, cursor, observed, trail) for c in node.conditions)
+        return ExplainNode(node, matched, children=children)
+    kind = kind_of(node)
+    seen = Observed()
+    if kind.observation(node) is not None:
+        column = next(cursor)
+        assert column.observation is not None
+        seen = column.observation.read(observed[column.alias])
+    inner = None
+    segment_id = kind.references(node)
+    if segment_id is not None:
+        referenced = ctx.segment(segment_id, trail)
+        inner = _build(referenced, ctx, cursor, observed, (*trail, segment_id))
+    return ExplainNode(node, matched, count=seen.count, value=seen.value, segment=inner)

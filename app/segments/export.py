@@ -34,8 +34,8 @@ def _csv_chunk(records: list[dict[str, Any]], header: bool) -> bytes:
         writer.writeheader()
     for record in records:
         # tags as `a;b`, fields as a JSON object: every row has the same columns
-        writer.writerow({**record, "tags": ";".join(record["tags"]),
-                         "fields": json.dumps(record["fields"], ensure_ascii=False)})  # fmt: skip
+        fields = json.dumps(record["fields"], ensure_ascii=False)
+        writer.writerow({**record, "tags": ";".join(record["tags"]), "fields": fields})
     return out.getvalue().encode()
 
 

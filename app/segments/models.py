@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tortoise import fields as f
 from tortoise.models import Model
 
@@ -16,7 +18,7 @@ class Segment(Model):
     name = f.TextField()
     description = f.TextField(default="")
     # {"version": 1, "root": {...}}: see app/segments/ast.py
-    definition = f.JSONField()
+    definition: Any = f.JSONField()
     created_at = f.DatetimeField(auto_now_add=True)
     updated_at = f.DatetimeField(auto_now=True)
 

@@ -1,8 +1,9 @@
 """Saved segments: create, update, delete, and live evaluation through the one compiler.
 
-Referenced segments are loaded here (transitively, with the reference-depth limit) and
-handed to the pure compiler; who refers to a segment is kept in `segment_references` so
-that a delete can name its referrers and a save can refuse a cycle.
+Referenced segments are loaded (app/segments/references.py: transitively, with the
+reference-depth limit) and handed to the pure compiler; who refers to a segment is kept
+in `segment_references` so that a delete can name its referrers and a save can refuse a
+cycle or a chain too deep. `load_definitions` is re-exported here for the other domains.
 """
 
 from __future__ import annotations
@@ -13,140 +14,20 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from app.errors import ErrorCode, PathPart, UserError, UserInputError
+from app.errors import ErrorCode, UserError, UserInputError
 from app.ids import encode_id
 from app.input_reader import InputReader
 from app.metrics import timed_evaluation
 from app.people.models import Person
 from app.segments import evaluate
-from app.segments.ast import Group, SegmentCondition, from_json, to_json
+from app.segments.ast import Group, from_json, to_json
 from app.segments.models import Segment, SegmentReference
 from app.segments.parse import parse_definition
-from app.sql import SqlParams, bind_list, connection, dialect_of, fetch_all, load_json, now_utc
+from app.segments.references import check_references, label, load_definitions, segment_paths
+from app.sql import now_utc
 
-MAX_REFERENCE_DEPTH = 20
 MAX_NAME = 200
 MAX_DESCRIPTION = 10_000
-
-
-def _segment_paths(
-    group: Group, prefix: tuple[PathPart, ...] = ()
-) -> Iterable[tuple[tuple[PathPart, ...], SegmentCondition]]:
-    """Every segment condition with its path, so errors can point at it."""
-    for index, condition in enumerate(group.conditions):
-        if isinstance(condition, Group):
-            yield from _segment_paths(condition, (*prefix, "conditions", index, "group"))
-        elif isinstance(condition, SegmentCondition):
-            yield (*prefix, "conditions", index, "segment", "id"), condition
-
-
-def _label(segment: Segment) -> str:
-    return f"'{segment.name}' ({encode_id('Segment', segment.id)})"
-
-
-async def load_definitions(workspace_id: int, root: Group) -> dict[int, Group]:
-    """The definitions of every segment `root` refers to, transitively, in this workspace."""
-    found: dict[int, Group] = {}
-    frontier = {c.segment_id for _, c in _segment_paths(root)}
-    depth = 0
-    while frontier:
-        depth += 1
-        if depth > MAX_REFERENCE_DEPTH:
-            raise UserInputError.single(
-                (),
-                f"Segment references nest more than {MAX_REFERENCE_DEPTH} deep.",
-                ErrorCode.TOO_DEEP,
-            )
-        frontier_now, frontier = frontier, set()
-        for segment_id, definition in await _definitions(workspace_id, frontier_now):
-            group = from_json(definition)
-            found[segment_id] = group
-            frontier |= {c.segment_id for _, c in _segment_paths(group)} - set(found)
-    return found
-
-
-async def _definitions(workspace_id: int, ids: Iterable[int]) -> list[tuple[int, Any]]:
-    """(id, stored definition) of these segments, one plain statement: on every live
-    evaluation of a segment with references, the ORM's query building cost more than
-    the query (docs/performance.md)."""
-    conn = connection()
-    params = SqlParams(dialect_of(conn))
-    sql = (
-        "SELECT id, definition FROM segments"
-        f" WHERE workspace_id = {params.add(workspace_id)}"
-        f" AND id {bind_list(params, sorted(ids), 'bigint')}"
-    )
-    rows = await fetch_all(conn, sql, params.values)
-    return [(int(r["id"]), load_json(r["definition"])) for r in rows]
-
-
-async def _check_references(
-    workspace_id: int, root: Group, segment_id: int | None
-) -> dict[int, Group]:
-    """Unknown or foreign segments, cycles through `segment_id`, and over-deep chains."""
-    errors: list[UserError] = []
-    direct = list(_segment_paths(root))
-    ids = {c.segment_id for _, c in direct}
-    known = {s.id: s for s in await Segment.filter(workspace_id=workspace_id, id__in=list(ids))}
-    for path, condition in direct:
-        if condition.segment_id not in known:
-            errors.append(
-                UserError(path, "No such segment in this workspace.", ErrorCode.NOT_FOUND)
-            )
-    if errors:
-        raise UserInputError(errors)
-    if segment_id is not None:
-        cycle = await _find_cycle(workspace_id, segment_id, root)
-        if cycle:
-            names = {s.id: s for s in await Segment.filter(id__in=cycle)}
-            chain = " → ".join(_label(names[i]) for i in cycle)
-            path = next(p for p, c in direct if c.segment_id == cycle[1])
-            raise UserInputError.single(path, f"This would make a cycle: {chain}.", ErrorCode.CYCLE)
-    definitions = await load_definitions(workspace_id, root)
-    if _chain_depth(root, definitions) > MAX_REFERENCE_DEPTH:
-        raise UserInputError.single(
-            direct[0][0],
-            f"Segment references may nest at most {MAX_REFERENCE_DEPTH} deep.",
-            ErrorCode.TOO_DEEP,
-        )
-    return definitions
-
-
-async def _find_cycle(workspace_id: int, segment_id: int, root: Group) -> list[int] | None:
-    """A path segment_id → … → segment_id through the new definition, if one exists."""
-    definitions = {segment_id: root}
-    stack: list[tuple[int, list[int]]] = [(segment_id, [segment_id])]
-    seen: set[int] = set()
-    while stack:
-        current, path = stack.pop()
-        if current not in definitions:
-            row = await Segment.get_or_none(workspace_id=workspace_id, id=current)
-            if row is None:
-                continue
-            definitions[current] = from_json(row.definition)
-        for _, condition in _segment_paths(definitions[current]):
-            target = condition.segment_id
-            if target == segment_id:
-                return [*path, segment_id]
-            if target not in seen:
-                seen.add(target)
-                stack.append((target, [*path, target]))
-    return None
-
-
-def _chain_depth(root: Group, definitions: Mapping[int, Group]) -> int:
-    memo: dict[int, int] = {}
-
-    def depth(group: Group) -> int:
-        best = 0
-        for _, condition in _segment_paths(group):
-            sid = condition.segment_id
-            if sid not in memo:
-                memo[sid] = 1 + depth(definitions[sid]) if sid in definitions else 1
-            best = max(best, memo[sid])
-        return best
-
-    return depth(root)
 
 
 def _check_texts(name: Any, named: bool, description: Any, reader: InputReader) -> str | None:
@@ -162,7 +43,7 @@ async def validate_definition(
 ) -> Group:
     """Parse and check references; error paths are relative to the definition's root."""
     root = parse_definition(definition)
-    await _check_references(workspace_id, root, segment_id)
+    await check_references(workspace_id, root, segment_id)
     return root
 
 
@@ -192,7 +73,7 @@ async def _save_references(conn: Any, segment: Segment, root: Group) -> None:
         .using_db(conn)
         .delete()
     )
-    ids = sorted({c.segment_id for _, c in _segment_paths(root)})
+    ids = sorted({c.segment_id for _, c in segment_paths(root)})
     await add_references(conn, segment.workspace_id, ids, "segment", segment.id, segment.name)  # type: ignore[attr-defined]
 
 
@@ -283,7 +164,7 @@ async def delete_segment(workspace_id: int, segment_id: int) -> None:
         )
         raise UserInputError.single(
             ("id",),
-            f"Segment {_label(segment)} is in use by {names}; nothing was deleted.",
+            f"Segment {label(segment)} is in use by {names}; nothing was deleted.",
             ErrorCode.IN_USE,
         )
     async with in_transaction("default") as conn:
@@ -317,8 +198,13 @@ async def count_segments(workspace_id: int) -> int:
 class Evaluation:
     """One definition evaluated at one moment: every answer uses the same `now`."""
 
-    def __init__(self, workspace_id: int, root: Group, definitions: Mapping[int, Group],
-                 now: datetime | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        workspace_id: int,
+        root: Group,
+        definitions: Mapping[int, Group],
+        now: datetime | None = None,
+    ) -> None:
         self.workspace_id = workspace_id
         self.root = root
         self.definitions = definitions

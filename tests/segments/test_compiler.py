@@ -589,9 +589,12 @@ async def _statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return seen
 
 
+@pytest.mark.plan
 async def test_an_event_driven_page_walks_people_past_its_settled_candidates(
     db, workspace, make_event, monkeypatch
 ):
+    """Guards the event-driven page (docs/performance.md, "Event-driven pages"): (v)'s
+    1,000-member page 72-96 -> 25.8-34.4 ms at 1M people, capped candidates read twice."""
     # given: 12 buyers, only the last two of them VIPs
     await Person.bulk_create(
         [Person(workspace=workspace, email=f"p{i}@example.com", tags=["vip"] if i >= 10 else [])
@@ -619,9 +622,12 @@ async def test_an_event_driven_page_walks_people_past_its_settled_candidates(
     assert len(seen) == 1
 
 
+@pytest.mark.plan
 async def test_a_bounded_branch_of_an_or_probes_only_its_stretch(
     db, workspace, make_event, monkeypatch
 ):
+    """Guards paging a top-level OR branch by branch (docs/performance.md): (v)'s page
+    1,325 -> 72-96 ms at 1M people."""
     # given: p0-p3 are "a" buyers; p1 and p4 are "b" clickers; p5 is "b" without clicks
     tags = [["a"], ["a", "b"], ["a"], ["a"], ["b"], ["b"]]
     await Person.bulk_create(
@@ -739,9 +745,12 @@ async def test_a_write_during_an_event_driven_page_neither_repeats_nor_skips(
     [("pro", False), ('"pro"', False), ("5", True), ("true", True), ("null", True),
      ('{"a": 1}', True), ("1" * 5000, True), ("[" * 5000, True), ("[1", False)],
 )  # fmt: skip
+@pytest.mark.plan
 def test_a_string_field_test_keeps_its_type_test_unless_the_operand_rules_it_out(
     operand: str, type_tested: bool
 ):
+    """Guards string field tests without a type test (docs/performance.md, change 6):
+    a field test over 200k people 204 -> 164 ms."""
     # "1" * 5000 is JSON Python refuses to read (4,300 digits), "[" * 5000 nests too deep
     ctx = CompileContext(Dialect.POSTGRES, 1, NOW, {})
     for test in (ValueTest(Op.EQ, operand, None), ValueTest(Op.IN, None, (operand,))):
@@ -750,7 +759,10 @@ def test_a_string_field_test_keeps_its_type_test_unless_the_operand_rules_it_out
         assert ("jsonb_typeof" in sql) is type_tested, sql
 
 
+@pytest.mark.plan
 def test_only_a_conjunction_of_row_tests_and_an_event_set_is_event_driven():
+    """Guards which pages are event-driven (docs/performance.md, "Event-driven pages"):
+    (v)'s page 72-96 -> 25.8-34.4 ms; a dense driver alone took 330 ms against 50."""
     ctx = CompileContext(Dialect.POSTGRES, 1, NOW, {})
 
     def driven(root: Group) -> bool:

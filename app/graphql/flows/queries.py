@@ -1,17 +1,18 @@
-"""Flow queries: thin adapters over app.flows.service and app.flows.membership."""
+"""Flow queries: thin adapters over app.flows.service (and app.segments.matrix)."""
 
 from __future__ import annotations
 
 import strawberry
 
 from app.errors import UserInputError
-from app.flows import membership, service
+from app.flows import service
 from app.graphql.context import Info
 from app.graphql.errors import raise_for
 from app.graphql.flows.types import Flow, FlowConnection, MembershipRow
 from app.graphql.pagination import decode_cursor, edges_of, page_size
 from app.graphql.permissions import AUTHENTICATED
 from app.ids import decode_id, encode_id
+from app.segments import matrix
 
 
 @strawberry.type
@@ -43,7 +44,7 @@ class FlowQuery:
     ) -> list[MembershipRow]:
         segments = [decode_id("Segment", s) for s in segment_ids]
         try:
-            rows = await membership.membership_matrix(
+            rows = await matrix.membership_matrix(
                 info.context.workspace, [decode_id("Person", p) for p in person_ids], segments
             )
         except UserInputError as exc:

@@ -1,17 +1,22 @@
 """The filter language in GraphQL: the SPEC's inputs, and output types that give a saved
-definition back exactly as it was sent (the stored JSON has the input's shape)."""
+definition back exactly as it was sent, built from the tree (app/segments/ast.py), which
+reads back from storage identical to what was saved."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, assert_never
 
 import strawberry
 
 from app.graphql.scalars import JSON
 from app.ids import encode_id
+from app.segments import ast
 from app.segments.ast import Aggregate as AggregateEnum
 from app.segments.ast import Match, Op, PersonAttribute
+from app.segments.conditions.event import DEFAULT_COUNT
+from app.segments.conditions.segment import DEFAULT_MEMBER
+from app.segments.conditions.tag import DEFAULT_HAS
 
 GroupMatch = strawberry.enum(
     Match, name="GroupMatch", description="AND, OR, NOT-OR of the conditions."
@@ -28,7 +33,7 @@ UNSET: Any = strawberry.UNSET
 @strawberry.input
 class TagFilterInput:
     tag: str
-    has: bool = True
+    has: bool = DEFAULT_HAS
 
 
 @strawberry.input
@@ -63,8 +68,8 @@ class WindowInput:
 
 @strawberry.input(description="EQ NEQ GT GTE LT LTE only.")
 class CountInput:
-    op: FilterOp = Op.GTE  # type: ignore[valid-type]
-    value: int = 1
+    op: FilterOp = DEFAULT_COUNT.op  # type: ignore[valid-type]
+    value: int = DEFAULT_COUNT.value
 
 
 @strawberry.input
@@ -96,7 +101,7 @@ class AggregateFilterInput:
 @strawberry.input
 class SegmentFilterInput:
     id: strawberry.ID
-    member: bool = True
+    member: bool = DEFAULT_MEMBER
 
 
 @strawberry.input(one_of=True, description="Exactly one member is set.")
@@ -208,68 +213,56 @@ class FilterGroup:
     conditions: list[Condition]
 
 
-def _value_parts(raw: dict[str, Any]) -> dict[str, Any]:
-    return {"op": Op(raw["op"]), "value": raw.get("value"), "values": raw.get("values")}
+def _value_parts(test: ast.ValueTest) -> dict[str, Any]:
+    values = list(test.values) if test.values is not None else None
+    return {"op": test.op, "value": test.value, "values": values}
 
 
-def _window(raw: dict[str, Any] | None) -> Window | None:
-    if not raw:
-        return None
-    between = raw.get("between")
-    return Window(
-        last_days=raw.get("lastDays"),
-        last_hours=raw.get("lastHours"),
-        more_than_days_ago=raw.get("moreThanDaysAgo"),
-        between=Range(
-            from_=datetime.fromisoformat(between["from"]), to=datetime.fromisoformat(between["to"])
-        )
-        if between
-        else None,
-    )
+def _window(window: ast.Window | None) -> Window | None:
+    match window:
+        case None:
+            return None
+        case ast.LastDays(days):
+            return Window(last_days=days)
+        case ast.LastHours(hours):
+            return Window(last_hours=hours)
+        case ast.MoreThanDaysAgo(days):
+            return Window(more_than_days_ago=days)
+        case ast.Between(start, end):
+            return Window(between=Range(from_=start, to=end))
 
 
-def condition_from_json(raw: dict[str, Any]) -> Condition:
-    ((kind, body),) = raw.items()
-    match kind:
-        case "group":
-            return Condition(group=group_from_json(body))
-        case "tag":
-            return Condition(tag=TagFilter(tag=body["tag"], has=body["has"]))
-        case "field":
-            return Condition(field=FieldFilter(key=body["key"], **_value_parts(body)))
-        case "attribute":
-            attribute = PersonAttribute(body["attribute"])
-            return Condition(attribute=AttributeFilter(attribute=attribute, **_value_parts(body)))
-        case "event":
-            where = body.get("where")
-            return Condition(
-                event=EventFilter(
-                    names=body["names"],
-                    count=CountFilter(op=Op(body["count"]["op"]), value=body["count"]["value"]),
-                    window=_window(body.get("window")),
-                    where=[PropertyFilter(key=p["key"], **_value_parts(p)) for p in where]
-                    if where
-                    else None,
-                )
+def condition_of(node: ast.Condition) -> Condition:
+    """The output type of one node, built from the tree (never from stored JSON)."""
+    match node:
+        case ast.Group():
+            return Condition(group=filter_group(node))
+        case ast.TagCondition(tag, has):
+            return Condition(tag=TagFilter(tag=tag, has=has))
+        case ast.FieldCondition(key, test):
+            return Condition(field=FieldFilter(key=key, **_value_parts(test)))
+        case ast.AttributeCondition(attribute, test):
+            return Condition(attribute=AttributeFilter(attribute=attribute, **_value_parts(test)))
+        case ast.EventCondition(names, count, window, where):
+            filters = [PropertyFilter(key=p.key, **_value_parts(p.test)) for p in where]
+            event = EventFilter(
+                names=list(names),
+                count=CountFilter(op=count.op, value=count.value),
+                window=_window(window),
+                where=filters or None,
             )
-        case "aggregate":
-            return Condition(
-                aggregate=AggregateFilter(
-                    name=body["name"],
-                    fn=AggregateEnum(body["fn"]),
-                    property=body.get("property"),
-                    op=Op(body["op"]),
-                    value=body["value"],
-                    window=_window(body.get("window")),
-                )
+            return Condition(event=event)
+        case ast.AggregateCondition(name, fn, op, value, prop, window):
+            aggregate = AggregateFilter(
+                name=name, fn=fn, property=prop, op=op, value=value, window=_window(window)
             )
-        case "segment":
-            segment_id = strawberry.ID(encode_id("Segment", int(body["id"])))
-            return Condition(segment=SegmentFilter(id=segment_id, member=body["member"]))
-    raise ValueError(kind)
+            return Condition(aggregate=aggregate)
+        case ast.SegmentCondition(segment_id, member):
+            sid = strawberry.ID(encode_id("Segment", segment_id))
+            return Condition(segment=SegmentFilter(id=sid, member=member))
+        case _:
+            assert_never(node)
 
 
-def group_from_json(raw: dict[str, Any]) -> FilterGroup:
-    return FilterGroup(
-        match=Match(raw["match"]), conditions=[condition_from_json(c) for c in raw["conditions"]]
-    )
+def filter_group(group: ast.Group) -> FilterGroup:
+    return FilterGroup(match=group.match, conditions=[condition_of(c) for c in group.conditions])

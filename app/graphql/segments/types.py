@@ -18,8 +18,8 @@ from app.graphql.segments.filters import (
     FilterGroup,
     FilterGroupInput,
     WindowInput,
-    condition_from_json,
-    group_from_json,
+    condition_of,
+    filter_group,
 )
 from app.ids import decode_id, encode_id
 from app.segments import ast, evaluate
@@ -63,12 +63,10 @@ class ExplainNode:
 
     @classmethod
     def build(cls, node: evaluate.ExplainNode, root: bool = True) -> ExplainNode:
-        raw = ast.condition_to_json(node.condition)
-        (kind,) = raw
         return cls(
-            kind=kind,
+            kind=ast.condition_kind(node.condition),
             matched=node.matched,
-            condition=None if root else condition_from_json(raw),
+            condition=None if root else condition_of(node.condition),
             count=node.count,
             value=node.value,
             children=[cls.build(child, root=False) for child in node.children],
@@ -105,7 +103,7 @@ class Segment:
 
     @strawberry.field(description="The definition exactly as saved.")
     def definition(self) -> FilterGroup:
-        return group_from_json(self.model.definition["root"])
+        return filter_group(ast.from_json(self.model.definition))
 
     @strawberry.field(description="Members right now.")
     async def count(self, info: Info) -> int:

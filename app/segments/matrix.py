@@ -2,7 +2,8 @@
 
 One statement reads only the listed people's rows (by primary key) and computes one
 boolean column per segment with the same compiled row predicate that `contains` and
-flow splits use, so the answer never scans the workspace and always agrees with them.
+flow splits use (app/segments/rows.py), so the answer never scans the workspace and
+always agrees with them.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from dataclasses import dataclass
 
 from app.errors import ErrorCode, UserError, UserInputError
 from app.segments.ast import Group, from_json
-from app.segments.compiler import CompileContext, compile_row_predicate
+from app.segments.compiler import CompileContext
 from app.segments.models import Segment
-from app.segments.service import load_definitions
-from app.sql import Dialect, SqlParams, connection, dialect_of, fetch_all, now_utc
+from app.segments.references import load_definitions
+from app.segments.rows import PersonRows
+from app.sql import connection, dialect_of, fetch_all, now_utc
 
 MAX_PEOPLE = 1000
 MAX_SEGMENTS = 50
@@ -31,15 +33,31 @@ class MatrixRow:
 def _check_limits(person_ids: Sequence[int | None], segment_ids: Sequence[int | None]) -> None:
     errors: list[UserError] = []
     if len(person_ids) > MAX_PEOPLE:
-        errors.append(UserError(("personIds",), f"At most {MAX_PEOPLE} people per call; this"
-                                f" has {len(person_ids)}.", ErrorCode.TOO_LARGE))  # fmt: skip
+        errors.append(
+            UserError(
+                ("personIds",),
+                f"At most {MAX_PEOPLE} people per call; this has {len(person_ids)}.",
+                ErrorCode.TOO_LARGE,
+            )
+        )
     if len(segment_ids) > MAX_SEGMENTS:
-        errors.append(UserError(("segmentIds",), f"At most {MAX_SEGMENTS} segments per call;"
-                                f" this has {len(segment_ids)}.", ErrorCode.TOO_LARGE))  # fmt: skip
-    errors += [UserError(("personIds", i), "Not a person ID.", ErrorCode.NOT_FOUND)
-               for i, p in enumerate(person_ids) if p is None]  # fmt: skip
-    errors += [UserError(("segmentIds", i), "Not a segment ID.", ErrorCode.NOT_FOUND)
-               for i, s in enumerate(segment_ids) if s is None]  # fmt: skip
+        errors.append(
+            UserError(
+                ("segmentIds",),
+                f"At most {MAX_SEGMENTS} segments per call; this has {len(segment_ids)}.",
+                ErrorCode.TOO_LARGE,
+            )
+        )
+    errors += [
+        UserError(("personIds", i), "Not a person ID.", ErrorCode.NOT_FOUND)
+        for i, p in enumerate(person_ids)
+        if p is None
+    ]
+    errors += [
+        UserError(("segmentIds", i), "Not a segment ID.", ErrorCode.NOT_FOUND)
+        for i, s in enumerate(segment_ids)
+        if s is None
+    ]
     if errors:
         raise UserInputError(errors)
 
@@ -54,8 +72,10 @@ async def membership_matrix(
     rows = {s.id: s for s in await Segment.filter(workspace_id=workspace_id, id__in=wanted)}
     missing = [i for i, s in enumerate(segment_ids) if s not in rows]
     if missing:
-        raise UserInputError(UserError(("segmentIds", i), "No such segment in this workspace.",
-                                       ErrorCode.NOT_FOUND) for i in missing)  # fmt: skip
+        raise UserInputError(
+            UserError(("segmentIds", i), "No such segment in this workspace.", ErrorCode.NOT_FOUND)
+            for i in missing
+        )
     roots = {sid: from_json(rows[sid].definition) for sid in wanted}
     definitions: dict[int, Group] = dict(roots)
     for root in roots.values():
@@ -68,22 +88,12 @@ async def _evaluate(
     workspace_id: int, people: list[int], roots: dict[int, Group], definitions: dict[int, Group]
 ) -> dict[int, list[int]]:
     conn = connection()
-    ctx = CompileContext(dialect_of(conn), workspace_id, now_utc(), definitions)
-    params = SqlParams(ctx.dialect)
+    rows = PersonRows(
+        CompileContext(dialect_of(conn), workspace_id, now_utc(), definitions), people
+    )
     order = list(roots)
-    columns = "".join(
-        f", ({compile_row_predicate(roots[sid], ctx, params)}) AS m{i}"
-        for i, sid in enumerate(order)
-    )
-    if ctx.dialect is Dialect.POSTGRES:
-        listed = f"= ANY({params.add(people)}::bigint[])"
-    else:
-        listed = f"IN (SELECT value FROM json_each({params.json(people)}))"
-    sql = (
-        f"SELECT p.id{columns} FROM people p"
-        f" WHERE p.workspace_id = {params.add(workspace_id)} AND p.id {listed}"
-    )
+    sql = rows.select(f"p.id, {rows.member_columns(roots[sid] for sid in order)}")
     result: dict[int, list[int]] = {}
-    for row in await fetch_all(conn, sql, params.values):
+    for row in await fetch_all(conn, sql, rows.params.values):
         result[int(row["id"])] = [sid for i, sid in enumerate(order) if row[f"m{i}"]]
     return result
