@@ -17,6 +17,8 @@ def _bool(raw: str) -> bool:
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite://sieve.sqlite3"
+    # a streaming replica for evaluation reads (docs/scaling.md); empty: the primary
+    database_read_url: str = ""
     redis_url: str = "redis://localhost:6379"
     cors_origins: tuple[str, ...] = ()
     secret_key: str = "dev-insecure-secret-change-me"
@@ -57,6 +59,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     default = Settings()
     return Settings(
         database_url=env.get("DATABASE_URL", default.database_url),
+        database_read_url=env.get("DATABASE_READ_URL", ""),
         redis_url=env.get("REDIS_URL", default.redis_url),
         cors_origins=_csv(env.get("CORS_ORIGINS", "")),
         secret_key=env.get("SECRET_KEY", default.secret_key),
