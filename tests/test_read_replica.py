@@ -39,6 +39,7 @@ READ = """
 query($seg: ID!, $person: ID!) {
   segment(id: $seg) { count contains(personId: $person) members(first: 10) { edges { node { email } } } }
   previewSegment(definition: {conditions: [{tag: {tag: "vip"}}]}) { count }
+  segmentEngagement(segmentIds: [$seg]) { engagement { members } }
 }"""
 
 
@@ -151,6 +152,7 @@ async def test_counts_and_pages_come_from_the_replica_point_reads_from_the_prima
         # then the evaluation reads (replica) do not see it yet; the point read (primary) does
         assert data["segment"]["count"] == 2
         assert data["previewSegment"]["count"] == 2
+        assert data["segmentEngagement"][0]["engagement"]["members"] == 2
         assert len(data["segment"]["members"]["edges"]) == 2
         assert data["segment"]["contains"] is True
         # and inside a transaction a count reads the primary, which has the write
