@@ -125,13 +125,23 @@ HBA = "local all all trust\nhost all all 127.0.0.1/32 trust\nhost replication al
 def make_primary() -> Cluster:
     """A fresh primary on a free port (see `make_synchronous` for a synchronous standby)."""
     cluster = Cluster(_folder("primary"), free_port())
-    _run([str(pg_bin() / "initdb"), "-D", str(cluster.data), "-U", "postgres", "--auth=trust",
-          "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"])  # fmt: skip
-    with (cluster.data / "postgresql.conf").open("a") as conf:
-        conf.write(_server_conf(cluster, {"wal_level": "replica"}))
-    _write(cluster.data / "pg_hba.conf", HBA)
-    cluster.start()
+    with _removed_on_failure(cluster):
+        _run([str(pg_bin() / "initdb"), "-D", str(cluster.data), "-U", "postgres",
+              "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"])  # fmt: skip
+        with (cluster.data / "postgresql.conf").open("a") as conf:
+            conf.write(_server_conf(cluster, {"wal_level": "replica"}))
+        _write(cluster.data / "pg_hba.conf", HBA)
+        cluster.start()
     return cluster
+
+
+@contextmanager
+def _removed_on_failure(cluster: Cluster) -> Iterator[None]:
+    try:
+        yield
+    except BaseException:
+        shutil.rmtree(cluster.folder, ignore_errors=True)
+        raise
 
 
 async def make_synchronous(primary_url: str, standby: str) -> None:
@@ -164,16 +174,17 @@ def make_standby(
     primary_conninfo), under `name` as application_name. `limits` are the primary's
     max_connections & co., which a hot standby may not undercut."""
     cluster = Cluster(_folder("standby"), free_port())
-    _run([str(pg_bin() / "pg_basebackup"), "-h", primary_host, "-p", str(primary_port),
-          "-U", "postgres", "-D", str(cluster.data), "-R", "-X", "stream", "-c", "fast",
-          "--no-sync"])  # fmt: skip
-    conninfo = f"host={primary_host} port={primary_port} user=postgres application_name={name}"
-    with (cluster.data / "postgresql.auto.conf").open("a") as auto:
-        auto.write(f"primary_conninfo = '{conninfo}'\n")
-    # a Debian cluster keeps its configuration outside the data folder: write our own
-    _write(cluster.data / "postgresql.conf", _server_conf(cluster, limits))
-    _write(cluster.data / "pg_hba.conf", HBA)
-    cluster.start()
+    with _removed_on_failure(cluster):
+        _run([str(pg_bin() / "pg_basebackup"), "-h", primary_host, "-p", str(primary_port),
+              "-U", "postgres", "-D", str(cluster.data), "-R", "-X", "stream", "-c", "fast",
+              "--no-sync"])  # fmt: skip
+        conninfo = f"host={primary_host} port={primary_port} user=postgres application_name={name}"
+        with (cluster.data / "postgresql.auto.conf").open("a") as auto:
+            auto.write(f"primary_conninfo = '{conninfo}'\n")
+        # a Debian cluster keeps its configuration outside the data folder: write our own
+        _write(cluster.data / "postgresql.conf", _server_conf(cluster, limits))
+        _write(cluster.data / "pg_hba.conf", HBA)
+        cluster.start()
     return cluster
 
 
