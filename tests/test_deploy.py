@@ -3,8 +3,14 @@ constraints.txt. Docker does not run here, so these read the files as compose an
 
 from __future__ import annotations
 
+import os
 import re
+import socket
+import subprocess
+import sys
+import time
 import tomllib
+import uuid
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -15,9 +21,11 @@ import yaml
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from redis import Redis
 
 from app.main import create_app
 from app.settings import load_settings
+from tests.conftest import REDIS_TEST_URL
 
 ROOT = Path(__file__).resolve().parent.parent
 SIEVE_SERVICES = ("migrate", "api", "worker")
@@ -201,3 +209,66 @@ def test_constraints_pin_the_runtime_closure():
             ):
                 todo.append(child)
     assert len(seen) > 20  # the walk really followed dependencies
+
+
+# ------------------------------------------------------------------ the healthcheck commands
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def process_env(request, tmp_path, pg_database) -> dict[str, str]:
+    """Environment of a real `sieve` process: its own queue, a null mail transport."""
+    url = f"sqlite://{tmp_path}/deploy.sqlite3" if request.param == "sqlite" else pg_database
+    return {
+        **os.environ,
+        "DATABASE_URL": url,
+        "REDIS_URL": REDIS_TEST_URL,
+        "SIEVE_QUEUE": f"sieve-test:{uuid.uuid4().hex[:12]}",
+        "EMAIL_TRANSPORT": "null",
+    }
+
+
+def _until(check: Any, what: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert process.poll() is None, f"{what}: the process exited with {process.returncode}"
+        assert time.monotonic() < deadline, f"{what} not healthy after {timeout}s"
+        time.sleep(0.5)
+
+
+def _healthy(command: list[str], env: dict[str, str]) -> bool:
+    done = subprocess.run(command[1:], env=env, capture_output=True, timeout=30)
+    return done.returncode == 0
+
+
+def _start(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.cli", *args], env=env, cwd=cwd,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def test_healthcheck_commands_tell_a_serving_api_and_a_live_worker(process_env, tmp_path):
+    """compose's own healthcheck commands, run against real `sieve serve` and `sieve
+    worker` processes (the API's on a free port instead of 8000)."""
+    services = _compose()["services"]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    api_check = [p.replace("127.0.0.1:8000", f"127.0.0.1:{port}") for p in services["api"]["healthcheck"]["test"]]  # fmt: skip
+    worker_check = services["worker"]["healthcheck"]["test"]
+    # nothing serves this port, no worker listens on this queue
+    assert not _healthy(api_check, process_env)
+    assert not _healthy(worker_check, process_env)
+    api = _start(["serve", "--port", str(port)], process_env, tmp_path)
+    worker = _start(["worker"], process_env, tmp_path)
+    try:
+        _until(lambda: _healthy(api_check, process_env), "api", api)
+        _until(lambda: _healthy(worker_check, process_env), "worker", worker)
+    finally:
+        for process in (api, worker):
+            process.terminate()
+        for process in (api, worker):
+            process.wait(timeout=30)
+        redis = Redis.from_url(REDIS_TEST_URL)
+        redis.delete(f"{process_env['SIEVE_QUEUE']}:health-check")
+        redis.close()
