@@ -170,12 +170,10 @@ def parse(sql: str, dialect: str) -> exp.Expression:
     return sqlglot.parse_one(_PLACEHOLDER.sub(r":p\1", sql), read=dialect)
 
 
-def unpinned_tables(sql: str, dialect: str) -> list[str]:
-    """The per-workspace tables the statement touches without pinning them to one workspace."""
+def _joined(sql: str, dialect: str) -> tuple[_Graph, list[exp.Table]]:
+    """The statement's per-workspace references, joined where workspace_ids are equated."""
     tree = parse(sql, dialect)
     refs = _references(tree)
-    if not refs:
-        return []
     graph = _Graph()
     for scope in [tree, *tree.find_all(*SCOPES)]:
         if isinstance(scope, exp.Insert):
@@ -189,15 +187,22 @@ def unpinned_tables(sql: str, dialect: str) -> list[str]:
                 right = _side(condition.expression, scope, refs)
                 if left is not None and right is not None:
                     graph.union(left, right)
+    return graph, [table for tables in refs.values() for table in tables]
+
+
+def unpinned_tables(sql: str, dialect: str) -> list[str]:
+    """The per-workspace tables the statement touches without pinning them to one workspace."""
+    graph, tables = _joined(sql, dialect)
     pinned = graph.find(VALUE)
-    return sorted(
-        {
-            table.name.lower()
-            for tables in refs.values()
-            for table in tables
-            if graph.find(id(table)) != pinned
-        }
-    )
+    return sorted({t.name.lower() for t in tables if graph.find(id(t)) != pinned})
+
+
+def colocated(sql: str, dialect: str) -> bool:
+    """Whether all its per-workspace references are joined on workspace_id (or pinned
+    alike): what Citus needs to push a statement down shard by shard, even one that
+    spans every workspace (a sweep)."""
+    graph, tables = _joined(sql, dialect)
+    return len({graph.find(id(t)) for t in tables}) <= 1
 
 
 @dataclass
