@@ -11,7 +11,7 @@ from tortoise import Tortoise
 
 from app.migrations import apply_migrations
 from app.settings import settings
-from app.sql import POINT
+from app.sql import POINT, READ
 
 # Every PostgreSQL session of the app: keyset pages need the cursor value in the plan;
 # segment counts of hundreds of thousands of people spill to disk at the default 4MB
@@ -69,11 +69,16 @@ def _credentials(url: str, server_settings: dict[str, str] = PG_SESSION_SETTINGS
     }
 
 
-def tortoise_config(database_url: str | None = None) -> dict[str, Any]:
+def tortoise_config(database_url: str | None = None, read_url: str | None = None) -> dict[str, Any]:
     url = database_url or settings.database_url
+    read_url = settings.database_read_url if read_url is None else read_url
     connections = {"default": _credentials(url)}
     if not url.startswith("sqlite://"):  # opened on first use
         connections[POINT] = _credentials(url, PG_POINT_SETTINGS)
+    if read_url:  # evaluation reads (app.sql.read_connection)
+        if url.startswith("sqlite://") or read_url.startswith("sqlite://"):
+            raise ValueError("DATABASE_READ_URL needs PostgreSQL in both DATABASE_URL and itself")
+        connections[READ] = _credentials(read_url)
     return {
         "connections": connections,
         "apps": {"sieve": {"models": MODEL_MODULES, "default_connection": "default"}},
@@ -82,9 +87,12 @@ def tortoise_config(database_url: str | None = None) -> dict[str, Any]:
     }
 
 
-async def open_database(database_url: str | None = None, *, migrate: bool = True) -> None:
+async def open_database(
+    database_url: str | None = None, *, migrate: bool = True, read_url: str | None = None
+) -> None:
     """Open the connection (global fallback on, so uvicorn's request contexts see it)."""
-    await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
+    config = tortoise_config(database_url, read_url)
+    await Tortoise.init(config=config, _enable_global_fallback=True)
     if migrate:
         await apply_migrations()
 

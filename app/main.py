@@ -69,7 +69,7 @@ def create_app(config: Settings | None = None, *, database_url: str | None = Non
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         for warning in config.startup_warnings():
             log.warning("insecure_configuration", problem=warning)
-        await open_database(database_url or config.database_url)
+        await open_database(database_url or config.database_url, read_url=config.database_read_url)
         app.state.arq = await open_arq(
             config.redis_url, config.queue_name, config.redis_timeout_seconds
         )

@@ -41,6 +41,8 @@ class Settings(BaseSettings):
 
     sieve_env: Literal["development", "test", "staging", "production"] = "development"
     database_url: str = "sqlite://sieve.sqlite3"
+    # a streaming replica for evaluation reads (docs/scaling.md); empty: the primary
+    database_read_url: str = ""
     redis_url: str = "redis://localhost:6379"
     cors_origins: CsvList = ()
     secret_key: str = DEV_SECRET_KEY

@@ -16,6 +16,7 @@ from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
 
 POINT = "point"  # the PostgreSQL pool for one-person reads (app/db.py)
+READ = "read"  # the pool on DATABASE_READ_URL's replica, when set (app/db.py)
 
 
 class Dialect(StrEnum):
@@ -58,6 +59,16 @@ def point_connection() -> BaseDBAsyncClient:
     `point` pool, whose sessions keep one generic plan per statement. The default
     connection on SQLite, and inside a transaction, whose own writes must be seen."""
     return connections.get(POINT) if concurrent_reads() else connections.get("default")
+
+
+def read_connection() -> BaseDBAsyncClient:
+    """For evaluation reads (counts, member pages, previews, exports): the replica when
+    DATABASE_READ_URL is set. The primary otherwise, and inside a transaction, whose own
+    writes must be seen (docs/scaling.md: with synchronous_commit = remote_apply a
+    replica also sees every write acknowledged before the read began)."""
+    if concurrent_reads() and READ in connections.db_config:
+        return connections.get(READ)
+    return connections.get("default")
 
 
 def concurrent_reads() -> bool:

@@ -19,7 +19,7 @@ from app.segments.compiler import CompileContext, compile_id_set
 from app.segments.compiler_events import window_sql
 from app.segments.models import Segment
 from app.segments.service import Evaluation, load_definitions
-from app.sql import SqlParams, connection, dialect_of, fetch_one, now_utc
+from app.sql import SqlParams, dialect_of, fetch_one, now_utc, read_connection
 
 OPENED, CLICKED, PURCHASED = "email_opened", "email_clicked", "purchase"
 
@@ -54,7 +54,7 @@ async def engagement(
 ) -> Engagement:
     """Members now, and how many of them opened, clicked and purchased in the window."""
     now = now or now_utc()
-    conn = connection()
+    conn = read_connection()  # the replica, when DATABASE_READ_URL is set
     params = SqlParams(dialect_of(conn))
     ctx = CompileContext(
         params.dialect, workspace_id, now, await load_definitions(workspace_id, root)

@@ -33,6 +33,7 @@ from app.sql import (
     fetch_all,
     fetch_one,
     point_connection,
+    read_connection,
 )
 
 # columns per statement when one row answers many questions (PG allows 1,664)
@@ -80,7 +81,7 @@ async def count_members(
     ctx = _context(workspace_id, now, segments)
     params = SqlParams(ctx.dialect)
     sql = compile_count(root, ctx, params)
-    row = await fetch_one(connection(), sql, params.values)
+    row = await fetch_one(read_connection(), sql, params.values)
     return int(row["n"]) if row else 0
 
 
@@ -145,7 +146,7 @@ async def _branch_page(
     twice, about 20 ms for a 1,000-member page at 1M people; a sparse event set saves
     two thirds of the walk (docs/performance.md).
     """
-    conn = connection()
+    conn = read_connection()
     found: list[int] = []
     candidates = _CANDIDATES_PER_MEMBER * limit if upto is None else None
     params = SqlParams(ctx.dialect)
