@@ -24,6 +24,7 @@ from app.graphql.context import Context
 from app.graphql.schema import schema
 from app.settings import Settings, settings
 from app.web.export import export_segment
+from app.web.tracking import tracking_routes
 from app.web.unsubscribe import unsubscribe_endpoint
 
 log = structlog.get_logger()
@@ -79,6 +80,7 @@ def create_app(config: Settings | None = None, *, database_url: str | None = Non
             Route("/health", health),
             Route("/export/segments/{segment_id}", export_segment),
             Route("/unsubscribe/{token}", unsubscribe_endpoint, methods=["GET", "POST"]),
+            *tracking_routes(config),  # open pixel and click redirect (app/web/tracking.py)
         ],
         middleware=[
             Middleware(

@@ -38,6 +38,9 @@ class Settings:
     broadcast_group_size: int = 50
     broadcast_batch_seconds: float = 120.0
     broadcast_lease_seconds: float = 10.0
+    # opens and clicks (app/tracking): sooner than this after sending is a machine
+    track_machine_open_seconds: float = 5.0
+    track_machine_click_seconds: float = 10.0
     flow_from_email: str = "hello@example.com"
     flow_batch_size: int = 500
     flow_lease_seconds: float = 120.0
@@ -81,6 +84,12 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         ),
         broadcast_lease_seconds=float(
             env.get("BROADCAST_LEASE_SECONDS", default.broadcast_lease_seconds)
+        ),
+        track_machine_open_seconds=float(
+            env.get("TRACK_MACHINE_OPEN_SECONDS", default.track_machine_open_seconds)
+        ),
+        track_machine_click_seconds=float(
+            env.get("TRACK_MACHINE_CLICK_SECONDS", default.track_machine_click_seconds)
         ),
         flow_from_email=env.get("FLOW_FROM_EMAIL", default.flow_from_email),
         flow_batch_size=int(env.get("FLOW_BATCH_SIZE", default.flow_batch_size)),

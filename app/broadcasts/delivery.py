@@ -30,7 +30,7 @@ from app.broadcasts.audience import Audience
 from app.broadcasts.models import Broadcast, BroadcastStatus, DeliveryStatus
 from app.broadcasts.ratelimit import workspace_bucket
 from app.broadcasts.service import REFERENCE_KIND
-from app.email.sending import Recipient, compose, render_for
+from app.email.sending import Recipient, Tracking, compose, render_for
 from app.email.templates import MessageTemplates, RenderError, compile_templates
 from app.email.transports import Outcome, Result, Transport
 from app.errors import UserInputError
@@ -318,6 +318,7 @@ async def _send_group(
                 sender=broadcast.from_email,
                 reference=f"b{broadcast.id}.d{delivery_id}",
                 config=sender.config,
+                tracking=Tracking.of_broadcast(broadcast, delivery_id),
             )
         except RenderError as exc:
             results[delivery_id] = Result(Outcome.FAILED, str(exc)[:500])

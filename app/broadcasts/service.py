@@ -100,6 +100,9 @@ async def _validated(
         compile_templates(merged["subject"] or "", merged["html"] or "", merged["text"] or "")
     except UserInputError as exc:
         errors += exc.errors
+    for key, attr in (("trackOpens", "track_opens"), ("trackClicks", "track_clicks")):
+        if data.get(key) is not None:  # opt-in opens and clicks (app/tracking)
+            out[attr] = bool(data[key])
     include = await _segment_ids(workspace_id, data, "includeSegmentIds", errors)
     exclude = await _segment_ids(workspace_id, data, "excludeSegmentIds", errors)
     if include is not None:

@@ -23,6 +23,7 @@ from app.email.transports import Result, Transport
 from app.email.unsubscribe import unsubscribe_url
 from app.ids import encode_id
 from app.settings import Settings
+from app.tracking.message import Tracking, track_rendered
 
 
 @dataclass(frozen=True)
@@ -52,9 +53,15 @@ def compose(
     sender: str,
     reference: str,
     config: Settings,
+    tracking: Tracking | None = None,
 ) -> OutgoingMessage:
-    """One recipient's message; `reference` is unique per send (it makes the Message-ID)."""
+    """One recipient's message; `reference` is unique per send (it makes the Message-ID).
+    With `tracking`, its html gets an open pixel and/or tracked links (app/tracking)."""
     rendered, url = render_for(templates, recipient, config)
+    if tracking is not None:
+        rendered = track_rendered(
+            rendered, tracking, recipient.workspace_id, recipient.person_id, config
+        )
     return build_message(
         rendered, sender=sender, recipient=recipient.email, unsubscribe_url=url, reference=reference
     )

@@ -90,6 +90,10 @@ class Broadcast:
     suppressed: int | None = strawberry.field(
         description="Left out when sending started because they were not SUBSCRIBED."
     )
+    track_opens: bool = strawberry.field(description="An open pixel in the html (opt-in).")
+    track_clicks: bool = strawberry.field(
+        description="The html's links go through a click redirect (opt-in)."
+    )
     model: strawberry.Private[models.Broadcast]
 
     @classmethod
@@ -112,6 +116,8 @@ class Broadcast:
             error=row.error,
             audience=row.audience,
             suppressed=row.suppressed,
+            track_opens=row.track_opens,
+            track_clicks=row.track_clicks,
             model=row,
         )  # fmt: skip
 
@@ -173,6 +179,13 @@ class CreateBroadcastInput:
     html: str | None = strawberry.UNSET
     text: str | None = strawberry.UNSET
     exclude_segment_ids: list[strawberry.ID] | None = strawberry.UNSET
+    track_opens: bool | None = strawberry.field(
+        default=strawberry.UNSET, description="Add an open pixel (default false)."
+    )
+    track_clicks: bool | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Send the html's links through a click redirect (default false).",
+    )
 
 
 @strawberry.input(description="Drafts only; omitted fields are unchanged.")
@@ -185,6 +198,8 @@ class UpdateBroadcastInput:
     from_email: str | None = strawberry.UNSET
     include_segment_ids: list[strawberry.ID] | None = strawberry.UNSET
     exclude_segment_ids: list[strawberry.ID] | None = strawberry.UNSET
+    track_opens: bool | None = strawberry.UNSET
+    track_clicks: bool | None = strawberry.UNSET
 
 
 @strawberry.type
