@@ -11,6 +11,7 @@ from strawberry.dataloader import DataLoader
 from app.broadcasts import models, service
 from app.broadcasts.audience import Audience
 from app.errors import UserInputError
+from app.graphql.broadcasts import report as report_types
 from app.graphql.context import Info
 from app.graphql.errors import UserError, raise_for
 from app.graphql.pagination import Edge, PageInfo, edges_of
@@ -148,6 +149,15 @@ class Broadcast:
     async def pending(self, info: Info) -> int:
         counts = await _counts(info).load(self.model.id)
         return counts["pending"] + counts["sending"]
+
+    @strawberry.field(
+        description="Sent, delivered, bounces, opens, clicks, unsubscribes and revenue, computed"
+        " now from the deliveries and events (docs/broadcasts.md, Reports)."
+    )
+    async def report(
+        self, revenue_window_hours: int = report_types.DEFAULT_WINDOW_HOURS
+    ) -> report_types.BroadcastReport:
+        return await report_types.report_of(self.model, revenue_window_hours)
 
     @strawberry.field(description="The audience as it is right now (drafts: who would receive it).")
     async def audience_preview(self) -> AudiencePreview:
