@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from app.broadcasts.event_sql import BOUNCED, CLICKED, OPENED, PURCHASE, event_property, human
 from app.broadcasts.models import Broadcast
 from app.broadcasts.service import delivery_counts
 from app.ids import encode_id
@@ -30,7 +31,6 @@ from app.sql import Dialect, SqlParams, connection, dialect_of, fetch_all
 
 DEFAULT_REVENUE_WINDOW = timedelta(days=5)
 MAX_REVENUE_WINDOW = timedelta(days=90)
-OPENED, CLICKED, BOUNCED, PURCHASE = "email_opened", "email_clicked", "email_bounced", "purchase"
 
 
 @dataclass(frozen=True)
@@ -84,18 +84,6 @@ class BroadcastReport:
         return round(count / of, 4) if of else None
 
 
-def _prop(dialect: Dialect, key: str) -> str:
-    """An event property as text on both databases (keys are constants of this module)."""
-    if dialect is Dialect.POSTGRES:
-        return f"(e.properties ->> '{key}')"
-    return f"CAST(json_extract(e.properties, '$.{key}') AS TEXT)"
-
-
-def _human(dialect: Dialect) -> str:
-    """Not flagged `machine` (true is 'true' in PostgreSQL's text, 1 in SQLite's)."""
-    return f"coalesce({_prop(dialect, 'machine')}, 'false') NOT IN ('true', '1')"
-
-
 def _since(dialect: Dialect, later: str, earlier: str) -> str:
     """`later` >= `earlier` for two timestamp columns (SQLite: as instants, not as text)."""
     if dialect is Dialect.POSTGRES:
@@ -128,18 +116,18 @@ class _Statements:
         return (
             f"e.workspace_id = {params.add(b.workspace_id)} AND e.name IN ({listed})"
             f" AND e.occurred_at >= {params.add(b.started_at)}"
-            f" AND {_prop(self.dialect, 'broadcast_id')} = {params.add(encode_id('Broadcast', b.id))}"
+            f" AND {event_property(self.dialect, 'broadcast_id')} = {params.add(encode_id('Broadcast', b.id))}"
         )
 
     async def engagement(self) -> dict[str, Engagement]:
         params = SqlParams(self.dialect)
         kind = f"CASE WHEN e.name = {params.add(BOUNCED)} THEN e.name || ':' ||" \
-               f" coalesce({_prop(self.dialect, 'type')}, 'hard') ELSE e.name END"  # fmt: skip
-        human = _human(self.dialect)
+               f" coalesce({event_property(self.dialect, 'type')}, 'hard') ELSE e.name END"  # fmt: skip
+        is_human = human(self.dialect)
         rows = await fetch_all(
             self.conn,
             f"SELECT {kind} AS kind, count(DISTINCT e.person_id) AS people,"
-            f" count(DISTINCT CASE WHEN {human} THEN e.person_id END) AS humans,"
+            f" count(DISTINCT CASE WHEN {is_human} THEN e.person_id END) AS humans,"
             f" count(*) AS n FROM events e WHERE {self._events(params, (OPENED, CLICKED, BOUNCED))}"
             " GROUP BY 1",
             params.values,
@@ -150,11 +138,11 @@ class _Statements:
 
     async def links(self) -> list[LinkClicks]:
         params = SqlParams(self.dialect)
-        url = _prop(self.dialect, "url")
+        url = event_property(self.dialect, "url")
         rows = await fetch_all(
             self.conn,
             f"SELECT {url} AS url, count(*) AS n, count(DISTINCT e.person_id) AS people,"
-            f" count(DISTINCT CASE WHEN {_human(self.dialect)} THEN e.person_id END) AS humans"
+            f" count(DISTINCT CASE WHEN {human(self.dialect)} THEN e.person_id END) AS humans"
             f" FROM events e WHERE {self._events(params, (CLICKED,))} GROUP BY {url}"
             " ORDER BY count(*) DESC, 1",
             params.values,
@@ -166,7 +154,7 @@ class _Statements:
         """Of the people it reached: unsubscribed or complained since; bounced after all."""
         params = SqlParams(self.dialect)
         bid = params.add(self.broadcast.id)
-        delivery_id = _prop(self.dialect, "delivery_id")
+        delivery_id = event_property(self.dialect, "delivery_id")
         since = _since(self.dialect, "p.updated_at", "d.updated_at")
         late = (
             f"SELECT 1 FROM events e WHERE {self._events(params, (BOUNCED,))}"

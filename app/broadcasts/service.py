@@ -17,7 +17,8 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from app.broadcasts import jobs
-from app.broadcasts.audience import Audience
+from app.broadcasts.audience import Audience, audience_of
+from app.broadcasts.based_on import validated as based_on_input
 from app.broadcasts.errors import QueueUnavailable, invalid_state, not_found
 from app.broadcasts.models import Broadcast, BroadcastStatus, DeliveryStatus
 from app.email.templates import compile_templates
@@ -109,9 +110,12 @@ async def _validated(
         out["include_segment_ids"] = include
     if exclude is not None:
         out["exclude_segment_ids"] = exclude
+    out |= await based_on_input(workspace_id, data, current, errors)  # based_on.py
     if (
         (creating or include is not None)
         and not include
+        and data.get("basedOn") is None
+        and (current is None or current.based_on_id is None)
         and "includeSegmentIds" not in {e.path[0] for e in errors}
     ):
         errors.append(UserError(("includeSegmentIds",), "Include at least one segment.",
@@ -175,9 +179,7 @@ async def send_broadcast(
         raise invalid_state(broadcast.status, "sent again")
     if queue is None:
         raise QueueUnavailable("no Redis connection: cannot schedule the send")
-    audience = await Audience.resolve(
-        workspace_id, broadcast.include_segment_ids, broadcast.exclude_segment_ids
-    )
+    audience = await audience_of(broadcast)
     if await audience.count() == 0:
         raise UserInputError.single(
             ("id",),
@@ -295,6 +297,8 @@ async def preview_audience(
 
 
 async def broadcast_audience(broadcast: Broadcast) -> Audience:
+    if broadcast.based_on_id is not None:  # from an earlier broadcast (based_on.py)
+        return await audience_of(broadcast)
     return await preview_audience(
         broadcast.workspace_id,
         broadcast.include_segment_ids,

@@ -8,7 +8,7 @@ from typing import Any
 import strawberry
 from strawberry.dataloader import DataLoader
 
-from app.broadcasts import models, service
+from app.broadcasts import based_on, models, service
 from app.broadcasts.audience import Audience
 from app.errors import UserInputError
 from app.graphql.broadcasts import report as report_types
@@ -91,6 +91,9 @@ class Broadcast:
     suppressed: int | None = strawberry.field(
         description="Left out when sending started because they were not SUBSCRIBED."
     )
+    based_on: BasedOn | None = strawberry.field(
+        description="The earlier broadcast whose audience this one draws from."
+    )
     track_opens: bool = strawberry.field(description="An open pixel in the html (opt-in).")
     track_clicks: bool = strawberry.field(
         description="The html's links go through a click redirect (opt-in)."
@@ -117,6 +120,7 @@ class Broadcast:
             error=row.error,
             audience=row.audience,
             suppressed=row.suppressed,
+            based_on=_based_on(row),
             track_opens=row.track_opens,
             track_clicks=row.track_clicks,
             model=row,
@@ -168,6 +172,15 @@ class Broadcast:
             raise
 
 
+def _based_on(row: models.Broadcast) -> BasedOn | None:
+    if row.based_on_id is None or row.based_on_audience is None:
+        return None
+    return BasedOn(
+        broadcast_id=strawberry.ID(encode_id("Broadcast", row.based_on_id)),
+        audience=based_on.BasedOnAudience(row.based_on_audience),
+    )
+
+
 @strawberry.type
 class BroadcastConnection:
     edges: list[Edge[Broadcast]]
@@ -180,15 +193,41 @@ def broadcasts_page(rows: list[models.Broadcast], size: int, total: int) -> Broa
     return BroadcastConnection(edges=edges, page_info=page_info, total_count=total)
 
 
+BasedOnAudience = strawberry.enum(
+    based_on.BasedOnAudience,
+    name="BasedOnAudience",
+    description="Who of an earlier broadcast's audience a new one is for (docs/broadcasts.md).",
+)
+
+
+@strawberry.input(description="Send to who missed an earlier, finished broadcast.")
+class BasedOnInput:
+    broadcast_id: strawberry.ID
+    audience: BasedOnAudience  # type: ignore[valid-type]
+
+
+@strawberry.type
+class BasedOn:
+    broadcast_id: strawberry.ID
+    audience: BasedOnAudience  # type: ignore[valid-type]
+
+
 @strawberry.input
 class CreateBroadcastInput:
     name: str
     subject: str
     from_email: str
-    include_segment_ids: list[strawberry.ID]
+    include_segment_ids: list[strawberry.ID] | None = strawberry.field(
+        default=strawberry.UNSET, description="Required, unless basedOn chooses the audience."
+    )
     html: str | None = strawberry.UNSET
     text: str | None = strawberry.UNSET
     exclude_segment_ids: list[strawberry.ID] | None = strawberry.UNSET
+    based_on: BasedOnInput | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="The audience, built at send time from an earlier broadcast's deliveries"
+        " and events (minus excludeSegmentIds and anyone not SUBSCRIBED).",
+    )
     track_opens: bool | None = strawberry.field(
         default=strawberry.UNSET, description="Add an open pixel (default false)."
     )
