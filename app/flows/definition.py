@@ -86,6 +86,8 @@ class SendEmail:
     html: str
     text: str
     next: str
+    track_opens: bool = False  # opt-in open pixel and tracked links (app/tracking)
+    track_clicks: bool = False
     kind = StepKind.SEND_EMAIL
 
 
@@ -156,8 +158,9 @@ def _action_json(action: Action, client: bool) -> dict[str, Any]:
         case Split(segment_id, yes, no):
             shown = encode_id("Segment", segment_id) if client else segment_id
             return {"segmentId": shown, "yes": yes, "no": no}
-        case SendEmail(subject, html, text, nxt):
-            return {"subject": subject, "html": html, "text": text, "next": nxt}
+        case SendEmail(subject, html, text, nxt, opens, clicks):
+            tracked = {k: True for k, on in (("trackOpens", opens), ("trackClicks", clicks)) if on}
+            return {"subject": subject, "html": html, "text": text, "next": nxt, **tracked}
         case AddTag(tag, nxt) | RemoveTag(tag, nxt):
             return {"tag": tag, "next": nxt}
         case Exit(reason):
@@ -188,7 +191,8 @@ def _action_from(kind: StepKind, body: Mapping[str, Any]) -> Action:
         case StepKind.SPLIT:
             return Split(int(body["segmentId"]), body["yes"], body["no"])
         case StepKind.SEND_EMAIL:
-            return SendEmail(body["subject"], body["html"], body["text"], body["next"])
+            return SendEmail(body["subject"], body["html"], body["text"], body["next"],
+                             body.get("trackOpens") is True, body.get("trackClicks") is True)  # fmt: skip
         case StepKind.ADD_TAG:
             return AddTag(body["tag"], body["next"])
         case StepKind.REMOVE_TAG:
@@ -248,6 +252,14 @@ def _string(
     return value
 
 
+def _flag(body: Mapping[str, Any], key: str, path: tuple[PathPart, ...], errors: _Errors) -> bool:
+    """An optional boolean (trackOpens, trackClicks): absent or null is false."""
+    value = body.get(key)
+    if value is not None and not isinstance(value, bool):
+        errors.add((*path, key), f"`{key}` must be true or false.", ErrorCode.TYPE_MISMATCH)
+    return value is True
+
+
 def _template(value: str | None, path: tuple[PathPart, ...], errors: _Errors) -> None:
     if value is None:
         return
@@ -297,7 +309,8 @@ def _parse_action(
             for key, value in (("subject", subject), ("html", html), ("text", text)):
                 _template(value, (*path, key), errors)
             nxt = _string(body, "next", path, errors, limit=64)
-            action = SendEmail(subject, html, text, nxt) if len(errors.items) == before else None  # type: ignore[arg-type]
+            opens, clicks = (_flag(body, k, path, errors) for k in ("trackOpens", "trackClicks"))
+            action = SendEmail(subject, html, text, nxt, opens, clicks) if len(errors.items) == before else None  # type: ignore[arg-type]
         case StepKind.ADD_TAG | StepKind.REMOVE_TAG:
             tag = _string(body, "tag", path, errors, limit=MAX_TAG)
             nxt = _string(body, "next", path, errors, limit=64)
