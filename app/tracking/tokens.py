@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 from dataclasses import dataclass
 from enum import StrEnum
@@ -61,7 +60,7 @@ def _unb64(text: str) -> bytes:
 
 
 def _sign(purpose: str, payload: str, secret: str) -> str:
-    digest = hmac.new(secret.encode(), f"{purpose}:{payload}".encode(), hashlib.sha256).digest()
+    digest = hmac.digest(secret.encode(), f"{purpose}:{payload}".encode(), "sha256")
     return _b64(digest[:_SIGNATURE_BYTES])
 
 
