@@ -310,7 +310,8 @@ def _parse_action(
                 _template(value, (*path, key), errors)
             nxt = _string(body, "next", path, errors, limit=64)
             opens, clicks = (_flag(body, k, path, errors) for k in ("trackOpens", "trackClicks"))
-            action = SendEmail(subject, html, text, nxt, opens, clicks) if len(errors.items) == before else None  # type: ignore[arg-type]
+            email = SendEmail(subject, html, text, nxt, opens, clicks)  # type: ignore[arg-type]
+            action = email if len(errors.items) == before else None
         case StepKind.ADD_TAG | StepKind.REMOVE_TAG:
             tag = _string(body, "tag", path, errors, limit=MAX_TAG)
             nxt = _string(body, "next", path, errors, limit=64)
