@@ -143,6 +143,13 @@ async def restricted_page(
     return [int(r["id"]) for r in rows]
 
 
+def chooses_audience(data: Mapping[str, Any], current: Broadcast | None) -> bool:
+    """Whether `basedOn` (given now, or saved on the draft) takes the place of segments."""
+    return data.get("basedOn") is not None or (
+        current is not None and current.based_on_id is not None
+    )
+
+
 async def validated(
     workspace_id: int, data: Mapping[str, Any], current: Broadcast | None, errors: list[UserError]
 ) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from tortoise.transactions import in_transaction
 
 from app.broadcasts import jobs
 from app.broadcasts.audience import Audience, audience_of
+from app.broadcasts.based_on import chooses_audience
 from app.broadcasts.based_on import validated as based_on_input
 from app.broadcasts.errors import QueueUnavailable, invalid_state, not_found
 from app.broadcasts.models import Broadcast, BroadcastStatus, DeliveryStatus
@@ -75,6 +76,12 @@ async def _segment_ids(
     return list(dict.fromkeys(i for i in ids if i is not None))
 
 
+def tracking_flags(data: Mapping[str, Any]) -> dict[str, bool]:
+    """`trackOpens` / `trackClicks` of an input as model values (absent: unchanged)."""
+    keys = (("trackOpens", "track_opens"), ("trackClicks", "track_clicks"))
+    return {attr: bool(data[key]) for key, attr in keys if data.get(key) is not None}
+
+
 async def _validated(
     workspace_id: int, data: Mapping[str, Any], current: Broadcast | None
 ) -> dict[str, Any]:
@@ -101,9 +108,7 @@ async def _validated(
         compile_templates(merged["subject"] or "", merged["html"] or "", merged["text"] or "")
     except UserInputError as exc:
         errors += exc.errors
-    for key, attr in (("trackOpens", "track_opens"), ("trackClicks", "track_clicks")):
-        if data.get(key) is not None:  # opt-in opens and clicks (app/tracking)
-            out[attr] = bool(data[key])
+    out |= tracking_flags(data)  # opt-in opens and clicks (app/tracking)
     include = await _segment_ids(workspace_id, data, "includeSegmentIds", errors)
     exclude = await _segment_ids(workspace_id, data, "excludeSegmentIds", errors)
     if include is not None:
@@ -114,8 +119,7 @@ async def _validated(
     if (
         (creating or include is not None)
         and not include
-        and data.get("basedOn") is None
-        and (current is None or current.based_on_id is None)
+        and not chooses_audience(data, current)
         and "includeSegmentIds" not in {e.path[0] for e in errors}
     ):
         errors.append(UserError(("includeSegmentIds",), "Include at least one segment.",

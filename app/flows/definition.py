@@ -309,7 +309,8 @@ def _parse_action(
             for key, value in (("subject", subject), ("html", html), ("text", text)):
                 _template(value, (*path, key), errors)
             nxt = _string(body, "next", path, errors, limit=64)
-            opens, clicks = (_flag(body, k, path, errors) for k in ("trackOpens", "trackClicks"))
+            opens = _flag(body, "trackOpens", path, errors)
+            clicks = _flag(body, "trackClicks", path, errors)
             email = SendEmail(subject, html, text, nxt, opens, clicks)  # type: ignore[arg-type]
             action = email if len(errors.items) == before else None
         case StepKind.ADD_TAG | StepKind.REMOVE_TAG:
