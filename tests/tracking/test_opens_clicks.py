@@ -173,3 +173,26 @@ async def test_repeats_within_a_minute_fold_into_one_event(workspace, make_perso
     opened = await events("email_opened")
     assert len(opened) == 2
     assert opened[0].properties == {"flow_id": "flw_3", "delivery_id": 11, "machine": False}
+
+
+async def test_an_open_enrolls_the_person_in_a_flow_triggered_by_email_opened(
+    workspace, make_person, tgql, arq_redis, worker_ctx, mailbox
+):
+    from app.flows.models import Enrollment
+    from tests.flows.conftest import active_flow
+
+    # given: a flow whose trigger is email_opened, and a tracked broadcast sent to ada
+    flow = await active_flow(workspace.id, {"entry": "end", "trigger": "email_opened",
+                                            "steps": [{"id": "end", "exit": {}}]})  # fmt: skip
+    ada = await make_person("ada@x.test", tags=["a"])
+    segment = await create_segment(workspace.id, "a", None, {"conditions": [{"tag": {"tag": "a"}}]})
+    await send_tracked(tgql, arq_redis, worker_ctx, [segment.id])
+    assert await Enrollment.filter(flow_id=flow.id).count() == 0
+
+    # when: her client loads the pixel
+    (message,) = mailbox.messages
+    await tgql.http.get(_path(links_of(message).images[0]), headers={"user-agent": BROWSER})
+
+    # then: the events-recorded hook enrolled her, in the open's own transaction
+    (enrollment,) = await Enrollment.filter(flow_id=flow.id)
+    assert enrollment.person_id == ada.id
