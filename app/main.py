@@ -27,6 +27,7 @@ from app.settings import Settings, settings
 from app.web.export import export_segment
 from app.web.graphiql import CONTENT_SECURITY_POLICY, STATIC_PATH, graphiql_page, static_files
 from app.web.health import health, metrics_endpoint, ready
+from app.web.tracking import tracking_routes
 from app.web.unsubscribe import unsubscribe_endpoint
 
 log = structlog.get_logger()
@@ -92,6 +93,7 @@ def create_app(config: Settings | None = None, *, database_url: str | None = Non
             Route("/export/segments/{segment_id}", export_segment),
             Route("/unsubscribe/{token}", unsubscribe_endpoint, methods=["GET", "POST"]),
             Mount(STATIC_PATH, static_files(), name="static"),
+            *tracking_routes(config),  # open pixel and click redirect (app/web/tracking.py)
         ],
         middleware=[
             Middleware(RequestContext),

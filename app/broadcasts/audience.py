@@ -13,6 +13,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from app.broadcasts.based_on import (
+    MAX_CHAIN,
+    BasedOn,
+    BasedOnAudience,
+    restrict,
+    restricted_count,
+    restricted_page,
+)
+from app.broadcasts.models import Broadcast, Delivery
 from app.segments.ast import (
     AttributeCondition,
     Condition,
@@ -35,7 +44,7 @@ def audience_definition(
 ) -> Group:
     """The audience (or, with `subscribed=False`, the people suppressed by their status)."""
     conditions: list[Condition] = [
-        Group(Match.ANY, tuple(SegmentCondition(i) for i in include)),
+        *([Group(Match.ANY, tuple(SegmentCondition(i) for i in include))] if include else []),
         *(SegmentCondition(e, member=False) for e in exclude),
         AttributeCondition(
             PersonAttribute.STATUS, ValueTest(Op.EQ if subscribed else Op.NEQ, SUBSCRIBED)
@@ -53,27 +62,43 @@ class Audience:
     exclude: tuple[int, ...]
     now: datetime
     definitions: dict[int, Group]
+    based_on: BasedOn | None = None  # only people of an earlier broadcast (based_on.py)
 
     @classmethod
     async def resolve(
-        cls, workspace_id: int, include: Sequence[int], exclude: Sequence[int]
+        cls,
+        workspace_id: int,
+        include: Sequence[int],
+        exclude: Sequence[int],
+        based_on: BasedOn | None = None,
     ) -> Audience:
+        if not include and based_on is None:  # never "everyone" by omission
+            raise ValueError("an audience needs included segments or an earlier broadcast")
         root = audience_definition(include, exclude)
         definitions = await load_definitions(workspace_id, root)
-        return cls(workspace_id, tuple(include), tuple(exclude), now_utc(), definitions)
+        return cls(workspace_id, tuple(include), tuple(exclude), now_utc(), definitions, based_on)
 
     def _evaluation(self, subscribed: bool = True) -> Evaluation:
         root = audience_definition(self.include, self.exclude, subscribed=subscribed)
         return Evaluation(self.workspace_id, root, self.definitions, self.now)
 
     async def count(self) -> int:
+        if self.based_on is not None:
+            root = audience_definition(self.include, self.exclude)
+            return await restricted_count(self, root, self.based_on)
         return await self._evaluation().count()
 
     async def suppressed(self) -> int:
         """Included, not excluded, and not SUBSCRIBED: who the status rule kept out."""
+        if self.based_on is not None:
+            root = audience_definition(self.include, self.exclude, subscribed=False)
+            return await restricted_count(self, root, self.based_on)
         return await self._evaluation(subscribed=False).count()
 
     async def page(self, after_id: int | None, limit: int) -> list[int]:
+        if self.based_on is not None:
+            root = audience_definition(self.include, self.exclude)
+            return await restricted_page(self, root, self.based_on, after_id, limit)
         return await self._evaluation().page(after_id, limit)
 
     async def materialise(self, conn: Any, broadcast_id: int, batch_size: int) -> tuple[int, int]:
@@ -83,6 +108,8 @@ class Audience:
         params = SqlParams(ctx.dialect)
         root = audience_definition(self.include, self.exclude)
         members = compile_id_set(root, ctx, params)
+        if self.based_on is not None:
+            members = restrict(members, self.based_on, params, params.add(self.workspace_id))
         sql = (
             "INSERT INTO deliveries (broadcast_id, person_id, batch, status, updated_at)"
             f" SELECT {params.add(broadcast_id)}, p.id,"
@@ -102,3 +129,26 @@ class Audience:
         assert row is not None
         rows = int(row["n"])
         return rows, (int(row["last"]) + 1 if row["last"] is not None else 0)
+
+
+async def audience_of(broadcast: Broadcast, depth: int = 0) -> Audience:
+    """A saved broadcast's audience now: its segments, or the people of the earlier
+    broadcast it is based on (app/broadcasts/based_on.py), minus its exclusions."""
+    if broadcast.based_on_id is None or broadcast.based_on_audience is None:
+        return await Audience.resolve(
+            broadcast.workspace_id, broadcast.include_segment_ids, broadcast.exclude_segment_ids
+        )
+    earlier = await Broadcast.get(id=broadcast.based_on_id, workspace_id=broadcast.workspace_id)
+    kind = BasedOnAudience(broadcast.based_on_audience)
+    if (
+        kind is BasedOnAudience.NOT_ATTEMPTED
+        and depth < MAX_CHAIN
+        and not await Delivery.exists(broadcast_id=earlier.id)
+    ):  # it stopped before making its rows: everyone it was for, evaluated now
+        base = await audience_of(earlier, depth + 1)
+        exclude = (*base.exclude, *broadcast.exclude_segment_ids)
+        return await Audience.resolve(base.workspace_id, base.include, exclude, base.based_on)
+    based_on = BasedOn(earlier.id, earlier.workspace_id, kind, earlier.started_at)
+    return await Audience.resolve(
+        broadcast.workspace_id, (), broadcast.exclude_segment_ids, based_on
+    )

@@ -26,11 +26,11 @@ import structlog
 from tortoise.transactions import in_transaction
 
 from app.broadcasts import jobs
-from app.broadcasts.audience import Audience
+from app.broadcasts.audience import Audience, audience_of
 from app.broadcasts.models import Broadcast, BroadcastStatus, DeliveryStatus
 from app.broadcasts.ratelimit import workspace_bucket
 from app.broadcasts.service import REFERENCE_KIND
-from app.email.sending import Recipient, message_for, render_for, render_group
+from app.email.sending import Recipient, Tracking, message_for, render_for, render_group
 from app.email.templates import MessageTemplates, RenderError, compile_templates
 from app.email.transports import Outcome, Result, Transport
 from app.errors import UserInputError
@@ -79,11 +79,7 @@ async def start_broadcast(sender: Sender, broadcast_id: int, token: str) -> str:
     if broadcast is None or broadcast.send_token != token:
         return "gone"
     if broadcast.status is BroadcastStatus.SCHEDULED:
-        audience = await Audience.resolve(
-            broadcast.workspace_id,
-            broadcast.include_segment_ids,
-            broadcast.exclude_segment_ids,
-        )
+        audience = await audience_of(broadcast)  # segments, or an earlier broadcast's people
         problem = await _template_problem(sender.config, broadcast, audience)
         if problem is not None:
             await _fail(broadcast, problem)
@@ -320,7 +316,13 @@ async def _send_group(
             continue
         reference = f"b{broadcast.id}.d{delivery_id}"
         message = message_for(
-            rendered, url, person, sender=broadcast.from_email, reference=reference
+            rendered,
+            url,
+            person,
+            sender=broadcast.from_email,
+            reference=reference,
+            config=sender.config,
+            tracking=Tracking.of_broadcast(broadcast, delivery_id),
         )
         outgoing.append((delivery_id, message))
     if outgoing:

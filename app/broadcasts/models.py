@@ -55,6 +55,10 @@ class Broadcast(Model):
     suppressed = f.IntField(null=True)
     batches = f.IntField(default=0)
     error = f.TextField(null=True)
+    track_opens = f.BooleanField(default=False)  # open pixel (app/tracking)
+    track_clicks = f.BooleanField(default=False)  # links through /t/c/ redirects
+    based_on_id = f.BigIntField(null=True)  # send to who missed that broadcast (based_on.py)
+    based_on_audience = f.CharField(max_length=16, null=True)
     created_at = f.DatetimeField(auto_now_add=True)
     updated_at = f.DatetimeField(auto_now=True)
 

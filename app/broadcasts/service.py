@@ -16,11 +16,13 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from app.broadcasts import jobs
-from app.broadcasts.audience import Audience
+from app.broadcasts.audience import Audience, audience_of
+from app.broadcasts.based_on import chooses_audience
+from app.broadcasts.based_on import validated as based_on_input
 from app.broadcasts.errors import QueueUnavailable, invalid_state, not_found
 from app.broadcasts.models import Broadcast, BroadcastStatus, DeliveryStatus
 from app.email.templates import check_templates_off_loop
-from app.errors import ErrorCode, PathPart, UserInputError
+from app.errors import ErrorCode, PathPart, UserError, UserInputError
 from app.input_reader import InputReader, address_problem
 from app.queue import QUEUE_ERRORS
 from app.segments.models import Segment
@@ -96,15 +98,31 @@ async def _check_message(
 
 
 async def _audience_ids(
-    workspace_id: int, data: Mapping[str, Any], creating: bool, reader: InputReader
+    workspace_id: int, data: Mapping[str, Any], current: Broadcast | None, reader: InputReader
 ) -> dict[str, Any]:
+    """Included and excluded segments, or `basedOn` an earlier broadcast (based_on.py)."""
     include = await _segment_ids(workspace_id, data, "includeSegmentIds", reader)
     exclude = await _segment_ids(workspace_id, data, "excludeSegmentIds", reader)
+    based_errors: list[UserError] = []
+    based = await based_on_input(workspace_id, data, current, based_errors)
+    for error in based_errors:
+        reader.error(error.path, error.message, error.code)
     refused = {e.path[0] for e in reader.errors}
-    if (creating or include is not None) and not include and "includeSegmentIds" not in refused:
+    if (
+        (current is None or include is not None)
+        and not include
+        and not chooses_audience(data, current)
+        and "includeSegmentIds" not in refused
+    ):
         reader.error(("includeSegmentIds",), "Include at least one segment.", ErrorCode.REQUIRED)
     ids = {"include_segment_ids": include, "exclude_segment_ids": exclude}
-    return {attr: value for attr, value in ids.items() if value is not None}
+    return {attr: value for attr, value in ids.items() if value is not None} | based
+
+
+def tracking_flags(data: Mapping[str, Any]) -> dict[str, bool]:
+    """`trackOpens` / `trackClicks` of an input as model values (absent: unchanged)."""
+    keys = (("trackOpens", "track_opens"), ("trackClicks", "track_clicks"))
+    return {attr: bool(data[key]) for key, attr in keys if data.get(key) is not None}
 
 
 async def _validated(
@@ -114,7 +132,8 @@ async def _validated(
     reader = InputReader()
     out = _texts(data, current is None, reader)
     await _check_message(out, current, reader)
-    out.update(await _audience_ids(workspace_id, data, current is None, reader))
+    out |= tracking_flags(data)  # opt-in opens and clicks (app/tracking)
+    out.update(await _audience_ids(workspace_id, data, current, reader))
     if reader.errors:
         raise UserInputError(e.under("input") for e in reader.errors)
     return out
@@ -174,9 +193,7 @@ async def send_broadcast(
         raise invalid_state(broadcast.status, "sent again")
     if queue is None:
         raise QueueUnavailable("no Redis connection: cannot schedule the send")
-    audience = await Audience.resolve(
-        workspace_id, broadcast.include_segment_ids, broadcast.exclude_segment_ids
-    )
+    audience = await audience_of(broadcast)
     if await audience.count() == 0:
         raise UserInputError.single(
             ("id",),
@@ -296,6 +313,8 @@ async def preview_audience(
 
 
 async def broadcast_audience(broadcast: Broadcast) -> Audience:
+    if broadcast.based_on_id is not None:  # from an earlier broadcast (based_on.py)
+        return await audience_of(broadcast)
     return await preview_audience(
         broadcast.workspace_id,
         broadcast.include_segment_ids,

@@ -32,6 +32,7 @@ from app.email.transports import Result, Transport
 from app.email.unsubscribe import unsubscribe_url
 from app.ids import encode_id
 from app.settings import Settings
+from app.tracking.message import Tracking, track_rendered
 
 
 @dataclass(frozen=True)
@@ -74,9 +75,22 @@ async def render_for(
 
 
 def message_for(
-    rendered: Rendered, url: str, recipient: Recipient, *, sender: str, reference: str
+    rendered: Rendered,
+    url: str,
+    recipient: Recipient,
+    *,
+    sender: str,
+    reference: str,
+    config: Settings,
+    tracking: Tracking | None = None,
 ) -> OutgoingMessage:
-    """The MIME message of rendered templates; `reference` is unique per send (the Message-ID)."""
+    """The MIME message of rendered templates; `reference` is unique per send (the
+    Message-ID). With `tracking`, its html gets an open pixel and/or tracked links
+    (app/tracking) before the message is built."""
+    if tracking is not None:
+        rendered = track_rendered(
+            rendered, tracking, recipient.workspace_id, recipient.person_id, config
+        )
     return build_message(
         rendered, sender=sender, recipient=recipient.email, unsubscribe_url=url, reference=reference
     )
@@ -89,10 +103,20 @@ async def compose(
     sender: str,
     reference: str,
     config: Settings,
+    tracking: Tracking | None = None,
 ) -> OutgoingMessage:
-    """One recipient's message; `reference` is unique per send (it makes the Message-ID)."""
+    """One recipient's message; `reference` is unique per send (it makes the Message-ID).
+    With `tracking`, its html gets an open pixel and/or tracked links (app/tracking)."""
     rendered, url = await render_for(templates, recipient, config)
-    return message_for(rendered, url, recipient, sender=sender, reference=reference)
+    return message_for(
+        rendered,
+        url,
+        recipient,
+        sender=sender,
+        reference=reference,
+        config=config,
+        tracking=tracking,
+    )
 
 
 @lru_cache(maxsize=256)

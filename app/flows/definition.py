@@ -81,6 +81,8 @@ class SendEmail:
     html: str
     text: str
     next: str
+    track_opens: bool = False  # opt-in open pixel and tracked links (app/tracking)
+    track_clicks: bool = False
     kind = StepKind.SEND_EMAIL
 
 
@@ -151,8 +153,9 @@ def _action_json(action: Action, client: bool) -> dict[str, Any]:
         case Split(segment_id, yes, no):
             shown = encode_id("Segment", segment_id) if client else segment_id
             return {"segmentId": shown, "yes": yes, "no": no}
-        case SendEmail(subject, html, text, nxt):
-            return {"subject": subject, "html": html, "text": text, "next": nxt}
+        case SendEmail(subject, html, text, nxt, opens, clicks):
+            tracked = {k: True for k, on in (("trackOpens", opens), ("trackClicks", clicks)) if on}
+            return {"subject": subject, "html": html, "text": text, "next": nxt, **tracked}
         case AddTag(tag, nxt) | RemoveTag(tag, nxt):
             return {"tag": tag, "next": nxt}
         case Exit(reason):
@@ -183,7 +186,8 @@ def _action_from(kind: StepKind, body: Mapping[str, Any]) -> Action:
         case StepKind.SPLIT:
             return Split(int(body["segmentId"]), body["yes"], body["no"])
         case StepKind.SEND_EMAIL:
-            return SendEmail(body["subject"], body["html"], body["text"], body["next"])
+            return SendEmail(body["subject"], body["html"], body["text"], body["next"],
+                             body.get("trackOpens") is True, body.get("trackClicks") is True)  # fmt: skip
         case StepKind.ADD_TAG:
             return AddTag(body["tag"], body["next"])
         case StepKind.REMOVE_TAG:

@@ -128,9 +128,14 @@ def _send_email(body: Mapping[str, Any], path: Path, reader: InputReader) -> Act
     for key, value in (("subject", subject), ("html", html), ("text", text)):
         _template(value, (*path, key), reader)
     nxt = _string(body, "next", path, reader, limit=STEP_REF)
+    # opt-in open pixel and tracked links (app/tracking): absent or null is off
+    opens, clicks = (
+        reader.flag(body.get(key), (*path, key), f"`{key}`") and body.get(key) is True
+        for key in ("trackOpens", "trackClicks")
+    )
     if reader.failed_since(mark) or subject is None or nxt is None:
         return None
-    return SendEmail(subject, html, text, nxt)
+    return SendEmail(subject, html, text, nxt, opens, clicks)
 
 
 def _tagging(kind: StepKind) -> Callable[[Mapping[str, Any], Path, InputReader], Action | None]:

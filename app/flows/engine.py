@@ -38,7 +38,7 @@ from app.flows.definition import (
 )
 from app.flows.dispatch import Scheduler, job_id
 from app.flows.models import EnrollmentState, Flow, FlowStatus, SendStatus
-from app.flows.send_email import send_step_email
+from app.flows.send_email import send_step_email, step_tracking
 from app.flows.store import Cursor, Move
 from app.people.models import Person, Status
 from app.people.service import tag_people
@@ -196,8 +196,11 @@ class _Job:
             return SendStatus.SKIPPED
         reference = f"flow-{self.flow.id}-{c.id}-{c.seq}"
         recipient = Recipient(self.workspace_id, person.id, person.email, person.fields)
+        tracking = await step_tracking(self.flow.id, c, action)  # opt-in opens and clicks
         try:
-            result = await send_step_email(self.mailer, recipient, action, reference=reference)
+            result = await send_step_email(
+                self.mailer, recipient, action, reference=reference, tracking=tracking
+            )
         except BaseException:
             # cancelled or crashed with the message maybe handed over
             await store.finish_send(c, SendStatus.UNKNOWN, now=now_utc(), error="send interrupted")

@@ -10,12 +10,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from app.email.sending import Mailer, Recipient, cached_templates, compose
+from app.email.sending import Mailer, Recipient, Tracking, cached_templates, compose
 from app.email.templates import RenderError
 from app.email.transports import Outcome
 from app.errors import UserInputError
 from app.flows.definition import SendEmail
 from app.flows.models import SendStatus
+from app.flows.store import Cursor, send_id
+from app.tracking.tokens import Source
 
 _STATUS = {
     Outcome.SENT: SendStatus.SENT,
@@ -30,15 +32,35 @@ class SendResult:
     error: str | None = None
 
 
+async def step_tracking(flow_id: int, cursor: Cursor, action: SendEmail) -> Tracking | None:
+    """What a SEND_EMAIL step opted in to, for this visit's send row; None: nothing."""
+    if not (action.track_opens or action.track_clicks):
+        return None
+    send = await send_id(cursor)
+    if send is None:
+        return None
+    return Tracking(Source.FLOW, flow_id, send, action.track_opens, action.track_clicks)
+
+
 async def send_step_email(
-    mailer: Mailer, recipient: Recipient, action: SendEmail, *, reference: str
+    mailer: Mailer,
+    recipient: Recipient,
+    action: SendEmail,
+    *,
+    reference: str,
+    tracking: Tracking | None = None,
 ) -> SendResult:
     """Render and send one message; `reference` is unique per step visit (Message-ID, file)."""
     config = mailer.config
     try:
         templates = cached_templates(action.subject, action.html, action.text)
         message = await compose(
-            templates, recipient, sender=config.flow_from_email, reference=reference, config=config
+            templates,
+            recipient,
+            sender=config.flow_from_email,
+            reference=reference,
+            config=config,
+            tracking=tracking,
         )
     except (RenderError, UserInputError) as exc:
         return SendResult(SendStatus.FAILED, str(exc)[:500])

@@ -275,6 +275,19 @@ async def claim_send(
     return SendStatus(existing["status"]) if existing else SendStatus.UNKNOWN
 
 
+async def send_id(cursor: Cursor) -> int | None:
+    """The id of this step visit's send row (tracked emails carry it as `delivery_id`)."""
+    conn = connection()
+    params = SqlParams(dialect_of(conn))
+    row = await fetch_one(
+        conn,
+        f"SELECT id FROM flow_sends WHERE enrollment_id = {params.add(cursor.id)}"
+        f" AND seq = {params.add(cursor.seq)}",
+        params.values,
+    )
+    return int(row["id"]) if row else None
+
+
 async def finish_send(
     cursor: Cursor,
     status: SendStatus,

@@ -27,6 +27,8 @@ def _domain_input(data: dict[str, Any]) -> dict[str, Any]:
     for key in ("includeSegmentIds", "excludeSegmentIds"):
         if data.get(key) is not None:
             data[key] = segment_pks(data[key])
+    if data.get("basedOn") is not None:
+        data["basedOn"]["broadcastId"] = broadcast_pk(data["basedOn"]["broadcastId"])
     return data
 
 

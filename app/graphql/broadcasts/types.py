@@ -8,9 +8,10 @@ from typing import Any
 import strawberry
 from strawberry.dataloader import DataLoader
 
-from app.broadcasts import models, service
+from app.broadcasts import based_on, models, service
 from app.broadcasts.audience import Audience
 from app.errors import UserInputError
+from app.graphql.broadcasts import report as report_types
 from app.graphql.context import Info
 from app.graphql.errors import UserError, raise_for
 from app.graphql.pagination import Edge, PageInfo, edges_of
@@ -90,6 +91,13 @@ class Broadcast:
     suppressed: int | None = strawberry.field(
         description="Left out when sending started because they were not SUBSCRIBED."
     )
+    based_on: BasedOn | None = strawberry.field(
+        description="The earlier broadcast whose audience this one draws from."
+    )
+    track_opens: bool = strawberry.field(description="An open pixel in the html (opt-in).")
+    track_clicks: bool = strawberry.field(
+        description="The html's links go through a click redirect (opt-in)."
+    )
     model: strawberry.Private[models.Broadcast]
 
     @classmethod
@@ -112,6 +120,9 @@ class Broadcast:
             error=row.error,
             audience=row.audience,
             suppressed=row.suppressed,
+            based_on=_based_on(row),
+            track_opens=row.track_opens,
+            track_clicks=row.track_clicks,
             model=row,
         )  # fmt: skip
 
@@ -143,6 +154,15 @@ class Broadcast:
         counts = await _counts(info).load(self.model.id)
         return counts["pending"] + counts["sending"]
 
+    @strawberry.field(
+        description="Sent, delivered, bounces, opens, clicks, unsubscribes and revenue, computed"
+        " now from the deliveries and events (docs/broadcasts.md, Reports)."
+    )
+    async def report(
+        self, revenue_window_hours: int = report_types.DEFAULT_WINDOW_HOURS
+    ) -> report_types.BroadcastReport:
+        return await report_types.report_of(self.model, revenue_window_hours)
+
     @strawberry.field(description="The audience as it is right now (drafts: who would receive it).")
     async def audience_preview(self) -> AudiencePreview:
         try:
@@ -150,6 +170,15 @@ class Broadcast:
         except UserInputError as exc:
             raise_for(exc)
             raise
+
+
+def _based_on(row: models.Broadcast) -> BasedOn | None:
+    if row.based_on_id is None or row.based_on_audience is None:
+        return None
+    return BasedOn(
+        broadcast_id=strawberry.ID(encode_id("Broadcast", row.based_on_id)),
+        audience=based_on.BasedOnAudience(row.based_on_audience),
+    )
 
 
 @strawberry.type
@@ -164,15 +193,48 @@ def broadcasts_page(rows: list[models.Broadcast], size: int, total: int) -> Broa
     return BroadcastConnection(edges=edges, page_info=page_info, total_count=total)
 
 
+BasedOnAudience = strawberry.enum(
+    based_on.BasedOnAudience,
+    name="BasedOnAudience",
+    description="Who of an earlier broadcast's audience a new one is for (docs/broadcasts.md).",
+)
+
+
+@strawberry.input(description="Send to who missed an earlier, finished broadcast.")
+class BasedOnInput:
+    broadcast_id: strawberry.ID
+    audience: BasedOnAudience  # type: ignore[valid-type]
+
+
+@strawberry.type
+class BasedOn:
+    broadcast_id: strawberry.ID
+    audience: BasedOnAudience  # type: ignore[valid-type]
+
+
 @strawberry.input
 class CreateBroadcastInput:
     name: str
     subject: str
     from_email: str
-    include_segment_ids: list[strawberry.ID]
+    include_segment_ids: list[strawberry.ID] | None = strawberry.field(
+        default=strawberry.UNSET, description="Required, unless basedOn chooses the audience."
+    )
     html: str | None = strawberry.UNSET
     text: str | None = strawberry.UNSET
     exclude_segment_ids: list[strawberry.ID] | None = strawberry.UNSET
+    based_on: BasedOnInput | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="The audience, built at send time from an earlier broadcast's deliveries"
+        " and events (minus excludeSegmentIds and anyone not SUBSCRIBED).",
+    )
+    track_opens: bool | None = strawberry.field(
+        default=strawberry.UNSET, description="Add an open pixel (default false)."
+    )
+    track_clicks: bool | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Send the html's links through a click redirect (default false).",
+    )
 
 
 @strawberry.input(description="Drafts only; omitted fields are unchanged.")
@@ -185,6 +247,8 @@ class UpdateBroadcastInput:
     from_email: str | None = strawberry.UNSET
     include_segment_ids: list[strawberry.ID] | None = strawberry.UNSET
     exclude_segment_ids: list[strawberry.ID] | None = strawberry.UNSET
+    track_opens: bool | None = strawberry.UNSET
+    track_clicks: bool | None = strawberry.UNSET
 
 
 @strawberry.type

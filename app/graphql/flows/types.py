@@ -69,6 +69,12 @@ class SendEmailStepInput:
     html: str | None = strawberry.UNSET
     text: str | None = strawberry.UNSET
     next: str
+    track_opens: bool | None = strawberry.field(
+        default=strawberry.UNSET, description="Add an open pixel (default false)."
+    )
+    track_clicks: bool | None = strawberry.field(
+        default=strawberry.UNSET, description="Send the html's links through a click redirect."
+    )
 
 
 @strawberry.input
@@ -140,6 +146,8 @@ class SendEmailStep:
     html: str
     text: str
     next: str
+    track_opens: bool = False
+    track_clicks: bool = False
 
 
 @strawberry.type
@@ -174,8 +182,9 @@ class FlowStep:
                 out.split = SplitStep(
                     segment_id=strawberry.ID(encode_id("Segment", segment_id)), yes=yes, no=no
                 )
-            case SendEmail(subject, html, text, nxt):
-                out.send_email = SendEmailStep(subject=subject, html=html, text=text, next=nxt)
+            case SendEmail(subject, html, text, nxt, opens, clicks):
+                out.send_email = SendEmailStep(subject=subject, html=html, text=text, next=nxt,
+                                               track_opens=opens, track_clicks=clicks)  # fmt: skip
             case AddTag(tag, nxt):
                 out.add_tag = TagStep(tag=tag, next=nxt)
             case RemoveTag(tag, nxt):
