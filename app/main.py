@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,28 +15,15 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
-from strawberry.asgi import GraphQL
 
 from app.db import close_database, open_database
-from app.graphql.context import Context
 from app.graphql.schema import schema
+from app.graphql.view import SieveGraphQL
 from app.settings import Settings, settings
 from app.web.export import export_segment
 from app.web.unsubscribe import unsubscribe_endpoint
 
 log = structlog.get_logger()
-
-
-class SieveGraphQL(GraphQL):
-    async def get_context(self, request: Any, response: Any = None) -> Context:
-        return Context(request=request, arq=request.app.state.arq)
-
-    def decode_json(self, data: str | bytes) -> object:
-        # A hostile body nested thousands deep must be a 400, not a RecursionError.
-        try:
-            return json.loads(data)
-        except RecursionError:
-            raise json.JSONDecodeError("nested too deeply", "", 0) from None
 
 
 async def health(request: Request) -> JSONResponse:

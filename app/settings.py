@@ -44,6 +44,16 @@ class Settings:
     flow_sweep_seconds: int = 5
     flow_sweep_grace_seconds: float = 30.0
     flow_job_timeout: float = 300.0
+    # request limits (docs/api-limits.md)
+    max_query_cost: int = 50_000
+    max_body_bytes: int = 2_000_000
+    request_timeout_seconds: float = 30.0
+    db_statement_timeout_seconds: float = 30.0
+    rate_limit_per_second: float = 50.0
+    rate_limit_burst: int = 200
+    subscription_draft_timeout_seconds: float = 900.0
+    subscription_key_check_seconds: float = 30.0
+    max_subscriptions_per_key: int = 20
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -90,7 +100,24 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             env.get("FLOW_SWEEP_GRACE_SECONDS", default.flow_sweep_grace_seconds)
         ),
         flow_job_timeout=float(env.get("FLOW_JOB_TIMEOUT", default.flow_job_timeout)),
+        max_query_cost=int(env.get("MAX_QUERY_COST", default.max_query_cost)),
+        max_body_bytes=int(env.get("MAX_BODY_BYTES", default.max_body_bytes)),
+        request_timeout_seconds=_float(env, "REQUEST_TIMEOUT_SECONDS", default),
+        db_statement_timeout_seconds=_float(env, "DB_STATEMENT_TIMEOUT_SECONDS", default),
+        rate_limit_per_second=_float(env, "RATE_LIMIT_PER_SECOND", default),
+        rate_limit_burst=int(env.get("RATE_LIMIT_BURST", default.rate_limit_burst)),
+        subscription_draft_timeout_seconds=_float(
+            env, "SUBSCRIPTION_DRAFT_TIMEOUT_SECONDS", default
+        ),
+        subscription_key_check_seconds=_float(env, "SUBSCRIPTION_KEY_CHECK_SECONDS", default),
+        max_subscriptions_per_key=int(
+            env.get("MAX_SUBSCRIPTIONS_PER_KEY", default.max_subscriptions_per_key)
+        ),
     )
+
+
+def _float(env: dict[str, str], name: str, default: Settings) -> float:
+    return float(env.get(name, getattr(default, name.lower())))
 
 
 settings = load_settings()

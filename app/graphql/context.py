@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import Request
+from starlette.websockets import WebSocket
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info as StrawberryInfo
 
@@ -25,8 +26,10 @@ class Loaders:
 
 @dataclass
 class Context:
-    request: Request | None
+    request: Request | WebSocket | None
     arq: Any = None
+    # strawberry's sub-response: a status (429) and headers (Retry-After) set by a resolver
+    response: Any = None
     workspace_id: int | None = None
     _loaders: Loaders | None = None
     extra: dict[str, Any] = field(default_factory=dict)

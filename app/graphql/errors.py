@@ -5,15 +5,16 @@ everything unexpected so that no stack trace or SQL reaches a client.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.exceptions import StrawberryGraphQLError
 
 from app.errors import ErrorCode as DomainErrorCode
+from app.errors import PathPart, UserInputError, format_path
 from app.errors import UserError as DomainUserError
-from app.errors import UserInputError
 
 ErrorCode = strawberry.enum(DomainErrorCode, name="ErrorCode")
 
@@ -33,15 +34,32 @@ def user_errors(errors: Iterable[DomainUserError], *prefix: str | int) -> list[U
     return [user_error(e.under(*prefix)) for e in errors]
 
 
+_PATH_PART = re.compile(r"[^.\[\]]+")
+
+
+def path_parts(dotted: str) -> list[str]:
+    """`definition.conditions[0].tag` -> `["definition", "conditions", "0", "tag"]`, the
+    form of `userErrors.path`."""
+    return _PATH_PART.findall(dotted)
+
+
 class ClientError(GraphQLError):
-    """A query error the client caused; shown as is, with a code and an input path."""
+    """A query error the client caused; shown as is, with a code and an input path: the
+    dotted `extensions.path` and the same as a list in `extensions.inputPath`."""
 
     def __init__(
-        self, message: str, code: DomainErrorCode = DomainErrorCode.INVALID, path: str | None = None
+        self,
+        message: str,
+        code: DomainErrorCode | str = DomainErrorCode.INVALID,
+        path: str | Sequence[PathPart] | None = None,
     ) -> None:
-        extensions: dict[str, str] = {"code": code.value}
+        extensions: dict[str, object] = {"code": str(code)}
         if path:
-            extensions["path"] = path
+            dotted = path if isinstance(path, str) else format_path(path)
+            extensions["path"] = dotted
+            extensions["inputPath"] = (
+                path_parts(path) if isinstance(path, str) else [str(p) for p in path]
+            )
         super().__init__(message, extensions=extensions)
 
 
@@ -49,7 +67,7 @@ def raise_for(exc: UserInputError, *prefix: str | int) -> None:
     """Queries have no payload: turn the first input error into a ClientError."""
     first = exc.errors[0].under(*prefix)
     detail = "; ".join(f"{e.under(*prefix).dotted_path}: {e.message}" for e in exc.errors)
-    raise ClientError(detail, first.code, first.dotted_path) from None
+    raise ClientError(detail, first.code, first.path) from None
 
 
 def should_mask(error: GraphQLError) -> bool:

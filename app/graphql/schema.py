@@ -10,16 +10,17 @@ from strawberry.extensions import (
     MaxTokensLimiter,
     ParserCache,
     QueryDepthLimiter,
-    ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
+from app import settings as app_settings
 from app.graphql.analytics.queries import AnalyticsQuery
 from app.graphql.broadcasts.mutations import BroadcastMutation
 from app.graphql.broadcasts.queries import BroadcastQuery
 from app.graphql.broadcasts.subscriptions import BroadcastSubscription
 from app.graphql.errors import should_mask
+from app.graphql.extensions import ErrorCodes, PricedValidation
 from app.graphql.flows.mutations import FlowMutation
 from app.graphql.flows.queries import FlowQuery
 from app.graphql.people.mutations import PeopleMutation
@@ -48,11 +49,15 @@ schema = strawberry.Schema(
     subscription=Subscription,
     scalar_overrides=SCALAR_OVERRIDES,
     config=StrawberryConfig(),
+    # ErrorCodes first: extensions leave in reverse order, so it sees the masked errors
     extensions=[
+        ErrorCodes,
         lambda: MaskErrors(should_mask_error=should_mask),
         lambda: AddValidationRules(_LIMITS),
         lambda: MaxTokensLimiter(max_token_count=20_000),
         lambda: ParserCache(maxsize=512),
-        lambda: ValidationCache(maxsize=512),
+        lambda: PricedValidation(
+            app_settings.settings.max_query_cost, app_settings.settings.max_page, maxsize=512
+        ),
     ],
 )

@@ -1,0 +1,57 @@
+"""The GraphQL endpoint over HTTP and WebSocket: strawberry's ASGI view, with client errors
+answered as JSON and bodies that are not UTF-8 JSON refused with a 400."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from cross_web import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
+
+from app.graphql.context import Context
+from app.graphql.extensions import with_code
+
+
+class SieveGraphQL(GraphQL[Context, None]):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as exc:
+            response = http_error(exc.status_code, exc.reason)
+        await response(scope, receive, send)
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
+        return Context(request=request, arq=request.app.state.arq, response=response)
+
+    async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
+        for error in result.errors or ():
+            with_code(error)
+        return await super().process_result(request, result)
+
+    def decode_json(self, data: str | bytes) -> object:
+        # A hostile body nested thousands deep must be a 400, not a RecursionError; bytes
+        # that are not UTF-8 too (json.loads raised UnicodeDecodeError, a 500).
+        try:
+            return json.loads(data)
+        except RecursionError:
+            raise json.JSONDecodeError("nested too deeply", "", 0) from None
+        except UnicodeDecodeError:
+            raise json.JSONDecodeError("not UTF-8", "", 0) from None
+
+
+def http_error(status: int, message: str, code: str = "BAD_REQUEST", **headers: str) -> Any:
+    """A refusal before GraphQL ran, in the shape of a GraphQL response."""
+    body = {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}
+    return JSONResponse(body, status_code=status, headers=headers or None)
