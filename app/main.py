@@ -21,6 +21,7 @@ from app.graphql.schema import schema
 from app.graphql.view import SieveGraphQL
 from app.settings import Settings, settings
 from app.web.export import export_segment
+from app.web.request_limits import RequestLimits
 from app.web.unsubscribe import unsubscribe_endpoint
 
 log = structlog.get_logger()
@@ -55,7 +56,7 @@ def create_app(config: Settings | None = None, *, database_url: str | None = Non
                 await app.state.arq.aclose()
             await close_database()
 
-    graphql = SieveGraphQL(schema, graphql_ide="graphiql")
+    graphql = SieveGraphQL(schema, config, graphql_ide="graphiql")
     return Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
@@ -70,7 +71,12 @@ def create_app(config: Settings | None = None, *, database_url: str | None = Non
                 allow_origins=list(config.cors_origins),
                 allow_methods=["GET", "POST", "OPTIONS"],
                 allow_headers=["authorization", "content-type"],
-            )
+            ),
+            Middleware(
+                RequestLimits,
+                max_body_bytes=config.max_body_bytes,
+                timeout_seconds=config.request_timeout_seconds,
+            ),
         ],
         lifespan=lifespan,
     )

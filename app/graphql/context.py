@@ -10,7 +10,9 @@ from starlette.websockets import WebSocket
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info as StrawberryInfo
 
+from app import settings as app_settings
 from app.people import service as people
+from app.settings import Settings
 
 
 @dataclass
@@ -30,6 +32,7 @@ class Context:
     arq: Any = None
     # strawberry's sub-response: a status (429) and headers (Retry-After) set by a resolver
     response: Any = None
+    settings: Settings = field(default_factory=lambda: app_settings.settings)
     workspace_id: int | None = None
     _loaders: Loaders | None = None
     extra: dict[str, Any] = field(default_factory=dict)

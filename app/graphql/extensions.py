@@ -35,8 +35,10 @@ class PricedValidation(ValidationCache):
 
     def on_validate(self) -> Iterator[None]:
         cost = self.price()
-        if cost is not None and cost > self.limit:
-            self.execution_context.pre_execution_errors = [CostLimitError(cost, self.limit)]
+        config = getattr(self.execution_context.context, "settings", None)
+        limit = self.limit if config is None else config.max_query_cost
+        if cost is not None and cost > limit:
+            self.execution_context.pre_execution_errors = [CostLimitError(cost, limit)]
             yield
             return
         yield from super().on_validate()

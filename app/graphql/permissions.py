@@ -11,7 +11,8 @@ from typing import Any
 
 from strawberry.permission import BasePermission
 
-from app.graphql.context import Info
+from app.graphql.context import Context, Info
+from app.graphql.rate_limit import refuse, take_request_token
 from app.tenancy import workspace_for_key
 
 
@@ -21,17 +22,19 @@ class IsAuthenticated(BasePermission):
 
     async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         context = info.context
-        if context.workspace_id is not None:
-            return True
-        if context.request is None:
-            return False
-        # Root fields resolve concurrently: they share one lookup per request.
+        # Root fields resolve concurrently: they share one lookup (and one rate-limit
+        # token) per request; a refused token refuses every field.
         lookup = context.extra.get("authentication")
         if lookup is None:
+            if context.workspace_id is not None:
+                return True  # set by the caller (a test, a subscription's own context)
+            if context.request is None:
+                return False
             authorization = context.request.headers.get("authorization") or _payload_authorization(
                 context.connection_params
             )
-            lookup = asyncio.ensure_future(_workspace_of(authorization))
+            context.extra["api_key"] = authorization.partition(" ")[2].strip()
+            lookup = asyncio.ensure_future(_admit(context, authorization))
             context.extra["authentication"] = lookup
         context.workspace_id = await asyncio.shield(lookup)
         return context.workspace_id is not None
@@ -42,6 +45,16 @@ def _payload_authorization(payload: Any) -> str:
         return ""
     value = payload.get("Authorization", payload.get("authorization", ""))
     return value if isinstance(value, str) else ""
+
+
+async def _admit(context: Context, authorization: str) -> int | None:
+    """The workspace of the key, once the key's rate limit allows this request."""
+    workspace_id = await _workspace_of(authorization)
+    if workspace_id is not None:
+        wait = await take_request_token(context.arq, context.extra["api_key"], context.settings)
+        if wait:
+            raise refuse(context, context.settings, wait)
+    return workspace_id
 
 
 async def _workspace_of(authorization: str) -> int | None:

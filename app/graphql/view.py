@@ -13,13 +13,19 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.schema.base import BaseSchema
 from strawberry.types import ExecutionResult
 
 from app.graphql.context import Context
 from app.graphql.extensions import with_code
+from app.settings import Settings
 
 
 class SieveGraphQL(GraphQL[Context, None]):
+    def __init__(self, schema: BaseSchema, settings: Settings, **options: Any) -> None:
+        super().__init__(schema, **options)
+        self.settings = settings
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
@@ -33,7 +39,9 @@ class SieveGraphQL(GraphQL[Context, None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
-        return Context(request=request, arq=request.app.state.arq, response=response)
+        return Context(
+            request=request, arq=request.app.state.arq, response=response, settings=self.settings
+        )
 
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
         for error in result.errors or ():
@@ -44,7 +52,8 @@ class SieveGraphQL(GraphQL[Context, None]):
         # A hostile body nested thousands deep must be a 400, not a RecursionError; bytes
         # that are not UTF-8 too (json.loads raised UnicodeDecodeError, a 500).
         try:
-            return json.loads(data)
+            # strictly UTF-8: json.loads alone lets encoded surrogates through
+            return json.loads(data.decode() if isinstance(data, bytes) else data)
         except RecursionError:
             raise json.JSONDecodeError("nested too deeply", "", 0) from None
         except UnicodeDecodeError:
