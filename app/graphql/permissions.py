@@ -64,4 +64,4 @@ async def _workspace_of(authorization: str) -> int | None:
     return await workspace_for_key(key.strip())
 
 
-AUTHENTICATED = [IsAuthenticated]
+AUTHENTICATED: list[type[BasePermission]] = [IsAuthenticated]
