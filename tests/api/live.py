@@ -61,16 +61,21 @@ async def drop_database(admin_url: str, url: str) -> None:
         await conn.close()
 
 
-def start_server(database_url: str, env: dict[str, str], log: Path | None = None) -> LiveServer:
-    """Start the app as `sieve serve` would (migrations run in its lifespan); waits until
-    it answers."""
+def start_server(
+    database_url: str, env: dict[str, str], *, sieve_serve: bool = False
+) -> LiveServer:
+    """Start the app (migrations run in its lifespan), with uvicorn quiet, or as `sieve
+    serve` itself; waits until it answers."""
     port = free_port()
-    out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
+    if sieve_serve:
+        command = ["-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    else:
+        command = ["-m", "uvicorn", "app.asgi:app", "--host", "127.0.0.1", "--port", str(port),
+                   "--log-level", "warning", "--no-access-log"]  # fmt: skip
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.asgi:app", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--no-access-log"],
+        [sys.executable, *command],
         env={**os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": database_url, **env},
-        cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
