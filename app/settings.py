@@ -45,7 +45,7 @@ class Settings:
     flow_sweep_grace_seconds: float = 30.0
     flow_job_timeout: float = 300.0
     # request limits (docs/api-limits.md)
-    max_query_cost: int = 50_000
+    max_query_cost: int = 500_000
     max_body_bytes: int = 2_000_000
     request_timeout_seconds: float = 30.0
     db_statement_timeout_seconds: float = 30.0

@@ -12,6 +12,7 @@ by itself and drops its database.
 
     python -m benchmarks.load                       # 50 clients, 10 minutes
     python -m benchmarks.load --duration 60         # a short run while developing
+    python -m benchmarks.load --weights --people 10000   # the cost weights' measurements
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 import httpx
 import psutil
 
@@ -147,7 +149,9 @@ def percentile(values: list[float], q: float) -> float:
 
 def report(recorder: Recorder, measured: float, rss: tuple[int, int], clients: int) -> None:
     total = sum(len(v) for v in recorder.latencies.values())
-    print(f"\n{clients} clients, {measured:.0f} s measured: {total} ok requests, {total / measured:.1f}/s")
+    print(
+        f"\n{clients} clients, {measured:.0f} s measured: {total} ok requests, {total / measured:.1f}/s"
+    )
     print(f"{'ws':<3} {'operation':<16} {'phase':<6} {'n':>7} {'p50 ms':>8} {'p99 ms':>8}")
     for (ws, kind, phase), values in sorted(recorder.latencies.items()):
         p50, p99 = percentile(values, 0.5) * 1000, percentile(values, 0.99) * 1000
@@ -188,11 +192,23 @@ async def run(args: argparse.Namespace) -> None:
             headers = {"Authorization": f"Bearer {keys[name][0]}"}
             async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=120) as c:
                 seeded[name] = await seed_workspace(c, people=args.people, seed=len(name))
+        await analyze(database)  # what autovacuum would have done by now
         print(f"seeded 2 workspaces x {args.people} people; server pid {server.process.pid}")
+        if args.weights:
+            await measure_weights(server.url, keys["A"][0], seeded["A"])
+            return
         await load(args, server.url, server.process.pid, keys, seeded)
     finally:
         server.stop()
         await drop_database(ADMIN_URL, database)
+
+
+async def analyze(database_url: str) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute("ANALYZE")
+    finally:
+        await conn.close()
 
 
 async def load(
@@ -239,6 +255,67 @@ async def load(
     report(recorder, args.duration, rss, args.clients)
 
 
+WEIGHT_PROBES = {
+    # name: (query measured, query it is compared with); $s a segment, $p a person
+    "Segment.count": ("{ segment(id: $s) { count } }", "{ segment(id: $s) { id } }"),
+    "Segment.members (page of 100)": (
+        "{ segment(id: $s) { members(first: 100) { edges { node { id } } } } }",
+        "{ segment(id: $s) { id } }",
+    ),
+    "Segment.contains": (
+        "{ segment(id: $s) { contains(personId: $p) } }",
+        "{ segment(id: $s) { id } }",
+    ),
+    "Segment.explain": (
+        "{ segment(id: $s) { explain(personId: $p) { matched } } }",
+        "{ segment(id: $s) { id } }",
+    ),
+    "Segment.engagement": (
+        "{ segment(id: $s) { engagement { members opened } } }",
+        "{ segment(id: $s) { id } }",
+    ),
+    "Person.flowHistory (page)": (
+        "{ person(id: $p) { flowHistory { totalCount } } }",
+        "{ person(id: $p) { id } }",
+    ),
+    "Query.memberships (all 5)": ("{ memberships(personId: $p) { member } }", "{ __typename }"),
+    "Query.previewSegment + count": (
+        '{ previewSegment(definition: {conditions: [{tag: {tag: "vip"}}]}) { count } }',
+        "{ __typename }",
+    ),
+    "one plain field (unit)": (
+        "{ people(first: 1000) { edges { node { id email country } } } }",
+        "{ people(first: 1000) { edges { cursor } } }",
+    ),
+}
+
+
+async def measure_weights(url: str, key: str, seeded: dict[str, list[str]], runs: int = 7) -> None:
+    """Median time of each probe minus its comparison, and as a weight in units (the
+    time of one plain field, measured over 2,000 of them)."""
+    headers = {"Authorization": f"Bearer {key}"}
+    values = {"$s": f'"{seeded["segments"][0]}"', "$p": f'"{seeded["people"][0]}"'}
+    timings: dict[str, float] = {}
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=120) as client:
+        for name, (probe, base) in WEIGHT_PROBES.items():
+            medians = []
+            for query in (probe, base):
+                for placeholder, value in values.items():
+                    query = query.replace(placeholder, value)
+                samples = []
+                for _ in range(runs):
+                    began = time.perf_counter()
+                    status, body = await request(client, query)
+                    samples.append(time.perf_counter() - began)
+                    assert status == 200 and not body.get("errors"), body
+                medians.append(statistics.median(samples))
+            timings[name] = max(medians[0] - medians[1], 0.0)
+    unit = timings["one plain field (unit)"] / 2000
+    print(f"\n{'field':<32} {'ms':>8} {'units':>8}")
+    for name, seconds in timings.items():
+        print(f"{name:<32} {seconds * 1000:>8.2f} {seconds / unit:>8.0f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clients", type=int, default=50)
@@ -246,6 +323,11 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=30)
     parser.add_argument("--window", type=float, default=60, help="bombs on/off windows (s)")
     parser.add_argument("--people", type=int, default=2000, help="per workspace")
+    parser.add_argument(
+        "--weights",
+        action="store_true",
+        help="measure the cost weights instead (app/graphql/cost.py)",
+    )
     asyncio.run(run(parser.parse_args()))
 
 

@@ -36,42 +36,44 @@ from graphql import (
 
 COST_LIMIT = "COST_LIMIT"
 
-# Cost units: one unit is about what resolving one plain field costs (~5 µs); a weight is
-# the field's own work in those units, measured on a 10,000-person workspace with
-# `python -m benchmarks.load --measure-weights` (docs/api-limits.md).
+# Cost units: one unit is what resolving one plain field costs; a weight is the field's
+# own work in those units, measured on a 10,000-person PostgreSQL workspace with
+# `python -m benchmarks.load --weights --people 10000` (docs/api-limits.md).
 WEIGHTS: dict[str, int] = {
-    "Segment.count": 400,
-    "SegmentPreview.count": 400,
-    "AudiencePreview.count": 600,
-    "AudiencePreview.suppressed": 600,
-    "PersonConnection.totalCount": 400,
-    "Segment.members": 60,
-    "SegmentPreview.members": 60,
-    "AudiencePreview.members": 100,
-    "Query.people": 60,
-    "Segment.contains": 20,
-    "Segment.explain": 120,
-    "SegmentPreview.explain": 120,
-    "Segment.engagement": 1500,
-    "SegmentComparison.engagement": 1500,
-    "Segment.sizeHistory": 20,
-    "Person.flowHistory": 30,
-    "Query.previewSegment": 40,
-    "Query.previewAudience": 40,
-    "Query.memberships": 20,
-    "Query.membershipMatrix": 20,
-    "Query.segmentEngagement": 20,
+    "Segment.count": 3000,
+    "SegmentPreview.count": 3000,
+    "PersonConnection.totalCount": 3000,
+    "AudiencePreview.count": 4000,
+    "AudiencePreview.suppressed": 4000,
+    "Segment.members": 2000,
+    "SegmentPreview.members": 2000,
+    "AudiencePreview.members": 2000,
+    "Segment.contains": 800,
+    "Segment.explain": 800,
+    "SegmentPreview.explain": 800,
+    "Segment.engagement": 7000,
+    "SegmentComparison.engagement": 7000,
+    "Segment.sizeHistory": 50,
+    "Person.flowHistory": 700,
+    "Query.previewSegment": 100,
+    "Query.previewAudience": 100,
+    "Query.memberships": 200,
+    "Query.membershipMatrix": 200,
+    "Query.segmentEngagement": 100,
 }
-# Fields that answer one row per item of a list argument: the selection costs that many
-# times (`memberships` without segmentIds answers for every segment: priced as 100).
-ROWS: dict[str, str] = {
-    "Query.memberships": "segmentIds",
-    "Query.membershipMatrix": "personIds",
-    "Query.segmentEngagement": "segmentIds",
+# `people` is a plain keyset page, unless it filters: then it evaluates a definition
+FILTERED: dict[str, tuple[str, int]] = {"Query.people": ("where", 2000)}
+# Fields that answer one row per item of a list argument: each row costs its selection
+# plus its own check (`memberships` without segmentIds answers for every segment: priced
+# as 100 of them).
+ROWS: dict[str, tuple[str, int]] = {
+    "Query.memberships": ("segmentIds", 250),
+    "Query.membershipMatrix": ("personIds", 0),
+    "Query.segmentEngagement": ("segmentIds", 0),
 }
 ALL_SEGMENTS_GUESS = 100
-# membershipMatrix checks person x segment pairs in one statement: 4 pairs to a unit
-PAIRS_PER_UNIT = 4
+# membershipMatrix checks person x segment pairs in one statement
+UNITS_PER_PAIR = 2
 
 
 class CostLimitError(GraphQLError):
@@ -133,14 +135,17 @@ class _Pricer:
         coordinate = f"{parent.name}.{node.name.value}"
         child_type = get_named_type(definition.type)
         weight = WEIGHTS.get(coordinate, 1)
+        if coordinate in FILTERED and self.argument(node, FILTERED[coordinate][0]) is not None:
+            weight += FILTERED[coordinate][1]
         if "first" in definition.args:
             return weight + self.connection(node, child_type, definition)
         children = self.selection(node.selection_set, child_type)
         if coordinate in ROWS:
-            rows = self.count(node, ROWS[coordinate])
+            argument, per_row = ROWS[coordinate]
+            rows = self.count(node, argument)
             if coordinate == "Query.membershipMatrix":
-                weight += rows * self.count(node, "segmentIds") // PAIRS_PER_UNIT
-            return weight + rows * children
+                weight += rows * self.count(node, "segmentIds") * UNITS_PER_PAIR
+            return weight + rows * (children + per_row)
         return weight + children
 
     def connection(self, node: FieldNode, connection: GraphQLNamedType, field: GraphQLField) -> int:
