@@ -47,6 +47,7 @@ class Settings:
     # request limits (docs/api-limits.md)
     max_query_cost: int = 500_000
     max_body_bytes: int = 2_000_000
+    max_query_chars: int = 100_000
     request_timeout_seconds: float = 30.0
     db_statement_timeout_seconds: float = 30.0
     rate_limit_per_second: float = 50.0
@@ -102,6 +103,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         flow_job_timeout=float(env.get("FLOW_JOB_TIMEOUT", default.flow_job_timeout)),
         max_query_cost=int(env.get("MAX_QUERY_COST", default.max_query_cost)),
         max_body_bytes=int(env.get("MAX_BODY_BYTES", default.max_body_bytes)),
+        max_query_chars=int(env.get("MAX_QUERY_CHARS", default.max_query_chars)),
         request_timeout_seconds=_float(env, "REQUEST_TIMEOUT_SECONDS", default),
         db_statement_timeout_seconds=_float(env, "DB_STATEMENT_TIMEOUT_SECONDS", default),
         rate_limit_per_second=_float(env, "RATE_LIMIT_PER_SECOND", default),

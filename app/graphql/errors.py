@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 import strawberry
+from asyncpg.exceptions import QueryCanceledError
 from graphql import GraphQLError
 from strawberry.exceptions import StrawberryGraphQLError
 
@@ -76,5 +77,6 @@ def should_mask(error: GraphQLError) -> bool:
     if original is None or error.path is None:
         # request validation and variable coercion: graphql-core's own messages
         return False
-    # permission failures (authentication) are raised by strawberry as GraphQL errors
-    return not isinstance(original, ClientError | StrawberryGraphQLError)
+    # permission failures (authentication) are raised by strawberry as GraphQL errors; a
+    # statement stopped by statement_timeout is told as a timeout (extensions.with_code)
+    return not isinstance(original, ClientError | StrawberryGraphQLError | QueryCanceledError)

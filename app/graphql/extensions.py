@@ -10,6 +10,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any, cast
 
+from asyncpg.exceptions import QueryCanceledError
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -37,6 +38,7 @@ PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 BAD_USER_INPUT = "BAD_USER_INPUT"
 INTERNAL = "INTERNAL_SERVER_ERROR"
+TIMEOUT = "TIMEOUT"
 
 
 class PricedValidation(ValidationCache):
@@ -160,6 +162,9 @@ class ErrorCodes(SchemaExtension):
 
 def with_code(error: GraphQLError, document: DocumentNode | None = None) -> GraphQLError:
     extensions: dict[str, Any] = dict(error.extensions or {})
+    if isinstance(error.original_error, QueryCanceledError):
+        error.message = "The database statement took too long and was stopped."
+        extensions["code"] = TIMEOUT
     if "code" not in extensions:
         extensions["code"] = _code_of(error)
         if extensions["code"] == VALIDATION_FAILED and document is not None and error.nodes:

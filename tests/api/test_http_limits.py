@@ -138,3 +138,14 @@ async def test_the_real_app_cancels_a_graphql_request_whose_client_left(db, api_
         assert response.json() == {"data": {"segments": {"totalCount": 0}}}
     finally:
         await stop(server, task)
+
+
+async def test_a_document_of_whitespace_is_refused_before_it_is_parsed(limited_client, api_key):
+    client = await limited_client(max_query_chars=1_000)
+    query = "{ __typename " + " " * 5_000 + "}"
+    response = await client.post("/graphql", json={"query": query}, headers=auth(api_key))
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["extensions"]["code"] == "TOO_LARGE"
+    assert "1000 characters" in response.json()["errors"][0]["message"]
+    fine = await client.post("/graphql", json={"query": "{ __typename }"}, headers=auth(api_key))
+    assert fine.json() == {"data": {"__typename": "Query"}}
