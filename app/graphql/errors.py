@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 import strawberry
-from asyncpg.exceptions import QueryCanceledError
+from asyncpg.exceptions import QueryCanceledError  # type: ignore[import-untyped]
 from graphql import GraphQLError
 from strawberry.exceptions import StrawberryGraphQLError
 

@@ -10,7 +10,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any, cast
 
-from asyncpg.exceptions import QueryCanceledError
+from asyncpg.exceptions import QueryCanceledError  # type: ignore[import-untyped]
 from graphql import (
     DocumentNode,
     FieldNode,
