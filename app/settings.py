@@ -47,7 +47,7 @@ class Settings:
     # request limits (docs/api-limits.md)
     max_query_cost: int = 500_000
     max_body_bytes: int = 2_000_000
-    max_query_chars: int = 100_000
+    max_query_chars: int = 250_000
     request_timeout_seconds: float = 30.0
     db_statement_timeout_seconds: float = 30.0
     rate_limit_per_second: float = 50.0
