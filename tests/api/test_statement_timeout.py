@@ -42,3 +42,30 @@ async def test_a_statement_cut_off_by_the_timeout_is_a_timeout_error_not_unexpec
     coded = with_code(error)
     assert coded.extensions == {"code": "TIMEOUT"}
     assert coded.message == "The database statement took too long and was stopped."
+
+
+async def test_a_cancelled_request_cancels_its_statement_on_the_server(pg_database):
+    """What the deadline and the disconnect watch rely on: cancelling the task that awaits
+    a statement stops the statement in PostgreSQL, not only the wait for it."""
+    import asyncio
+
+    import asyncpg
+
+    await open_database(pg_database)
+    watcher = await asyncpg.connect(pg_database)
+    marker = "pg_sleep(30.5)"  # a statement no other test sends
+    running = "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE $1"
+    try:
+        task = asyncio.create_task(connection().execute_query(f"SELECT {marker}"))
+        async with asyncio.timeout(20):
+            while not await watcher.fetchval(running, f"SELECT {marker}%"):
+                await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        async with asyncio.timeout(20):
+            while await watcher.fetchval(running, f"SELECT {marker}%"):
+                await asyncio.sleep(0.05)
+    finally:
+        await watcher.close()
+        await close_database()
