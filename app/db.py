@@ -48,6 +48,12 @@ async def _keep_session(conn: Any) -> None:
     app changes no session state; asyncpg still rolls back a transaction left open."""
 
 
+def _statement_timeout() -> dict[str, str]:
+    """No statement runs longer than DB_STATEMENT_TIMEOUT_SECONDS (0: no limit), whoever
+    sent it: the backstop under the API's request deadline and cost budget."""
+    return {"statement_timeout": str(int(settings.db_statement_timeout_seconds * 1000))}
+
+
 def _credentials(url: str, server_settings: dict[str, str] = PG_SESSION_SETTINGS) -> dict[str, Any]:
     if url.startswith("sqlite://"):
         path = url.removeprefix("sqlite://") or "sieve.sqlite3"
@@ -63,7 +69,7 @@ def _credentials(url: str, server_settings: dict[str, str] = PG_SESSION_SETTINGS
             "database": (parsed.path or "/postgres").lstrip("/"),
             "minsize": 1,
             "maxsize": 10,
-            "server_settings": dict(server_settings),
+            "server_settings": {**server_settings, **_statement_timeout()},
             "reset": _keep_session,
         },
     }

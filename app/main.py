@@ -2,53 +2,31 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import structlog
 from arq.connections import ArqRedis
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
-from strawberry.asgi import GraphQL
 
 from app.db import close_database, open_database
 from app.flows import triggers
-from app.graphql.context import Context
 from app.graphql.schema import schema
+from app.graphql.view import SieveGraphQL
 from app.logging_config import RequestContext, configure_logging
 from app.queue import open_queue, queue_reachable
 from app.settings import Settings, settings
 from app.web.export import export_segment
-from app.web.graphiql import CONTENT_SECURITY_POLICY, STATIC_PATH, graphiql_page, static_files
+from app.web.graphiql import STATIC_PATH, static_files
 from app.web.health import health, metrics_endpoint, ready
+from app.web.request_limits import RequestLimits
 from app.web.tracking import tracking_routes
 from app.web.unsubscribe import unsubscribe_endpoint
 
 log = structlog.get_logger()
-
-
-class SieveGraphQL(GraphQL):
-    async def get_context(self, request: Any, response: Any = None) -> Context:
-        return Context(request=request, arq=request.app.state.arq)
-
-    async def render_graphql_ide(self, request: Request) -> Response:
-        """The vendored GraphiQL (app/web/graphiql.py), not strawberry's CDN page."""
-        return HTMLResponse(
-            graphiql_page(), headers={"Content-Security-Policy": CONTENT_SECURITY_POLICY}
-        )
-
-    def decode_json(self, data: str | bytes) -> object:
-        # A hostile body nested thousands deep must be a 400, not a RecursionError.
-        try:
-            return json.loads(data)
-        except RecursionError:
-            raise json.JSONDecodeError("nested too deeply", "", 0) from None
 
 
 async def open_arq(redis_url: str, queue_name: str, timeout: float = 2.0) -> ArqRedis:
@@ -82,7 +60,7 @@ def create_app(config: Settings | None = None, *, database_url: str | None = Non
                 await app.state.arq.aclose()
             await close_database()
 
-    graphql = SieveGraphQL(schema, graphql_ide="graphiql")
+    graphql = SieveGraphQL(schema, config, graphql_ide="graphiql")
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
@@ -102,6 +80,11 @@ def create_app(config: Settings | None = None, *, database_url: str | None = Non
                 allow_origins=list(config.cors_origins),
                 allow_methods=["GET", "POST", "OPTIONS"],
                 allow_headers=["authorization", "content-type"],
+            ),
+            Middleware(
+                RequestLimits,
+                max_body_bytes=config.max_body_bytes,
+                timeout_seconds=config.request_timeout_seconds,
             ),
         ],
         lifespan=lifespan,

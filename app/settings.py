@@ -85,6 +85,17 @@ class Settings(BaseSettings):
     template_max_int_bits: PositiveInt = 4096
     template_render_seconds: PositiveFloat = 2.0
     template_render_threads: PositiveInt = 4
+    # request limits (docs/api-limits.md)
+    max_query_cost: PositiveInt = 500_000
+    max_body_bytes: PositiveInt = 2_000_000
+    max_query_chars: PositiveInt = 250_000
+    request_timeout_seconds: PositiveFloat = 30.0
+    db_statement_timeout_seconds: Annotated[float, Field(ge=0)] = 30.0  # 0: none
+    rate_limit_per_second: Annotated[float, Field(ge=0)] = 50.0  # 0: no limit
+    rate_limit_burst: PositiveInt = 200
+    subscription_draft_timeout_seconds: PositiveFloat = 900.0
+    subscription_key_check_seconds: PositiveFloat = 30.0
+    max_subscriptions_per_key: PositiveInt = 20
     # operations: logs, readiness, metrics, tracing, Redis
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "json", "console"] = "auto"

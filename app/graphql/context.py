@@ -6,10 +6,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import Request
+from starlette.websockets import WebSocket
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info as StrawberryInfo
 
+from app import settings as app_settings
 from app.people import service as people
+from app.settings import Settings
 from app.tenancy import Principal
 
 
@@ -26,8 +29,11 @@ class Loaders:
 
 @dataclass
 class Context:
-    request: Request | None
+    request: Request | WebSocket | None
     arq: Any = None
+    # strawberry's sub-response: a status (429) and headers (Retry-After) set by a resolver
+    response: Any = None
+    settings: Settings = field(default_factory=lambda: app_settings.settings)
     workspace_id: int | None = None
     principal: Principal | None = None  # the key that authenticated (its scope, its id)
     _loaders: Loaders | None = None

@@ -5,15 +5,17 @@ everything unexpected so that no stack trace or SQL reaches a client.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 
 import strawberry
+from asyncpg.exceptions import QueryCanceledError  # type: ignore[import-untyped]
 from graphql import GraphQLError
 from strawberry.exceptions import StrawberryGraphQLError
 
 from app.errors import ErrorCode as DomainErrorCode
+from app.errors import PathPart, UserInputError, format_path
 from app.errors import UserError as DomainUserError
-from app.errors import UserInputError
 from app.settings import settings
 
 ErrorCode = strawberry.enum(DomainErrorCode, name="ErrorCode")
@@ -34,19 +36,33 @@ def user_errors(errors: Iterable[DomainUserError], *prefix: str | int) -> list[U
     return [user_error(e.under(*prefix)) for e in errors]
 
 
+_PATH_PART = re.compile(r"[^.\[\]]+")
+
+
+def path_parts(dotted: str) -> list[str]:
+    """`definition.conditions[0].tag` -> `["definition", "conditions", "0", "tag"]`, the
+    form of `userErrors.path`."""
+    return _PATH_PART.findall(dotted)
+
+
 class ClientError(GraphQLError):
-    """A query error the client caused; shown as is, with a code and an input path."""
+    """A query error the client caused; shown as is, with a code and an input path: the
+    dotted `extensions.path` and the same as a list in `extensions.inputPath`."""
 
     def __init__(
         self,
         message: str,
-        code: DomainErrorCode = DomainErrorCode.INVALID,
-        path: str | None = None,
+        code: DomainErrorCode | str = DomainErrorCode.INVALID,
+        path: str | Sequence[PathPart] | None = None,
         retry_after: int | None = None,
     ) -> None:
-        extensions: dict[str, str | int] = {"code": code.value}
+        extensions: dict[str, object] = {"code": str(code)}
         if path:
-            extensions["path"] = path
+            dotted = path if isinstance(path, str) else format_path(path)
+            extensions["path"] = dotted
+            extensions["inputPath"] = (
+                path_parts(path) if isinstance(path, str) else [str(p) for p in path]
+            )
         if retry_after is not None:
             extensions["retryAfter"] = retry_after  # seconds
         super().__init__(message, extensions=extensions)
@@ -64,7 +80,7 @@ def raise_for(exc: UserInputError, *prefix: str | int) -> None:
     """Queries have no payload: turn the first input error into a ClientError."""
     first = exc.errors[0].under(*prefix)
     detail = "; ".join(f"{e.under(*prefix).dotted_path}: {e.message}" for e in exc.errors)
-    raise ClientError(detail, first.code, first.dotted_path) from None
+    raise ClientError(detail, first.code, first.path) from None
 
 
 def should_mask(error: GraphQLError) -> bool:
@@ -73,5 +89,6 @@ def should_mask(error: GraphQLError) -> bool:
     if original is None or error.path is None:
         # request validation and variable coercion: graphql-core's own messages
         return False
-    # permission failures (authentication) are raised by strawberry as GraphQL errors
-    return not isinstance(original, ClientError | StrawberryGraphQLError)
+    # permission failures (authentication) are raised by strawberry as GraphQL errors; a
+    # statement stopped by statement_timeout is told as a timeout (extensions.with_code)
+    return not isinstance(original, ClientError | StrawberryGraphQLError | QueryCanceledError)

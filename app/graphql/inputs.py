@@ -12,7 +12,22 @@ from strawberry.types.unset import UNSET
 _names = NameConverter()
 
 
+class _NullItem:
+    """Stands for a null sent inside a filter's `values` (a `[JSON!]`): coercion lets it
+    through so that the filter parser refuses it with the item's path, as a userError in
+    mutations, rather than graphql-core with a pathless top-level error
+    (app.graphql.extensions.FilterNulls)."""
+
+    def __repr__(self) -> str:
+        return "null"
+
+
+NULL_ITEM: Any = _NullItem()
+
+
 def to_plain(value: Any) -> Any:
+    if value is NULL_ITEM:
+        return None
     if has_object_definition(value):
         out: dict[str, Any] = {}
         for field in value.__strawberry_definition__.fields:

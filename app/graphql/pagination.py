@@ -12,6 +12,9 @@ from app.errors import ErrorCode
 from app.graphql.errors import ClientError
 from app.settings import settings
 
+# Row ids are 64-bit on both databases; a larger "id" in a cursor was never issued
+# (and overflowed SQLite's INTEGER, an "Unexpected error.").
+MAX_ROW_ID = 2**63 - 1
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -38,9 +41,9 @@ def decode_cursor(cursor: str | None) -> int | None:
         return None
     try:
         kind, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
-        if kind == "k" and value.isdigit():
+        if kind == "k" and value.isascii() and value.isdigit() and int(value) <= MAX_ROW_ID:
             return int(value)
-    except (ValueError, UnicodeError):
+    except (ValueError, UnicodeError):  # binascii.Error is a ValueError
         pass
     raise ClientError(
         "The `after` cursor is not one this API returned.", ErrorCode.INVALID, "after"

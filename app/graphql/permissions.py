@@ -21,8 +21,9 @@ from graphql import OperationType
 from strawberry.permission import BasePermission
 
 from app.errors import ErrorCode
-from app.graphql.context import Info
+from app.graphql.context import Context, Info
 from app.graphql.errors import ClientError
+from app.graphql.rate_limit import refuse, take_request_token
 from app.keys.scopes import Scope
 from app.tenancy import Principal, authenticate
 
@@ -71,13 +72,15 @@ async def _principal(info: Info) -> Principal | None:
         return context.principal
     if context.request is None:
         return None
-    # Root fields resolve concurrently: they share one lookup per request.
+    # Root fields resolve concurrently: they share one lookup (and one rate-limit token)
+    # per request; a refused token refuses every field.
     lookup = context.extra.get("authentication")
     if lookup is None:
         authorization = context.request.headers.get("authorization") or _payload_authorization(
             context.connection_params
         )
-        lookup = asyncio.ensure_future(_principal_of(authorization))
+        context.extra["api_key"] = authorization.partition(" ")[2].strip()
+        lookup = asyncio.ensure_future(_admit(context, authorization))
         context.extra["authentication"] = lookup
     principal: Principal | None = await asyncio.shield(lookup)
     context.principal = principal
@@ -90,6 +93,16 @@ def _payload_authorization(payload: Any) -> str:
         return ""
     value = payload.get("Authorization", payload.get("authorization", ""))
     return value if isinstance(value, str) else ""
+
+
+async def _admit(context: Context, authorization: str) -> Principal | None:
+    """The key's principal, once the key's rate limit allows this request."""
+    principal = await _principal_of(authorization)
+    if principal is not None:
+        wait = await take_request_token(context.arq, context.extra["api_key"], context.settings)
+        if wait:
+            raise refuse(context, context.settings, wait)
+    return principal
 
 
 async def _principal_of(authorization: str) -> Principal | None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from graphql import GraphQLInputObjectType
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
@@ -9,11 +12,11 @@ from strawberry.extensions import (
     MaxTokensLimiter,
     ParserCache,
     QueryDepthLimiter,
-    ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
+from app import settings as app_settings
 from app.graphql.admin.mutations import AdminMutation
 from app.graphql.admin.queries import AdminQuery
 from app.graphql.analytics.queries import AnalyticsQuery
@@ -21,6 +24,7 @@ from app.graphql.broadcasts.mutations import BroadcastMutation
 from app.graphql.broadcasts.queries import BroadcastQuery
 from app.graphql.broadcasts.subscriptions import BroadcastSubscription
 from app.graphql.errors import should_mask
+from app.graphql.extensions import ErrorCodes, FilterNulls, PricedValidation
 from app.graphql.flows.mutations import FlowMutation
 from app.graphql.flows.queries import FlowQuery
 from app.graphql.observability import ObservedSchema, OperationObserver, tracing_extensions
@@ -54,14 +58,34 @@ schema = ObservedSchema(
     subscription=Subscription,
     scalar_overrides=SCALAR_OVERRIDES,
     config=StrawberryConfig(),
+    # ErrorCodes first: extensions leave in reverse order, so it sees the masked errors
     extensions=[
+        ErrorCodes,
         lambda: MaskErrors(should_mask_error=should_mask),
         lambda: AddValidationRules(_LIMITS),
         lambda: MaxTokensLimiter(max_token_count=20_000),
         lambda: ParserCache(maxsize=512),
-        lambda: ValidationCache(maxsize=512),
+        FilterNulls,
+        lambda: PricedValidation(
+            app_settings.settings.max_query_cost, app_settings.settings.max_page, maxsize=512
+        ),
         RefuseUnstorableArguments,
         OperationObserver,  # after MaskErrors: it sees the errors unmasked
         *tracing_extensions(settings.tracing_enabled),
     ],
 )
+
+
+def _as_is(value: dict[str, Any]) -> dict[str, Any]:
+    return value
+
+
+# Two members of a @oneOf filter input (or a null one), sent in variables, are left to the
+# filter parser, which names the offending node's path: a userError in createSegment and
+# updateSegment, `extensions.path` in queries. Strawberry's coercion refused them first,
+# with no path and as a top-level error. (In a literal, document validation still refuses
+# them; ErrorCodes adds the path.) The SDL keeps @oneOf: the contract is unchanged.
+for _one_of in ("ConditionInput", "WindowInput"):
+    _input = schema._schema.type_map[_one_of]
+    assert isinstance(_input, GraphQLInputObjectType)
+    _input.out_type = _as_is  # type: ignore[method-assign]

@@ -63,7 +63,11 @@ async def test_engagement_refuses_bad_windows_and_unknown_segments(gql):
     bad = await gql(ENGAGEMENT, {"ids": ["seg_1"], "w": {"lastDays": -1}})
     assert bad["errors"][0]["extensions"]["path"].startswith("window")
     missing = await gql(ENGAGEMENT, {"ids": ["seg_999999"]})
-    assert missing["errors"][0]["extensions"] == {"code": "NOT_FOUND", "path": "segmentIds[0]"}
+    assert missing["errors"][0]["extensions"] == {
+        "code": "NOT_FOUND",
+        "path": "segmentIds[0]",
+        "inputPath": ["segmentIds", "0"],
+    }
 
 
 async def test_size_history_is_recorded_once_per_moment(gql, make_person, arq_redis):

@@ -250,4 +250,8 @@ async def test_membership_matrix_limits(flow_gql, workspace):
     body = await flow_gql(MATRIX, {"people": ["per_1"], "segments": [f"seg_{vip.id}"] * 51})
     assert body["errors"][0]["extensions"]["code"] == "TOO_LARGE"
     body = await flow_gql(MATRIX, {"people": ["per_1"], "segments": ["seg_424242"]})
-    assert body["errors"][0]["extensions"] == {"code": "NOT_FOUND", "path": "segmentIds[0]"}
+    assert body["errors"][0]["extensions"] == {
+        "code": "NOT_FOUND",
+        "path": "segmentIds[0]",
+        "inputPath": ["segmentIds", "0"],
+    }
