@@ -29,6 +29,7 @@ class ErrorCode(StrEnum):
     TEMPLATE_ERROR = "TEMPLATE_ERROR"
     EMPTY_AUDIENCE = "EMPTY_AUDIENCE"
     UNAUTHENTICATED = "UNAUTHENTICATED"
+    SUPPRESSED = "SUPPRESSED"  # on the suppression list (app/suppression)
 
 
 def format_path(path: Sequence[PathPart]) -> str:

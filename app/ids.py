@@ -5,6 +5,7 @@ from __future__ import annotations
 PREFIXES = {
     "Person": "per",
     "Event": "evt",
+    "Suppression": "sup",
     "Segment": "seg",
     "Broadcast": "brd",
     "Flow": "flw",

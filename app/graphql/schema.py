@@ -27,10 +27,16 @@ from app.graphql.people.queries import PeopleQuery
 from app.graphql.scalars import SCALAR_OVERRIDES
 from app.graphql.segments.mutations import SegmentMutation
 from app.graphql.segments.queries import SegmentQuery
+from app.graphql.suppression.mutations import SuppressionMutation
+from app.graphql.suppression.queries import SuppressionQuery
 
-Query = merge_types("Query", (PeopleQuery, SegmentQuery, AnalyticsQuery, BroadcastQuery, FlowQuery))
+Query = merge_types(
+    "Query",
+    (PeopleQuery, SegmentQuery, AnalyticsQuery, BroadcastQuery, FlowQuery, SuppressionQuery),
+)
 Mutation = merge_types(
-    "Mutation", (PeopleMutation, SegmentMutation, BroadcastMutation, FlowMutation)
+    "Mutation",
+    (PeopleMutation, SegmentMutation, BroadcastMutation, FlowMutation, SuppressionMutation),
 )
 Subscription = merge_types("Subscription", (BroadcastSubscription,))
 
