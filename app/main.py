@@ -19,6 +19,7 @@ from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
 
 from app.db import close_database, open_database
+from app.flows import triggers
 from app.graphql.context import Context
 from app.graphql.schema import schema
 from app.settings import Settings, settings
@@ -57,6 +58,7 @@ async def open_arq(redis_url: str, queue_name: str) -> Any:
 
 def create_app(config: Settings | None = None, *, database_url: str | None = None) -> Starlette:
     config = config or settings
+    triggers.subscribe()  # trackEvents enrolls people in the flows its events trigger
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -34,11 +34,14 @@ import asyncpg
 from tortoise import Tortoise
 
 from app.db import tortoise_config
+from app.email.sending import Mailer
+from app.email.transports import NullTransport
 from app.flows import dispatch, engine, membership, service, store
 from app.flows.models import Flow, FlowStatus
 from app.segments import evaluate
 from app.segments import service as segments
 from app.segments.ast import from_json
+from app.settings import settings
 from app.sql import connection, now_utc
 
 PREFIX = "flows-bench"
@@ -112,12 +115,13 @@ async def advance_all(flow: Flow, concurrency: int) -> tuple[float, int]:
     for batch in batches:
         queue.put_nowait(batch)
     decided = 0
+    mailer = Mailer(NullTransport(), settings)  # the flow has no SEND_EMAIL step
 
     async def worker() -> None:
         nonlocal decided
         while not queue.empty():
             outcome = await engine.advance_batch(
-                flow.id, queue.get_nowait(), dispatch.NoScheduler()
+                flow.id, queue.get_nowait(), dispatch.NoScheduler(), mailer
             )
             decided += outcome.decisions
 

@@ -3,6 +3,10 @@
 `advance_flow_batch(flow_id, enrollment_ids)` advances a batch of one flow's enrollments
 (enqueued by enrollPeople, by the engine itself for WAITs with `_defer_until`, and by the
 sweep); `sweep_flows` is a cron job that dispatches due enrollments no job is handling.
+
+Per worker process, `ctx` holds one mailer (a transport, shared by all flow jobs of the
+process, and the pace of its sends); tests may put their own `flow_transport` or
+`flow_config` in `ctx` beforehand, as they do for broadcasts.
 """
 
 from __future__ import annotations
@@ -12,19 +16,28 @@ from typing import Any
 import structlog
 from arq import cron, func
 
-from app.flows import dispatch, engine
-from app.flows.emails import close_flow_email
+from app.email.sending import Mailer
+from app.email.transports import make_transport
+from app.flows import dispatch, engine, triggers
 from app.settings import settings
 
 log = structlog.get_logger()
 
 
+def mailer_for(ctx: dict[str, Any]) -> Mailer:
+    if "flow_mailer" not in ctx:
+        config = ctx.get("flow_config", settings)
+        transport = ctx.get("flow_transport") or make_transport(config)
+        ctx["flow_mailer"] = Mailer(transport, config)
+    mailer: Mailer = ctx["flow_mailer"]
+    return mailer
+
+
 async def advance_flow_batch(
     ctx: dict[str, Any], flow_id: int, enrollment_ids: list[int]
 ) -> dict[str, object]:
-    outcome = await engine.advance_batch(
-        flow_id, enrollment_ids, dispatch.ArqScheduler(ctx["redis"])
-    )
+    scheduler = dispatch.ArqScheduler(ctx["redis"])
+    outcome = await engine.advance_batch(flow_id, enrollment_ids, scheduler, mailer_for(ctx))
     log.info("flow_batch", flow_id=flow_id, job_try=ctx.get("job_try"), **outcome.as_dict())
     return outcome.as_dict()
 
@@ -36,8 +49,15 @@ async def sweep_flows(ctx: dict[str, Any]) -> int:
     return dispatched
 
 
+async def start_flows(ctx: dict[str, Any]) -> None:
+    """Worker start-up: events recorded in this process enroll people in flows too."""
+    triggers.subscribe()
+
+
 async def close_flows(ctx: dict[str, Any]) -> None:
-    await close_flow_email()
+    mailer = ctx.pop("flow_mailer", None)
+    if mailer is not None:
+        await mailer.close()
 
 
 FLOW_FUNCTIONS = [

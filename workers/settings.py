@@ -12,7 +12,7 @@ from app.db import close_database, open_database
 from app.settings import settings
 from workers.analytics import record_segment_sizes
 from workers.broadcasts import BROADCAST_FUNCTIONS, close_broadcasts, recover_broadcasts
-from workers.flows import FLOW_CRON_JOBS, FLOW_FUNCTIONS, close_flows
+from workers.flows import FLOW_CRON_JOBS, FLOW_FUNCTIONS, close_flows, start_flows
 
 log = structlog.get_logger()
 
@@ -25,6 +25,7 @@ async def heartbeat(ctx: dict[str, Any]) -> str:
 
 async def startup(ctx: dict[str, Any]) -> None:
     await open_database(settings.database_url)
+    await start_flows(ctx)
     await recover_broadcasts(ctx)
 
 

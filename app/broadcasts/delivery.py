@@ -30,21 +30,14 @@ from app.broadcasts.audience import Audience
 from app.broadcasts.models import Broadcast, BroadcastStatus, DeliveryStatus
 from app.broadcasts.ratelimit import workspace_bucket
 from app.broadcasts.service import REFERENCE_KIND, enqueue_start
-from app.email.messages import build_message
-from app.email.templates import (
-    MessageTemplates,
-    RenderError,
-    compile_templates,
-    person_context,
-)
+from app.email.sending import Recipient, compose, render_for
+from app.email.templates import MessageTemplates, RenderError, compile_templates
 from app.email.transports import Outcome, Result, Transport
-from app.email.unsubscribe import unsubscribe_url
 from app.errors import UserInputError
-from app.ids import encode_id
 from app.people.models import Status
 from app.segments.service import remove_references
 from app.settings import Settings
-from app.sql import SqlParams, connection, dialect_of, fetch_all, load_json, now_utc
+from app.sql import SqlParams, bind_list, connection, dialect_of, fetch_all, load_json, now_utc
 
 log = structlog.get_logger()
 
@@ -136,11 +129,11 @@ async def _template_problem(
     first = await audience.page(None, 1)
     if not first:
         return None
-    people = await _people(broadcast.workspace_id, first)  # type: ignore[attr-defined]
+    people = await _people(broadcast.workspace_id, first)
     if first[0] not in people:
         return None
     try:
-        _render(config, broadcast, templates, first[0], people[first[0]])
+        render_for(templates, people[first[0]], config)
     except RenderError as exc:
         return f"The template failed for the first recipient: {exc}"
     return None
@@ -266,24 +259,27 @@ async def claim(broadcast_id: int, batch: int, limit: int) -> list[tuple[int, in
     return sorted((int(r["id"]), int(r["person_id"])) for r in rows)
 
 
-async def _people(workspace_id: int, person_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+@dataclass(frozen=True)
+class _Member(Recipient):
+    status: str
+
+
+async def _people(workspace_id: int, person_ids: Sequence[int]) -> dict[int, _Member]:
     conn = connection()
     params = SqlParams(dialect_of(conn))
-    listed = ", ".join(params.add(i) for i in person_ids)
     rows = await fetch_all(
         conn,
         "SELECT id, email, status, fields FROM people"
-        f" WHERE workspace_id = {params.add(workspace_id)} AND id IN ({listed})",
+        f" WHERE workspace_id = {params.add(workspace_id)}"
+        f" AND id {bind_list(params, person_ids, 'bigint')}",
         params.values,
     )
-    return {int(r["id"]): {**r, "fields": load_json(r["fields"]) or {}} for r in rows}
-
-
-def _render(config: Settings, broadcast: Broadcast, templates: MessageTemplates,
-            person_id: int, person: dict[str, Any]) -> Any:  # fmt: skip
-    url = unsubscribe_url(broadcast.workspace_id, person_id, config)  # type: ignore[attr-defined]
-    context = person_context(encode_id("Person", person_id), person["email"], person["fields"], url)
-    return templates.render(context), url
+    return {
+        int(r["id"]): _Member(
+            workspace_id, int(r["id"]), r["email"], load_json(r["fields"]) or {}, r["status"]
+        )
+        for r in rows
+    }
 
 
 async def _send_group(
@@ -293,21 +289,20 @@ async def _send_group(
     claimed: list[tuple[int, int]],
     bucket: Any,
 ) -> int:
-    people = await _people(broadcast.workspace_id, [p for _, p in claimed])  # type: ignore[attr-defined]
+    people = await _people(broadcast.workspace_id, [p for _, p in claimed])
     results: dict[int, Result] = {}
     outgoing = []
     for delivery_id, person_id in claimed:
         person = people.get(person_id)
-        if person is None or person["status"] != Status.SUBSCRIBED:
+        if person is None or person.status != Status.SUBSCRIBED:
             results[delivery_id] = Result(Outcome.FAILED, DeliveryStatus.SKIPPED)
             continue
         try:
-            rendered, url = _render(sender.config, broadcast, templates, person_id, person)
+            message = compose(templates, person, sender=broadcast.from_email,
+                              reference=f"b{broadcast.id}.d{delivery_id}", config=sender.config)  # fmt: skip
         except RenderError as exc:
             results[delivery_id] = Result(Outcome.FAILED, str(exc)[:500])
             continue
-        message = build_message(rendered, sender=broadcast.from_email, recipient=person["email"],
-                                unsubscribe_url=url, reference=f"b{broadcast.id}.d{delivery_id}")  # fmt: skip
         outgoing.append((delivery_id, message))
     if outgoing:
         await bucket.take(len(outgoing))
@@ -331,11 +326,10 @@ async def _record(results: dict[int, Result]) -> None:
     conn = connection()
     for (status, error), ids in groups.items():
         params = SqlParams(dialect_of(conn))
-        listed = ", ".join(params.add(i) for i in ids)
         await conn.execute_query(
             f"UPDATE deliveries SET status = {params.add(status)}, error = {params.add(error)},"
             f" updated_at = {params.add(now_utc())}"
-            f" WHERE id IN ({listed}) AND status = 'sending'",
+            f" WHERE id {bind_list(params, ids, 'bigint')} AND status = 'sending'",
             params.values,
         )
 

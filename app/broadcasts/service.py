@@ -24,7 +24,7 @@ from app.email.templates import compile_templates
 from app.errors import ErrorCode, PathPart, UserError, UserInputError
 from app.segments.models import Segment
 from app.segments.service import add_references, remove_references
-from app.sql import SqlParams, connection, dialect_of, fetch_all, now_utc
+from app.sql import SqlParams, bind_list, connection, dialect_of, fetch_all, now_utc
 
 MAX_NAME = 200
 MAX_SUBJECT = 998  # one header line (RFC 5322)
@@ -253,11 +253,11 @@ async def delivery_counts(broadcast_ids: Sequence[int]) -> list[dict[str, int]]:
         return []
     conn = connection()
     params = SqlParams(dialect_of(conn))
-    listed = ", ".join(params.add(i) for i in broadcast_ids)
     rows = await fetch_all(
         conn,
         "SELECT broadcast_id, status, count(*) AS n FROM deliveries"
-        f" WHERE broadcast_id IN ({listed}) GROUP BY broadcast_id, status",
+        f" WHERE broadcast_id {bind_list(params, broadcast_ids, 'bigint')}"
+        " GROUP BY broadcast_id, status",
         params.values,
     )
     counts: dict[int, dict[str, int]] = {

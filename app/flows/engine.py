@@ -23,6 +23,7 @@ from itertools import groupby
 
 from tortoise.transactions import in_transaction
 
+from app.email.sending import Mailer, Recipient
 from app.flows import store
 from app.flows.definition import (
     AddTag,
@@ -36,8 +37,8 @@ from app.flows.definition import (
     from_json,
 )
 from app.flows.dispatch import Scheduler, job_id
-from app.flows.emails import send_flow_email
 from app.flows.models import EnrollmentState, Flow, FlowStatus, SendStatus
+from app.flows.send_email import send_step_email
 from app.flows.store import Cursor, Move
 from app.people.models import Person, Status
 from app.people.service import tag_people
@@ -68,10 +69,13 @@ class Outcome:
 
 
 class _Job:
-    def __init__(self, flow: Flow, definition: FlowDefinition, scheduler: Scheduler) -> None:
+    def __init__(
+        self, flow: Flow, definition: FlowDefinition, scheduler: Scheduler, mailer: Mailer
+    ) -> None:
         self.flow = flow
         self.definition = definition
         self.scheduler = scheduler
+        self.mailer = mailer
         self.workspace_id: int = flow.workspace_id  # type: ignore[attr-defined]
         self.outcome = Outcome()
         self._segments: dict[int, tuple[Group, dict[int, Group]] | None] = {}
@@ -166,10 +170,9 @@ class _Job:
                                     error=f"person is {person.status}")  # fmt: skip
             return SendStatus.SKIPPED
         reference = f"flow-{self.flow.id}-{c.id}-{c.seq}"
+        recipient = Recipient(self.workspace_id, person.id, person.email, person.fields)
         try:
-            result = await send_flow_email(
-                person, action.subject, action.html, action.text, reference=reference
-            )
+            result = await send_step_email(self.mailer, recipient, action, reference=reference)
         except BaseException:
             # cancelled or crashed with the message maybe handed over
             await store.finish_send(c, SendStatus.UNKNOWN, now=now_utc(),
@@ -242,13 +245,14 @@ def _fail(cursor: Cursor, now: datetime, error: str) -> Move:
 
 
 async def advance_batch(
-    flow_id: int, enrollment_ids: Sequence[int], scheduler: Scheduler
+    flow_id: int, enrollment_ids: Sequence[int], scheduler: Scheduler, mailer: Mailer
 ) -> Outcome:
-    """The body of the `advance_flow_batch` job. Safe to run any number of times."""
+    """The body of the `advance_flow_batch` job. Safe to run any number of times.
+    `mailer` sends the SEND_EMAIL steps (the worker process's, from arq's ctx)."""
     flow = await Flow.get_or_none(id=flow_id)
     if flow is None or flow.status != FlowStatus.ACTIVE or not enrollment_ids:
         return Outcome()  # a paused flow keeps its enrollments; the sweep resumes them
-    job = _Job(flow, from_json(flow.definition), scheduler)
+    job = _Job(flow, from_json(flow.definition), scheduler, mailer)
     token = uuid.uuid4().hex
     lease = timedelta(seconds=settings.flow_lease_seconds)
     cursors = await store.claim(

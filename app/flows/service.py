@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from tortoise.transactions import in_transaction
@@ -237,17 +236,6 @@ async def enroll_segment(
         if len(ids) < size:
             return result
         after = ids[-1]
-
-
-async def enroll_on_events(
-    conn: Any, workspace_id: int, rows: Sequence[tuple[int, Any]], now: datetime
-) -> list[tuple[int, int]]:
-    """Called by trackEvents inside its transaction with the (person_id, EventRecord) rows
-    of the batch it inserted at `now`: one statement enrolls their people in every ACTIVE
-    flow they trigger (an event replayed with a known idempotency key triggers nothing).
-    Workers pick the new enrollments up on their next sweep (`FLOW_SWEEP_SECONDS`)."""
-    events = [(pid, r.name, r.occurred_at, r.idempotency_key) for pid, r in rows]
-    return await store.enroll_triggered(conn, workspace_id, events, now)
 
 
 # --------------------------------------------------------------------------- reading

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.flows.models import EnrollmentState, SendStatus
-from app.sql import Dialect, SqlParams, connection, dialect_of, fetch_all, fetch_one
+from app.sql import Dialect, SqlParams, bind_list, connection, dialect_of, fetch_all, fetch_one
 
 
 @dataclass(frozen=True)
@@ -66,12 +66,6 @@ def _ts(params: SqlParams, value: datetime) -> str:
     return f"{placeholder}::timestamptz" if params.dialect is Dialect.POSTGRES else placeholder
 
 
-def _id_list(params: SqlParams, ids: Sequence[int]) -> str:
-    if params.dialect is Dialect.POSTGRES:
-        return f"= ANY({params.add(list(ids))}::bigint[])"
-    return f"IN (SELECT value FROM json_each({params.json(list(ids))}))"
-
-
 def _entry_of(dialect: Dialect, alias: str) -> str:
     if dialect is Dialect.POSTGRES:
         return f"({alias}.definition ->> 'entry')"
@@ -101,7 +95,7 @@ async def enroll_people(
         f" SELECT p.workspace_id, {params.add(flow_id)}, p.id, 'ACTIVE', {params.add(entry)}, 0,"
         f" {ts}, {once}, {params.add(source)}, {ts}, {ts}"
         f" FROM people p WHERE p.workspace_id = {params.add(workspace_id)}"
-        f" AND p.id {_id_list(params, sorted(set(person_ids)))}"
+        f" AND p.id {bind_list(params, sorted(set(person_ids)), 'bigint')}"
         " ON CONFLICT DO NOTHING RETURNING id"
     )
     return [int(r["id"]) for r in await fetch_all(conn, sql, params.values)]
@@ -156,7 +150,7 @@ async def claim(
     sql = (
         f"UPDATE flow_enrollments SET lease_until = {_ts(params, now + lease)},"
         f" lease_token = {params.add(token)}"
-        f" WHERE id {_id_list(params, ids)} AND flow_id = {params.add(flow_id)}"
+        f" WHERE id {bind_list(params, ids, 'bigint')} AND flow_id = {params.add(flow_id)}"
         f" AND state = 'ACTIVE' AND due_at <= {ts} AND (lease_until IS NULL OR lease_until <= {ts})"
         " RETURNING id, person_id, step, seq"
     )
@@ -172,7 +166,7 @@ async def release(ids: Sequence[int], token: str) -> None:
     params = SqlParams(dialect_of(conn))
     await conn.execute_query(
         "UPDATE flow_enrollments SET lease_until = NULL, lease_token = NULL"
-        f" WHERE id {_id_list(params, ids)} AND lease_token = {params.add(token)}",
+        f" WHERE id {bind_list(params, ids, 'bigint')} AND lease_token = {params.add(token)}",
         params.values,
     )
 

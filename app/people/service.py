@@ -16,7 +16,8 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from app.errors import ErrorCode, UserError, UserInputError
-from app.flows.service import enroll_on_events
+from app.ids import encode_id
+from app.people.hooks import RecordedEvent, events_recorded
 from app.people.models import Person, Status
 from app.people.validation import (
     Collector,
@@ -27,7 +28,7 @@ from app.people.validation import (
     validate_person,
 )
 from app.settings import settings
-from app.sql import Dialect, SqlParams, dialect_of, now_utc
+from app.sql import Dialect, SqlParams, bind_list, dialect_of, now_utc
 from app.suppression import service as suppression
 from app.suppression.consent import SubscriptionGate, read_consent
 
@@ -111,12 +112,11 @@ def _consented(
     return kept
 
 
-def _state_of(person: Person | None, inherited: Status | None = None) -> dict[str, Any]:
-    if person is None:
-        status = (inherited or Status.SUBSCRIBED).value
-        return {"status": status, "tags": [], "fields": {},
-                "country": None, "region": None, "city": None, "timezone": None}  # fmt: skip
+def person_record(person: Person) -> dict[str, Any]:
+    """A person as plain data (JSON-ready): what exports write, and what writes start from."""
     return {
+        "id": encode_id("Person", person.id),
+        "email": person.email,
         "status": Status(person.status).value,
         "tags": list(person.tags),
         "fields": dict(person.fields),
@@ -124,7 +124,22 @@ def _state_of(person: Person | None, inherited: Status | None = None) -> dict[st
         "region": person.region,
         "city": person.city,
         "timezone": person.timezone,
+        "created_at": person.created_at.isoformat(),
+        "updated_at": person.updated_at.isoformat(),
     }
+
+
+_STATE_KEYS = ("status", "tags", "fields", "country", "region", "city", "timezone")
+
+
+def _state_of(person: Person | None, inherited: Status | None = None) -> dict[str, Any]:
+    """The attributes an upsert or update rewrites, as they are now (a new person's
+    defaults; `inherited` is the status a suppressed address starts with)."""
+    if person is None:
+        return {"status": (inherited or Status.SUBSCRIBED).value, "tags": [], "fields": {},
+                "country": None, "region": None, "city": None, "timezone": None}  # fmt: skip
+    record = person_record(person)
+    return {key: record[key] for key in _STATE_KEYS}
 
 
 async def _write_people(
@@ -268,18 +283,12 @@ async def _insert_events(
 
 
 async def _ids_by_email(conn: Any, workspace_id: int, emails: list[str]) -> dict[str, int]:
-    if dialect_of(conn) is Dialect.POSTGRES:
-        sql, values = (
-            "SELECT email, id FROM people WHERE workspace_id = $1 AND email = ANY($2::text[])",
-            [workspace_id, emails],
-        )
-    else:
-        sql, values = (
-            "SELECT email, id FROM people WHERE workspace_id = ?1 AND email IN"
-            " (SELECT value FROM json_each(?2))",
-            [workspace_id, _dump(emails)],
-        )
-    return {row["email"]: row["id"] for row in await conn.execute_query_dict(sql, values)}
+    params = SqlParams(dialect_of(conn))
+    sql = (
+        f"SELECT email, id FROM people WHERE workspace_id = {params.add(workspace_id)}"
+        f" AND email {bind_list(params, emails, 'text')}"
+    )
+    return {row["email"]: row["id"] for row in await conn.execute_query_dict(sql, params.values)}
 
 
 async def track_events(workspace_id: int, items: Sequence[Mapping[str, Any]]) -> BatchResult:
@@ -322,7 +331,10 @@ async def track_events(workspace_id: int, items: Sequence[Mapping[str, Any]]) ->
         if rows:
             result.recorded = await _insert_events(conn, workspace_id, rows, now)
             result.duplicates = len(rows) - result.recorded
-            await enroll_on_events(conn, workspace_id, rows, now)
+            recorded = [
+                RecordedEvent(pid, r.name, r.occurred_at, r.idempotency_key) for pid, r in rows
+            ]
+            await events_recorded.emit(conn, workspace_id, recorded, now)
     return result
 
 

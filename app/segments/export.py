@@ -13,8 +13,8 @@ from collections.abc import AsyncIterator, Callable
 from enum import StrEnum
 from typing import Any
 
-from app.ids import encode_id
-from app.people.models import Person, Status
+from app.people.models import Person
+from app.people.service import person_record
 from app.segments import evaluate
 from app.segments.service import Evaluation
 
@@ -25,22 +25,6 @@ CSV_COLUMNS = ["id", "email", "status", "tags", "fields", "country", "region", "
 class ExportFormat(StrEnum):
     CSV = "csv"
     JSONL = "jsonl"
-
-
-def person_record(person: Person) -> dict[str, Any]:
-    return {
-        "id": encode_id("Person", person.id),
-        "email": person.email,
-        "status": Status(person.status).value,
-        "tags": list(person.tags),
-        "fields": dict(person.fields),
-        "country": person.country,
-        "region": person.region,
-        "city": person.city,
-        "timezone": person.timezone,
-        "created_at": person.created_at.isoformat(),
-        "updated_at": person.updated_at.isoformat(),
-    }
 
 
 def _csv_chunk(records: list[dict[str, Any]], header: bool) -> bytes:

@@ -1,65 +1,19 @@
-"""Broadcast fixtures: a real SMTP server (aiosmtpd) that records what it receives,
-settings for in-process workers, and a GraphQL client whose app can enqueue jobs."""
+"""Broadcast fixtures: a real SMTP server (aiosmtpd, tests/mailserver.py) that records what
+it receives, settings for in-process workers, and a GraphQL client whose app can enqueue jobs."""
 
 from __future__ import annotations
 
 import dataclasses
-import socket
-import threading
-from collections import Counter
-from collections.abc import Iterator
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from typing import Any
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 
 from app.settings import Settings, settings
 from tests.factories import GraphQLClient
+from tests.mailserver import free_port, mailbox, smtp_server
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class RecordingHandler:
-    """Keeps every message it accepts, parsed; thread-safe (the server has its own loop)."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.messages: list[EmailMessage] = []
-        self.recipients: Counter[str] = Counter()
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        parsed = message_from_bytes(envelope.original_content, policy=policy.default)
-        with self.lock:
-            self.messages.append(parsed)  # type: ignore[arg-type]
-            self.recipients.update(envelope.rcpt_tos)
-        return "250 Message accepted for delivery"
-
-    def count(self) -> int:
-        with self.lock:
-            return len(self.messages)
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[tuple[Controller, RecordingHandler]]:
-    handler = RecordingHandler()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        yield controller, handler
-    finally:
-        controller.stop()
-
-
-@pytest.fixture
-def mailbox(smtp_server) -> RecordingHandler:
-    return smtp_server[1]
+__all__ = ["free_port", "mailbox", "smtp_server"]  # fixtures (pytest finds them here) and a helper
 
 
 @pytest.fixture

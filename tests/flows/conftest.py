@@ -1,5 +1,6 @@
 """Flow fixtures: a GraphQL client whose app has the test's arq pool, an outbox folder
-that the flow email transport writes to, and helpers to build flows."""
+that the flow email transport writes to (through the worker's `ctx`, as in production),
+a real SMTP server (tests/mailserver.py), and helpers to build flows and run workers."""
 
 from __future__ import annotations
 
@@ -11,13 +12,21 @@ from typing import Any
 import pytest
 
 from app.email.transports import FileTransport
-from app.flows import emails as flow_email
-from app.flows import service
+from app.flows import service, triggers
 from app.flows.models import FlowStatus
 from app.segments import service as segments
 from tests.conftest import run_burst_worker
 from tests.factories import GraphQLClient
+from tests.mailserver import mailbox, smtp_server
 from workers.flows import FLOW_FUNCTIONS
+
+__all__ = ["mailbox", "smtp_server"]  # fixtures: pytest finds them here
+
+
+@pytest.fixture(autouse=True)
+def flow_triggers() -> None:
+    """What app and worker start-up do: trackEvents enrolls people on trigger events."""
+    triggers.subscribe()
 
 
 @pytest.fixture
@@ -36,12 +45,14 @@ async def flow_gql(db, api_key, arq_redis) -> AsyncIterator[GraphQLClient]:
 
 @pytest.fixture
 def outbox(tmp_path) -> Path:
-    """The folder flow emails are written to (one `.eml` per send)."""
-    folder = tmp_path / "outbox"
-    previous = flow_email._transport
-    flow_email._transport = FileTransport(folder)
-    yield folder
-    flow_email._transport = previous
+    """The folder flow emails are written to (one `.eml` per send), through `flow_ctx`."""
+    return tmp_path / "outbox"
+
+
+@pytest.fixture
+def flow_ctx(outbox) -> dict[str, Any]:
+    """The worker `ctx` of flow jobs in a test: their transport writes to `outbox`."""
+    return {"flow_transport": FileTransport(outbox)}
 
 
 def sent_files(folder: Path) -> list[Path]:
@@ -77,6 +88,6 @@ async def active_flow(workspace_id: int, definition: dict[str, Any], name: str =
     return await service.set_status(workspace_id, flow.id, FlowStatus.ACTIVE)
 
 
-async def run_flows(pool: Any, timeout: float = 30) -> Any:
-    """A real burst worker with the flow jobs, until the test's queue is empty."""
-    return await asyncio.wait_for(run_burst_worker(pool, FLOW_FUNCTIONS), timeout)
+async def run_flows(pool: Any, ctx: dict[str, Any], timeout: float = 30) -> Any:
+    """A real burst worker with the flow jobs and this `ctx`, until the test's queue is empty."""
+    return await asyncio.wait_for(run_burst_worker(pool, FLOW_FUNCTIONS, ctx=ctx), timeout)

@@ -11,7 +11,7 @@ from app.people.models import Person
 from app.people.service import tag_people, track_events
 from app.sql import now_utc
 from tests.flows.conftest import active_flow, make_segment, run_flows, sent_files, split_flow
-from workers.flows import advance_flow_batch
+from workers.flows import advance_flow_batch, mailer_for
 
 ENROLL = """
 mutation($flow: ID!, $people: [ID!]) { enrollPeople(flowId: $flow, personIds: $people) {
@@ -26,7 +26,7 @@ query($id: ID!) { person(id: $id) { flowHistory { totalCount edges { node {
 
 
 async def test_a_split_follows_live_membership_and_every_decision_is_readable(
-    flow_gql, arq_redis, workspace, make_person, outbox
+    flow_gql, arq_redis, workspace, make_person, outbox, flow_ctx
 ):
     # given: a VIP split; ada is a VIP when enrolled, bob is not
     vip = await make_segment(workspace.id, "VIP", "vip")
@@ -41,7 +41,7 @@ async def test_a_split_follows_live_membership_and_every_decision_is_readable(
     # when: their tags flip after enrollment, before any worker reaches the split
     await tag_people(workspace.id, [ada.id], ["vip"], remove=True)
     await tag_people(workspace.id, [bob.id], ["vip"])
-    worker = await run_flows(arq_redis)
+    worker = await run_flows(arq_redis, flow_ctx)
     # then: the split followed the live state
     assert worker.jobs_failed == 0
     decisions = {d.person_id: d for d in await Decision.filter(flow_id=flow.id)}
@@ -69,13 +69,15 @@ async def test_a_split_follows_live_membership_and_every_decision_is_readable(
                                    "nextStep": "follow"}]  # fmt: skip
 
 
-async def test_a_wait_defers_the_next_step(flow_gql, arq_redis, workspace, make_person, outbox):
+async def test_a_wait_defers_the_next_step(
+    flow_gql, arq_redis, workspace, make_person, outbox, flow_ctx
+):
     vip = await make_segment(workspace.id, "VIP", "vip")
     flow = await active_flow(workspace.id, split_flow(vip.id, wait=1))
     person = await make_person(tags=["vip"])
     await flow_gql.ok(ENROLL, {"flow": f"flw_{flow.id}", "people": [f"per_{person.id}"]})
     # the deferred job is in the queue: a burst worker waits for it (deadline in run_flows)
-    worker = await run_flows(arq_redis)
+    worker = await run_flows(arq_redis, flow_ctx)
     assert (worker.jobs_complete, worker.jobs_failed) == (2, 0)
     enrollment = await Enrollment.get(flow_id=flow.id)
     decision = await Decision.get(enrollment_id=enrollment.id)
@@ -85,7 +87,7 @@ async def test_a_wait_defers_the_next_step(flow_gql, arq_redis, workspace, make_
 
 
 async def test_events_enroll_people_once_and_again_only_with_reentry(
-    db, arq_redis, workspace, make_person, outbox
+    db, arq_redis, workspace, make_person, outbox, flow_ctx
 ):
     vip = await make_segment(workspace.id, "VIP", "vip")
     once = await active_flow(workspace.id, split_flow(vip.id, trigger="signed_up"), name="once")
@@ -106,7 +108,7 @@ async def test_events_enroll_people_once_and_again_only_with_reentry(
     assert await Enrollment.filter(person_id=person.id).count() == 2
     # the sweep dispatches trigger enrollments; the worker finishes them
     assert await dispatch.sweep(dispatch.ArqScheduler(arq_redis)) == 2
-    await run_flows(arq_redis)
+    await run_flows(arq_redis, flow_ctx)
     assert {e.state for e in await Enrollment.filter(person_id=person.id)} == {
         EnrollmentState.COMPLETED
     }
@@ -119,7 +121,7 @@ async def test_events_enroll_people_once_and_again_only_with_reentry(
 
     async def finish_all() -> None:
         await dispatch.sweep(scheduler)
-        await run_flows(arq_redis)
+        await run_flows(arq_redis, flow_ctx)
 
     await finish_all()
     keyed = {"name": "signed_up", "email": "new@example.com", "idempotencyKey": "k1"}
@@ -134,7 +136,7 @@ async def test_events_enroll_people_once_and_again_only_with_reentry(
 
 
 async def test_a_paused_flow_holds_its_enrollments_until_resumed(
-    db, arq_redis, workspace, make_person, outbox
+    db, arq_redis, workspace, make_person, outbox, flow_ctx
 ):
     vip = await make_segment(workspace.id, "VIP", "vip")
     flow = await active_flow(workspace.id, split_flow(vip.id))
@@ -142,17 +144,17 @@ async def test_a_paused_flow_holds_its_enrollments_until_resumed(
     scheduler = dispatch.ArqScheduler(arq_redis)
     await service.enroll_people(workspace.id, flow.id, [person.id], scheduler)
     await service.set_status(workspace.id, flow.id, service.FlowStatus.PAUSED)
-    await run_flows(arq_redis)
+    await run_flows(arq_redis, flow_ctx)
     held = await Enrollment.get(flow_id=flow.id)
     assert (held.state, held.step, held.seq) == (EnrollmentState.ACTIVE, "welcome", 0)
     await service.set_status(workspace.id, flow.id, service.FlowStatus.ACTIVE)
     assert await dispatch.sweep(scheduler) == 1
-    await run_flows(arq_redis)
+    await run_flows(arq_redis, flow_ctx)
     assert (await Enrollment.get(flow_id=flow.id)).state == EnrollmentState.COMPLETED
 
 
 async def test_the_same_job_twice_sends_once_and_advances_once(
-    db, arq_redis, workspace, make_person, outbox
+    db, arq_redis, workspace, make_person, outbox, flow_ctx
 ):
     vip = await make_segment(workspace.id, "VIP", "vip")
     flow = await active_flow(workspace.id, split_flow(vip.id, wait=3600))
@@ -161,7 +163,7 @@ async def test_the_same_job_twice_sends_once_and_advances_once(
         workspace.id, flow.id, [p.id for p in people], dispatch.NoScheduler()
     )
     ids = list(await Enrollment.filter(flow_id=flow.id).values_list("id", flat=True))
-    ctx = {"redis": arq_redis}
+    ctx = {"redis": arq_redis, **flow_ctx}
     # twice at the same time, then once more
     first, second = await asyncio.gather(
         advance_flow_batch(ctx, flow.id, ids), advance_flow_batch(ctx, flow.id, ids)
@@ -190,7 +192,7 @@ async def test_the_same_job_twice_sends_once_and_advances_once(
 
 
 async def test_a_send_left_unfinished_by_a_dead_worker_is_marked_unknown_not_resent(
-    db, arq_redis, workspace, make_person, outbox
+    db, arq_redis, workspace, make_person, outbox, flow_ctx
 ):
     vip = await make_segment(workspace.id, "VIP", "vip")
     flow = await active_flow(workspace.id, split_flow(vip.id))
@@ -202,7 +204,7 @@ async def test_a_send_left_unfinished_by_a_dead_worker_is_marked_unknown_not_res
                            cursor=store.Cursor(ada_enrollment.id, ada.id, "welcome", 0),
                            now=now_utc())  # fmt: skip
     ids = list(await Enrollment.filter(flow_id=flow.id).values_list("id", flat=True))
-    outcome = await engine.advance_batch(flow.id, ids, dispatch.NoScheduler())
+    outcome = await engine.advance_batch(flow.id, ids, dispatch.NoScheduler(), mailer_for(flow_ctx))
     assert dict(outcome.sends) == {"UNKNOWN": 1, "SENT": 1}
     sends = {s.person_id: s.status for s in await Send.filter(flow_id=flow.id)}
     assert sends == {ada.id: SendStatus.UNKNOWN, bob.id: SendStatus.SENT}

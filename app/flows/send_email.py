@@ -1,0 +1,47 @@
+"""A SEND_EMAIL step's message: the step's templates, to one person, from FLOW_FROM_EMAIL.
+
+Building and sending is app/email's (`compose`, `Mailer`); the mailer comes from the
+worker's arq `ctx`. All the engine needs to know is the outcome, as a flow send status:
+SENT, FAILED (nothing was delivered) or UNKNOWN (maybe delivered, never resent).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from app.email.sending import Mailer, Recipient, cached_templates, compose
+from app.email.templates import RenderError
+from app.email.transports import Outcome
+from app.errors import UserInputError
+from app.flows.definition import SendEmail
+from app.flows.models import SendStatus
+
+_STATUS = {
+    Outcome.SENT: SendStatus.SENT,
+    Outcome.FAILED: SendStatus.FAILED,
+    Outcome.UNKNOWN: SendStatus.UNKNOWN,
+}
+
+
+@dataclass(frozen=True)
+class SendResult:
+    status: SendStatus  # SENT, FAILED or UNKNOWN
+    error: str | None = None
+
+
+async def send_step_email(
+    mailer: Mailer, recipient: Recipient, action: SendEmail, *, reference: str
+) -> SendResult:
+    """Render and send one message; `reference` is unique per step visit (Message-ID, file)."""
+    config = mailer.config
+    try:
+        templates = cached_templates(action.subject, action.html, action.text)
+        message = compose(
+            templates, recipient, sender=config.flow_from_email, reference=reference, config=config
+        )
+    except (RenderError, UserInputError) as exc:
+        return SendResult(SendStatus.FAILED, str(exc)[:500])
+    # a fresh name per call: a resend (which must never happen) would be visible
+    result = await mailer.send(message, f"{reference}.{uuid.uuid4().hex[:8]}")
+    return SendResult(_STATUS[result.outcome], result.error)
