@@ -38,6 +38,7 @@ from app.people.models import Status
 from app.segments.service import remove_references
 from app.settings import Settings
 from app.sql import SqlParams, bind_list, connection, dialect_of, fetch_all, load_json, now_utc
+from app.suppression.service import suppressed_people
 
 log = structlog.get_logger()
 
@@ -290,11 +291,14 @@ async def _send_group(
     bucket: Any,
 ) -> int:
     people = await _people(broadcast.workspace_id, [p for _, p in claimed])
+    listed = await suppressed_people(  # the suppression list, checked right before sending
+        connection(), broadcast.workspace_id, {i: p.email for i, p in people.items()}
+    )
     results: dict[int, Result] = {}
     outgoing = []
     for delivery_id, person_id in claimed:
         person = people.get(person_id)
-        if person is None or person.status != Status.SUBSCRIBED:
+        if person is None or person.status != Status.SUBSCRIBED or person_id in listed:
             results[delivery_id] = Result(Outcome.FAILED, DeliveryStatus.SKIPPED)
             continue
         try:

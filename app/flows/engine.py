@@ -48,7 +48,8 @@ from app.segments.ast import from_json as segment_from_json
 from app.segments.models import Segment
 from app.segments.service import load_definitions
 from app.settings import settings
-from app.sql import now_utc
+from app.sql import connection, now_utc
+from app.suppression.service import suppressed_people
 
 MAX_ROUNDS = 50  # steps one job takes an enrollment through before handing it on
 
@@ -168,6 +169,10 @@ class _Job:
         if person.status != Status.SUBSCRIBED:
             await store.finish_send(c, SendStatus.SKIPPED, now=now_utc(),
                                     error=f"person is {person.status}")  # fmt: skip
+            return SendStatus.SKIPPED
+        if await suppressed_people(connection(), self.workspace_id, {person.id: person.email}):
+            await store.finish_send(c, SendStatus.SKIPPED, now=now_utc(),
+                                    error="address is on the suppression list")  # fmt: skip
             return SendStatus.SKIPPED
         reference = f"flow-{self.flow.id}-{c.id}-{c.seq}"
         recipient = Recipient(self.workspace_id, person.id, person.email, person.fields)
