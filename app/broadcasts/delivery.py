@@ -292,7 +292,9 @@ async def _send_group(
 ) -> int:
     people = await _people(broadcast.workspace_id, [p for _, p in claimed])
     listed = await suppressed_people(  # the suppression list, checked right before sending
-        connection(), broadcast.workspace_id, {i: p.email for i, p in people.items()}
+        connection(),
+        broadcast.workspace_id,  # type: ignore[attr-defined]
+        {i: p.email for i, p in people.items()},
     )
     results: dict[int, Result] = {}
     outgoing = []
