@@ -11,7 +11,7 @@ from typing import Any
 from arq import Retry
 from arq.worker import func
 
-from app.broadcasts import delivery, jobs
+from app.broadcasts import delivery, jobs, recovery
 from app.email.transports import make_transport
 from app.settings import settings
 
@@ -38,8 +38,8 @@ async def send_broadcast_batch(
 
 
 async def recover_broadcasts(ctx: dict[str, Any]) -> dict[str, int]:
-    """Worker start-up: resume sends that a crashed worker left (see delivery.recover)."""
-    return await delivery.recover(sender_for(ctx))
+    """Worker start-up: resume sends that a crashed worker left (app/broadcasts/recovery.py)."""
+    return await recovery.recover(sender_for(ctx))
 
 
 async def close_broadcasts(ctx: dict[str, Any]) -> None:

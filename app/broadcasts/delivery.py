@@ -1,4 +1,5 @@
-"""The send, as run by arq workers: start, batches, and recovery after a crash.
+"""The send, as run by arq workers: the start job and the batch jobs (recovery after a
+crash, which relies on the same rules, is app/broadcasts/recovery.py).
 
 The rules that make a kill -9 safe:
 - A delivery row is claimed (`pending → sending`, compare-and-set) in a small group right
@@ -22,14 +23,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from arq.constants import in_progress_key_prefix, result_key_prefix
 from tortoise.transactions import in_transaction
 
 from app.broadcasts import jobs
 from app.broadcasts.audience import Audience
 from app.broadcasts.models import Broadcast, BroadcastStatus, DeliveryStatus
 from app.broadcasts.ratelimit import workspace_bucket
-from app.broadcasts.service import REFERENCE_KIND, enqueue_start
+from app.broadcasts.service import REFERENCE_KIND
 from app.email.sending import Recipient, compose, render_for
 from app.email.templates import MessageTemplates, RenderError, compile_templates
 from app.email.transports import Outcome, Result, Transport
@@ -81,7 +81,7 @@ async def start_broadcast(sender: Sender, broadcast_id: int, token: str) -> str:
         return "gone"
     if broadcast.status is BroadcastStatus.SCHEDULED:
         audience = await Audience.resolve(
-            broadcast.workspace_id,  # type: ignore[attr-defined]
+            broadcast.workspace_id,
             broadcast.include_segment_ids,
             broadcast.exclude_segment_ids,
         )
@@ -91,10 +91,11 @@ async def start_broadcast(sender: Sender, broadcast_id: int, token: str) -> str:
             return "failed"
         suppressed = await audience.suppressed()
         async with in_transaction("default") as conn:
-            changed = await Broadcast.filter(
-                id=broadcast.id, status=BroadcastStatus.SCHEDULED
-            ).using_db(conn).update(status=BroadcastStatus.SENDING, started_at=now_utc(),
-                                    updated_at=now_utc())  # fmt: skip
+            changed = (
+                await Broadcast.filter(id=broadcast.id, status=BroadcastStatus.SCHEDULED)
+                .using_db(conn)
+                .update(status=BroadcastStatus.SENDING, started_at=now_utc(), updated_at=now_utc())
+            )
             if changed:
                 rows, batches = await audience.materialise(
                     conn, broadcast.id, sender.config.broadcast_batch_size
@@ -106,14 +107,18 @@ async def start_broadcast(sender: Sender, broadcast_id: int, token: str) -> str:
                 )
         await broadcast.refresh_from_db()
         if changed:
-            log.info("broadcast_started", broadcast=broadcast.id, audience=broadcast.audience,
-                     batches=broadcast.batches)  # fmt: skip
+            log.info(
+                "broadcast_started",
+                broadcast=broadcast.id,
+                audience=broadcast.audience,
+                batches=broadcast.batches,
+            )
             for batch in range(broadcast.batches):
                 await enqueue_batch(sender.redis, broadcast.id, token, batch)
             await finish_if_done(broadcast.id)
             return "started"
     if broadcast.status is BroadcastStatus.SENDING:  # a re-run after a crash
-        for batch in await _open_batches(broadcast.id):
+        for batch in await open_batches(broadcast.id):
             await enqueue_batch(sender.redis, broadcast.id, token, batch)
         await finish_if_done(broadcast.id)
         return "resumed"
@@ -142,10 +147,16 @@ async def _template_problem(
 
 async def _fail(broadcast: Broadcast, message: str) -> None:
     async with in_transaction("default") as conn:
-        changed = await Broadcast.filter(
-            id=broadcast.id, status=BroadcastStatus.SCHEDULED
-        ).using_db(conn).update(status=BroadcastStatus.FAILED, error=message[:2000],
-                                finished_at=now_utc(), updated_at=now_utc())  # fmt: skip
+        changed = (
+            await Broadcast.filter(id=broadcast.id, status=BroadcastStatus.SCHEDULED)
+            .using_db(conn)
+            .update(
+                status=BroadcastStatus.FAILED,
+                error=message[:2000],
+                finished_at=now_utc(),
+                updated_at=now_utc(),
+            )
+        )
         if changed:
             await remove_references(conn, REFERENCE_KIND, broadcast.id)
     log.warning("broadcast_failed", broadcast=broadcast.id, error=message)
@@ -153,12 +164,15 @@ async def _fail(broadcast: Broadcast, message: str) -> None:
 
 async def enqueue_batch(redis: Any, broadcast_id: int, token: str, batch: int) -> None:
     await redis.enqueue_job(
-        jobs.BATCH_JOB, broadcast_id, token, batch,
+        jobs.BATCH_JOB,
+        broadcast_id,
+        token,
+        batch,
         _job_id=jobs.batch_job_id(broadcast_id, token, batch),
-    )  # fmt: skip
+    )
 
 
-async def _open_batches(broadcast_id: int) -> list[int]:
+async def open_batches(broadcast_id: int) -> list[int]:
     """Batches with rows not yet finished (pending, or claimed by a run that died)."""
     conn = connection()
     params = SqlParams(dialect_of(conn))
@@ -226,7 +240,7 @@ async def _send_groups(sender: Sender, broadcast: Broadcast, batch: int) -> Batc
     bucket = workspace_bucket(
         sender.redis,
         broadcast.workspace_id,
-        config.send_rate_per_second,  # type: ignore[attr-defined]
+        config.send_rate_per_second,
     )
     group_size = max(1, min(config.broadcast_group_size, math.floor(bucket.capacity)))
     deadline = time.monotonic() + config.broadcast_batch_seconds
@@ -293,7 +307,7 @@ async def _send_group(
     people = await _people(broadcast.workspace_id, [p for _, p in claimed])
     listed = await suppressed_people(  # the suppression list, checked right before sending
         connection(),
-        broadcast.workspace_id,  # type: ignore[attr-defined]
+        broadcast.workspace_id,
         {i: p.email for i, p in people.items()},
     )
     results: dict[int, Result] = {}
@@ -304,8 +318,13 @@ async def _send_group(
             results[delivery_id] = Result(Outcome.FAILED, DeliveryStatus.SKIPPED)
             continue
         try:
-            message = compose(templates, person, sender=broadcast.from_email,
-                              reference=f"b{broadcast.id}.d{delivery_id}", config=sender.config)  # fmt: skip
+            message = compose(
+                templates,
+                person,
+                sender=broadcast.from_email,
+                reference=f"b{broadcast.id}.d{delivery_id}",
+                config=sender.config,
+            )
         except RenderError as exc:
             results[delivery_id] = Result(Outcome.FAILED, str(exc)[:500])
             continue
@@ -355,50 +374,3 @@ async def mark_unknown(broadcast_id: int, batch: int | None = None) -> int:
     if changed:
         log.warning("deliveries_unknown", broadcast=broadcast_id, batch=batch, count=changed)
     return int(changed)
-
-
-# -------------------------------------------------------------------------- recovery
-
-
-async def recover(sender: Sender, *, wait_for_leases: bool = True) -> dict[str, int]:
-    """At worker start: put every unfinished send back in motion, at once.
-
-    SCHEDULED broadcasts get their start job (deduped by job id). For SENDING ones, each
-    batch with unfinished rows whose lease has lapsed (its worker is gone) has its claimed
-    rows marked `unknown`, the dead run's arq in-progress marker removed, and its job
-    queued again — without waiting for arq's own timeout.
-    """
-    report = {"scheduled": 0, "batches": 0, "finished": 0}
-    for broadcast in await Broadcast.filter(status=BroadcastStatus.SCHEDULED):
-        if broadcast.send_token:
-            # a start job that failed left a result that would dedupe this one
-            await sender.redis.delete(
-                result_key_prefix + jobs.start_job_id(broadcast.id, broadcast.send_token)
-            )
-            await enqueue_start(sender.redis, broadcast.id, broadcast.send_token,
-                                broadcast.scheduled_at)  # fmt: skip
-            report["scheduled"] += 1
-    pending: list[tuple[Broadcast, int]] = []
-    for broadcast in await Broadcast.filter(status=BroadcastStatus.SENDING):
-        batches = await _open_batches(broadcast.id)
-        if not batches and await finish_if_done(broadcast.id):
-            report["finished"] += 1
-        pending += [(broadcast, b) for b in batches]
-    if not pending:
-        return report
-    leases = [jobs.batch_lease_key(b.id, b.send_token or "", n) for b, n in pending]
-    ttls = [await sender.redis.pttl(key) for key in leases]
-    if wait_for_leases and max(ttls) > 0:
-        await asyncio.sleep(max(ttls) / 1000 + 0.05)  # let leases of dead runs lapse
-    for (broadcast, batch), lease in zip(pending, leases, strict=True):
-        if await sender.redis.exists(lease):
-            continue  # somebody is alive and sending it
-        token = broadcast.send_token or ""
-        job_id = jobs.batch_job_id(broadcast.id, token, batch)
-        await mark_unknown(broadcast.id, batch)
-        # the dead run's claim on the job, and any result that would dedupe a new one
-        await sender.redis.delete(in_progress_key_prefix + job_id, result_key_prefix + job_id)
-        await enqueue_batch(sender.redis, broadcast.id, token, batch)
-        report["batches"] += 1
-    log.info("broadcasts_recovered", **report)
-    return report

@@ -38,13 +38,14 @@ class Broadcast(Model):
     workspace: f.ForeignKeyRelation[Workspace] = f.ForeignKeyField(
         "sieve.Workspace", related_name="broadcasts", on_delete=f.CASCADE
     )
+    workspace_id: int  # the foreign key's column, for type checkers
     name = f.TextField()
     subject = f.TextField()
     html = f.TextField(default="")
     text = f.TextField(default="")
     from_email = f.TextField()
-    include_segment_ids = f.JSONField(default=list)
-    exclude_segment_ids = f.JSONField(default=list)
+    include_segment_ids: f.JSONField[list[int]] = f.JSONField(default=list)
+    exclude_segment_ids: f.JSONField[list[int]] = f.JSONField(default=list)
     status = f.CharEnumField(BroadcastStatus, max_length=16, default=BroadcastStatus.DRAFT)
     send_token = f.TextField(null=True)
     scheduled_at = f.DatetimeField(null=True)

@@ -121,8 +121,9 @@ async def _validated(
 async def _save_references(conn: Any, broadcast: Broadcast) -> None:
     await remove_references(conn, REFERENCE_KIND, broadcast.id)
     ids = sorted({*broadcast.include_segment_ids, *broadcast.exclude_segment_ids})
-    await add_references(conn, broadcast.workspace_id, ids, REFERENCE_KIND, broadcast.id,  # type: ignore[attr-defined]
-                         broadcast.name)  # fmt: skip
+    await add_references(
+        conn, broadcast.workspace_id, ids, REFERENCE_KIND, broadcast.id, broadcast.name
+    )
 
 
 # ---------------------------------------------------------------------------- drafts
@@ -145,9 +146,11 @@ async def update_broadcast(
         raise not_found(("input", "id"))
     values = await _validated(workspace_id, data, broadcast)
     async with in_transaction("default") as conn:
-        changed = await Broadcast.filter(
-            id=broadcast.id, status=BroadcastStatus.DRAFT
-        ).using_db(conn).update(**values, updated_at=now_utc())  # fmt: skip
+        changed = (
+            await Broadcast.filter(id=broadcast.id, status=BroadcastStatus.DRAFT)
+            .using_db(conn)
+            .update(**values, updated_at=now_utc())
+        )
         if not changed:
             raise invalid_state(broadcast.status, "edited", ("input", "id"))
         await broadcast.refresh_from_db(using_db=conn)
@@ -215,10 +218,11 @@ async def cancel_broadcast(workspace_id: int, broadcast_id: int) -> Broadcast:
     if broadcast is None:
         raise not_found()
     async with in_transaction("default") as conn:
-        changed = await Broadcast.filter(
-            id=broadcast.id, status__in=list(CANCELLABLE)
-        ).using_db(conn).update(status=BroadcastStatus.CANCELLED, finished_at=now_utc(),
-                                updated_at=now_utc())  # fmt: skip
+        changed = (
+            await Broadcast.filter(id=broadcast.id, status__in=list(CANCELLABLE))
+            .using_db(conn)
+            .update(status=BroadcastStatus.CANCELLED, finished_at=now_utc(), updated_at=now_utc())
+        )
         if changed:
             await remove_references(conn, REFERENCE_KIND, broadcast.id)
     await broadcast.refresh_from_db()
@@ -269,9 +273,11 @@ async def delivery_counts(broadcast_ids: Sequence[int]) -> list[dict[str, int]]:
 
 
 async def preview_audience(
-    workspace_id: int, include: Sequence[int | None], exclude: Sequence[int | None],
+    workspace_id: int,
+    include: Sequence[int | None],
+    exclude: Sequence[int | None],
     path: tuple[PathPart, ...] = (),
-) -> Audience:  # fmt: skip
+) -> Audience:
     """The live audience of an unsaved selection (for a UI while the marketer picks)."""
     errors: list[UserError] = []
     data = {"includeSegmentIds": list(include), "excludeSegmentIds": list(exclude)}
@@ -287,7 +293,7 @@ async def preview_audience(
 
 async def broadcast_audience(broadcast: Broadcast) -> Audience:
     return await preview_audience(
-        broadcast.workspace_id,  # type: ignore[attr-defined]
+        broadcast.workspace_id,
         broadcast.include_segment_ids,
         broadcast.exclude_segment_ids,
     )

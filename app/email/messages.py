@@ -49,8 +49,11 @@ def build_message(
         f"List-Unsubscribe: <{unsubscribe_url}>",
         "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
     ]
-    parts = [(body, subtype) for body, subtype in ((rendered.text, "plain"), (rendered.html, "html"))
-             if body]  # fmt: skip
+    parts = [
+        (body, subtype)
+        for body, subtype in ((rendered.text, "plain"), (rendered.html, "html"))
+        if body
+    ]
     if len(parts) <= 1:
         body, subtype = parts[0] if parts else ("", "plain")
         text = CRLF.join([*headers, *_part_headers(subtype), "", _qp(body)])

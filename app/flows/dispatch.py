@@ -42,9 +42,12 @@ class ArqScheduler:
         # job ids are global in Redis: scope them by queue, so that two deployments (or
         # test databases) sharing a Redis never dedupe each other's jobs
         await self.pool.enqueue_job(
-            ADVANCE_JOB, flow_id, list(enrollment_ids),
-            _job_id=f"{self.pool.default_queue_name}:{job_id}", _defer_until=at,
-        )  # fmt: skip
+            ADVANCE_JOB,
+            flow_id,
+            list(enrollment_ids),
+            _job_id=f"{self.pool.default_queue_name}:{job_id}",
+            _defer_until=at,
+        )
 
 
 class NoScheduler:
@@ -88,7 +91,9 @@ async def sweep(scheduler: Scheduler, *, now: datetime | None = None, limit: int
             batch = items[start : start + size]
             _, first, step, seq = batch[0]
             await scheduler.schedule(
-                flow_id, [r[1] for r in batch], job_id=f"{job_id(first, step, seq)}:sweep{tick}",
+                flow_id,
+                [r[1] for r in batch],
+                job_id=f"{job_id(first, step, seq)}:sweep{tick}",
                 at=None,
-            )  # fmt: skip
+            )
     return len(rows)

@@ -65,8 +65,13 @@ class Outcome:
     sends: Counter[str] = field(default_factory=Counter)
 
     def as_dict(self) -> dict[str, object]:
-        return {"claimed": self.claimed, "moves": self.moves, "decisions": self.decisions,
-                "lost": self.lost, "sends": dict(self.sends)}  # fmt: skip
+        return {
+            "claimed": self.claimed,
+            "moves": self.moves,
+            "decisions": self.decisions,
+            "lost": self.lost,
+            "sends": dict(self.sends),
+        }
 
 
 class _Job:
@@ -77,7 +82,7 @@ class _Job:
         self.definition = definition
         self.scheduler = scheduler
         self.mailer = mailer
-        self.workspace_id: int = flow.workspace_id  # type: ignore[attr-defined]
+        self.workspace_id: int = flow.workspace_id
         self.outcome = Outcome()
         self._segments: dict[int, tuple[Group, dict[int, Group]] | None] = {}
 
@@ -108,8 +113,9 @@ class _Job:
                 await self.tag(tag, cursors, remove=isinstance(action, RemoveTag))
                 return [Move(c, nxt, EnrollmentState.ACTIVE, now) for c in cursors]
             case Exit():
-                return [Move(c, step.id, EnrollmentState.COMPLETED, now, release=True)
-                        for c in cursors]  # fmt: skip
+                return [
+                    Move(c, step.id, EnrollmentState.COMPLETED, now, release=True) for c in cursors
+                ]
         raise TypeError(action)
 
     async def split(self, action: Split, cursors: list[Cursor], now: datetime) -> list[Move]:
@@ -117,22 +123,32 @@ class _Job:
         only these people's rows): one statement per 1,000 enrollments."""
         loaded = await self.segment(action.segment_id)
         if loaded is None:
-            return [_fail(c, now, f"segment {action.segment_id} no longer exists")
-                    for c in cursors]  # fmt: skip
+            return [_fail(c, now, f"segment {action.segment_id} no longer exists") for c in cursors]
         root, definitions = loaded
         members: set[int] = set()
         chunk = evaluate.MAX_MATCHING_PEOPLE
         for start in range(0, len(cursors), chunk):
             members |= await evaluate.matching_people(
-                root, workspace_id=self.workspace_id, now=now, segments=definitions,
+                root,
+                workspace_id=self.workspace_id,
+                now=now,
+                segments=definitions,
                 person_ids=[c.person_id for c in cursors[start : start + chunk]],
-            )  # fmt: skip
+            )
         moves = []
         for c in cursors:
             result = c.person_id in members
             target = action.yes if result else action.no
-            moves.append(Move(c, target, EnrollmentState.ACTIVE, now,
-                              segment_id=action.segment_id, result=result))  # fmt: skip
+            moves.append(
+                Move(
+                    c,
+                    target,
+                    EnrollmentState.ACTIVE,
+                    now,
+                    segment_id=action.segment_id,
+                    result=result,
+                )
+            )
         return moves
 
     async def send(
@@ -156,19 +172,28 @@ class _Job:
 
     async def _send_one(self, person: Person, action: SendEmail, c: Cursor) -> SendStatus:
         earlier = await store.claim_send(
-            workspace_id=self.workspace_id, flow_id=self.flow.id, cursor=c,
-            recipient=person.email, now=now_utc(),
-        )  # fmt: skip
+            workspace_id=self.workspace_id,
+            flow_id=self.flow.id,
+            cursor=c,
+            recipient=person.email,
+            now=now_utc(),
+        )
         if earlier is SendStatus.SENDING:
             # the attempt that claimed it died mid-send: its fate is unknown, never resend
-            await store.finish_send(c, SendStatus.UNKNOWN, now=now_utc(),
-                                    error="worker stopped mid-send", only_if=SendStatus.SENDING)  # fmt: skip
+            await store.finish_send(
+                c,
+                SendStatus.UNKNOWN,
+                now=now_utc(),
+                error="worker stopped mid-send",
+                only_if=SendStatus.SENDING,
+            )
             return SendStatus.UNKNOWN
         if earlier is not None:
             return earlier
         if person.status != Status.SUBSCRIBED:
-            await store.finish_send(c, SendStatus.SKIPPED, now=now_utc(),
-                                    error=f"person is {person.status}")  # fmt: skip
+            await store.finish_send(
+                c, SendStatus.SKIPPED, now=now_utc(), error=f"person is {person.status}"
+            )
             return SendStatus.SKIPPED
         if await suppressed_people(connection(), self.workspace_id, {person.id: person.email}):
             await store.finish_send(c, SendStatus.SKIPPED, now=now_utc(),
@@ -180,19 +205,20 @@ class _Job:
             result = await send_step_email(self.mailer, recipient, action, reference=reference)
         except BaseException:
             # cancelled or crashed with the message maybe handed over
-            await store.finish_send(c, SendStatus.UNKNOWN, now=now_utc(),
-                                    error="send interrupted")  # fmt: skip
+            await store.finish_send(c, SendStatus.UNKNOWN, now=now_utc(), error="send interrupted")
             raise
-        await store.finish_send(c, result.status, now=now_utc(), message_id=reference,
-                                error=result.error)  # fmt: skip
+        await store.finish_send(
+            c, result.status, now=now_utc(), message_id=reference, error=result.error
+        )
         return result.status
 
     async def tag(self, tag: str, cursors: list[Cursor], *, remove: bool) -> None:
         """Tags are sets: applying one again is harmless, so this needs no send-style record."""
         ids = sorted({c.person_id for c in cursors})
         for start in range(0, len(ids), settings.max_batch):
-            await tag_people(self.workspace_id, ids[start : start + settings.max_batch], [tag],
-                             remove=remove)  # fmt: skip
+            await tag_people(
+                self.workspace_id, ids[start : start + settings.max_batch], [tag], remove=remove
+            )
 
     # ---------------------------------------------------------------------- rounds
 
@@ -203,13 +229,15 @@ class _Job:
                 return []
             now = now_utc()
             moves: list[Move] = []
-            for step_id, group in groupby(sorted(cursors, key=lambda c: (c.step, c.id)),
-                                          key=lambda c: c.step):  # fmt: skip
+            for step_id, group in groupby(
+                sorted(cursors, key=lambda c: (c.step, c.id)), key=lambda c: c.step
+            ):
                 batch = list(group)
                 step = self.definition.step(step_id)
                 if step is None:
-                    moves += [_fail(c, now, f"step '{step_id}' is no longer in the flow")
-                              for c in batch]  # fmt: skip
+                    moves += [
+                        _fail(c, now, f"step '{step_id}' is no longer in the flow") for c in batch
+                    ]
                 else:
                     moves += await self.run_step(step, batch, now)
             async with in_transaction("default") as conn:
@@ -269,8 +297,12 @@ async def advance_batch(
         if left:  # out of rounds: hand the rest to a fresh job
             await store.release([c.id for c in left], token)
             first = min(left, key=lambda c: c.id)
-            await scheduler.schedule(flow.id, sorted(c.id for c in left),
-                                     job_id=job_id(first.id, first.step, first.seq), at=None)  # fmt: skip
+            await scheduler.schedule(
+                flow.id,
+                sorted(c.id for c in left),
+                job_id=job_id(first.id, first.step, first.seq),
+                at=None,
+            )
     finally:
         await store.release([c.id for c in cursors], token)
     return job.outcome

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from tortoise import fields as f
 from tortoise.models import Model
@@ -35,10 +36,12 @@ class Flow(Model):
     workspace: f.ForeignKeyRelation[Workspace] = f.ForeignKeyField(
         "sieve.Workspace", related_name="flows", on_delete=f.CASCADE
     )
+    workspace_id: int  # the foreign key's column, for type checkers
     name = f.TextField()
     status = f.CharEnumField(FlowStatus, max_length=16, default=FlowStatus.DRAFT)
-    definition = f.JSONField()  # {"version": 1, ...}: app/flows/definition.py
-    trigger_event = f.TextField(null=True)
+    # {"version": 1, ...}: app/flows/definition.py
+    definition: f.JSONField[dict[str, Any]] = f.JSONField()
+    trigger_event: str | None = f.TextField(null=True)
     allow_reentry = f.BooleanField(default=False)
     activated_at = f.DatetimeField(null=True)
     created_at = f.DatetimeField(auto_now_add=True)
@@ -83,6 +86,7 @@ class Decision(Model):
     enrollment: f.ForeignKeyRelation[Enrollment] = f.ForeignKeyField(
         "sieve.Enrollment", related_name="decisions", on_delete=f.CASCADE
     )
+    enrollment_id: int  # the foreign key's column, for type checkers
     person_id = f.BigIntField()
     step = f.TextField()
     seq = f.IntField()

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from app.errors import ErrorCode, UserError, UserInputError
@@ -36,18 +37,24 @@ def _check_name(name: Any, errors: list[UserError]) -> str | None:
         errors.append(UserError(("name",), "A name is required.", ErrorCode.REQUIRED))
         return None
     if len(name.strip()) > MAX_NAME:
-        errors.append(UserError(("name",), f"Names are at most {MAX_NAME} characters.",
-                                ErrorCode.TOO_LONG))  # fmt: skip
+        errors.append(
+            UserError(("name",), f"Names are at most {MAX_NAME} characters.", ErrorCode.TOO_LONG)
+        )
         return None
     return name.strip()
 
 
+async def _existing_ids(model: type[Model], workspace_id: int, ids: Sequence[int]) -> set[int]:
+    """Those of `ids` that are rows of `model` in this workspace (one query, none for no ids)."""
+    if not ids:
+        return set()
+    rows = await model.filter(workspace_id=workspace_id, id__in=list(ids)).values("id")
+    return {int(row["id"]) for row in rows}
+
+
 async def _check_segments(workspace_id: int, definition: FlowDefinition) -> list[UserError]:
     """Every SPLIT must name a segment of this workspace (unknown and foreign alike)."""
-    wanted = definition.segment_ids()
-    found = set(
-        await Segment.filter(workspace_id=workspace_id, id__in=wanted).values_list("id", flat=True)
-    ) if wanted else set()  # fmt: skip
+    found = await _existing_ids(Segment, workspace_id, definition.segment_ids())
     return [
         UserError(
             ("steps", i, "split", "segmentId"),
@@ -81,8 +88,9 @@ async def validate_flow(
 
 async def _save_references(conn: Any, flow: Flow, definition: FlowDefinition) -> None:
     await remove_references(conn, REFERENCE_KIND, flow.id)
-    await add_references(conn, flow.workspace_id, definition.segment_ids(), REFERENCE_KIND,  # type: ignore[attr-defined]
-                         flow.id, flow.name)  # fmt: skip
+    await add_references(
+        conn, flow.workspace_id, definition.segment_ids(), REFERENCE_KIND, flow.id, flow.name
+    )
 
 
 async def create_flow(workspace_id: int, name: Any, definition: Mapping[str, Any]) -> Flow:
@@ -90,10 +98,14 @@ async def create_flow(workspace_id: int, name: Any, definition: Mapping[str, Any
     assert checked_name is not None and parsed is not None
     async with in_transaction("default") as conn:
         flow = await Flow.create(
-            workspace_id=workspace_id, name=checked_name, status=FlowStatus.DRAFT,
-            definition=to_json(parsed), trigger_event=parsed.trigger,
-            allow_reentry=parsed.allow_reentry, using_db=conn,
-        )  # fmt: skip
+            workspace_id=workspace_id,
+            name=checked_name,
+            status=FlowStatus.DRAFT,
+            definition=to_json(parsed),
+            trigger_event=parsed.trigger,
+            allow_reentry=parsed.allow_reentry,
+            using_db=conn,
+        )
         await _save_references(conn, flow, parsed)
     return flow
 
@@ -133,8 +145,11 @@ async def set_status(workspace_id: int, flow_id: int, status: FlowStatus) -> Flo
     if flow.status == status:
         return flow
     if status is FlowStatus.PAUSED and flow.status != FlowStatus.ACTIVE:
-        raise UserInputError.single(("id",), f"Only an ACTIVE flow can be paused; this one is"
-                                    f" {flow.status}.", ErrorCode.INVALID_STATE)  # fmt: skip
+        raise UserInputError.single(
+            ("id",),
+            f"Only an ACTIVE flow can be paused; this one is {flow.status}.",
+            ErrorCode.INVALID_STATE,
+        )
     flow.status = status
     if status is FlowStatus.ACTIVE:
         flow.activated_at = now_utc()
@@ -180,9 +195,15 @@ async def _enroll_chunk(flow: Flow, ids: Sequence[int], source: str, scheduler: 
     entry = flow.definition["entry"]
     async with in_transaction("default") as conn:
         new = await store.enroll_people(
-            conn, workspace_id=flow.workspace_id, flow_id=flow.id, entry=entry,  # type: ignore[attr-defined]
-            allow_reentry=flow.allow_reentry, person_ids=ids, source=source, now=now_utc(),
-        )  # fmt: skip
+            conn,
+            workspace_id=flow.workspace_id,
+            flow_id=flow.id,
+            entry=entry,
+            allow_reentry=flow.allow_reentry,
+            person_ids=ids,
+            source=source,
+            now=now_utc(),
+        )
     if new:
         await dispatch_new(scheduler, flow.id, new, entry)
     return len(new)
@@ -195,12 +216,12 @@ async def enroll_people(
     the others enrolled; a missing or non-ACTIVE flow enrolls nobody."""
     flow = await _active_flow(workspace_id, flow_id)
     if len(person_ids) > settings.max_batch:
-        raise UserInputError.single(("personIds",), f"At most {settings.max_batch} people per"
-                                    " call; use segmentId for more.", ErrorCode.TOO_LARGE)  # fmt: skip
-    wanted = [p for p in person_ids if p is not None]
-    known = set(
-        await Person.filter(workspace_id=workspace_id, id__in=wanted).values_list("id", flat=True)
-    ) if wanted else set()  # fmt: skip
+        raise UserInputError.single(
+            ("personIds",),
+            f"At most {settings.max_batch} people per call; use segmentId for more.",
+            ErrorCode.TOO_LARGE,
+        )
+    known = await _existing_ids(Person, workspace_id, [p for p in person_ids if p is not None])
     result = EnrollResult()
     result.errors = [
         UserError(("personIds", i), "No such person.", ErrorCode.NOT_FOUND)
@@ -219,10 +240,13 @@ async def enroll_segment(
     """Enroll the segment's members as of now, streamed in keyset batches, each batch one
     set-based insert (constant memory, whatever the segment's size)."""
     flow = await _active_flow(workspace_id, flow_id)
-    segment = await Segment.get_or_none(workspace_id=workspace_id, id=segment_id) if segment_id else None  # fmt: skip
+    segment = (
+        await Segment.get_or_none(workspace_id=workspace_id, id=segment_id) if segment_id else None
+    )
     if segment is None:
-        raise UserInputError.single(("segmentId",), "No such segment in this workspace.",
-                                    ErrorCode.NOT_FOUND)  # fmt: skip
+        raise UserInputError.single(
+            ("segmentId",), "No such segment in this workspace.", ErrorCode.NOT_FOUND
+        )
     evaluation: Evaluation = await evaluation_of(workspace_id, segment)
     result = EnrollResult()
     after: int | None = None
@@ -242,9 +266,13 @@ async def enroll_segment(
 
 
 async def enrollments_page(
-    workspace_id: int, *, flow_id: int | None = None, person_id: int | None = None,
-    after_id: int | None, limit: int,
-) -> list[Enrollment]:  # fmt: skip
+    workspace_id: int,
+    *,
+    flow_id: int | None = None,
+    person_id: int | None = None,
+    after_id: int | None,
+    limit: int,
+) -> list[Enrollment]:
     query = Enrollment.filter(workspace_id=workspace_id)
     if flow_id is not None:
         query = query.filter(flow_id=flow_id)
@@ -288,7 +316,7 @@ async def decisions_by_enrollment(
     ).order_by("enrollment_id", "seq")
     grouped: dict[int, list[Decision]] = {}
     for row in rows:
-        grouped.setdefault(row.enrollment_id, []).append(row)  # type: ignore[attr-defined]
+        grouped.setdefault(row.enrollment_id, []).append(row)
     return [grouped.get(i, []) for i in enrollment_ids]
 
 

@@ -47,7 +47,9 @@ def _sqlite_value(value: Any) -> Any:
     return value
 
 
-def rows_source(params: SqlParams, columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]]) -> str:  # fmt: skip
+def rows_source(
+    params: SqlParams, columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]]
+) -> str:
     """A derived table `t(columns...)` holding `rows`, as one or a few bound parameters."""
     names = [name for name, _ in columns]
     if params.dialect is Dialect.POSTGRES:
@@ -79,9 +81,16 @@ _ENROLL_COLUMNS = (
 
 
 async def enroll_people(
-    conn: Any, *, workspace_id: int, flow_id: int, entry: str, allow_reentry: bool,
-    person_ids: Sequence[int], source: str, now: datetime,
-) -> list[int]:  # fmt: skip
+    conn: Any,
+    *,
+    workspace_id: int,
+    flow_id: int,
+    entry: str,
+    allow_reentry: bool,
+    person_ids: Sequence[int],
+    source: str,
+    now: datetime,
+) -> list[int]:
     """Enroll these people (only those in the workspace) in one statement; returns the
     new enrollment ids. Already enrolled people are skipped by the unique constraints:
     once ever (`once_key` 0), or one open enrollment at a time with re-entry."""
@@ -102,9 +111,11 @@ async def enroll_people(
 
 
 async def enroll_triggered(
-    conn: Any, workspace_id: int, events: Sequence[tuple[int, str, datetime, str | None]],
+    conn: Any,
+    workspace_id: int,
+    events: Sequence[tuple[int, str, datetime, str | None]],
     now: datetime,
-) -> list[tuple[int, int]]:  # fmt: skip
+) -> list[tuple[int, int]]:
     """One statement for a batch of (person_id, name, occurred_at, idempotency_key) that
     trackEvents inserted at `now`: every ACTIVE flow whose trigger is one of the names
     enrolls the person, unless the event happened before the flow was activated or was a
@@ -255,9 +266,14 @@ async def claim_send(
 
 
 async def finish_send(
-    cursor: Cursor, status: SendStatus, *, now: datetime, message_id: str | None = None,
-    error: str | None = None, only_if: SendStatus | None = None,
-) -> None:  # fmt: skip
+    cursor: Cursor,
+    status: SendStatus,
+    *,
+    now: datetime,
+    message_id: str | None = None,
+    error: str | None = None,
+    only_if: SendStatus | None = None,
+) -> None:
     conn = connection()
     params = SqlParams(dialect_of(conn))
     guard = f" AND status = {params.add(only_if.value)}" if only_if is not None else ""

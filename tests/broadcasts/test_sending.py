@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.broadcasts import delivery, service
+from app.broadcasts import delivery, recovery, service
 from app.broadcasts.models import BroadcastStatus
 from app.people.models import Status
 from app.people.service import set_status
@@ -131,7 +131,7 @@ async def test_in_flight_deliveries_of_a_dead_run_become_unknown_and_are_not_res
     await delivery.start_broadcast(sender, row.id, row.send_token)
     # a run claimed 3 rows and died before recording anything
     assert len(await delivery.claim(row.id, 0, 3)) == 3
-    report = await delivery.recover(sender)
+    report = await recovery.recover(sender)
     assert report["batches"] == 1
     await run_workers(arq_redis, worker_ctx)
     progress = await counts(row.id)
