@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import strawberry
+from strawberry.permission import BasePermission
 
 from app.errors import UserInputError
 from app.graphql.context import Info
@@ -17,11 +18,14 @@ from app.graphql.suppression.types import (
 )
 from app.suppression import service
 
+# typed as strawberry expects (a list of the base class)
+_AUTHENTICATED: list[type[BasePermission]] = [*AUTHENTICATED]
+
 
 @strawberry.type
 class SuppressionMutation:
     @strawberry.mutation(
-        permission_classes=AUTHENTICATED,
+        permission_classes=_AUTHENTICATED,
         description="Put addresses on the list (reason MANUAL unless given); a SUBSCRIBED"
         " person holding one takes the status the reason says.",
     )
@@ -38,7 +42,7 @@ class SuppressionMutation:
         )
 
     @strawberry.mutation(
-        permission_classes=AUTHENTICATED,
+        permission_classes=_AUTHENTICATED,
         description="Take addresses off the list (a complaint only with an admin-scoped key)."
         " People keep their status: subscribe them again with upsertPeople and resubscribe.",
     )

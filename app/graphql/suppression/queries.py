@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import strawberry
+from strawberry.permission import BasePermission
 
 from app.graphql.context import Info
 from app.graphql.pagination import decode_cursor, edges_of, page_size
@@ -11,11 +12,14 @@ from app.graphql.suppression.types import Suppression, SuppressionConnection, Su
 from app.suppression import service
 from app.suppression.models import Reason
 
+# typed as strawberry expects (a list of the base class)
+_AUTHENTICATED: list[type[BasePermission]] = [*AUTHENTICATED]
+
 
 @strawberry.type
 class SuppressionQuery:
     @strawberry.field(
-        permission_classes=AUTHENTICATED,
+        permission_classes=_AUTHENTICATED,
         description="The workspace's suppression list in the order entries were made;"
         " `email` finds one address (compared as people's emails are).",
     )
