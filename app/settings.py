@@ -44,6 +44,11 @@ class Settings:
     flow_sweep_seconds: int = 5
     flow_sweep_grace_seconds: float = 30.0
     flow_job_timeout: float = 300.0
+    # deliverability (docs/bounces.md)
+    smtp_retry_seconds: float = 30.0
+    smtp_retry_initial_seconds: float = 1.0
+    smtp_retry_max_wait_seconds: float = 10.0
+    soft_bounce_limit: int = 3
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -90,6 +95,14 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             env.get("FLOW_SWEEP_GRACE_SECONDS", default.flow_sweep_grace_seconds)
         ),
         flow_job_timeout=float(env.get("FLOW_JOB_TIMEOUT", default.flow_job_timeout)),
+        smtp_retry_seconds=float(env.get("SMTP_RETRY_SECONDS", default.smtp_retry_seconds)),
+        smtp_retry_initial_seconds=float(
+            env.get("SMTP_RETRY_INITIAL_SECONDS", default.smtp_retry_initial_seconds)
+        ),
+        smtp_retry_max_wait_seconds=float(
+            env.get("SMTP_RETRY_MAX_WAIT_SECONDS", default.smtp_retry_max_wait_seconds)
+        ),
+        soft_bounce_limit=int(env.get("SOFT_BOUNCE_LIMIT", default.soft_bounce_limit)),
     )
 
 

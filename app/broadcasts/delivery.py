@@ -25,6 +25,8 @@ from typing import Any
 import structlog
 from tortoise.transactions import in_transaction
 
+from app.bounces.retry import RetryPolicy, send_with_retries
+from app.bounces.service import bounce_of, broadcast_bounces, record_outcomes
 from app.broadcasts import jobs
 from app.broadcasts.audience import Audience
 from app.broadcasts.models import Broadcast, BroadcastStatus, DeliveryStatus
@@ -331,28 +333,41 @@ async def _send_group(
         outgoing.append((delivery_id, message))
     if outgoing:
         await bucket.take(len(outgoing))
+        retry = RetryPolicy.of(sender.config)  # temporary failures: app/bounces/retry.py
         sent = await asyncio.gather(
-            *(sender.transport.send(m, f"{broadcast.id}-{d}") for d, m in outgoing)
+            *(
+                send_with_retries(sender.transport, m, f"{broadcast.id}-{d}", retry)
+                for d, m in outgoing
+            )
         )
         results.update(zip((d for d, _ in outgoing), sent, strict=True))
     await _record(results)
+    emails = {i: p.email for i, p in people.items()}
+    bounces, delivered = broadcast_bounces(
+        broadcast.workspace_id, broadcast.id, results, claimed, emails
+    )
+    limit = sender.config.soft_bounce_limit
+    await record_outcomes(broadcast.workspace_id, bounces, delivered, soft_limit=limit)
     return sum(1 for r in results.values() if r.outcome is Outcome.SENT)
 
 
 async def _record(results: dict[int, Result]) -> None:
     """Write outcomes: one UPDATE per (status, error), only over rows still claimed."""
-    groups: dict[tuple[str, str | None], list[int]] = {}
+    groups: dict[tuple[str, str | None, str | None], list[int]] = {}
     for delivery_id, result in results.items():
         if result.error == DeliveryStatus.SKIPPED:
-            key: tuple[str, str | None] = (DeliveryStatus.SKIPPED.value, None)
+            key: tuple[str, str | None, str | None] = (DeliveryStatus.SKIPPED.value, None, None)
         else:
-            key = (result.outcome.value, result.error)
+            hard = bounce_of(result)
+            bounce = None if hard is None else "hard" if hard else "soft"
+            key = (result.outcome.value, result.error, bounce)
         groups.setdefault(key, []).append(delivery_id)
     conn = connection()
-    for (status, error), ids in groups.items():
+    for (status, error, bounce), ids in groups.items():
         params = SqlParams(dialect_of(conn))
         await conn.execute_query(
             f"UPDATE deliveries SET status = {params.add(status)}, error = {params.add(error)},"
+            f" bounce = {params.add(bounce)},"
             f" updated_at = {params.add(now_utc())}"
             f" WHERE id {bind_list(params, ids, 'bigint')} AND status = 'sending'",
             params.values,

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from app.bounces.retry import RetryPolicy, send_with_retries
 from app.email.messages import OutgoingMessage, build_message
 from app.email.templates import MessageTemplates, Rendered, compile_templates, person_context
 from app.email.transports import Result, Transport
@@ -94,9 +95,10 @@ class Mailer:
         self.pacer = Pacer()
 
     async def send(self, message: OutgoingMessage, name: str) -> Result:
-        """Wait for the pace, then send; `name` is unique per send (file names, logs)."""
+        """Wait for the pace, then send; `name` is unique per send (file names, logs).
+        Temporary failures are retried until SMTP_RETRY_SECONDS (app/bounces/retry.py)."""
         await self.pacer.wait(self.config.send_rate_per_second)
-        return await self.transport.send(message, name)
+        return await send_with_retries(self.transport, message, name, RetryPolicy.of(self.config))
 
     async def close(self) -> None:
         await self.transport.close()

@@ -23,6 +23,7 @@ from itertools import groupby
 
 from tortoise.transactions import in_transaction
 
+from app.bounces.service import flow_bounces, record_outcomes
 from app.email.sending import Mailer, Recipient
 from app.flows import store
 from app.flows.definition import (
@@ -196,8 +197,9 @@ class _Job:
             )
             return SendStatus.SKIPPED
         if await suppressed_people(connection(), self.workspace_id, {person.id: person.email}):
-            await store.finish_send(c, SendStatus.SKIPPED, now=now_utc(),
-                                    error="address is on the suppression list")  # fmt: skip
+            await store.finish_send(
+                c, SendStatus.SKIPPED, now=now_utc(), error="address is on the suppression list"
+            )
             return SendStatus.SKIPPED
         reference = f"flow-{self.flow.id}-{c.id}-{c.seq}"
         recipient = Recipient(self.workspace_id, person.id, person.email, person.fields)
@@ -210,6 +212,12 @@ class _Job:
         await store.finish_send(
             c, result.status, now=now_utc(), message_id=reference, error=result.error
         )
+        if result.result is not None:  # bounces (app/bounces): the person and the list
+            bounces, delivered = flow_bounces(
+                self.flow.id, c.step, reference, person.id, person.email, result.result
+            )
+            limit = self.mailer.config.soft_bounce_limit
+            await record_outcomes(self.workspace_id, bounces, delivered, soft_limit=limit)
         return result.status
 
     async def tag(self, tag: str, cursors: list[Cursor], *, remove: bool) -> None:

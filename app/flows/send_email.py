@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from app.email.sending import Mailer, Recipient, cached_templates, compose
 from app.email.templates import RenderError
-from app.email.transports import Outcome
+from app.email.transports import Outcome, Result
 from app.errors import UserInputError
 from app.flows.definition import SendEmail
 from app.flows.models import SendStatus
@@ -28,6 +28,7 @@ _STATUS = {
 class SendResult:
     status: SendStatus  # SENT, FAILED or UNKNOWN
     error: str | None = None
+    result: Result | None = None  # the transport's own, when it was called (bounces)
 
 
 async def send_step_email(
@@ -44,4 +45,4 @@ async def send_step_email(
         return SendResult(SendStatus.FAILED, str(exc)[:500])
     # a fresh name per call: a resend (which must never happen) would be visible
     result = await mailer.send(message, f"{reference}.{uuid.uuid4().hex[:8]}")
-    return SendResult(_STATUS[result.outcome], result.error)
+    return SendResult(_STATUS[result.outcome], result.error, result)

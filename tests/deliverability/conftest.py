@@ -10,9 +10,10 @@ import pytest
 
 from app.flows import triggers
 from app.settings import Settings, settings
+from tests.deliverability.scripted_smtp import scripted_smtp
 from tests.mailserver import mailbox, smtp_server
 
-__all__ = ["mailbox", "smtp_server"]  # fixtures: pytest finds them here
+__all__ = ["mailbox", "scripted_smtp", "smtp_server"]  # fixtures: pytest finds them here
 
 
 @pytest.fixture(autouse=True)
@@ -42,3 +43,27 @@ def send_config(smtp_server) -> Settings:
 def worker_ctx(send_config) -> dict[str, Any]:
     """`ctx` for burst workers: broadcast and flow jobs read settings and transport from it."""
     return {"broadcast_config": send_config, "flow_config": send_config}
+
+
+@pytest.fixture
+def bounce_ctx(scripted_smtp) -> dict[str, Any]:
+    """Worker `ctx` for the scripted server, with quick retries (a deadline of 0.6 s)."""
+    controller, _ = scripted_smtp
+    config = dataclasses.replace(
+        settings,
+        email_transport="smtp",
+        smtp_host="127.0.0.1",
+        smtp_port=controller.port,
+        smtp_connections=2,
+        broadcast_batch_size=20,
+        broadcast_group_size=5,
+        broadcast_lease_seconds=2.0,
+        send_rate_per_second=100_000.0,
+        public_url="http://sieve.test",
+        flow_from_email="flows@sieve.test",
+        smtp_retry_seconds=0.6,
+        smtp_retry_initial_seconds=0.02,
+        smtp_retry_max_wait_seconds=0.1,
+        soft_bounce_limit=2,
+    )
+    return {"broadcast_config": config, "flow_config": config}
