@@ -6,6 +6,7 @@ PREFIXES = {
     "Person": "per",
     "Event": "evt",
     "Suppression": "sup",
+    "Sender": "snd",
     "Segment": "seg",
     "Broadcast": "brd",
     "Flow": "flw",

@@ -49,6 +49,7 @@ class Settings:
     smtp_retry_initial_seconds: float = 1.0
     smtp_retry_max_wait_seconds: float = 10.0
     soft_bounce_limit: int = 3
+    unsubscribe_mailto: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -103,6 +104,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             env.get("SMTP_RETRY_MAX_WAIT_SECONDS", default.smtp_retry_max_wait_seconds)
         ),
         soft_bounce_limit=int(env.get("SOFT_BOUNCE_LIMIT", default.soft_bounce_limit)),
+        unsubscribe_mailto=env.get("UNSUBSCRIBE_MAILTO", "").strip(),
     )
 
 

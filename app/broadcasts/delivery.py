@@ -38,6 +38,8 @@ from app.email.transports import Outcome, Result, Transport
 from app.errors import UserInputError
 from app.people.models import Status
 from app.segments.service import remove_references
+from app.senders.models import SenderIdentity
+from app.senders.service import identity_for_address
 from app.settings import Settings
 from app.sql import SqlParams, bind_list, connection, dialect_of, fetch_all, load_json, now_utc
 from app.suppression.service import suppressed_people
@@ -247,6 +249,7 @@ async def _send_groups(sender: Sender, broadcast: Broadcast, batch: int) -> Batc
     group_size = max(1, min(config.broadcast_group_size, math.floor(bucket.capacity)))
     deadline = time.monotonic() + config.broadcast_batch_seconds
     sent = 0
+    identity = await identity_for_address(broadcast.workspace_id, broadcast.from_email)
     while True:
         status = await Broadcast.filter(id=broadcast.id).values_list("status", flat=True)
         if not status or status[0] != BroadcastStatus.SENDING:
@@ -256,7 +259,7 @@ async def _send_groups(sender: Sender, broadcast: Broadcast, batch: int) -> Batc
         claimed = await claim(broadcast.id, batch, group_size)
         if not claimed:
             return BatchResult(True, f"sent {sent}")
-        sent += await _send_group(sender, broadcast, templates, claimed, bucket)
+        sent += await _send_group(sender, broadcast, templates, claimed, bucket, identity)
 
 
 async def claim(broadcast_id: int, batch: int, limit: int) -> list[tuple[int, int]]:
@@ -305,6 +308,7 @@ async def _send_group(
     templates: MessageTemplates,
     claimed: list[tuple[int, int]],
     bucket: Any,
+    identity: SenderIdentity,
 ) -> int:
     people = await _people(broadcast.workspace_id, [p for _, p in claimed])
     listed = await suppressed_people(  # the suppression list, checked right before sending
@@ -323,9 +327,11 @@ async def _send_group(
             message = compose(
                 templates,
                 person,
-                sender=broadcast.from_email,
+                sender=identity.email,
                 reference=f"b{broadcast.id}.d{delivery_id}",
                 config=sender.config,
+                sender_name=identity.name or None,
+                reply_to=identity.reply_to,
             )
         except RenderError as exc:
             results[delivery_id] = Result(Outcome.FAILED, str(exc)[:500])

@@ -53,12 +53,31 @@ def compose(
     sender: str,
     reference: str,
     config: Settings,
+    sender_name: str | None = None,
+    reply_to: str | None = None,
 ) -> OutgoingMessage:
-    """One recipient's message; `reference` is unique per send (it makes the Message-ID)."""
+    """One recipient's message; `reference` is unique per send (it makes the Message-ID).
+    `sender_name` and `reply_to` come from the workspace's sender identity (app/senders)."""
     rendered, url = render_for(templates, recipient, config)
     return build_message(
-        rendered, sender=sender, recipient=recipient.email, unsubscribe_url=url, reference=reference
+        rendered,
+        sender=sender,
+        recipient=recipient.email,
+        unsubscribe_url=url,
+        reference=reference,
+        sender_name=sender_name,
+        reply_to=reply_to,
+        unsubscribe_mailto=unsubscribe_mailto(url, config),
     )
+
+
+def unsubscribe_mailto(url: str, config: Settings) -> str | None:
+    """The `mailto:` of List-Unsubscribe (UNSUBSCRIBE_MAILTO), carrying the link's token in
+    its subject, so whoever reads that mailbox can act on it; None when not configured."""
+    if not config.unsubscribe_mailto:
+        return None
+    token = url.rsplit("/", 1)[1]
+    return f"mailto:{config.unsubscribe_mailto}?subject=unsubscribe%20{token}"
 
 
 @lru_cache(maxsize=256)

@@ -48,6 +48,8 @@ from app.segments.ast import Group
 from app.segments.ast import from_json as segment_from_json
 from app.segments.models import Segment
 from app.segments.service import load_definitions
+from app.senders.models import SenderIdentity
+from app.senders.service import default_identity
 from app.settings import settings
 from app.sql import connection, now_utc
 from app.suppression.service import suppressed_people
@@ -162,16 +164,19 @@ class _Job:
             )
         }
         moves = []
+        identity = await default_identity(self.workspace_id, self.mailer.config.flow_from_email)
         for c in cursors:
             person = people.get(c.person_id)
             if person is None:
                 continue  # deleted: its enrollment went with it
-            status = await self._send_one(person, action, c)
+            status = await self._send_one(person, action, c, identity)
             self.outcome.sends[status.value] += 1
             moves.append(Move(c, action.next, EnrollmentState.ACTIVE, now_utc()))
         return moves
 
-    async def _send_one(self, person: Person, action: SendEmail, c: Cursor) -> SendStatus:
+    async def _send_one(
+        self, person: Person, action: SendEmail, c: Cursor, identity: SenderIdentity
+    ) -> SendStatus:
         earlier = await store.claim_send(
             workspace_id=self.workspace_id,
             flow_id=self.flow.id,
@@ -204,7 +209,9 @@ class _Job:
         reference = f"flow-{self.flow.id}-{c.id}-{c.seq}"
         recipient = Recipient(self.workspace_id, person.id, person.email, person.fields)
         try:
-            result = await send_step_email(self.mailer, recipient, action, reference=reference)
+            result = await send_step_email(
+                self.mailer, recipient, action, reference=reference, identity=identity
+            )
         except BaseException:
             # cancelled or crashed with the message maybe handed over
             await store.finish_send(c, SendStatus.UNKNOWN, now=now_utc(), error="send interrupted")

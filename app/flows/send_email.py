@@ -16,6 +16,7 @@ from app.email.transports import Outcome, Result
 from app.errors import UserInputError
 from app.flows.definition import SendEmail
 from app.flows.models import SendStatus
+from app.senders.models import SenderIdentity
 
 _STATUS = {
     Outcome.SENT: SendStatus.SENT,
@@ -32,14 +33,27 @@ class SendResult:
 
 
 async def send_step_email(
-    mailer: Mailer, recipient: Recipient, action: SendEmail, *, reference: str
+    mailer: Mailer,
+    recipient: Recipient,
+    action: SendEmail,
+    *,
+    reference: str,
+    identity: SenderIdentity | None = None,
 ) -> SendResult:
-    """Render and send one message; `reference` is unique per step visit (Message-ID, file)."""
+    """Render and send one message; `reference` is unique per step visit (Message-ID, file).
+    `identity` is the workspace's default sender (app/senders); FLOW_FROM_EMAIL without one."""
     config = mailer.config
+    identity = identity or SenderIdentity(email=config.flow_from_email)
     try:
         templates = cached_templates(action.subject, action.html, action.text)
         message = compose(
-            templates, recipient, sender=config.flow_from_email, reference=reference, config=config
+            templates,
+            recipient,
+            sender=identity.email,
+            reference=reference,
+            config=config,
+            sender_name=identity.name or None,
+            reply_to=identity.reply_to,
         )
     except (RenderError, UserInputError) as exc:
         return SendResult(SendStatus.FAILED, str(exc)[:500])

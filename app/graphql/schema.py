@@ -27,16 +27,33 @@ from app.graphql.people.queries import PeopleQuery
 from app.graphql.scalars import SCALAR_OVERRIDES
 from app.graphql.segments.mutations import SegmentMutation
 from app.graphql.segments.queries import SegmentQuery
+from app.graphql.senders.mutations import SenderMutation
+from app.graphql.senders.queries import SenderQuery
 from app.graphql.suppression.mutations import SuppressionMutation
 from app.graphql.suppression.queries import SuppressionQuery
 
 Query = merge_types(
     "Query",
-    (PeopleQuery, SegmentQuery, AnalyticsQuery, BroadcastQuery, FlowQuery, SuppressionQuery),
+    (
+        PeopleQuery,
+        SegmentQuery,
+        AnalyticsQuery,
+        BroadcastQuery,
+        FlowQuery,
+        SuppressionQuery,
+        SenderQuery,
+    ),
 )
 Mutation = merge_types(
     "Mutation",
-    (PeopleMutation, SegmentMutation, BroadcastMutation, FlowMutation, SuppressionMutation),
+    (
+        PeopleMutation,
+        SegmentMutation,
+        BroadcastMutation,
+        FlowMutation,
+        SuppressionMutation,
+        SenderMutation,
+    ),
 )
 Subscription = merge_types("Subscription", (BroadcastSubscription,))
 
