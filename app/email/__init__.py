@@ -1,1 +1,2 @@
-"""Email shared by broadcasts and flows: templates, MIME messages, transports, unsubscribe tokens."""
+"""Email shared by broadcasts and flows: templates, MIME messages, transports, unsubscribe
+tokens, and sending (`compose` a recipient's message, a paced `Mailer`)."""

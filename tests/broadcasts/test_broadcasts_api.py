@@ -207,8 +207,9 @@ async def test_progress_subscription_follows_the_send_to_the_end(
     broadcast_id = (await create(bgql, [a]))["broadcast"]["id"]
     await bgql.ok(SEND, {"id": broadcast_id})
     context = Context(request=None, workspace_id=workspace.id)
-    stream = await schema.subscribe(PROGRESS, variable_values={"id": broadcast_id},
-                                    context_value=context)  # fmt: skip
+    stream = await schema.subscribe(
+        PROGRESS, variable_values={"id": broadcast_id}, context_value=context
+    )
     first = await anext(stream)
     assert first.errors is None and first.data["broadcastProgress"]["status"] == "SCHEDULED"
     await run_workers(arq_redis, worker_ctx)

@@ -13,8 +13,13 @@ URL = "https://sieve.test/unsubscribe/tok_abc"
 
 
 def parse(rendered: Rendered, recipient: str = "eve@x.test"):
-    built = build_message(rendered, sender="news@shop.test", recipient=recipient,
-                          unsubscribe_url=URL, reference="b1.d2")  # fmt: skip
+    built = build_message(
+        rendered,
+        sender="news@shop.test",
+        recipient=recipient,
+        unsubscribe_url=URL,
+        reference="b1.d2",
+    )
     assert b"\r\n" in built.data and b"\n" not in built.data.replace(b"\r\n", b"")
     parsed = message_from_bytes(built.data, policy=policy.default)
     assert not parsed.defects

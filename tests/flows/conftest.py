@@ -65,8 +65,9 @@ async def make_segment(workspace_id: int, name: str, tag: str) -> Any:
     )
 
 
-def split_flow(segment_id: int, *, wait: int | None = None, trigger: str | None = None,
-               reentry: bool = False) -> dict[str, Any]:  # fmt: skip
+def split_flow(
+    segment_id: int, *, wait: int | None = None, trigger: str | None = None, reentry: bool = False
+) -> dict[str, Any]:
     """welcome email -> (wait) -> split on the segment: yes -> tag 'followed' -> exit; no -> exit."""
     steps: list[dict[str, Any]] = [
         {"id": "welcome", "sendEmail": {"subject": "Welcome {{ person.email }}",

@@ -25,8 +25,11 @@ PEOPLE = 120
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "arq", "workers.settings.WorkerSettings"],
-        cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
 
 
 async def wait_for(predicate, deadline_s: float, what: str) -> None:
@@ -43,12 +46,15 @@ async def test_sigkill_mid_flow_never_advances_twice_nor_sends_twice(
     vip = await make_segment(workspace.id, "VIP", "vip")
     definition = split_flow(vip.id)
     # VIPs get a second email after the split
-    definition["steps"][2] = {"id": "follow", "sendEmail": {"subject": "For VIPs",
-                                                            "text": "Hi", "next": "end"}}  # fmt: skip
+    definition["steps"][2] = {
+        "id": "follow",
+        "sendEmail": {"subject": "For VIPs", "text": "Hi", "next": "end"},
+    }
     flow = await active_flow(workspace.id, definition)
     people = [await make_person(tags=["vip"] if i % 2 else []) for i in range(PEOPLE)]
-    await service.enroll_people(workspace.id, flow.id, [p.id for p in people],
-                                dispatch.ArqScheduler(arq_redis))  # fmt: skip
+    await service.enroll_people(
+        workspace.id, flow.id, [p.id for p in people], dispatch.ArqScheduler(arq_redis)
+    )
     database_url = f"sqlite://{tmp_path}/sieve.sqlite3" if db is Dialect.SQLITE else pg_database
     env = {
         **os.environ, "DATABASE_URL": database_url, "REDIS_URL": REDIS_TEST_URL,

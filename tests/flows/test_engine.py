@@ -35,8 +35,9 @@ async def test_a_split_follows_live_membership_and_every_decision_is_readable(
         await make_person("ada@example.com", tags=["vip"]),
         await make_person("bob@example.com"),
     )
-    enrolled = (await flow_gql.ok(ENROLL, {"flow": f"flw_{flow.id}",
-                                           "people": [f"per_{ada.id}", f"per_{bob.id}"]}))  # fmt: skip
+    enrolled = await flow_gql.ok(
+        ENROLL, {"flow": f"flw_{flow.id}", "people": [f"per_{ada.id}", f"per_{bob.id}"]}
+    )
     assert enrolled["enrollPeople"]["enrolled"] == 2
     # when: their tags flip after enrollment, before any worker reaches the split
     await tag_people(workspace.id, [ada.id], ["vip"], remove=True)
@@ -65,8 +66,9 @@ async def test_a_split_follows_live_membership_and_every_decision_is_readable(
     assert entry["state"] == "COMPLETED" and entry["flow"]["name"] == "Welcome"
     assert entry["person"]["email"] == "bob@example.com" and entry["source"] == "people"
     assert entry["stepsTaken"] == 4  # welcome, vip?, follow, end
-    assert entry["decisions"] == [{"step": "vip?", "result": True, "segmentId": f"seg_{vip.id}",
-                                   "nextStep": "follow"}]  # fmt: skip
+    assert entry["decisions"] == [
+        {"step": "vip?", "result": True, "segmentId": f"seg_{vip.id}", "nextStep": "follow"}
+    ]
 
 
 async def test_a_wait_defers_the_next_step(
@@ -96,9 +98,14 @@ async def test_events_enroll_people_once_and_again_only_with_reentry(
     )
     other = await active_flow(workspace.id, split_flow(vip.id, trigger="purchase"), name="other")
     # one batch, with the same person twice: one enrollment per flow
-    await track_events(workspace.id, [{"name": "signed_up", "email": "new@example.com"},
-                                      {"name": "signed_up", "email": "new@example.com"},
-                                      {"name": "page_viewed", "email": "new@example.com"}])  # fmt: skip
+    await track_events(
+        workspace.id,
+        [
+            {"name": "signed_up", "email": "new@example.com"},
+            {"name": "signed_up", "email": "new@example.com"},
+            {"name": "page_viewed", "email": "new@example.com"},
+        ],
+    )
     person = await Person.get(email="new@example.com")
     assert await Enrollment.filter(flow_id=once.id, person_id=person.id).count() == 1
     assert await Enrollment.filter(flow_id=again.id, person_id=person.id).count() == 1
@@ -177,13 +184,15 @@ async def test_the_same_job_twice_sends_once_and_advances_once(
         assert (e.step, e.seq, e.state) == ("vip?", 2, EnrollmentState.ACTIVE)
         assert e.lease_until is None  # waiting: free for the deferred job
     # a stale move (the step visit was already left) loses its compare-and-set
-    stale = store.Move(store.Cursor(ids[0], people[0].id, "welcome", 0), "wait",
-                       EnrollmentState.ACTIVE, now_utc())  # fmt: skip
+    stale = store.Move(
+        store.Cursor(ids[0], people[0].id, "welcome", 0), "wait", EnrollmentState.ACTIVE, now_utc()
+    )
     from tortoise.transactions import in_transaction
 
     async with in_transaction("default") as conn:
-        moved = await store.apply_moves(conn, workspace_id=workspace.id, flow_id=flow.id,
-                                        moves=[stale], now=now_utc())  # fmt: skip
+        moved = await store.apply_moves(
+            conn, workspace_id=workspace.id, flow_id=flow.id, moves=[stale], now=now_utc()
+        )
     assert moved == set()
     # one deferred job per group, named by its first step visit
     queue = arq_redis.default_queue_name
@@ -200,9 +209,13 @@ async def test_a_send_left_unfinished_by_a_dead_worker_is_marked_unknown_not_res
     await service.enroll_people(workspace.id, flow.id, [ada.id, bob.id], dispatch.NoScheduler())
     ada_enrollment = await Enrollment.get(flow_id=flow.id, person_id=ada.id)
     # a worker claimed ada's send and died before it recorded the outcome
-    await store.claim_send(workspace_id=workspace.id, flow_id=flow.id, recipient=ada.email,
-                           cursor=store.Cursor(ada_enrollment.id, ada.id, "welcome", 0),
-                           now=now_utc())  # fmt: skip
+    await store.claim_send(
+        workspace_id=workspace.id,
+        flow_id=flow.id,
+        recipient=ada.email,
+        cursor=store.Cursor(ada_enrollment.id, ada.id, "welcome", 0),
+        now=now_utc(),
+    )
     ids = list(await Enrollment.filter(flow_id=flow.id).values_list("id", flat=True))
     outcome = await engine.advance_batch(flow.id, ids, dispatch.NoScheduler(), mailer_for(flow_ctx))
     assert dict(outcome.sends) == {"UNKNOWN": 1, "SENT": 1}

@@ -15,9 +15,12 @@ from app.settings import settings
 from tests.flows.conftest import active_flow, make_segment, run_flows
 from workers.flows import close_flows
 
-WELCOME = {"subject": "Welcome, {{ person.fields.name }}",
-           "text": "Hello {{ person.fields.name }}: {{ unsubscribe_url }}",
-           "html": "<p>Hello <b>{{ person.fields.name }}</b></p>", "next": "vip?"}  # fmt: skip
+WELCOME = {
+    "subject": "Welcome, {{ person.fields.name }}",
+    "text": "Hello {{ person.fields.name }}: {{ unsubscribe_url }}",
+    "html": "<p>Hello <b>{{ person.fields.name }}</b></p>",
+    "next": "vip?",
+}
 
 
 def vip_flow(segment_id: int) -> dict[str, object]:
@@ -37,9 +40,14 @@ async def test_send_email_steps_reach_a_real_smtp_server(
     controller, mailbox = smtp_server
     mailbox.refused.add("gone@example.com")
     config = dataclasses.replace(
-        settings, email_transport="smtp", smtp_host="127.0.0.1", smtp_port=controller.port,
-        smtp_connections=2, public_url="http://sieve.test", flow_from_email="flows@sieve.test",
-    )  # fmt: skip
+        settings,
+        email_transport="smtp",
+        smtp_host="127.0.0.1",
+        smtp_port=controller.port,
+        smtp_connections=2,
+        public_url="http://sieve.test",
+        flow_from_email="flows@sieve.test",
+    )
     ctx: dict[str, object] = {"flow_config": config}
     vip = await make_segment(workspace.id, "VIP", "vip")
     flow = await active_flow(workspace.id, vip_flow(vip.id))
@@ -48,8 +56,9 @@ async def test_send_email_steps_reach_a_real_smtp_server(
     carol = await make_person("carol@example.com", status=Status.UNSUBSCRIBED)
     gone = await make_person("gone@example.com", fields={"name": "Gone"})
     people = [ada, bob, carol, gone]
-    await service.enroll_people(workspace.id, flow.id, [p.id for p in people],
-                                dispatch.ArqScheduler(arq_redis))  # fmt: skip
+    await service.enroll_people(
+        workspace.id, flow.id, [p.id for p in people], dispatch.ArqScheduler(arq_redis)
+    )
 
     # when: a real burst worker runs the flow
     try:
@@ -75,9 +84,11 @@ async def test_send_email_steps_reach_a_real_smtp_server(
 
     # and each message is personalised, from the flow sender, with a working unsubscribe link
     by_subject = {(m["To"], m["Subject"]): m for m in mailbox.messages}
-    assert set(by_subject) == {("ada@example.com", "Welcome, Ada <3"),
-                               ("ada@example.com", "For VIPs"),
-                               ("bob@example.com", "Welcome, Bob")}  # fmt: skip
+    assert set(by_subject) == {
+        ("ada@example.com", "Welcome, Ada <3"),
+        ("ada@example.com", "For VIPs"),
+        ("bob@example.com", "Welcome, Bob"),
+    }
     welcome = by_subject[("ada@example.com", "Welcome, Ada <3")]
     assert welcome["From"] == "flows@sieve.test"
     unsubscribe = welcome["List-Unsubscribe"].strip("<>")
