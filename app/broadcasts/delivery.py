@@ -332,6 +332,7 @@ async def _send_group(
                 config=sender.config,
                 sender_name=identity.name or None,
                 reply_to=identity.reply_to,
+                signer=identity.signer,
             )
         except RenderError as exc:
             results[delivery_id] = Result(Outcome.FAILED, str(exc)[:500])

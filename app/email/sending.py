@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -55,11 +55,13 @@ def compose(
     config: Settings,
     sender_name: str | None = None,
     reply_to: str | None = None,
+    signer: Callable[[bytes], bytes] | None = None,
 ) -> OutgoingMessage:
     """One recipient's message; `reference` is unique per send (it makes the Message-ID).
-    `sender_name` and `reply_to` come from the workspace's sender identity (app/senders)."""
+    `sender_name`, `reply_to` and `signer` (DKIM) come from the workspace's sender
+    identity (app/senders)."""
     rendered, url = render_for(templates, recipient, config)
-    return build_message(
+    message = build_message(
         rendered,
         sender=sender,
         recipient=recipient.email,
@@ -69,6 +71,7 @@ def compose(
         reply_to=reply_to,
         unsubscribe_mailto=unsubscribe_mailto(url, config),
     )
+    return replace(message, data=signer(message.data)) if signer else message
 
 
 def unsubscribe_mailto(url: str, config: Settings) -> str | None:

@@ -54,6 +54,7 @@ async def send_step_email(
             config=config,
             sender_name=identity.name or None,
             reply_to=identity.reply_to,
+            signer=identity.signer,
         )
     except (RenderError, UserInputError) as exc:
         return SendResult(SendStatus.FAILED, str(exc)[:500])

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 
 
@@ -18,3 +19,5 @@ class SenderIdentity:
     is_default: bool = False
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    # DKIM: message bytes -> signed bytes, when the address's domain has a key (dkim.py)
+    signer: Callable[[bytes], bytes] | None = field(default=None, compare=False, repr=False)

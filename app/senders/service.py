@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from email.utils import parseaddr
 from typing import Any
 
@@ -18,6 +19,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from app.errors import ErrorCode, UserError, UserInputError
+from app.senders.dkim import key_for_domain
 from app.senders.models import SenderIdentity
 from app.sql import SqlParams, connection, dialect_of, fetch_all, now_utc, parse_db_datetime
 
@@ -99,15 +101,20 @@ async def identity_for_address(workspace_id: int, from_email: str) -> SenderIden
     that address, else the address as given (a name in it, `Shop <news@…>`, is kept)."""
     name, address = parseaddr(from_email)
     found = await _one(connection(), workspace_id, "email", address.strip().lower())
-    if found is not None:
-        return found
-    return SenderIdentity(email=address or from_email.strip(), name=name)
+    identity = found or SenderIdentity(email=address or from_email.strip(), name=name)
+    return await _with_dkim(workspace_id, identity)
+
+
+async def _with_dkim(workspace_id: int, identity: SenderIdentity) -> SenderIdentity:
+    """The identity with a signer when its address's domain has a DKIM key."""
+    key = await key_for_domain(workspace_id, identity.email.rpartition("@")[2])
+    return replace(identity, signer=key.signer()) if key is not None else identity
 
 
 async def default_identity(workspace_id: int, fallback: str) -> SenderIdentity:
     """The workspace's default identity, or `fallback` (FLOW_FROM_EMAIL) as a bare address."""
     found = await _one(connection(), workspace_id, "is_default", True)
-    return found if found is not None else SenderIdentity(email=fallback)
+    return await _with_dkim(workspace_id, found or SenderIdentity(email=fallback))
 
 
 async def _clear_default(conn: BaseDBAsyncClient, workspace_id: int) -> None:

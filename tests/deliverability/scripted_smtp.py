@@ -28,6 +28,7 @@ class ScriptedHandler:
         self.attempts: Counter[str] = Counter()
         self.recipients: Counter[str] = Counter()
         self.messages: list[EmailMessage] = []
+        self.raw: list[bytes] = []  # the bytes as received (DKIM is checked on these)
 
     def answer(self, address: str, *replies: str) -> None:
         self.scripts[address] = list(replies)
@@ -51,6 +52,7 @@ class ScriptedHandler:
         parsed = message_from_bytes(envelope.original_content, policy=policy.default)
         with self.lock:
             self.messages.append(parsed)  # type: ignore[arg-type]
+            self.raw.append(envelope.original_content)
             self.recipients.update(envelope.rcpt_tos)
         return "250 Message accepted for delivery"
 

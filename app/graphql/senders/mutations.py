@@ -12,13 +12,17 @@ from app.graphql.inputs import to_plain
 from app.graphql.permissions import AUTHENTICATED
 from app.graphql.senders.types import (
     CreateSenderInput,
+    DeleteDkimKeyPayload,
     DeleteSenderPayload,
+    DkimKey,
+    DkimKeyPayload,
     Sender,
     SenderPayload,
+    SetDkimKeyInput,
     UpdateSenderInput,
 )
 from app.ids import decode_id
-from app.senders import service
+from app.senders import dkim, service
 
 _AUTHENTICATED: list[type[BasePermission]] = [*AUTHENTICATED]
 
@@ -58,3 +62,19 @@ class SenderMutation:
                 deleted_sender_id=None, user_errors=user_errors(_not_found(("id",)))
             )
         return DeleteSenderPayload(deleted_sender_id=id, user_errors=[])
+
+    @strawberry.mutation(permission_classes=_AUTHENTICATED)
+    async def set_dkim_key(self, info: Info, input: SetDkimKeyInput) -> DkimKeyPayload:
+        pem = input.private_key if isinstance(input.private_key, str) else None
+        try:
+            row = await dkim.set_key(info.context.workspace, input.domain, input.selector, pem)
+        except UserInputError as exc:
+            return DkimKeyPayload(dkim_key=None, user_errors=user_errors(exc.errors))
+        return DkimKeyPayload(dkim_key=DkimKey.from_row(row), user_errors=[])
+
+    @strawberry.mutation(permission_classes=_AUTHENTICATED)
+    async def delete_dkim_key(self, info: Info, domain: str) -> DeleteDkimKeyPayload:
+        if not await dkim.delete_key(info.context.workspace, domain):
+            errors = [UserError(("domain",), "No DKIM key for this domain.", ErrorCode.NOT_FOUND)]
+            return DeleteDkimKeyPayload(deleted_domain=None, user_errors=user_errors(errors))
+        return DeleteDkimKeyPayload(deleted_domain=domain.strip().lower(), user_errors=[])

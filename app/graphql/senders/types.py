@@ -9,6 +9,7 @@ import strawberry
 from app.graphql.errors import UserError
 from app.graphql.pagination import Edge, PageInfo
 from app.ids import encode_id
+from app.senders.dkim import DkimKey as DkimKeyRow
 from app.senders.models import SenderIdentity
 
 
@@ -71,4 +72,50 @@ class SenderPayload:
 @strawberry.type
 class DeleteSenderPayload:
     deleted_sender_id: strawberry.ID | None
+    user_errors: list[UserError]
+
+
+@strawberry.type(
+    description="A DKIM key: mail from the domain is signed. The private key is never returned."
+)
+class DkimKey:
+    domain: str
+    selector: str
+    dns_record_name: str = strawberry.field(description="Where to publish the TXT record.")
+    dns_record_value: str = strawberry.field(description="The TXT record: the public key.")
+    created_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: DkimKeyRow) -> DkimKey:
+        return cls(domain=row.domain, selector=row.selector, dns_record_name=row.record_name,
+                   dns_record_value=row.record_value, created_at=row.created_at)  # fmt: skip
+
+
+@strawberry.type
+class DkimKeyConnection:
+    edges: list[Edge[DkimKey]]
+    page_info: PageInfo
+    total_count: int
+
+
+@strawberry.input(
+    description="A domain's DKIM key; without privateKey one is generated (RSA 2048)."
+)
+class SetDkimKeyInput:
+    domain: str
+    selector: str
+    private_key: str | None = strawberry.field(
+        default=strawberry.UNSET, description="An unencrypted RSA private key, PEM."
+    )
+
+
+@strawberry.type
+class DkimKeyPayload:
+    dkim_key: DkimKey | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class DeleteDkimKeyPayload:
+    deleted_domain: str | None
     user_errors: list[UserError]
