@@ -36,6 +36,7 @@ from app.email.sending import Recipient, compose, render_for
 from app.email.templates import MessageTemplates, RenderError, compile_templates
 from app.email.transports import Outcome, Result, Transport
 from app.errors import UserInputError
+from app.frequency.caps import CAPPED, FrequencyCap, capped_people, get_cap
 from app.people.models import Status
 from app.segments.service import remove_references
 from app.senders.models import SenderIdentity
@@ -250,6 +251,7 @@ async def _send_groups(sender: Sender, broadcast: Broadcast, batch: int) -> Batc
     deadline = time.monotonic() + config.broadcast_batch_seconds
     sent = 0
     identity = await identity_for_address(broadcast.workspace_id, broadcast.from_email)
+    cap = await get_cap(broadcast.workspace_id)  # app/frequency: None when there is none
     while True:
         status = await Broadcast.filter(id=broadcast.id).values_list("status", flat=True)
         if not status or status[0] != BroadcastStatus.SENDING:
@@ -259,7 +261,7 @@ async def _send_groups(sender: Sender, broadcast: Broadcast, batch: int) -> Batc
         claimed = await claim(broadcast.id, batch, group_size)
         if not claimed:
             return BatchResult(True, f"sent {sent}")
-        sent += await _send_group(sender, broadcast, templates, claimed, bucket, identity)
+        sent += await _send_group(sender, broadcast, templates, claimed, bucket, identity, cap)
 
 
 async def claim(broadcast_id: int, batch: int, limit: int) -> list[tuple[int, int]]:
@@ -309,6 +311,7 @@ async def _send_group(
     claimed: list[tuple[int, int]],
     bucket: Any,
     identity: SenderIdentity,
+    cap: FrequencyCap | None = None,
 ) -> int:
     people = await _people(broadcast.workspace_id, [p for _, p in claimed])
     listed = await suppressed_people(  # the suppression list, checked right before sending
@@ -316,12 +319,16 @@ async def _send_group(
         broadcast.workspace_id,
         {i: p.email for i, p in people.items()},
     )
+    capped = await capped_people(cap, [i for i in people if i not in listed])
     results: dict[int, Result] = {}
     outgoing = []
     for delivery_id, person_id in claimed:
         person = people.get(person_id)
         if person is None or person.status != Status.SUBSCRIBED or person_id in listed:
             results[delivery_id] = Result(Outcome.FAILED, DeliveryStatus.SKIPPED)
+            continue
+        if person_id in capped:  # held back, counted `capped`, can be sent later
+            results[delivery_id] = Result(Outcome.FAILED, CAPPED)
             continue
         try:
             message = compose(
@@ -348,33 +355,37 @@ async def _send_group(
             )
         )
         results.update(zip((d for d, _ in outgoing), sent, strict=True))
-    await _record(results)
     emails = {i: p.email for i, p in people.items()}
     bounces, delivered = broadcast_bounces(
         broadcast.workspace_id, broadcast.id, results, claimed, emails
     )
     limit = sender.config.soft_bounce_limit
-    await record_outcomes(broadcast.workspace_id, bounces, delivered, soft_limit=limit)
+    async with in_transaction("default"):  # a bounce and its delivery row, or neither
+        await _record(results)
+        await record_outcomes(broadcast.workspace_id, bounces, delivered, soft_limit=limit)
     return sum(1 for r in results.values() if r.outcome is Outcome.SENT)
 
 
 async def _record(results: dict[int, Result]) -> None:
     """Write outcomes: one UPDATE per (status, error), only over rows still claimed."""
-    groups: dict[tuple[str, str | None, str | None], list[int]] = {}
+    groups: dict[tuple[str, str | None, str | None, str | None], list[int]] = {}
     for delivery_id, result in results.items():
+        key: tuple[str, str | None, str | None, str | None]
         if result.error == DeliveryStatus.SKIPPED:
-            key: tuple[str, str | None, str | None] = (DeliveryStatus.SKIPPED.value, None, None)
+            key = (DeliveryStatus.SKIPPED.value, None, None, None)
+        elif result.error == CAPPED:
+            key = (DeliveryStatus.SKIPPED.value, "frequency cap reached", None, CAPPED)
         else:
             hard = bounce_of(result)
             bounce = None if hard is None else "hard" if hard else "soft"
-            key = (result.outcome.value, result.error, bounce)
+            key = (result.outcome.value, result.error, bounce, None)
         groups.setdefault(key, []).append(delivery_id)
     conn = connection()
-    for (status, error, bounce), ids in groups.items():
+    for (status, error, bounce, held), ids in groups.items():
         params = SqlParams(dialect_of(conn))
         await conn.execute_query(
             f"UPDATE deliveries SET status = {params.add(status)}, error = {params.add(error)},"
-            f" bounce = {params.add(bounce)},"
+            f" bounce = {params.add(bounce)}, held = {params.add(held)},"
             f" updated_at = {params.add(now_utc())}"
             f" WHERE id {bind_list(params, ids, 'bigint')} AND status = 'sending'",
             params.values,

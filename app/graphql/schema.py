@@ -22,6 +22,8 @@ from app.graphql.broadcasts.subscriptions import BroadcastSubscription
 from app.graphql.errors import should_mask
 from app.graphql.flows.mutations import FlowMutation
 from app.graphql.flows.queries import FlowQuery
+from app.graphql.frequency.mutations import FrequencyMutation
+from app.graphql.frequency.queries import FrequencyQuery
 from app.graphql.people.mutations import PeopleMutation
 from app.graphql.people.queries import PeopleQuery
 from app.graphql.scalars import SCALAR_OVERRIDES
@@ -42,6 +44,7 @@ Query = merge_types(
         FlowQuery,
         SuppressionQuery,
         SenderQuery,
+        FrequencyQuery,
     ),
 )
 Mutation = merge_types(
@@ -53,6 +56,7 @@ Mutation = merge_types(
         FlowMutation,
         SuppressionMutation,
         SenderMutation,
+        FrequencyMutation,
     ),
 )
 Subscription = merge_types("Subscription", (BroadcastSubscription,))

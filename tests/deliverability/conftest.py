@@ -67,3 +67,19 @@ def bounce_ctx(scripted_smtp) -> dict[str, Any]:
         soft_bounce_limit=2,
     )
     return {"broadcast_config": config, "flow_config": config}
+
+
+@pytest.fixture
+async def bgql(db, api_key, arq_redis) -> Any:
+    """A GraphQL client on an app whose arq pool is the test's queue."""
+    import httpx
+
+    from app.main import create_app
+    from tests.factories import GraphQLClient
+
+    app = create_app()
+    app.state.arq = arq_redis
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test"
+    ) as client:
+        yield GraphQLClient(client, api_key)

@@ -137,6 +137,12 @@ class Broadcast:
         return await self._count(info, "soft")
 
     @strawberry.field(
+        description="Held back by the workspace's frequency cap; resendCapped sends them later."
+    )
+    async def capped(self, info: Info) -> int:
+        return await self._count(info, "capped")
+
+    @strawberry.field(
         description="In flight when a worker died: maybe delivered, never sent again."
     )
     async def unknown(self, info: Info) -> int:
