@@ -32,6 +32,7 @@ class ErrorCode(StrEnum):
     FORBIDDEN = "FORBIDDEN"  # a valid key whose scope does not allow the operation
     # a dependency (Redis) is down: nothing was changed, try again later
     UNAVAILABLE = "UNAVAILABLE"
+    SUPPRESSED = "SUPPRESSED"  # on the suppression list (app/suppression)
 
 
 def format_path(path: Sequence[PathPart]) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 PREFIXES = {
     "Person": "per",
     "Event": "evt",
+    "Suppression": "sup",
+    "Sender": "snd",
     "Segment": "seg",
     "Broadcast": "brd",
     "Flow": "flw",

@@ -77,6 +77,12 @@ class Settings(BaseSettings):
     flow_sweep_seconds: PositiveInt = 5
     flow_sweep_grace_seconds: PositiveFloat = 30.0
     flow_job_timeout: PositiveFloat = 300.0
+    # deliverability (docs/bounces.md)
+    smtp_retry_seconds: Annotated[float, Field(ge=0)] = 30.0
+    smtp_retry_initial_seconds: PositiveFloat = 1.0
+    smtp_retry_max_wait_seconds: PositiveFloat = 10.0
+    soft_bounce_limit: PositiveInt = 3
+    unsubscribe_mailto: str = ""
     # templates (app/email/sandbox.py): what one render of one field may compute
     template_max_iterations: PositiveInt = 10_000
     template_max_range: PositiveInt = 10_000

@@ -2,6 +2,7 @@
 
 SQLite's own lower() folds ASCII only; the filter language promises Unicode
 case-insensitivity, so `sieve_lower` is Python's str.lower, registered per connection.
+`sieve_hmac_sha256` computes the suppression list's email digests.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from tortoise.backends.sqlite.client import SqliteClient
+
+from app.suppression.hashing import sqlite_hmac
 
 
 def _lower(value: Any) -> Any:
@@ -20,6 +23,10 @@ class SieveSqliteClient(SqliteClient):
         await super()._post_connect()
         assert self._connection is not None
         await self._connection.create_function("sieve_lower", 1, _lower, deterministic=True)
+        # the suppression list's email digests, as app/suppression/hashing.py computes them
+        await self._connection.create_function(
+            "sieve_hmac_sha256", 2, sqlite_hmac, deterministic=True
+        )
 
 
 client_class = SieveSqliteClient

@@ -1,7 +1,8 @@
 """A broadcast's audience, as a definition for the one segment compiler.
 
 members of any included segment, minus members of any excluded segment, minus everyone
-not SUBSCRIBED — a filter tree like any saved segment's, so counts, previews and the
+not SUBSCRIBED (and, as the rows are made, minus the suppression list) — a filter tree
+like any saved segment's, so counts, previews and the
 delivery rows all come from the same compiled SQL. Nothing is evaluated in Python, and
 the audience never passes through Python memory: it is materialised by one INSERT.
 """
@@ -35,6 +36,7 @@ from app.segments.ast import (
 from app.segments.compiler import CompileContext, compile_id_set
 from app.segments.service import Evaluation, load_definitions
 from app.sql import SqlParams, dialect_of, fetch_one, now_utc
+from app.suppression.service import audience_filter
 
 SUBSCRIBED = "SUBSCRIBED"
 
@@ -116,7 +118,7 @@ class Audience:
             f" (row_number() OVER (ORDER BY p.id) - 1) / {params.add(batch_size)},"
             f" 'pending', {params.add(self.now)}"
             f" FROM people p WHERE p.workspace_id = {params.add(self.workspace_id)}"
-            f" AND p.id IN ({members})"
+            f" AND p.id IN ({members}) AND {await audience_filter(conn, self.workspace_id, params)}"
             " ON CONFLICT DO NOTHING"
         )
         await conn.execute_query(sql, params.values)

@@ -25,6 +25,8 @@ from typing import Any
 import structlog
 from tortoise.transactions import in_transaction
 
+from app.bounces.retry import RetryPolicy, send_with_retries
+from app.bounces.service import bounce_of, broadcast_bounces, record_outcomes
 from app.broadcasts import jobs
 from app.broadcasts.audience import Audience, audience_of
 from app.broadcasts.models import Broadcast, BroadcastStatus, DeliveryStatus
@@ -34,10 +36,14 @@ from app.email.sending import Recipient, Tracking, message_for, render_for, rend
 from app.email.templates import MessageTemplates, RenderError, compile_templates
 from app.email.transports import Outcome, Result, Transport
 from app.errors import UserInputError
+from app.frequency.caps import CAPPED, FrequencyCap, capped_people, get_cap
 from app.people.models import Status
 from app.segments.service import remove_references
+from app.senders.models import SenderIdentity
+from app.senders.service import identity_for_address
 from app.settings import Settings
 from app.sql import SqlParams, bind_list, connection, dialect_of, fetch_all, load_json, now_utc
+from app.suppression.service import suppressed_people
 
 log = structlog.get_logger()
 
@@ -240,6 +246,8 @@ async def _send_groups(sender: Sender, broadcast: Broadcast, batch: int) -> Batc
     group_size = max(1, min(config.broadcast_group_size, math.floor(bucket.capacity)))
     deadline = time.monotonic() + config.broadcast_batch_seconds
     sent = 0
+    identity = await identity_for_address(broadcast.workspace_id, broadcast.from_email)
+    cap = await get_cap(broadcast.workspace_id)  # app/frequency: None when there is none
     while True:
         status = await Broadcast.filter(id=broadcast.id).values_list("status", flat=True)
         if not status or status[0] != BroadcastStatus.SENDING:
@@ -249,7 +257,7 @@ async def _send_groups(sender: Sender, broadcast: Broadcast, batch: int) -> Batc
         claimed = await claim(broadcast.id, batch, group_size)
         if not claimed:
             return BatchResult(True, f"sent {sent}")
-        sent += await _send_group(sender, broadcast, templates, claimed, bucket)
+        sent += await _send_group(sender, broadcast, templates, claimed, bucket, identity, cap)
 
 
 async def claim(broadcast_id: int, batch: int, limit: int) -> list[tuple[int, int]]:
@@ -298,14 +306,24 @@ async def _send_group(
     templates: MessageTemplates,
     claimed: list[tuple[int, int]],
     bucket: Any,
+    identity: SenderIdentity,
+    cap: FrequencyCap | None = None,
 ) -> int:
     people = await _people(broadcast.workspace_id, [p for _, p in claimed])
+    listed = await suppressed_people(  # the suppression list, checked right before sending
+        connection(),
+        broadcast.workspace_id,
+        {i: p.email for i, p in people.items()},
+    )
+    capped = await capped_people(cap, [i for i in people if i not in listed])
     results: dict[int, Result] = {}
     subscribed: list[tuple[int, _Member]] = []
     for delivery_id, person_id in claimed:
         person = people.get(person_id)
-        if person is None or person.status != Status.SUBSCRIBED:
+        if person is None or person.status != Status.SUBSCRIBED or person_id in listed:
             results[delivery_id] = Result(Outcome.FAILED, DeliveryStatus.SKIPPED)
+        elif person_id in capped:  # held back, counted `capped`, can be sent later
+            results[delivery_id] = Result(Outcome.FAILED, CAPPED)
         else:
             subscribed.append((delivery_id, person))
     renders = await render_group(templates, [p for _, p in subscribed], sender.config)
@@ -314,41 +332,60 @@ async def _send_group(
         if isinstance(rendered, RenderError):
             results[delivery_id] = Result(Outcome.FAILED, str(rendered)[:500])
             continue
-        reference = f"b{broadcast.id}.d{delivery_id}"
         message = message_for(
             rendered,
             url,
             person,
-            sender=broadcast.from_email,
-            reference=reference,
+            sender=identity.email,
+            reference=f"b{broadcast.id}.d{delivery_id}",
             config=sender.config,
             tracking=Tracking.of_broadcast(broadcast, delivery_id),
+            sender_name=identity.name or None,
+            reply_to=identity.reply_to,
+            signer=identity.signer,
         )
         outgoing.append((delivery_id, message))
     if outgoing:
         await bucket.take(len(outgoing))
+        retry = RetryPolicy.of(sender.config)  # temporary failures: app/bounces/retry.py
         sent = await asyncio.gather(
-            *(sender.transport.send(m, f"{broadcast.id}-{d}") for d, m in outgoing)
+            *(
+                send_with_retries(sender.transport, m, f"{broadcast.id}-{d}", retry)
+                for d, m in outgoing
+            )
         )
         results.update(zip((d for d, _ in outgoing), sent, strict=True))
-    await _record(results)
+    emails = {i: p.email for i, p in people.items()}
+    bounces, delivered = broadcast_bounces(
+        broadcast.workspace_id, broadcast.id, results, claimed, emails
+    )
+    limit = sender.config.soft_bounce_limit
+    async with in_transaction("default"):  # a bounce and its delivery row, or neither
+        await _record(results)
+        await record_outcomes(broadcast.workspace_id, bounces, delivered, soft_limit=limit)
     return sum(1 for r in results.values() if r.outcome is Outcome.SENT)
 
 
 async def _record(results: dict[int, Result]) -> None:
     """Write outcomes: one UPDATE per (status, error), only over rows still claimed."""
-    groups: dict[tuple[str, str | None], list[int]] = {}
+    groups: dict[tuple[str, str | None, str | None, str | None], list[int]] = {}
     for delivery_id, result in results.items():
+        key: tuple[str, str | None, str | None, str | None]
         if result.error == DeliveryStatus.SKIPPED:
-            key: tuple[str, str | None] = (DeliveryStatus.SKIPPED.value, None)
+            key = (DeliveryStatus.SKIPPED.value, None, None, None)
+        elif result.error == CAPPED:
+            key = (DeliveryStatus.SKIPPED.value, "frequency cap reached", None, CAPPED)
         else:
-            key = (result.outcome.value, result.error)
+            hard = bounce_of(result)
+            bounce = None if hard is None else "hard" if hard else "soft"
+            key = (result.outcome.value, result.error, bounce, None)
         groups.setdefault(key, []).append(delivery_id)
     conn = connection()
-    for (status, error), ids in groups.items():
+    for (status, error, bounce, held), ids in groups.items():
         params = SqlParams(dialect_of(conn))
         await conn.execute_query(
             f"UPDATE deliveries SET status = {params.add(status)}, error = {params.add(error)},"
+            f" bounce = {params.add(bounce)}, held = {params.add(held)},"
             f" updated_at = {params.add(now_utc())}"
             f" WHERE id {bind_list(params, ids, 'bigint')} AND status = 'sending'",
             params.values,

@@ -281,16 +281,20 @@ async def delivery_counts(broadcast_ids: Sequence[int]) -> list[dict[str, int]]:
     params = SqlParams(dialect_of(conn))
     rows = await fetch_all(
         conn,
-        "SELECT broadcast_id, status, count(*) AS n FROM deliveries"
+        "SELECT broadcast_id, status, bounce, held, count(*) AS n FROM deliveries"
         f" WHERE broadcast_id {bind_list(params, broadcast_ids, 'bigint')}"
-        " GROUP BY broadcast_id, status",
+        " GROUP BY broadcast_id, status, bounce, held",
         params.values,
     )
     counts: dict[int, dict[str, int]] = {
-        i: dict.fromkeys((s.value for s in DeliveryStatus), 0) for i in broadcast_ids
+        i: dict.fromkeys((*(s.value for s in DeliveryStatus), "hard", "soft", "capped"), 0)
+        for i in broadcast_ids
     }
     for row in rows:
-        counts[int(row["broadcast_id"])][row["status"]] = int(row["n"])
+        # held back by the frequency cap: `capped`, not `skipped` (docs/frequency-cap.md)
+        counts[int(row["broadcast_id"])][row["held"] or row["status"]] += int(row["n"])
+        if row["bounce"]:  # failed deliveries that bounced (docs/bounces.md)
+            counts[int(row["broadcast_id"])][row["bounce"]] += int(row["n"])
     return [counts[i] for i in broadcast_ids]
 
 

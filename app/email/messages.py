@@ -16,7 +16,7 @@ import binascii
 import uuid
 from dataclasses import dataclass
 from email.header import Header
-from email.utils import formatdate, make_msgid
+from email.utils import formataddr, formatdate, make_msgid
 
 from app.email.templates import Rendered
 
@@ -36,17 +36,31 @@ class OutgoingMessage:
 
 
 def build_message(
-    rendered: Rendered, *, sender: str, recipient: str, unsubscribe_url: str, reference: str
+    rendered: Rendered,
+    *,
+    sender: str,
+    recipient: str,
+    unsubscribe_url: str,
+    reference: str,
+    sender_name: str | None = None,
+    reply_to: str | None = None,
+    unsubscribe_mailto: str | None = None,
 ) -> OutgoingMessage:
-    """multipart/alternative (text, then html) with one-click unsubscribe headers (RFC 8058)."""
+    """multipart/alternative (text, then html) with one-click unsubscribe headers (RFC 8058:
+    the https link, and a mailto: when one is configured). `sender` is the bare address
+    (also the envelope sender); `sender_name` and `reply_to` come from a sender identity."""
+    unsubscribe = f"<{unsubscribe_url}>"
+    if unsubscribe_mailto:  # folded after the comma: each part may be near the line limit
+        unsubscribe += f",{CRLF} <{unsubscribe_mailto}>"
     headers = [
-        f"From: {sender}",
+        f"From: {formataddr((sender_name, sender), charset='utf-8') if sender_name else sender}",
+        *([f"Reply-To: {reply_to}"] if reply_to else []),
         f"To: {recipient}",
         _header("Subject", rendered.subject),
         f"Date: {formatdate(usegmt=True)}",
         f"Message-ID: {make_msgid(idstring=reference, domain=sender.rpartition('@')[2])}",
         "MIME-Version: 1.0",
-        f"List-Unsubscribe: <{unsubscribe_url}>",
+        f"List-Unsubscribe: {unsubscribe}",
         "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
     ]
     parts = [

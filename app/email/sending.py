@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
+from app.bounces.retry import RetryPolicy, send_with_retries
 from app.email.messages import OutgoingMessage, build_message
 from app.email.templates import (
     MessageTemplates,
@@ -83,17 +84,28 @@ def message_for(
     reference: str,
     config: Settings,
     tracking: Tracking | None = None,
+    sender_name: str | None = None,
+    reply_to: str | None = None,
+    signer: Callable[[bytes], bytes] | None = None,
 ) -> OutgoingMessage:
     """The MIME message of rendered templates; `reference` is unique per send (the
     Message-ID). With `tracking`, its html gets an open pixel and/or tracked links
-    (app/tracking) before the message is built."""
+    (app/tracking) before the message is built and DKIM-signed (`signer`)."""
     if tracking is not None:
         rendered = track_rendered(
             rendered, tracking, recipient.workspace_id, recipient.person_id, config
         )
-    return build_message(
-        rendered, sender=sender, recipient=recipient.email, unsubscribe_url=url, reference=reference
+    message = build_message(
+        rendered,
+        sender=sender,
+        recipient=recipient.email,
+        unsubscribe_url=url,
+        reference=reference,
+        sender_name=sender_name,
+        reply_to=reply_to,
+        unsubscribe_mailto=unsubscribe_mailto(url, config),
     )
+    return replace(message, data=signer(message.data)) if signer else message
 
 
 async def compose(
@@ -104,9 +116,14 @@ async def compose(
     reference: str,
     config: Settings,
     tracking: Tracking | None = None,
+    sender_name: str | None = None,
+    reply_to: str | None = None,
+    signer: Callable[[bytes], bytes] | None = None,
 ) -> OutgoingMessage:
     """One recipient's message; `reference` is unique per send (it makes the Message-ID).
-    With `tracking`, its html gets an open pixel and/or tracked links (app/tracking)."""
+    With `tracking`, its html gets an open pixel and/or tracked links (app/tracking);
+    `sender_name`, `reply_to` and `signer` (DKIM) come from the workspace's sender
+    identity (app/senders)."""
     rendered, url = await render_for(templates, recipient, config)
     return message_for(
         rendered,
@@ -116,7 +133,19 @@ async def compose(
         reference=reference,
         config=config,
         tracking=tracking,
+        sender_name=sender_name,
+        reply_to=reply_to,
+        signer=signer,
     )
+
+
+def unsubscribe_mailto(url: str, config: Settings) -> str | None:
+    """The `mailto:` of List-Unsubscribe (UNSUBSCRIBE_MAILTO), carrying the link's token in
+    its subject, so whoever reads that mailbox can act on it; None when not configured."""
+    if not config.unsubscribe_mailto:
+        return None
+    token = url.rsplit("/", 1)[1]
+    return f"mailto:{config.unsubscribe_mailto}?subject=unsubscribe%20{token}"
 
 
 @lru_cache(maxsize=256)
@@ -153,9 +182,10 @@ class Mailer:
         self.pacer = Pacer()
 
     async def send(self, message: OutgoingMessage, name: str) -> Result:
-        """Wait for the pace, then send; `name` is unique per send (file names, logs)."""
+        """Wait for the pace, then send; `name` is unique per send (file names, logs).
+        Temporary failures are retried until SMTP_RETRY_SECONDS (app/bounces/retry.py)."""
         await self.pacer.wait(self.config.send_rate_per_second)
-        return await self.transport.send(message, name)
+        return await send_with_retries(self.transport, message, name, RetryPolicy.of(self.config))
 
     async def close(self) -> None:
         await self.transport.close()

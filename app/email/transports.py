@@ -2,7 +2,8 @@
 
 A transport says how each send ended, and is honest about doubt: a server's refusal is
 `FAILED` (nothing was delivered), but a connection lost mid-conversation is `UNKNOWN`
-(the server may have queued it), and an unknown message is never sent again.
+(the server may have queued it), and an unknown message is never sent again. A FAILED
+result says whether it was a hard bounce or is worth retrying (app/bounces/replies.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Protocol
 
 import aiosmtplib
 
+from app.bounces.replies import Failure, TrackedSMTP, classify
 from app.email.messages import OutgoingMessage
 from app.settings import Settings
 
@@ -30,6 +32,9 @@ class Outcome(StrEnum):
 class Result:
     outcome: Outcome
     error: str | None = None
+    # for FAILED: a hard bounce (PERMANENT) or worth retrying (TEMPORARY); app/bounces/replies.py
+    failure: Failure | None = None
+    code: int | None = None
 
 
 class Transport(Protocol):
@@ -82,12 +87,12 @@ class SmtpTransport:
     def __init__(self, config: Settings) -> None:
         self.config = config
         self.size = max(1, config.smtp_connections)
-        self._idle: asyncio.Queue[aiosmtplib.SMTP] = asyncio.Queue()
+        self._idle: asyncio.Queue[TrackedSMTP] = asyncio.Queue()
         self._slots = asyncio.Semaphore(self.size)
 
-    async def _connect(self) -> aiosmtplib.SMTP:
+    async def _connect(self) -> TrackedSMTP:
         c = self.config
-        client = aiosmtplib.SMTP(
+        client = TrackedSMTP(
             hostname=c.smtp_host,
             port=c.smtp_port,
             use_tls=c.smtp_tls,
@@ -107,8 +112,9 @@ class SmtpTransport:
                 try:
                     client = await self._connect()
                 except (aiosmtplib.SMTPException, OSError) as exc:
-                    # nothing was handed over: a plain failure
-                    return Result(Outcome.FAILED, f"cannot connect to SMTP server: {exc}")
+                    # nothing was handed over: worth trying again
+                    return Result(Outcome.FAILED, f"cannot connect to SMTP server: {exc}",
+                                  Failure.TEMPORARY)  # fmt: skip
             try:
                 await client.sendmail(
                     message.sender,
@@ -118,10 +124,15 @@ class SmtpTransport:
                 )
             except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPResponseException) as exc:
                 self._idle.put_nowait(client)  # the server answered: the connection is fine
-                return Result(Outcome.FAILED, str(exc)[:500])
+                failure, code, reply = classify(exc)
+                return Result(Outcome.FAILED, reply, failure, code)
             except BaseException as exc:
-                # cut off mid-conversation (or cancelled): the server may have the message
                 client.close()
+                if isinstance(exc, Exception) and not client.data_sent:
+                    # lost before DATA: nothing was handed over, worth trying again
+                    return Result(Outcome.FAILED, f"connection lost before DATA: {exc}"[:500],
+                                  Failure.TEMPORARY)  # fmt: skip
+                # cut off mid-conversation (or cancelled): the server may have the message
                 if isinstance(exc, Exception):
                     return Result(Outcome.UNKNOWN, f"{type(exc).__name__}: {exc}"[:500])
                 raise

@@ -23,6 +23,7 @@ from itertools import groupby
 
 from tortoise.transactions import in_transaction
 
+from app.bounces.service import flow_bounces, record_outcomes
 from app.email.sending import Mailer, Recipient
 from app.flows import store
 from app.flows.definition import (
@@ -47,8 +48,11 @@ from app.segments.ast import Group
 from app.segments.ast import from_json as segment_from_json
 from app.segments.models import Segment
 from app.segments.service import load_definitions
+from app.senders.models import SenderIdentity
+from app.senders.service import default_identity
 from app.settings import settings
-from app.sql import now_utc
+from app.sql import connection, now_utc
+from app.suppression.service import suppressed_people
 
 MAX_ROUNDS = 50  # steps one job takes an enrollment through before handing it on
 
@@ -160,16 +164,19 @@ class _Job:
             )
         }
         moves = []
+        identity = await default_identity(self.workspace_id, self.mailer.config.flow_from_email)
         for c in cursors:
             person = people.get(c.person_id)
             if person is None:
                 continue  # deleted: its enrollment went with it
-            status = await self._send_one(person, action, c)
+            status = await self._send_one(person, action, c, identity)
             self.outcome.sends[status.value] += 1
             moves.append(Move(c, action.next, EnrollmentState.ACTIVE, now_utc()))
         return moves
 
-    async def _send_one(self, person: Person, action: SendEmail, c: Cursor) -> SendStatus:
+    async def _send_one(
+        self, person: Person, action: SendEmail, c: Cursor, identity: SenderIdentity
+    ) -> SendStatus:
         earlier = await store.claim_send(
             workspace_id=self.workspace_id,
             flow_id=self.flow.id,
@@ -194,12 +201,18 @@ class _Job:
                 c, SendStatus.SKIPPED, now=now_utc(), error=f"person is {person.status}"
             )
             return SendStatus.SKIPPED
+        if await suppressed_people(connection(), self.workspace_id, {person.id: person.email}):
+            await store.finish_send(
+                c, SendStatus.SKIPPED, now=now_utc(), error="address is on the suppression list"
+            )
+            return SendStatus.SKIPPED
         reference = f"flow-{self.flow.id}-{c.id}-{c.seq}"
         recipient = Recipient(self.workspace_id, person.id, person.email, person.fields)
         tracking = await step_tracking(self.flow.id, c, action)  # opt-in opens and clicks
         try:
             result = await send_step_email(
-                self.mailer, recipient, action, reference=reference, tracking=tracking
+                self.mailer, recipient, action, reference=reference, tracking=tracking,
+                identity=identity,
             )
         except BaseException:
             # cancelled or crashed with the message maybe handed over
@@ -208,6 +221,12 @@ class _Job:
         await store.finish_send(
             c, result.status, now=now_utc(), message_id=reference, error=result.error
         )
+        if result.result is not None:  # bounces (app/bounces): the person and the list
+            bounces, delivered = flow_bounces(
+                self.flow.id, c.step, reference, person.id, person.email, result.result
+            )
+            limit = self.mailer.config.soft_bounce_limit
+            await record_outcomes(self.workspace_id, bounces, delivered, soft_limit=limit)
         return result.status
 
     async def tag(self, tag: str, cursors: list[Cursor], *, remove: bool) -> None:

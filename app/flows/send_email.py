@@ -12,11 +12,12 @@ from dataclasses import dataclass
 
 from app.email.sending import Mailer, Recipient, Tracking, cached_templates, compose
 from app.email.templates import RenderError
-from app.email.transports import Outcome
+from app.email.transports import Outcome, Result
 from app.errors import UserInputError
 from app.flows.definition import SendEmail
 from app.flows.models import SendStatus
 from app.flows.store import Cursor, send_id
+from app.senders.models import SenderIdentity
 from app.tracking.tokens import Source
 
 _STATUS = {
@@ -30,6 +31,7 @@ _STATUS = {
 class SendResult:
     status: SendStatus  # SENT, FAILED or UNKNOWN
     error: str | None = None
+    result: Result | None = None  # the transport's own, when it was called (bounces)
 
 
 async def step_tracking(flow_id: int, cursor: Cursor, action: SendEmail) -> Tracking | None:
@@ -49,21 +51,27 @@ async def send_step_email(
     *,
     reference: str,
     tracking: Tracking | None = None,
+    identity: SenderIdentity | None = None,
 ) -> SendResult:
-    """Render and send one message; `reference` is unique per step visit (Message-ID, file)."""
+    """Render and send one message; `reference` is unique per step visit (Message-ID, file).
+    `identity` is the workspace's default sender (app/senders); FLOW_FROM_EMAIL without one."""
     config = mailer.config
+    identity = identity or SenderIdentity(email=config.flow_from_email)
     try:
         templates = cached_templates(action.subject, action.html, action.text)
         message = await compose(
             templates,
             recipient,
-            sender=config.flow_from_email,
+            sender=identity.email,
             reference=reference,
             config=config,
             tracking=tracking,
+            sender_name=identity.name or None,
+            reply_to=identity.reply_to,
+            signer=identity.signer,
         )
     except (RenderError, UserInputError) as exc:
         return SendResult(SendStatus.FAILED, str(exc)[:500])
     # a fresh name per call: a resend (which must never happen) would be visible
     result = await mailer.send(message, f"{reference}.{uuid.uuid4().hex[:8]}")
-    return SendResult(_STATUS[result.outcome], result.error)
+    return SendResult(_STATUS[result.outcome], result.error, result)

@@ -27,20 +27,47 @@ from app.graphql.errors import should_mask
 from app.graphql.extensions import ErrorCodes, FilterNulls, PricedValidation
 from app.graphql.flows.mutations import FlowMutation
 from app.graphql.flows.queries import FlowQuery
+from app.graphql.frequency.mutations import FrequencyMutation
+from app.graphql.frequency.queries import FrequencyQuery
 from app.graphql.observability import ObservedSchema, OperationObserver, tracing_extensions
 from app.graphql.people.mutations import PeopleMutation
 from app.graphql.people.queries import PeopleQuery
 from app.graphql.scalars import SCALAR_OVERRIDES
 from app.graphql.segments.mutations import SegmentMutation
 from app.graphql.segments.queries import SegmentQuery
+from app.graphql.senders.mutations import SenderMutation
+from app.graphql.senders.queries import SenderQuery
+from app.graphql.suppression.mutations import SuppressionMutation
+from app.graphql.suppression.queries import SuppressionQuery
 from app.graphql.text_guard import RefuseUnstorableArguments
 from app.settings import settings
 
 Query = merge_types(
-    "Query", (PeopleQuery, SegmentQuery, AnalyticsQuery, BroadcastQuery, FlowQuery, AdminQuery)
+    "Query",
+    (
+        PeopleQuery,
+        SegmentQuery,
+        AnalyticsQuery,
+        BroadcastQuery,
+        FlowQuery,
+        AdminQuery,
+        SuppressionQuery,
+        SenderQuery,
+        FrequencyQuery,
+    ),
 )
 Mutation = merge_types(
-    "Mutation", (PeopleMutation, SegmentMutation, BroadcastMutation, FlowMutation, AdminMutation)
+    "Mutation",
+    (
+        PeopleMutation,
+        SegmentMutation,
+        BroadcastMutation,
+        FlowMutation,
+        AdminMutation,
+        SuppressionMutation,
+        SenderMutation,
+        FrequencyMutation,
+    ),
 )
 Subscription = merge_types("Subscription", (BroadcastSubscription,))
 

@@ -9,7 +9,7 @@ statement per batch); reads go through the ORM.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +29,8 @@ from app.people.validation import (
 )
 from app.settings import settings
 from app.sql import Dialect, SqlParams, bind_list, dialect_of, now_utc
+from app.suppression import service as suppression
+from app.suppression.consent import SubscriptionGate, read_consent
 
 MERGE_ROUNDS = 3
 PEOPLE_COLUMNS = (
@@ -85,6 +87,33 @@ def _apply(state: dict[str, Any], change: PersonChange) -> None:
     state.update(change.location)
 
 
+def _consented(
+    gate: SubscriptionGate,
+    changes: list[tuple[int, PersonChange]],
+    items: Sequence[Mapping[str, Any]],
+    found: Mapping[str, Person],
+    result: BatchResult,
+    now: Any,
+) -> list[tuple[int, PersonChange]]:
+    """The changes the suppression rule lets through, in order; the others are reported."""
+    kept = []
+    for index, change in changes:
+        consent, _ = read_consent(items[index].get("resubscribe"), now)
+        if consent is not None and change.status is None:
+            change.status = Status.SUBSCRIBED  # resubscribe alone means "subscribe again"
+        if consent is not None and change.status is not Status.SUBSCRIBED:
+            result.errors.append(UserError(("people", index, "resubscribe"), "resubscribe goes"
+                                           " with status SUBSCRIBED.", ErrorCode.INVALID))  # fmt: skip
+            continue
+        if change.status is Status.SUBSCRIBED:
+            problem = gate.refuse(change.email, found.get(change.email), consent)
+            if problem is not None:
+                result.errors.append(problem.under("people", index))
+                continue
+        kept.append((index, change))
+    return kept
+
+
 def person_record(person: Person) -> dict[str, Any]:
     """A person as plain data (JSON-ready): what exports write, and what writes start from."""
     return {
@@ -105,10 +134,11 @@ def person_record(person: Person) -> dict[str, Any]:
 _STATE_KEYS = ("status", "tags", "fields", "country", "region", "city", "timezone")
 
 
-def _state_of(person: Person | None) -> dict[str, Any]:
-    """The attributes an upsert or update rewrites, as they are now (a new person's defaults)."""
+def _state_of(person: Person | None, inherited: Status | None = None) -> dict[str, Any]:
+    """The attributes an upsert or update rewrites, as they are now (a new person's
+    defaults; `inherited` is the status a suppressed address starts with)."""
     if person is None:
-        return {"status": Status.SUBSCRIBED.value, "tags": [], "fields": {},
+        return {"status": (inherited or Status.SUBSCRIBED).value, "tags": [], "fields": {},
                 "country": None, "region": None, "city": None, "timezone": None}  # fmt: skip
     record = person_record(person)
     return {key: record[key] for key in _STATE_KEYS}
@@ -163,7 +193,11 @@ async def _write_people(
 
 
 async def _merge_people(
-    conn: Any, workspace_id: int, emails: list[str], changes: Sequence[PersonChange]
+    conn: Any,
+    workspace_id: int,
+    emails: list[str],
+    changes: Sequence[PersonChange],
+    inherited: Callable[[str], Status | None] = lambda email: None,
 ) -> None:
     """Apply the changes to these people, creating the missing ones. An email that another
     transaction created meanwhile is merged into its row on the next round (at most one
@@ -171,7 +205,7 @@ async def _merge_people(
     pending = sorted(emails)
     for _ in range(MERGE_ROUNDS):
         found = {p.email: p for p in await _lock_people(conn, workspace_id, email__in=pending)}
-        states = {email: _state_of(found.get(email)) for email in pending}
+        states = {email: _state_of(found.get(email), inherited(email)) for email in pending}
         for change in changes:
             if change.email in states:
                 _apply(states[change.email], change)
@@ -183,23 +217,36 @@ async def _merge_people(
     raise RuntimeError(f"people kept changing under an upsert: {len(pending)} left")
 
 
-async def upsert_people(workspace_id: int, items: Sequence[Mapping[str, Any]]) -> BatchResult:
-    """Create or merge people by email: fields merge, tags are added and removed."""
+async def upsert_people(
+    workspace_id: int, items: Sequence[Mapping[str, Any]], *, admin: bool = False
+) -> BatchResult:
+    """Create or merge people by email: fields merge, tags are added and removed. A
+    suppressed address is never made SUBSCRIBED without consent (app/suppression)."""
     _check_batch_size(items, "people")
     result = BatchResult(people=[None] * len(items))
     changes: list[tuple[int, PersonChange]] = []
+    now = now_utc()
     for index, raw in enumerate(items):
         change, errors = validate_person(raw)
+        _, consent_errors = read_consent(raw.get("resubscribe"), now)
+        errors = [*errors, *consent_errors]
         result.errors.extend(e.under("people", index) for e in errors)
-        if change is not None:
+        if change is not None and not errors:
             changes.append((index, change))
     if not changes:
         return result
-    emails = list(dict.fromkeys(change.email for _, change in changes))
     async with in_transaction("default") as conn:
-        await _merge_people(conn, workspace_id, emails, [change for _, change in changes])
+        emails = list(dict.fromkeys(change.email for _, change in changes))
+        found = {p.email: p for p in await _lock_people(conn, workspace_id, email__in=emails)}
+        gate = await SubscriptionGate.open(conn, workspace_id, emails, admin=admin, now=now)
+        changes = _consented(gate, changes, items, found, result, now)
+        emails = list(dict.fromkeys(change.email for _, change in changes))
+        await _merge_people(
+            conn, workspace_id, emails, [c for _, c in changes], gate.inherited_status
+        )
         people = await Person.filter(workspace_id=workspace_id, email__in=emails).using_db(conn)
-    by_email = {p.email: p for p in people}
+        by_email = {p.email: p for p in people}
+        await gate.record(by_email, created=[e for e in emails if e not in found])
     for index, change in changes:
         result.people[index] = by_email[change.email]
     return result
@@ -297,6 +344,8 @@ async def track_events(workspace_id: int, items: Sequence[Mapping[str, Any]]) ->
         ids_by_email: dict[str, int] = {}
         if emails:
             result.created_people = await _create_people_by_email(conn, workspace_id, emails, now)
+            if result.created_people:
+                await suppression.inherit_on_create(conn, workspace_id, emails, now)
             ids_by_email = await _ids_by_email(conn, workspace_id, emails)
         wanted = {r.person_id for _, r in records if r.person_id is not None}
         known = set(
@@ -362,14 +411,29 @@ async def tag_people(
     return await _update_people(workspace_id, person_ids, change, "personIds")
 
 
-async def set_status(workspace_id: int, person_ids: Sequence[int], status: Status) -> BatchResult:
-    change = PersonChange(email="", status=Status(status))
-    return await _update_people(workspace_id, person_ids, change, "personIds")
+async def set_status(
+    workspace_id: int,
+    person_ids: Sequence[int],
+    status: Status,
+    *,
+    resubscribe: Mapping[str, Any] | None = None,
+    admin: bool = False,
+    source: str = "api",
+) -> BatchResult:
+    """The consent rule of app/suppression applies: see `suppression.change_status`."""
+    _check_batch_size(person_ids, "personIds")
+    changed = await suppression.change_status(workspace_id, person_ids, Status(status),
+                                              resubscribe=resubscribe, admin=admin, source=source)  # fmt: skip
+    return BatchResult(people=changed.people, errors=changed.errors)
 
 
 async def delete_person(workspace_id: int, person_id: int) -> bool:
-    """Removes the person and, by cascade, their events."""
-    return bool(await Person.filter(workspace_id=workspace_id, id=person_id).delete())
+    """Removes the person and, by cascade, their events; their suppression stays."""
+    async with in_transaction("default") as conn:
+        await suppression.keep_on_delete(conn, workspace_id, person_id)
+        return bool(
+            await Person.filter(workspace_id=workspace_id, id=person_id).using_db(conn).delete()
+        )
 
 
 async def get_person(workspace_id: int, *, person_id: int | None = None,

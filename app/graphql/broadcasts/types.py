@@ -138,6 +138,22 @@ class Broadcast:
         return await self._count(info, "failed")
 
     @strawberry.field(
+        description="Of the failed: refused for good by the recipient's server (5xx)."
+    )
+    async def bounced(self, info: Info) -> int:
+        return await self._count(info, "hard")
+
+    @strawberry.field(description="Of the failed: still temporarily refused at the retry deadline.")
+    async def soft_bounced(self, info: Info) -> int:
+        return await self._count(info, "soft")
+
+    @strawberry.field(
+        description="Held back by the workspace's frequency cap; resendCapped sends them later."
+    )
+    async def capped(self, info: Info) -> int:
+        return await self._count(info, "capped")
+
+    @strawberry.field(
         description="In flight when a worker died: maybe delivered, never sent again."
     )
     async def unknown(self, info: Info) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from app.errors import ErrorCode, UserError, UserInputError
@@ -19,6 +21,8 @@ from app.graphql.people.types import (
     UpsertPeoplePayload,
 )
 from app.graphql.permissions import AUTHENTICATED
+from app.graphql.suppression.access import may_lift_complaints
+from app.graphql.suppression.types import ConsentInput
 from app.ids import decode_id
 from app.people import service
 from app.people.service import BatchResult
@@ -58,7 +62,9 @@ class PeopleMutation:
     @strawberry.mutation(permission_classes=AUTHENTICATED)
     async def upsert_people(self, info: Info, people: list[PersonInput]) -> UpsertPeoplePayload:
         try:
-            result = await service.upsert_people(info.context.workspace, to_plain(people))
+            result = await service.upsert_people(
+                info.context.workspace, to_plain(people), admin=may_lift_complaints(info)
+            )
         except UserInputError as exc:
             return UpsertPeoplePayload(people=[], user_errors=user_errors(exc.errors))
         return _people_payload(result, UpsertPeoplePayload)
@@ -98,8 +104,18 @@ class PeopleMutation:
         info: Info,
         person_ids: list[strawberry.ID],
         status: PersonStatus,  # type: ignore[valid-type]
+        resubscribe: Annotated[
+            ConsentInput | None,
+            strawberry.argument(description="Needed to make a suppressed person SUBSCRIBED again."),
+        ] = None,
     ) -> PeoplePayload:
-        return await _update(info, person_ids, lambda ws, ids: service.set_status(ws, ids, status))
+        consent = to_plain(resubscribe) if resubscribe is not None else None
+        admin = may_lift_complaints(info)
+        return await _update(
+            info,
+            person_ids,
+            lambda ws, ids: service.set_status(ws, ids, status, resubscribe=consent, admin=admin),
+        )
 
     @strawberry.mutation(permission_classes=AUTHENTICATED)
     async def delete_person(self, info: Info, id: strawberry.ID) -> DeletePersonPayload:

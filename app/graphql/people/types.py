@@ -13,6 +13,7 @@ from app.graphql.errors import UserError
 from app.graphql.inputs import plain_input
 from app.graphql.pagination import Edge, PageInfo
 from app.graphql.scalars import JSON
+from app.graphql.suppression.types import ConsentInput
 from app.ids import encode_id
 from app.people.models import Person as PersonModel
 from app.people.models import Status
@@ -92,6 +93,11 @@ class PersonInput:
     region: str | None = strawberry.UNSET
     city: str | None = strawberry.UNSET
     timezone: str | None = strawberry.UNSET
+    resubscribe: ConsentInput | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="The person's consent, needed to make a suppressed or unsubscribed"
+        " address SUBSCRIBED again (implies status SUBSCRIBED).",
+    )
 
 
 @plain_input

@@ -1,0 +1,1 @@
+"""The suppression list: who must never be mailed again, surviving deletion (docs/suppression.md)."""
