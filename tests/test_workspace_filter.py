@@ -7,7 +7,6 @@ contains, memberships, previews, exports, broadcasts and flows, with their worke
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from typing import Any, NamedTuple
 
 import httpx
@@ -212,7 +211,7 @@ async def _workspace_life(gql: GraphQLClient, arq_redis: Any, workspace_id: int)
     _no_user_errors(created)
     broadcast = (await gql.ok(BROADCAST, {"include": [seg, ref], "exclude": []}))["createBroadcast"]
     _no_user_errors(await gql.ok(BROADCAST_FLOW, {"id": broadcast["broadcast"]["id"]}))
-    ctx = {"redis": arq_redis, "broadcast_config": dataclasses.replace(settings, email_transport="null",
+    ctx = {"redis": arq_redis, "broadcast_config": settings.replace(email_transport="null",
                                                    send_rate_per_second=100_000.0)}  # fmt: skip
     try:
         await asyncio.wait_for(run_burst_worker(arq_redis, BROADCAST_FUNCTIONS, ctx=ctx), 60)

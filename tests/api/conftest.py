@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -26,7 +25,7 @@ async def limited_client(db) -> AsyncIterator[Client]:
     clients: list[httpx.AsyncClient] = []
 
     async def make(arq: Any = None, **overrides: Any) -> httpx.AsyncClient:
-        app = create_app(dataclasses.replace(settings, **overrides))
+        app = create_app(settings.replace(**overrides))
         app.state.arq = arq
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
         clients.append(client)

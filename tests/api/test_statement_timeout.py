@@ -3,8 +3,6 @@ request deadline), next to the session settings it already had."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 from asyncpg.exceptions import QueryCanceledError
 
@@ -14,7 +12,7 @@ from app.sql import POINT, connection
 
 
 async def test_sessions_carry_the_statement_timeout(pg_database, monkeypatch):
-    configured = dataclasses.replace(app_db.settings, db_statement_timeout_seconds=0.2)
+    configured = app_db.settings.replace(db_statement_timeout_seconds=0.2)
     monkeypatch.setattr(app_db, "settings", configured)
     await open_database(pg_database)
     try:

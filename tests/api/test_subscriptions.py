@@ -4,7 +4,6 @@ re-checked (a revoked key ends it), and one key holds a bounded number open."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -32,7 +31,7 @@ def limits() -> dict[str, Any]:
 async def ws_url(db, limits) -> AsyncIterator[str]:
     from app.main import create_app
 
-    app = create_app(dataclasses.replace(settings, **limits))
+    app = create_app(settings.replace(**limits))
     app.state.arq = None
     server, task, port = await serve(app)
     try:

@@ -3,7 +3,6 @@ in-process broadcast and flow workers pointed at it, and the flow trigger subscr
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import pytest
@@ -24,8 +23,7 @@ def flow_triggers() -> None:
 @pytest.fixture
 def send_config(smtp_server) -> Settings:
     controller, _ = smtp_server
-    return dataclasses.replace(
-        settings,
+    return settings.replace(
         email_transport="smtp",
         smtp_host="127.0.0.1",
         smtp_port=controller.port,
@@ -49,8 +47,7 @@ def worker_ctx(send_config) -> dict[str, Any]:
 def bounce_ctx(scripted_smtp) -> dict[str, Any]:
     """Worker `ctx` for the scripted server, with quick retries (a deadline of 0.6 s)."""
     controller, _ = scripted_smtp
-    config = dataclasses.replace(
-        settings,
+    config = settings.replace(
         email_transport="smtp",
         smtp_host="127.0.0.1",
         smtp_port=controller.port,

@@ -150,7 +150,7 @@ async def test_a_delivery_in_between_resets_the_soft_bounces(
 
 async def test_an_unreachable_server_bounces_no_one(workspace, make_person, arq_redis, bounce_ctx):
     # the relay is down (nothing listens on its port): every send fails until the deadline
-    down = dataclasses.replace(bounce_ctx["broadcast_config"], smtp_port=free_port())
+    down = bounce_ctx["broadcast_config"].replace(smtp_port=free_port())
     ctx = {"broadcast_config": down}
     person = await make_person("a@x.test", tags=["all"])
     for _ in range(3):

@@ -3,7 +3,6 @@ HTTP requests to the app and a real SMTP server, on both databases."""
 
 from __future__ import annotations
 
-import dataclasses
 from email.utils import getaddresses
 
 from app.broadcasts import service
@@ -36,9 +35,7 @@ def link(workspace_id: int, person_id: int) -> str:
 async def test_messages_carry_the_https_and_mailto_unsubscribe_and_one_click_post(
     workspace, make_person, arq_redis, worker_ctx, mailbox
 ):
-    config = dataclasses.replace(
-        worker_ctx["broadcast_config"], unsubscribe_mailto="unsub@shop.test"
-    )
+    config = worker_ctx["broadcast_config"].replace(unsubscribe_mailto="unsub@shop.test")
     person = await make_person("eve@x.test", tags=["a"])
     a = await segment(workspace.id, "a", "a")
     broadcast = await service.create_broadcast(workspace.id, draft([a]))

@@ -3,7 +3,6 @@ GraphQL client on an app whose machine-open rule is off unless a test turns it o
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import httpx
@@ -19,9 +18,7 @@ __all__ = ["mailbox", "send_config", "smtp_server", "worker_ctx"]
 
 @pytest.fixture
 def app_config(send_config) -> Settings:
-    return dataclasses.replace(
-        send_config, track_machine_open_seconds=0.0, track_machine_click_seconds=0.0
-    )
+    return send_config.replace(track_machine_open_seconds=0.0, track_machine_click_seconds=0.0)
 
 
 @pytest.fixture
