@@ -69,8 +69,8 @@ class Settings(BaseSettings):
     broadcast_batch_seconds: PositiveFloat = 120.0
     broadcast_lease_seconds: PositiveFloat = 10.0
     # opens and clicks (app/tracking): sooner than this after sending is a machine
-    track_machine_open_seconds: PositiveFloat = 5.0
-    track_machine_click_seconds: PositiveFloat = 10.0
+    track_machine_open_seconds: Annotated[float, Field(ge=0)] = 5.0
+    track_machine_click_seconds: Annotated[float, Field(ge=0)] = 10.0
     flow_from_email: str = "hello@example.com"
     flow_batch_size: PositiveInt = 500
     flow_lease_seconds: PositiveFloat = 120.0

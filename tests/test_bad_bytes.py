@@ -213,7 +213,11 @@ async def test_query_arguments_are_refused_with_their_path(http_app, api_key, ki
     bad = BAD[kind]
     by_variable = await post(http_app, api_key, PERSON, {"email": f"a{bad}@example.com"})
     assert by_variable["data"] is None
-    assert by_variable["errors"][0]["extensions"] == {"code": "INVALID", "path": "email"}
+    assert by_variable["errors"][0]["extensions"] == {
+        "code": "INVALID",
+        "path": "email",
+        "inputPath": ["email"],
+    }
     escaped = json.dumps(bad)  # a GraphQL string literal takes the same escapes
     literal = await post(http_app, api_key, f"{{ person(email: {escaped}) {{ id }} }}", {})
     assert literal.get("data") is None

@@ -62,10 +62,18 @@ def _arguments(
             yield from _arguments(selection.selection_set, variables)
 
 
+# cursors are decoded, never stored: a malformed one gets the cursor error (pagination.py)
+_CURSORS = frozenset({"after", "before"})
+_CURSOR: tuple[PathPart, ...] = ("<cursor>",)
+
+
 def _argument(
     argument: ArgumentNode, variables: dict[str, tuple[PathPart, ...]]
 ) -> Iterator[Found]:
-    yield from _values(argument.value, (argument.name.value,), variables)
+    if argument.name.value not in _CURSORS:
+        yield from _values(argument.value, (argument.name.value,), variables)
+    elif isinstance(argument.value, VariableNode):
+        variables.setdefault(argument.value.name.value, _CURSOR)
 
 
 def _json(value: Any, path: tuple[PathPart, ...]) -> Iterator[Found]:
@@ -90,6 +98,8 @@ def unstorable_argument(document: DocumentNode, variables: Mapping[str, Any] | N
                 if not storable(text):
                     return format_path(path)
     for name, value in (variables or {}).items():
+        if used.get(name) == _CURSOR:
+            continue
         for path, text in _json(value, ()):
             if not storable(text):
                 return format_path((*used.get(name, (name,)), *path))

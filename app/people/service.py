@@ -253,7 +253,9 @@ async def upsert_people(
 
 
 async def _create_people_by_email(conn: Any, workspace_id: int, emails: list[str], now: Any) -> int:
-    """Insert people for unknown emails (SUBSCRIBED, no tags or fields); returns how many."""
+    """Insert people for unknown emails (SUBSCRIBED, no tags or fields); returns how many.
+    In email order, as upserts insert: racing batches then never deadlock."""
+    emails = sorted(emails)
     if dialect_of(conn) is Dialect.POSTGRES:
         rows = await conn.execute_query_dict(
             "INSERT INTO people (workspace_id, email, status, tags, fields, created_at, updated_at)"
