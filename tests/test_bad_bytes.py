@@ -224,7 +224,11 @@ async def test_query_arguments_are_refused_with_their_path(http_app, api_key, ki
     if kind == "surrogate":  # graphql-core's lexer refuses the escape: a syntax error
         assert "Invalid Unicode escape" in literal["errors"][0]["message"]
     else:
-        assert literal["errors"][0]["extensions"] == {"code": "INVALID", "path": "email"}
+        assert literal["errors"][0]["extensions"] == {
+            "code": "INVALID",
+            "path": "email",
+            "inputPath": ["email"],
+        }
     preview = await post(http_app, api_key, PREVIEW, {"d": {"conditions": [{"tag": {"tag": bad}}]}})
     assert preview["data"] is None
     assert preview["errors"][0]["extensions"]["code"] == "INVALID"

@@ -31,6 +31,7 @@ from app.settings import settings
 from app.sql import Dialect, SqlParams, bind_list, dialect_of, now_utc
 from app.suppression import service as suppression
 from app.suppression.consent import SubscriptionGate, read_consent
+from app.suppression.hashing import ensure_key
 
 MERGE_ROUNDS = 3
 PEOPLE_COLUMNS = (
@@ -235,6 +236,7 @@ async def upsert_people(
             changes.append((index, change))
     if not changes:
         return result
+    await ensure_key(workspace_id)  # before any row lock (app/suppression/hashing.py)
     async with in_transaction("default") as conn:
         emails = list(dict.fromkeys(change.email for _, change in changes))
         found = {p.email: p for p in await _lock_people(conn, workspace_id, email__in=emails)}
@@ -340,6 +342,7 @@ async def track_events(workspace_id: int, items: Sequence[Mapping[str, Any]]) ->
             records.append((index, record))
     if not records:
         return result
+    await ensure_key(workspace_id)  # before any row lock (app/suppression/hashing.py)
     async with in_transaction("default") as conn:
         # sorted: concurrent batches creating the same people insert them in one order
         emails = sorted({r.email for _, r in records if r.email})

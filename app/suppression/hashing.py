@@ -23,8 +23,9 @@ import secrets
 from collections.abc import Iterable
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
 
-from app.sql import Dialect, SqlParams, dialect_of, fetch_all, fetch_one, now_utc
+from app.sql import Dialect, SqlParams, connection, dialect_of, fetch_all, fetch_one, now_utc
 
 _BLOCK = 64  # SHA-256's block size, for the HMAC written out in SQL
 
@@ -92,6 +93,17 @@ async def hasher_for(conn: BaseDBAsyncClient, workspace_id: int) -> EmailHasher:
         if made:
             await _backfill(conn, workspace_id, EmailHasher(bytes.fromhex(row["hmac_key"])))
     return EmailHasher(bytes.fromhex(row["hmac_key"]))
+
+
+async def ensure_key(workspace_id: int) -> None:
+    """Make the workspace's key before a write locks people: made inside that write, two
+    concurrent first writes deadlocked (one held people rows, the other the new key)."""
+    conn = connection()
+    params = SqlParams(dialect_of(conn))
+    sql = f"SELECT 1 AS k FROM suppression_keys WHERE workspace_id = {params.add(workspace_id)}"
+    if await fetch_one(conn, sql, params.values) is None:
+        async with in_transaction("default") as tx:
+            await hasher_for(tx, workspace_id)
 
 
 async def _backfill(conn: BaseDBAsyncClient, workspace_id: int, hasher: EmailHasher) -> None:

@@ -70,12 +70,12 @@ async def test_report_figures_on_a_hand_computed_example(
     report = (await tgql.ok(REPORT, {"id": broadcast_id}))["broadcast"]["report"]
     assert report == {
         "audience": 4, "sent": 3, "delivered": 2, "failed": 1, "skipped": 0, "unknown": 0,
-        "pending": 0, "bounced": 1, "hardBounced": 0, "softBounced": 1,
+        "pending": 0, "bounced": 2, "hardBounced": 1, "softBounced": 1,  # dee's 5xx: hard
         "complained": 1, "unsubscribed": 1,
         "uniqueOpens": 2, "uniqueHumanOpens": 1, "opens": 2,
         "uniqueClicks": 2, "uniqueHumanClicks": 1, "clicks": 3,
         "openRate": 1.0, "humanOpenRate": 0.5, "clickRate": 1.0, "clickToOpenRate": 1.0,
-        "bounceRate": 0.25, "unsubscribeRate": 0.5,
+        "bounceRate": 0.5, "unsubscribeRate": 0.5,
         "links": [
             {"url": "https://shop.test/sale?x=1&y=2", "clicks": 2, "uniqueClicks": 2, "humanClicks": 1},
             {"url": "https://shop.test/shoes", "clicks": 1, "uniqueClicks": 1, "humanClicks": 1},
@@ -109,5 +109,9 @@ async def test_a_draft_reports_zeros_and_a_bad_window_is_a_clear_error(
     assert report["openRate"] is None and report["links"] == []
     body = await tgql(REPORT, {"id": broadcast_id, "hours": 0})
     (error,) = body["errors"]
-    assert error["extensions"] == {"code": "INVALID", "path": "revenueWindowHours"}
+    assert error["extensions"] == {
+        "code": "INVALID",
+        "path": "revenueWindowHours",
+        "inputPath": ["revenueWindowHours"],
+    }
     assert "between 1 and 2160" in error["message"]
