@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
+from typing import Annotated
 
 import strawberry
 
@@ -74,17 +75,28 @@ class Catalog:
     workspace_id: strawberry.Private[int]
 
     @strawberry.field(description=f"Tags by number of people, at most {MAX_TAGS}.")
-    async def tags(self, first: int = 100) -> list[CatalogTag]:
+    async def tags(
+        self,
+        first: Annotated[int, strawberry.argument(description="How many, most used first.")] = 100,
+    ) -> list[CatalogTag]:
         rows = await service.tags(self.workspace_id, _limit(first, MAX_TAGS))
         return [CatalogTag(tag=r.tag, people=r.people) for r in rows]
 
     @strawberry.field(description=f"Field keys by number of people, at most {MAX_FIELD_KEYS}.")
-    async def fields(self, first: int = 100) -> list[CatalogField]:
+    async def fields(
+        self,
+        first: Annotated[int, strawberry.argument(description="How many, most used first.")] = 100,
+    ) -> list[CatalogField]:
         rows = await service.field_keys(self.workspace_id, _limit(first, MAX_FIELD_KEYS))
         return [CatalogField(key=r.key, types=_types(r.types), people=r.count) for r in rows]
 
     @strawberry.field(description=f"Event names by number of events, at most {MAX_EVENT_NAMES}.")
-    async def events(self, first: int = 50) -> list[CatalogEvent]:
+    async def events(
+        self,
+        first: Annotated[
+            int, strawberry.argument(description="How many, most frequent first.")
+        ] = 50,
+    ) -> list[CatalogEvent]:
         rows = await service.event_names(self.workspace_id, _limit(first, MAX_EVENT_NAMES))
         return [
             CatalogEvent(

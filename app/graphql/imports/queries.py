@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from strawberry.permission import BasePermission
 
@@ -21,14 +23,23 @@ class ImportQuery:
         permission_classes=_AUTHENTICATED,
         description="One CSV import and its progress (uploads: POST /imports/people).",
     )
-    async def import_job(self, info: Info, id: strawberry.ID) -> ImportJob | None:
+    async def import_job(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The job's id.")],
+    ) -> ImportJob | None:
         pk = decode_id("Import", id)
         job = await jobs.get_job(info.context.workspace, pk) if pk is not None else None
         return ImportJob.of(job) if job is not None else None
 
     @strawberry.field(permission_classes=_AUTHENTICATED, description="CSV imports, newest first.")
     async def import_jobs(
-        self, info: Info, first: int | None = 20, after: str | None = None
+        self,
+        info: Info,
+        first: Annotated[int | None, strawberry.argument(description="Page size.")] = 20,
+        after: Annotated[
+            str | None, strawberry.argument(description="The endCursor of the previous page.")
+        ] = None,
     ) -> ImportJobConnection:
         size = page_size(first)
         workspace = info.context.workspace

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from enum import Enum
+from typing import Annotated
 
 import strawberry
 
@@ -13,35 +15,43 @@ from app.graphql.scalars import JSON
 from app.ids import encode_id
 from app.imports import jobs
 from app.imports.jobs import ImportJob as JobRecord
-from app.imports.jobs import ImportMode as ModeEnum
-from app.imports.jobs import ImportStatus as StatusEnum
 from app.imports.rows import RowError
 
-ImportStatus = strawberry.enum(
-    StatusEnum,
-    name="ImportStatus",
-    description="QUEUED (uploaded), RUNNING, DONE, or FAILED (see error; what was written stays).",
-)
-ImportMode = strawberry.enum(
-    ModeEnum,
-    name="ImportMode",
-    description="CREATE_OR_UPDATE merges rows into existing people (tags added, fields"
-    " merged); CREATE_ONLY leaves existing people untouched (counted as skipped).",
-)
+
+@strawberry.enum(description="Where an import job is.")
+class ImportStatus(Enum):
+    QUEUED = strawberry.enum_value("QUEUED", description="Uploaded, not started yet.")
+    RUNNING = strawberry.enum_value("RUNNING", description="Reading and writing rows.")
+    DONE = strawberry.enum_value("DONE", description="Every row was written or refused.")
+    FAILED = strawberry.enum_value(
+        "FAILED", description="Stopped (see error); the rows written before stay written."
+    )
+
+
+@strawberry.enum(description="What an import does with people who exist already.")
+class ImportMode(Enum):
+    CREATE_OR_UPDATE = strawberry.enum_value(
+        "CREATE_OR_UPDATE",
+        description="Merge rows into existing people: tags added, fields merged, mapped"
+        " attributes set (empty cells change nothing).",
+    )
+    CREATE_ONLY = strawberry.enum_value(
+        "CREATE_ONLY", description="Leave existing people untouched (their rows count as skipped)."
+    )
 
 
 @strawberry.type(description="One problem with one row of an import file.")
 class ImportRowError:
     row: int = strawberry.field(description="The row's number in the file; the header is row 1.")
     column: str = strawberry.field(description="The column's header, or empty for the whole row.")
-    code: ErrorCode  # type: ignore[valid-type]
-    message: str
+    code: ErrorCode = strawberry.field(description="What kind of problem.")  # type: ignore[valid-type]
+    message: str = strawberry.field(description="What is wrong, for a person to read.")
 
 
 @strawberry.type(description="Refused rows, in row order.")
 class ImportRowErrorConnection:
-    edges: list[Edge[ImportRowError]]
-    page_info: PageInfo
+    edges: list[Edge[ImportRowError]] = strawberry.field(description="This page's errors.")
+    page_info: PageInfo = strawberry.field(description="Whether more follow, and from where.")
     total_count: int = strawberry.field(
         description="Errors found in all (only the first IMPORT_MAX_ERRORS are kept)."
     )
@@ -49,8 +59,11 @@ class ImportRowErrorConnection:
 
 @strawberry.type(description="Why a job failed as a whole.")
 class ImportFailure:
-    code: ErrorCode  # type: ignore[valid-type]
-    message: str
+    code: ErrorCode = strawberry.field(  # type: ignore[valid-type]
+        description="INVALID (not CSV or not UTF-8), TOO_LARGE (over the row limit) or"
+        " INTERRUPTED (the process stopped, or an unexpected error)."
+    )
+    message: str = strawberry.field(description="What happened, for a person to read.")
 
 
 def _row_error(item: tuple[int, RowError]) -> ImportRowError:
@@ -62,11 +75,11 @@ def _row_error(item: tuple[int, RowError]) -> ImportRowError:
 
 @strawberry.type(description="A CSV import of people (POST /imports/people) and its progress.")
 class ImportJob:
-    id: strawberry.ID
-    status: ImportStatus  # type: ignore[valid-type]
-    mode: ImportMode  # type: ignore[valid-type]
+    id: strawberry.ID = strawberry.field(description="The job's opaque id (imp_...).")
+    status: ImportStatus = strawberry.field(description="Where the job is.")
+    mode: ImportMode = strawberry.field(description="What it does with existing people.")
     mapping: JSON = strawberry.field(description="The column mapping as applied.")
-    filename: str
+    filename: str = strawberry.field(description="The uploaded file's name, as sent.")
     bytes_total: int = strawberry.field(description="Size of the uploaded file.")
     rows_total: int | None = strawberry.field(
         description="Data rows in the file, once the first read has counted them."
@@ -82,9 +95,9 @@ class ImportJob:
         description="Where the error report is downloaded as CSV (row, column, code,"
         " message), with the same API key."
     )
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
+    created_at: datetime = strawberry.field(description="When the file was uploaded.")
+    started_at: datetime | None = strawberry.field(description="When rows started to be read.")
+    finished_at: datetime | None = strawberry.field(description="When it became DONE or FAILED.")
     pk: strawberry.Private[int]
     error_count: strawberry.Private[int]
 
@@ -97,7 +110,8 @@ class ImportJob:
             else None
         )
         return cls(
-            id=strawberry.ID(ident), status=job.status, mode=job.mode, mapping=JSON(job.mapping),
+            id=strawberry.ID(ident), status=ImportStatus(job.status.value),
+            mode=ImportMode(job.mode.value), mapping=JSON(job.mapping),
             filename=job.filename, bytes_total=job.bytes_total, rows_total=job.rows_total,
             rows_processed=job.rows_processed, created=job.created, updated=job.updated,
             unchanged=job.unchanged, skipped=job.skipped, rejected=job.rejected, error=failure,
@@ -108,7 +122,11 @@ class ImportJob:
 
     @strawberry.field(description="The refused rows, in row order.")
     async def errors(
-        self, first: int | None = 100, after: str | None = None
+        self,
+        first: Annotated[int | None, strawberry.argument(description="Page size.")] = 100,
+        after: Annotated[
+            str | None, strawberry.argument(description="The endCursor of the previous page.")
+        ] = None,
     ) -> ImportRowErrorConnection:
         size = page_size(first)
         rows = await jobs.error_page(self.pk, after_id=decode_cursor(after), limit=size + 1)
@@ -118,10 +136,10 @@ class ImportJob:
         )
 
 
-@strawberry.type
+@strawberry.type(description="Import jobs, newest first.")
 class ImportJobConnection:
-    edges: list[Edge[ImportJob]]
-    page_info: PageInfo
+    edges: list[Edge[ImportJob]] = strawberry.field(description="This page's jobs.")
+    page_info: PageInfo = strawberry.field(description="Whether more follow, and from where.")
     counter: strawberry.Private[Callable[[], Awaitable[int]]]
 
     @strawberry.field(description="Imports of the workspace in all.")
