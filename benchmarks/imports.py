@@ -10,7 +10,10 @@ import` — into an empty workspace (every row creates a person), then imports a
 file for the same emails with other tags and fields (every row updates a person). A
 hundredth of the rows are bad (an invalid email or a number field that is not a number)
 and go to the error report. Each phase includes the scan, validation, writes, the
-suppression checks and the job's counters. Prints a table.
+suppression checks and the job's counters. For scale, the last two rows write the same
+rows into another workspace with bare `INSERT ... SELECT FROM unnest` and `UPDATE ...
+FROM unnest` statements (chunks of the same size, no checks, no Python work per row):
+the database's own floor on this machine. Prints a table.
 """
 
 from __future__ import annotations
@@ -66,10 +69,57 @@ async def _fresh_database(url: str) -> None:
         await conn.close()
 
 
+def _columns(path: Path) -> list[tuple[str, str, str, str]]:
+    """(email, tags JSON, fields JSON, country) of the good rows, as the floor writes them."""
+    import json
+
+    out = []
+    with open(path, newline="", encoding="utf-8") as handle:
+        for email, tags, first, plan, seats, country, _city in list(csv.reader(handle))[1:]:
+            if "@" in email and seats.isdigit():
+                fields = {"first_name": first, "plan": plan, "seats": int(seats)}
+                out.append((email, json.dumps(tags.split(",") if tags else []), json.dumps(fields),
+                            country))  # fmt: skip
+    return out
+
+
+async def _floor(url: str, workspace_id: int, rows: list[tuple[str, str, str, str]],
+                 chunk: int) -> tuple[float, float]:  # fmt: skip
+    """Seconds to insert, then to update, the rows with bare set-based statements."""
+    conn = await asyncpg.connect(url)
+    try:
+        started = time.perf_counter()
+        for i in range(0, len(rows), chunk):
+            part = rows[i : i + chunk]
+            async with conn.transaction():
+                await conn.execute(
+                    "INSERT INTO people (workspace_id, email, status, tags, fields, country,"
+                    " created_at, updated_at) SELECT $1, u.e, 'SUBSCRIBED', u.t::jsonb, u.f::jsonb,"
+                    " u.c, now(), now() FROM unnest($2::text[], $3::text[], $4::text[], $5::text[])"
+                    " AS u(e, t, f, c)",
+                    workspace_id, *[list(column) for column in zip(*part, strict=True)],
+                )  # fmt: skip
+        inserted = time.perf_counter() - started
+        started = time.perf_counter()
+        for i in range(0, len(rows), chunk):
+            part = rows[i : i + chunk]
+            async with conn.transaction():
+                await conn.execute(
+                    "UPDATE people AS p SET tags = u.t::jsonb, fields = u.f::jsonb, updated_at ="
+                    " now() FROM unnest($2::text[], $3::text[], $4::text[]) AS u(e, t, f)"
+                    " WHERE p.workspace_id = $1 AND p.email = u.e",
+                    workspace_id, [r[0] for r in part], [r[2] for r in part], [r[1] for r in part],
+                )  # fmt: skip
+        return inserted, time.perf_counter() - started
+    finally:
+        await conn.close()
+
+
 async def run(url: str, rows: int) -> list[tuple[str, int, float, int, int, int]]:
     from app.db import database
     from app.imports.jobs import ImportMode
     from app.imports.service import prepare, run_import
+    from app.settings import settings
     from app.tenancy import create_workspace
 
     await _fresh_database(url)
@@ -89,6 +139,11 @@ async def run(url: str, rows: int) -> list[tuple[str, int, float, int, int, int]
                 seconds = time.perf_counter() - started
                 assert done.rows_processed == rows, done
                 results.append((label, rows, seconds, done.created, done.updated, done.rejected))
+            floor = await create_workspace("import-bench-floor")
+        good = _columns(first)
+        inserted, updated = await _floor(url, floor.id, good, settings.import_chunk_rows)
+        results.append(("floor: bare INSERT", len(good), inserted, len(good), 0, 0))
+        results.append(("floor: bare UPDATE", len(good), updated, 0, len(good), 0))
     return results
 
 

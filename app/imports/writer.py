@@ -17,7 +17,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
@@ -46,6 +46,21 @@ class ChunkOutcome:
     errors: list[RowError] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class _Holder:
+    """What the suppression gate reads of a person (id, status, updated_at): a tortoise
+    Model instance costs about 0.5 ms to build here, more than the rest of a row."""
+
+    id: int
+    email: str
+    status: Status
+    updated_at: datetime | None = None
+
+
+def _person(holder: _Holder) -> Person:
+    return cast(Person, holder)
+
+
 @dataclass
 class _Stored:
     person: Person
@@ -69,8 +84,8 @@ async def _lock(
     )
     found: dict[str, _Stored] = {}
     for r in rows:
-        person = Person(id=r["id"], email=r["email"], status=Status(r["status"]),
-                        updated_at=parse_db_datetime(r["updated_at"]))  # fmt: skip
+        person = _person(_Holder(r["id"], r["email"], Status(r["status"]),
+                                 parse_db_datetime(r["updated_at"])))  # fmt: skip
         state = {key: r[key] for key in _STATE}
         state["tags"], state["fields"] = load_json(r["tags"]), load_json(r["fields"])
         found[r["email"]] = _Stored(person, state)
@@ -141,8 +156,8 @@ async def apply_chunk(
     if len(ids) != len(new):
         raise ChunkRace
     await _update(conn, workspace_id, {found[e].person.id: s for e, s in changed.items()}, now)
-    written = {e: Person(id=ids[e], email=e, status=Status(states[e]["status"])) for e in new}
-    written |= {e: Person(id=found[e].person.id, email=e, status=Status(s["status"]))
+    written = {e: _person(_Holder(ids[e], e, Status(states[e]["status"]))) for e in new}
+    written |= {e: _person(_Holder(found[e].person.id, e, Status(s["status"])))
                 for e, s in changed.items()}  # fmt: skip
     await gate.record(written, created=new)
     return outcome
