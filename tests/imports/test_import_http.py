@@ -290,3 +290,24 @@ async def test_imports_per_workspace_are_limited(http_app, gql, workspace, monke
                           filename="x.csv", bytes_total=1, source="api")  # fmt: skip
     busy = await upload(http_app, gql.key, "email\na@example.com\n")
     assert busy.status_code == 429 and busy.json()["errors"][0]["code"] == "TOO_MANY"
+
+
+async def test_a_shutdown_interrupts_an_import_between_whole_chunks(http_app, gql, workspace, monkeypatch):
+    from app.imports import jobs
+
+    monkeypatch.setattr(app_settings, "settings", app_settings.settings.replace(import_chunk_rows=50))
+    text = "email,plan\n" + "".join(f"p{i}@example.com,pro\n" for i in range(20_000))
+    response = await upload(http_app, gql.key, text)
+    job_id = int(response.json()["job"]["id"].removeprefix("imp_"))
+    for _ in range(10_000):  # until the first chunks are written (a condition, not a delay)
+        job = await jobs.get_job(workspace.id, job_id)
+        if job is not None and job.rows_processed > 0:
+            break
+        await asyncio.sleep(0.01)
+    await service.stop_background()  # what the app's lifespan does at shutdown
+    job = await jobs.get_job(workspace.id, job_id)
+    assert job is not None and job.status.value == "FAILED"
+    assert job.error_code is not None and job.error_code.value == "INTERRUPTED"
+    assert 0 < job.rows_processed < 20_000 and job.rows_processed % 50 == 0
+    # exactly the rows counted were written: whole chunks, none half-applied
+    assert await Person.filter(workspace_id=workspace.id).count() == job.created == job.rows_processed
