@@ -118,7 +118,9 @@ class Settings(BaseSettings):
     import_max_rows: PositiveInt = 10_000_000
     import_max_columns: PositiveInt = 250
     import_max_errors: PositiveInt = 100_000  # stored for the report; more are counted
-    import_chunk_rows: PositiveInt = 2_000
+    # at most 4,000: the suppression list's multi-row insert binds 8 values a row (PostgreSQL
+    # takes 32,767 at most)
+    import_chunk_rows: Annotated[int, Field(gt=0, le=4000)] = 2_000
     import_max_active: PositiveInt = 2  # queued or running imports per workspace
     import_stale_seconds: PositiveFloat = 120.0
     import_spool_dir: str = ""  # uploads wait here for their job (empty: the system's temp)
