@@ -85,6 +85,8 @@ def run() -> None:
     """
     from arq.worker import create_worker
 
+    # arq's WorkerSettingsBase protocol declares its members as mutable attributes of
+    # exact types (invariant), which a settings class with plain lists never matches
     worker = create_worker(WorkerSettings)  # type: ignore[arg-type]
     try:
         worker.run()

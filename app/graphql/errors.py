@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 import strawberry
-from asyncpg.exceptions import QueryCanceledError  # type: ignore[import-untyped]
+from asyncpg.exceptions import QueryCanceledError
 from graphql import GraphQLError
 from strawberry.exceptions import StrawberryGraphQLError
 
@@ -18,14 +18,15 @@ from app.errors import PathPart, UserInputError, format_path
 from app.errors import UserError as DomainUserError
 from app.settings import settings
 
-ErrorCode = strawberry.enum(DomainErrorCode, name="ErrorCode")
+strawberry.enum(DomainErrorCode, name="ErrorCode")
+ErrorCode = DomainErrorCode
 
 
 @strawberry.type(description="Something in the input that cannot be applied, and where it is.")
 class UserError:
     path: list[str]
     message: str
-    code: ErrorCode  # type: ignore[valid-type]
+    code: ErrorCode
 
 
 def user_error(error: DomainUserError) -> UserError:

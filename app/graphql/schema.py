@@ -115,4 +115,5 @@ def _as_is(value: dict[str, Any]) -> dict[str, Any]:
 for _one_of in ("ConditionInput", "WindowInput"):
     _input = schema._schema.type_map[_one_of]
     assert isinstance(_input, GraphQLInputObjectType)
+    # graphql-core declares out_type a method; an instance may override it all the same
     _input.out_type = _as_is  # type: ignore[method-assign]

@@ -12,18 +12,19 @@ from app.ids import encode_id
 from app.keys.scopes import Scope
 from app.people.models import ApiKey as ApiKeyRow
 
-ApiKeyScope = strawberry.enum(
+strawberry.enum(
     Scope,
     name="ApiKeyScope",
     description="READ: queries and subscriptions; WRITE: and mutations; ADMIN: and API keys.",
 )
+ApiKeyScope = Scope
 
 
 @strawberry.type(description="An API key of the workspace. Its secret is never shown again.")
 class ApiKey:
     id: strawberry.ID
     name: str
-    scope: ApiKeyScope  # type: ignore[valid-type]
+    scope: ApiKeyScope
     prefix: str = strawberry.field(description="The key's first characters, to tell keys apart.")
     created_at: datetime
     last_used_at: datetime | None = strawberry.field(
@@ -63,4 +64,4 @@ class ApiKeyPayload:
 @strawberry.input
 class CreateApiKeyInput:
     name: str = strawberry.field(description="What the key is for, e.g. 'CRM sync'.")
-    scope: ApiKeyScope = Scope.WRITE  # type: ignore[valid-type]
+    scope: ApiKeyScope = Scope.WRITE

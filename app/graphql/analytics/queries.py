@@ -43,15 +43,12 @@ class AnalyticsQuery:
         window_ast = window_of(window) or DEFAULT_WINDOW
         ids = [decode_id("Segment", s) for s in segment_ids]
         found = await segments.segments_by_ids(info.context.workspace, [i or -1 for i in ids])
-        if None in found:
+        present = [s for s in found if s is not None]
+        if len(present) < len(found):
             index = found.index(None)
             raise ClientError("No such segment.", ErrorCode.NOT_FOUND, f"segmentIds[{index}]")
-        stats = await service.segment_engagement(
-            info.context.workspace,
-            found,
-            window_ast,  # type: ignore[arg-type]
-        )
+        stats = await service.segment_engagement(info.context.workspace, present, window_ast)
         return [
             SegmentComparison(segment=Segment.from_model(s), engagement=SegmentEngagement.of(e))
-            for s, e in zip(found, stats, strict=True)  # type: ignore[arg-type]
+            for s, e in zip(present, stats, strict=True)
         ]

@@ -19,11 +19,12 @@ from app.graphql.people.types import PersonConnection
 from app.graphql.segments.types import members_connection
 from app.ids import encode_id
 
-BroadcastStatus = strawberry.enum(
+strawberry.enum(
     models.BroadcastStatus,
     name="BroadcastStatus",
     description="DRAFT → SCHEDULED → SENDING → SENT; CANCELLED and FAILED are final too.",
 )
+BroadcastStatus = models.BroadcastStatus
 
 
 def _counts(info: Info) -> DataLoader[int, dict[str, int]]:
@@ -65,7 +66,7 @@ class AudiencePreview:
     async def members(
         self, info: Info, first: int | None = 10, after: str | None = None
     ) -> PersonConnection:
-        return await members_connection(info, self.audience, first, after)  # type: ignore[arg-type]
+        return await members_connection(info, self.audience, first, after)
 
 
 @strawberry.type
@@ -76,7 +77,7 @@ class Broadcast:
     html: str
     text: str
     from_email: str
-    status: BroadcastStatus  # type: ignore[valid-type]
+    status: BroadcastStatus
     include_segment_ids: list[strawberry.ID]
     exclude_segment_ids: list[strawberry.ID]
     scheduled_at: datetime | None
@@ -209,23 +210,24 @@ def broadcasts_page(rows: list[models.Broadcast], size: int, total: int) -> Broa
     return BroadcastConnection(edges=edges, page_info=page_info, total_count=total)
 
 
-BasedOnAudience = strawberry.enum(
+strawberry.enum(
     based_on.BasedOnAudience,
     name="BasedOnAudience",
     description="Who of an earlier broadcast's audience a new one is for (docs/broadcasts.md).",
 )
+BasedOnAudience = based_on.BasedOnAudience
 
 
 @strawberry.input(description="Send to who missed an earlier, finished broadcast.")
 class BasedOnInput:
     broadcast_id: strawberry.ID
-    audience: BasedOnAudience  # type: ignore[valid-type]
+    audience: BasedOnAudience
 
 
 @strawberry.type
 class BasedOn:
     broadcast_id: strawberry.ID
-    audience: BasedOnAudience  # type: ignore[valid-type]
+    audience: BasedOnAudience
 
 
 @strawberry.input

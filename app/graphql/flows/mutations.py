@@ -10,6 +10,7 @@ from app.errors import ErrorCode, UserInputError
 from app.flows import service
 from app.flows.dispatch import scheduler_for
 from app.flows.errors import flow_not_found
+from app.flows.models import Flow as FlowModel
 from app.flows.models import FlowStatus
 from app.graphql.context import Info
 from app.graphql.errors import user_errors
@@ -26,8 +27,8 @@ from app.ids import decode_id
 from app.queue import QUEUE_ERRORS
 
 
-def _payload(call_result: object) -> FlowPayload:
-    return FlowPayload(flow=Flow.from_model(call_result), user_errors=[])  # type: ignore[arg-type]
+def _payload(call_result: FlowModel) -> FlowPayload:
+    return FlowPayload(flow=Flow.from_model(call_result), user_errors=[])
 
 
 @strawberry.type
@@ -94,7 +95,8 @@ class FlowMutation:
                 ids = [decode_id("Person", p) for p in person_ids]
                 result = await service.enroll_people(workspace, flow_pk, ids, scheduler)
             else:
-                seg = decode_id("Segment", segment_id)  # type: ignore[arg-type]
+                assert segment_id is not None  # exactly one of the two, checked above
+                seg = decode_id("Segment", segment_id)
                 result = await service.enroll_segment(workspace, flow_pk, seg, scheduler)
         except UserInputError as exc:
             return EnrollPeoplePayload(enrolled=0, skipped=0, user_errors=user_errors(exc.errors))

@@ -34,9 +34,12 @@ from app.graphql.people.types import Person
 from app.graphql.scalars import JSON
 from app.ids import encode_id
 
-FlowStatusEnum = strawberry.enum(FlowStatus, name="FlowStatus")
-EnrollmentStateEnum = strawberry.enum(EnrollmentState, name="EnrollmentState")
-FlowStepKind = strawberry.enum(StepKind, name="FlowStepKind")
+strawberry.enum(FlowStatus, name="FlowStatus")
+FlowStatusEnum = FlowStatus
+strawberry.enum(EnrollmentState, name="EnrollmentState")
+EnrollmentStateEnum = EnrollmentState
+strawberry.enum(StepKind, name="FlowStepKind")
+FlowStepKind = StepKind
 
 
 def _loader(info: Info, name: str, load: Callable[[list[int]], Awaitable[Sequence[Any]]]) -> DataLoader[int, Any]:  # fmt: skip
@@ -164,7 +167,7 @@ class ExitStep:
 @strawberry.type
 class FlowStep:
     id: str
-    kind: FlowStepKind  # type: ignore[valid-type]
+    kind: FlowStepKind
     wait: WaitStep | None = None
     split: SplitStep | None = None
     send_email: SendEmailStep | None = None
@@ -215,7 +218,7 @@ class FlowDecision:
     @classmethod
     def from_model(cls, row: DecisionModel) -> FlowDecision:
         return cls(
-            enrollment_id=strawberry.ID(encode_id("Enrollment", row.enrollment_id)),  # type: ignore[attr-defined]
+            enrollment_id=strawberry.ID(encode_id("Enrollment", row.enrollment_id)),
             person_id=strawberry.ID(encode_id("Person", row.person_id)),
             step=row.step,
             segment_id=strawberry.ID(encode_id("Segment", row.segment_id)),
@@ -235,7 +238,7 @@ class FlowDecisionConnection:
 @strawberry.type(description="One person's way through one flow.")
 class FlowEnrollment:
     id: strawberry.ID
-    state: EnrollmentStateEnum  # type: ignore[valid-type]
+    state: EnrollmentStateEnum
     step: str = strawberry.field(description="The step to run next (or the last one run).")
     steps_taken: int
     due_at: datetime = strawberry.field(description="When the current step runs.")
@@ -260,7 +263,7 @@ class FlowEnrollment:
             enrolled_at=row.created_at,
             finished_at=row.finished_at,
             pk=row.id,
-            flow_pk=row.flow_id,  # type: ignore[attr-defined]
+            flow_pk=row.flow_id,
             person_pk=row.person_id,
         )
 
@@ -309,7 +312,7 @@ async def enrollments_connection(
 class Flow:
     id: strawberry.ID
     name: str
-    status: FlowStatusEnum  # type: ignore[valid-type]
+    status: FlowStatusEnum
     definition: FlowDefinition
     definition_json: JSON = strawberry.field(
         description='The definition as JSON ({"version": 1, ...}), split segments as IDs.'
@@ -332,7 +335,7 @@ class Flow:
                 allow_reentry=parsed.allow_reentry,
                 steps=[FlowStep.build(s) for s in parsed.steps],
             ),
-            definition_json=to_json(parsed, client=True),
+            definition_json=JSON(to_json(parsed, client=True)),
             activated_at=row.activated_at,
             created_at=row.created_at,
             updated_at=row.updated_at,

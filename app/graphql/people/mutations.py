@@ -103,7 +103,7 @@ class PeopleMutation:
         self,
         info: Info,
         person_ids: list[strawberry.ID],
-        status: PersonStatus,  # type: ignore[valid-type]
+        status: PersonStatus,
         resubscribe: Annotated[
             ConsentInput | None,
             strawberry.argument(description="Needed to make a suppressed person SUBSCRIBED again."),

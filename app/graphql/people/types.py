@@ -21,14 +21,15 @@ from app.people.models import Status
 if TYPE_CHECKING:
     from app.graphql.flows.types import FlowEnrollmentConnection
 
-PersonStatus = strawberry.enum(Status, name="PersonStatus")
+strawberry.enum(Status, name="PersonStatus")
+PersonStatus = Status
 
 
 @strawberry.type
 class Person:
     id: strawberry.ID
     email: str
-    status: PersonStatus  # type: ignore[valid-type]
+    status: PersonStatus
     tags: list[str]
     fields: JSON
     country: str | None
@@ -46,7 +47,7 @@ class Person:
             email=person.email,
             status=Status(person.status),
             tags=list(person.tags),
-            fields=dict(person.fields),
+            fields=JSON(dict(person.fields)),
             country=person.country,
             region=person.region,
             city=person.city,
@@ -80,7 +81,7 @@ class PersonConnection:
 @strawberry.input(description="Create or merge a person by email: fields merge, tags add/remove.")
 class PersonInput:
     email: str
-    status: PersonStatus | None = strawberry.UNSET  # type: ignore[valid-type]
+    status: PersonStatus | None = strawberry.UNSET
     tags: list[str] | None = strawberry.field(
         default=strawberry.UNSET, description="Tags to add (case-insensitive)."
     )

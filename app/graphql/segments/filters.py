@@ -18,12 +18,14 @@ from app.segments.conditions.event import DEFAULT_COUNT
 from app.segments.conditions.segment import DEFAULT_MEMBER
 from app.segments.conditions.tag import DEFAULT_HAS
 
-GroupMatch = strawberry.enum(
-    Match, name="GroupMatch", description="AND, OR, NOT-OR of the conditions."
-)
-FilterOp = strawberry.enum(Op, name="FilterOp")
-PersonAttributeEnum = strawberry.enum(PersonAttribute, name="PersonAttribute")
-Aggregate = strawberry.enum(AggregateEnum, name="Aggregate")
+strawberry.enum(Match, name="GroupMatch", description="AND, OR, NOT-OR of the conditions.")
+GroupMatch = Match
+strawberry.enum(Op, name="FilterOp")
+FilterOp = Op
+strawberry.enum(PersonAttribute, name="PersonAttribute")
+PersonAttributeEnum = PersonAttribute
+strawberry.enum(AggregateEnum, name="Aggregate")
+Aggregate = AggregateEnum
 
 UNSET: Any = strawberry.UNSET
 
@@ -39,15 +41,15 @@ class TagFilterInput:
 @strawberry.input
 class FieldFilterInput:
     key: str
-    op: FilterOp  # type: ignore[valid-type]
+    op: FilterOp
     value: JSON | None = UNSET
     values: list[JSON] | None = UNSET
 
 
 @strawberry.input
 class AttributeFilterInput:
-    attribute: PersonAttributeEnum  # type: ignore[valid-type]
-    op: FilterOp  # type: ignore[valid-type]
+    attribute: PersonAttributeEnum
+    op: FilterOp
     value: JSON | None = UNSET
     values: list[JSON] | None = UNSET
 
@@ -68,14 +70,14 @@ class WindowInput:
 
 @strawberry.input(description="EQ NEQ GT GTE LT LTE only.")
 class CountInput:
-    op: FilterOp = DEFAULT_COUNT.op  # type: ignore[valid-type]
+    op: FilterOp = DEFAULT_COUNT.op
     value: int = DEFAULT_COUNT.value
 
 
 @strawberry.input
 class PropertyFilterInput:
     key: str
-    op: FilterOp  # type: ignore[valid-type]
+    op: FilterOp
     value: JSON | None = UNSET
     values: list[JSON] | None = UNSET
 
@@ -91,8 +93,8 @@ class EventFilterInput:
 @strawberry.input
 class AggregateFilterInput:
     name: str
-    fn: Aggregate  # type: ignore[valid-type]
-    op: FilterOp  # type: ignore[valid-type]
+    fn: Aggregate
+    op: FilterOp
     value: float
     property: str | None = UNSET
     window: WindowInput | None = UNSET
@@ -118,7 +120,7 @@ class ConditionInput:
 @strawberry.input
 class FilterGroupInput:
     conditions: list[ConditionInput]
-    match: GroupMatch = Match.ALL  # type: ignore[valid-type]
+    match: GroupMatch = Match.ALL
 
 
 # ---------------------------------------------------------------------------- outputs
@@ -132,7 +134,7 @@ class TagFilter:
 
 @strawberry.type
 class ValueFilter:
-    op: FilterOp  # type: ignore[valid-type]
+    op: FilterOp
     value: JSON | None
     values: list[JSON] | None
 
@@ -144,7 +146,7 @@ class FieldFilter(ValueFilter):
 
 @strawberry.type
 class AttributeFilter(ValueFilter):
-    attribute: PersonAttributeEnum  # type: ignore[valid-type]
+    attribute: PersonAttributeEnum
 
 
 @strawberry.type
@@ -168,7 +170,7 @@ class Window:
 
 @strawberry.type
 class CountFilter:
-    op: FilterOp  # type: ignore[valid-type]
+    op: FilterOp
     value: int
 
 
@@ -183,9 +185,9 @@ class EventFilter:
 @strawberry.type
 class AggregateFilter:
     name: str
-    fn: Aggregate  # type: ignore[valid-type]
+    fn: Aggregate
     property: str | None
-    op: FilterOp  # type: ignore[valid-type]
+    op: FilterOp
     value: float
     window: Window | None
 
@@ -209,7 +211,7 @@ class Condition:
 
 @strawberry.type
 class FilterGroup:
-    match: GroupMatch  # type: ignore[valid-type]
+    match: GroupMatch
     conditions: list[Condition]
 
 

@@ -66,14 +66,15 @@ class SegmentQuery:
     async def memberships(
         self, info: Info, person_id: strawberry.ID, segment_ids: list[strawberry.ID] | None = None
     ) -> list[Membership]:
-        ids = None
+        ids: list[int] | None = None
         if segment_ids is not None:
-            ids = [decode_id("Segment", s) for s in segment_ids]
-            if None in ids:
-                index = ids.index(None)
+            decoded = [decode_id("Segment", s) for s in segment_ids]
+            ids = [i for i in decoded if i is not None]
+            if len(ids) < len(decoded):
+                index = decoded.index(None)
                 raise ClientError("Not a segment ID.", ErrorCode.NOT_FOUND, f"segmentIds[{index}]")
         try:
-            answers = await service.memberships(info.context.workspace, person_pk(person_id), ids)  # type: ignore[arg-type]
+            answers = await service.memberships(info.context.workspace, person_pk(person_id), ids)
         except UserInputError as exc:
             raise_for(exc)
         if answers is None:

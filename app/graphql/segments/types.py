@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import datetime
+from typing import Protocol
 
 import strawberry
 
@@ -34,8 +36,16 @@ def person_pk(person_id: strawberry.ID) -> int:
     return pk
 
 
+class Members(Protocol):
+    """What a members connection pages: a segment's evaluation or a broadcast's audience."""
+
+    def count(self) -> Awaitable[int]: ...
+
+    def page(self, after_id: int | None, limit: int) -> Awaitable[list[int]]: ...
+
+
 async def members_connection(
-    info: Info, evaluation: Evaluation, first: int | None, after: str | None
+    info: Info, evaluation: Members, first: int | None, after: str | None
 ) -> PersonConnection:
     size = page_size(first)
     ids = await evaluation.page(decode_cursor(after), size + 1)

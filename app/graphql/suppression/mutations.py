@@ -8,6 +8,7 @@ from strawberry.permission import BasePermission
 from app.errors import UserInputError
 from app.graphql.context import Info
 from app.graphql.errors import user_errors
+from app.graphql.inputs import to_plain
 from app.graphql.permissions import AUTHENTICATED
 from app.graphql.suppression.access import may_lift_complaints
 from app.graphql.suppression.types import (
@@ -33,7 +34,10 @@ class SuppressionMutation:
         self, info: Info, suppressions: list[SuppressionInput]
     ) -> AddSuppressionsPayload:
         try:
-            rows, errors = await service.add_suppressions(info.context.workspace, suppressions)  # type: ignore[arg-type]
+            # plain_input: each item arrives as the dict the domain takes
+            rows, errors = await service.add_suppressions(
+                info.context.workspace, to_plain(suppressions)
+            )
         except UserInputError as exc:
             return AddSuppressionsPayload(suppressions=[], user_errors=user_errors(exc.errors))
         return AddSuppressionsPayload(

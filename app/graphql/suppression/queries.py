@@ -26,7 +26,7 @@ class SuppressionQuery:
     async def suppressions(
         self,
         info: Info,
-        reason: SuppressionReason | None = None,  # type: ignore[valid-type]
+        reason: SuppressionReason | None = None,
         email: str | None = None,
         first: int | None = 100,
         after: str | None = None,

@@ -14,7 +14,8 @@ from app.ids import encode_id
 from app.suppression.models import Reason
 from app.suppression.models import Suppression as SuppressionRow
 
-SuppressionReason = strawberry.enum(Reason, name="SuppressionReason")
+strawberry.enum(Reason, name="SuppressionReason")
+SuppressionReason = Reason
 
 
 @strawberry.type(description="An address that is never mailed, kept after the person is deleted.")
@@ -27,7 +28,7 @@ class Suppression:
         description="The address, while a person holds it (the list stores only the hash)."
     )
     person_id: strawberry.ID | None
-    reason: SuppressionReason  # type: ignore[valid-type]
+    reason: SuppressionReason
     source: str = strawberry.field(description="What put it there: api, smtp, unsubscribe...")
     detail: str | None = strawberry.field(description="E.g. the server's reply to a bounce.")
     suppressed_at: datetime = strawberry.field(description="When the current reason applied.")
@@ -63,7 +64,7 @@ class SuppressionConnection:
 @strawberry.input(description="An address to put on the suppression list.")
 class SuppressionInput:
     email: str
-    reason: SuppressionReason | None = strawberry.field(  # type: ignore[valid-type]
+    reason: SuppressionReason | None = strawberry.field(
         default=strawberry.UNSET, description="Defaults to MANUAL."
     )
     detail: str | None = strawberry.UNSET
