@@ -15,6 +15,7 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
+from strawberry.types.base import get_object_definition
 
 from app import settings as app_settings
 from app.graphql.admin.mutations import AdminMutation
@@ -70,6 +71,14 @@ Mutation = merge_types(
     ),
 )
 Subscription = merge_types("Subscription", (BroadcastSubscription,))
+
+# merge_types takes no description: the roots get theirs here
+for _root, _description in (
+    (Query, "Reads, all within the API key's workspace and answered as of now."),
+    (Mutation, "Writes; expected refusals come back as the payload's userErrors."),
+    (Subscription, "Live updates over a WebSocket on /graphql."),
+):
+    get_object_definition(_root, strict=True).description = _description
 
 # The limits' validation rules are built once, so every request validates with the same
 # rule tuple and ValidationCache can reuse the verdict for a document it has seen:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from app.analytics import service
@@ -18,10 +20,12 @@ from app.segments import service as segments
 MAX_SIDE_BY_SIDE = 20
 
 
-@strawberry.type
+@strawberry.type(description="One segment's engagement in a side-by-side comparison.")
 class SegmentComparison:
-    segment: Segment
-    engagement: SegmentEngagement
+    segment: Segment = strawberry.field(description="The segment compared.")
+    engagement: SegmentEngagement = strawberry.field(
+        description="Its members' engagement over the window."
+    )
 
 
 @strawberry.type
@@ -32,7 +36,16 @@ class AnalyticsQuery:
         " Without a window: the last 30 days.",
     )
     async def segment_engagement(
-        self, info: Info, segment_ids: list[strawberry.ID], window: WindowInput | None = None
+        self,
+        info: Info,
+        segment_ids: Annotated[
+            list[strawberry.ID],
+            strawberry.argument(description="The segments to compare, 1 to 20."),
+        ],
+        window: Annotated[
+            WindowInput | None,
+            strawberry.argument(description="The period the engagement is counted over."),
+        ] = None,
     ) -> list[SegmentComparison]:
         if not 1 <= len(segment_ids) <= MAX_SIDE_BY_SIDE:
             raise ClientError(

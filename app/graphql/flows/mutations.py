@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from typing import Annotated
 
 import strawberry
 
@@ -34,7 +35,11 @@ def _payload(call_result: FlowModel) -> FlowPayload:
 @strawberry.type
 class FlowMutation:
     @strawberry.mutation(permission_classes=AUTHENTICATED, description="Saved as DRAFT.")
-    async def create_flow(self, info: Info, input: CreateFlowInput) -> FlowPayload:
+    async def create_flow(
+        self,
+        info: Info,
+        input: Annotated[CreateFlowInput, strawberry.argument(description="The new flow.")],
+    ) -> FlowPayload:
         data = to_plain(input)
         try:
             flow = await service.create_flow(
@@ -44,8 +49,17 @@ class FlowMutation:
             return FlowPayload(flow=None, user_errors=user_errors(exc.errors))
         return _payload(flow)
 
-    @strawberry.mutation(permission_classes=AUTHENTICATED)
-    async def update_flow(self, info: Info, input: UpdateFlowInput) -> FlowPayload:
+    @strawberry.mutation(
+        description="Change a flow's name or definition; what is omitted stays.",
+        permission_classes=AUTHENTICATED,
+    )
+    async def update_flow(
+        self,
+        info: Info,
+        input: Annotated[
+            UpdateFlowInput, strawberry.argument(description="The flow's ID and what changes.")
+        ],
+    ) -> FlowPayload:
         data = to_plain(input)
         try:
             pk = decode_id("Flow", data["id"])
@@ -62,14 +76,22 @@ class FlowMutation:
         permission_classes=AUTHENTICATED,
         description="Start (or resume) the flow: triggers enroll, workers advance enrollments.",
     )
-    async def activate_flow(self, info: Info, id: strawberry.ID) -> FlowPayload:
+    async def activate_flow(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The flow's ID.")],
+    ) -> FlowPayload:
         return await _set_status(info, id, FlowStatus.ACTIVE)
 
     @strawberry.mutation(
         permission_classes=AUTHENTICATED,
         description="Stop advancing and enrolling; enrollments stay where they are.",
     )
-    async def pause_flow(self, info: Info, id: strawberry.ID) -> FlowPayload:
+    async def pause_flow(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The flow's ID.")],
+    ) -> FlowPayload:
         return await _set_status(info, id, FlowStatus.PAUSED)
 
     @strawberry.mutation(
@@ -79,9 +101,17 @@ class FlowMutation:
     async def enroll_people(
         self,
         info: Info,
-        flow_id: strawberry.ID,
-        person_ids: list[strawberry.ID] | None = None,
-        segment_id: strawberry.ID | None = None,
+        flow_id: Annotated[strawberry.ID, strawberry.argument(description="The ACTIVE flow's ID.")],
+        person_ids: Annotated[
+            list[strawberry.ID] | None,
+            strawberry.argument(description="The people to enroll; give this or `segmentId`."),
+        ] = None,
+        segment_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(
+                description="Enroll this segment's members now; or give `personIds`."
+            ),
+        ] = None,
     ) -> EnrollPeoplePayload:
         workspace = info.context.workspace
         scheduler = scheduler_for(info.context.arq)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from strawberry.permission import BasePermission
 
@@ -31,7 +33,12 @@ class SuppressionMutation:
         " person holding one takes the status the reason says.",
     )
     async def add_suppressions(
-        self, info: Info, suppressions: list[SuppressionInput]
+        self,
+        info: Info,
+        suppressions: Annotated[
+            list[SuppressionInput],
+            strawberry.argument(description="The addresses, at most MAX_BATCH (1,000 by default)."),
+        ],
     ) -> AddSuppressionsPayload:
         try:
             # plain_input: each item arrives as the dict the domain takes
@@ -50,7 +57,11 @@ class SuppressionMutation:
         description="Take addresses off the list (a complaint only with an admin-scoped key)."
         " People keep their status: subscribe them again with upsertPeople and resubscribe.",
     )
-    async def remove_suppressions(self, info: Info, emails: list[str]) -> RemoveSuppressionsPayload:
+    async def remove_suppressions(
+        self,
+        info: Info,
+        emails: Annotated[list[str], strawberry.argument(description="The addresses to take off.")],
+    ) -> RemoveSuppressionsPayload:
         try:
             removed, errors = await service.remove_suppressions(
                 info.context.workspace, emails, admin=may_lift_complaints(info)
