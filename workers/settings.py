@@ -117,6 +117,8 @@ def run() -> None:
     """
     from arq.worker import create_worker
 
+    # arq's WorkerSettingsBase protocol declares its members as mutable attributes of
+    # exact types (invariant), which a settings class with plain lists never matches
     worker = create_worker(WorkerSettings)  # type: ignore[arg-type]
     worker.on_stop = stop_within(settings.worker_shutdown_seconds)
     try:

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from importlib import resources
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 
 from app.settings import settings
 from app.sql import Dialect, connection, dialect_of, now_utc

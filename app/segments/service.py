@@ -74,7 +74,7 @@ async def _save_references(conn: Any, segment: Segment, root: Group) -> None:
         .delete()
     )
     ids = sorted({c.segment_id for _, c in segment_paths(root)})
-    await add_references(conn, segment.workspace_id, ids, "segment", segment.id, segment.name)  # type: ignore[attr-defined]
+    await add_references(conn, segment.workspace_id, ids, "segment", segment.id, segment.name)
 
 
 async def add_references(

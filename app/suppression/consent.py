@@ -64,7 +64,7 @@ def read_consent(raw: Any, now: datetime) -> tuple[Consent | None, list[UserErro
                                 ErrorCode.INVALID))  # fmt: skip
     if errors:
         return None, errors
-    return Consent(source.strip(), utc(at)), []  # type: ignore[union-attr,arg-type]
+    return Consent(source.strip(), utc(at)), []
 
 
 def refusal(

@@ -8,7 +8,7 @@ import strawberry
 
 from app.graphql.admin.types import ApiKey, ApiKeyConnection
 from app.graphql.context import Info
-from app.graphql.pagination import decode_cursor, edges_of, page_size
+from app.graphql.pagination import After, First, decode_cursor, edges_of, page_size
 from app.graphql.permissions import ADMIN
 from app.keys import service
 
@@ -22,8 +22,8 @@ class AdminQuery:
     async def api_keys(
         self,
         info: Info,
-        first: int | None = 100,
-        after: str | None = None,
+        first: First = 100,
+        after: After = None,
         include_revoked: Annotated[
             bool, strawberry.argument(description="Also list revoked keys.")
         ] = True,

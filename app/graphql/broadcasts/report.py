@@ -14,7 +14,7 @@ from app.graphql.errors import ClientError
 
 @strawberry.type(description="Clicks on one URL of the message.")
 class LinkClicks:
-    url: str
+    url: str = strawberry.field(description="The link as written in the template.")
     clicks: int = strawberry.field(description="Every recorded click (repeats folded per minute).")
     unique_clicks: int = strawberry.field(description="People who clicked it.")
     human_clicks: int = strawberry.field(description="Of those, people not flagged `machine`.")
