@@ -73,9 +73,10 @@ FLOW_LAG = Gauge(
     multiprocess_mode="mostrecent",
 )
 JOBS = Counter(
-    "sieve_worker_jobs_total", "arq jobs run by this worker, by function and outcome.",
+    "sieve_worker_jobs_total",
+    "arq jobs run by this worker, by function and outcome.",
     ["function", "outcome"],
-)  # fmt: skip
+)
 JOB_DURATION = Histogram(
     "sieve_worker_job_seconds", "Time an arq job ran.", ["function"], buckets=LATENCY_BUCKETS
 )

@@ -78,9 +78,12 @@ async def create_key(workspace_id: int, *, name: str = "", scope: Scope = Scope.
 
 
 async def list_keys(
-    workspace_id: int | None, *, include_revoked: bool = True, after_id: int | None = None,
+    workspace_id: int | None,
+    *,
+    include_revoked: bool = True,
+    after_id: int | None = None,
     limit: int | None = None,
-) -> list[ApiKey]:  # fmt: skip
+) -> list[ApiKey]:
     """Keys in id order, for one workspace or (operator) all of them."""
     query = ApiKey.all()
     if workspace_id is not None:

@@ -125,8 +125,9 @@ async def _apply_pending(raw: Any, files: list[tuple[str, str]]) -> list[str]:
             await raw.execute(script)
             await raw.execute(
                 "INSERT INTO sieve_migrations (name, applied_at) VALUES ($1, $2)",
-                name, now_utc().isoformat(),
-            )  # fmt: skip
+                name,
+                now_utc().isoformat(),
+            )
         done.append(name)
     return done
 

@@ -31,9 +31,11 @@ class AdminQuery:
         size = page_size(first)
         workspace = info.context.workspace
         rows = await service.list_keys(
-            workspace, include_revoked=include_revoked, after_id=decode_cursor(after),
+            workspace,
+            include_revoked=include_revoked,
+            after_id=decode_cursor(after),
             limit=size + 1,
-        )  # fmt: skip
+        )
         edges, page_info = edges_of(rows, size, ApiKey.from_model, lambda r: r.id)
         total = await service.count_keys(workspace, include_revoked=include_revoked)
         return ApiKeyConnection(edges=edges, page_info=page_info, total_count=total)

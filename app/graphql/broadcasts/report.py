@@ -125,8 +125,15 @@ class BroadcastReport:
 
     @strawberry.field(description="Clicks per URL, most clicked first.")
     def links(self) -> list[LinkClicks]:
-        return [LinkClicks(url=x.url, clicks=x.clicks, unique_clicks=x.unique_clicks,
-                           human_clicks=x.human_clicks) for x in self.report.links]  # fmt: skip
+        return [
+            LinkClicks(
+                url=x.url,
+                clicks=x.clicks,
+                unique_clicks=x.unique_clicks,
+                human_clicks=x.human_clicks,
+            )
+            for x in self.report.links
+        ]
 
     @strawberry.field(
         description="Sum of `value` of `purchase` events by recipients, from their message"

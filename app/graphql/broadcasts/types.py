@@ -128,8 +128,12 @@ class Broadcast:
             text=row.text,
             from_email=row.from_email,
             status=row.status,
-            include_segment_ids=[strawberry.ID(encode_id("Segment", i)) for i in row.include_segment_ids],
-            exclude_segment_ids=[strawberry.ID(encode_id("Segment", i)) for i in row.exclude_segment_ids],
+            include_segment_ids=[
+                strawberry.ID(encode_id("Segment", i)) for i in row.include_segment_ids
+            ],
+            exclude_segment_ids=[
+                strawberry.ID(encode_id("Segment", i)) for i in row.exclude_segment_ids
+            ],
             scheduled_at=row.scheduled_at,
             started_at=row.started_at,
             finished_at=row.finished_at,
@@ -142,7 +146,7 @@ class Broadcast:
             track_opens=row.track_opens,
             track_clicks=row.track_clicks,
             model=row,
-        )  # fmt: skip
+        )
 
     async def _count(self, info: Info, status: str) -> int:
         return (await _counts(info).load(self.model.id))[status]

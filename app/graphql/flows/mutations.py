@@ -15,13 +15,8 @@ from app.flows.models import Flow as FlowModel
 from app.flows.models import FlowStatus
 from app.graphql.context import Info
 from app.graphql.errors import user_errors
-from app.graphql.flows.types import (
-    CreateFlowInput,
-    EnrollPeoplePayload,
-    Flow,
-    FlowPayload,
-    UpdateFlowInput,
-)
+from app.graphql.flows.inputs import CreateFlowInput, UpdateFlowInput
+from app.graphql.flows.types import EnrollPeoplePayload, Flow, FlowPayload
 from app.graphql.inputs import to_plain
 from app.graphql.permissions import AUTHENTICATED
 from app.ids import decode_id

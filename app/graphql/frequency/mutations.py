@@ -78,7 +78,10 @@ class FrequencyMutation:
                 broadcast=None, requeued=0, user_errors=user_errors(exc.errors)
             )
         except QueueUnavailable:
-            raise ClientError("Background workers are unreachable (no Redis); nothing was queued.",
-                              ErrorCode.INVALID_STATE) from None  # fmt: skip
-        return ResendCappedPayload(broadcast=Broadcast.from_model(row), requeued=requeued,
-                                   user_errors=[])  # fmt: skip
+            raise ClientError(
+                "Background workers are unreachable (no Redis); nothing was queued.",
+                ErrorCode.INVALID_STATE,
+            ) from None
+        return ResendCappedPayload(
+            broadcast=Broadcast.from_model(row), requeued=requeued, user_errors=[]
+        )

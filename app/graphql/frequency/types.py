@@ -21,8 +21,11 @@ class FrequencyCap:
 
     @classmethod
     def from_row(cls, row: CapRow) -> FrequencyCap:
-        return cls(max_messages=row.max_messages, window_hours=row.window_seconds / 3600,
-                   updated_at=row.updated_at)  # fmt: skip
+        return cls(
+            max_messages=row.max_messages,
+            window_hours=row.window_seconds / 3600,
+            updated_at=row.updated_at,
+        )
 
 
 @strawberry.input(description="A frequency cap.")

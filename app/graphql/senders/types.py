@@ -102,8 +102,13 @@ class DkimKey:
 
     @classmethod
     def from_row(cls, row: DkimKeyRow) -> DkimKey:
-        return cls(domain=row.domain, selector=row.selector, dns_record_name=row.record_name,
-                   dns_record_value=row.record_value, created_at=row.created_at)  # fmt: skip
+        return cls(
+            domain=row.domain,
+            selector=row.selector,
+            dns_record_name=row.record_name,
+            dns_record_value=row.record_value,
+            created_at=row.created_at,
+        )
 
 
 @strawberry.type(description="A page of DKIM keys.")
