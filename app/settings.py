@@ -110,6 +110,7 @@ class Settings(BaseSettings):
     unavailable_retry_seconds: PositiveInt = 5
     worker_metrics_port: Annotated[int, Field(ge=0, lt=65536)] = 9100
     worker_redis_wait_seconds: Annotated[int, Field(ge=0)] = 60
+    worker_shutdown_seconds: PositiveFloat = 20
     tracing_enabled: bool = False
     metrics_max_operations: PositiveInt = 500
     migration_lock_timeout_seconds: PositiveInt = 600

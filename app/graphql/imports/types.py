@@ -44,7 +44,7 @@ class ImportMode(Enum):
 class ImportRowError:
     row: int = strawberry.field(description="The row's number in the file; the header is row 1.")
     column: str = strawberry.field(description="The column's header, or empty for the whole row.")
-    code: ErrorCode = strawberry.field(description="What kind of problem.")  # type: ignore[valid-type]
+    code: ErrorCode = strawberry.field(description="What kind of problem.")
     message: str = strawberry.field(description="What is wrong, for a person to read.")
 
 
@@ -59,7 +59,7 @@ class ImportRowErrorConnection:
 
 @strawberry.type(description="Why a job failed as a whole.")
 class ImportFailure:
-    code: ErrorCode = strawberry.field(  # type: ignore[valid-type]
+    code: ErrorCode = strawberry.field(
         description="INVALID (not CSV or not UTF-8), TOO_LARGE (over the row limit) or"
         " INTERRUPTED (the process stopped, or an unexpected error)."
     )
@@ -110,15 +110,27 @@ class ImportJob:
             else None
         )
         return cls(
-            id=strawberry.ID(ident), status=ImportStatus(job.status.value),
-            mode=ImportMode(job.mode.value), mapping=JSON(job.mapping),
-            filename=job.filename, bytes_total=job.bytes_total, rows_total=job.rows_total,
-            rows_processed=job.rows_processed, created=job.created, updated=job.updated,
-            unchanged=job.unchanged, skipped=job.skipped, rejected=job.rejected, error=failure,
-            errors_url=f"/imports/{ident}/errors.csv", created_at=job.created_at,
-            started_at=job.started_at, finished_at=job.finished_at, pk=job.id,
+            id=strawberry.ID(ident),
+            status=ImportStatus(job.status.value),
+            mode=ImportMode(job.mode.value),
+            mapping=JSON(job.mapping),
+            filename=job.filename,
+            bytes_total=job.bytes_total,
+            rows_total=job.rows_total,
+            rows_processed=job.rows_processed,
+            created=job.created,
+            updated=job.updated,
+            unchanged=job.unchanged,
+            skipped=job.skipped,
+            rejected=job.rejected,
+            error=failure,
+            errors_url=f"/imports/{ident}/errors.csv",
+            created_at=job.created_at,
+            started_at=job.started_at,
+            finished_at=job.finished_at,
+            pk=job.id,
             error_count=job.error_count,
-        )  # fmt: skip
+        )
 
     @strawberry.field(description="The refused rows, in row order.")
     async def errors(
