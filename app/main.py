@@ -19,6 +19,7 @@ from app.graphql.view import SieveGraphQL
 from app.logging_config import RequestContext, configure_logging
 from app.queue import open_queue, queue_reachable
 from app.settings import Settings, settings
+from app.web.console import console_mount
 from app.web.export import export_segment
 from app.web.graphiql import STATIC_PATH, static_files
 from app.web.health import health, metrics_endpoint, ready
@@ -71,6 +72,7 @@ def create_app(config: Settings | None = None, *, database_url: str | None = Non
             Route("/export/segments/{segment_id}", export_segment),
             Route("/unsubscribe/{token}", unsubscribe_endpoint, methods=["GET", "POST"]),
             Mount(STATIC_PATH, static_files(), name="static"),
+            console_mount(),  # the Sieve Console (app/web/console.py)
             *tracking_routes(config),  # open pixel and click redirect (app/web/tracking.py)
         ],
         middleware=[

@@ -1,0 +1,55 @@
+"""Rendering unsaved email templates for one person, for a composer's preview."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.permission import BasePermission
+
+from app.email.preview import render_preview
+from app.errors import ErrorCode, UserInputError
+from app.graphql.context import Info
+from app.graphql.errors import ClientError, raise_for
+from app.graphql.permissions import AUTHENTICATED
+from app.graphql.segments.types import person_pk
+from app.people.service import get_person
+
+_AUTHENTICATED: list[type[BasePermission]] = [*AUTHENTICATED]
+
+
+@strawberry.type(description="An email as one person would receive it (without tracking).")
+class RenderedEmail:
+    subject: str
+    html: str
+    text: str
+    error: str | None = strawberry.field(
+        description="Why the templates fail for this person (then nothing would be sent)."
+    )
+
+
+@strawberry.type
+class EmailPreviewQuery:
+    @strawberry.field(
+        permission_classes=_AUTHENTICATED,
+        description="Render a subject, html and text (Jinja, sandboxed) for one person,"
+        " as a send would, without saving anything.",
+    )
+    async def render_email(
+        self,
+        info: Info,
+        person_id: strawberry.ID,
+        subject: str,
+        html: str | None = None,
+        text: str | None = None,
+    ) -> RenderedEmail:
+        person = await get_person(info.context.workspace, person_id=person_pk(person_id))
+        if person is None:
+            raise ClientError("No such person.", ErrorCode.NOT_FOUND, "personId")
+        try:
+            preview = await render_preview(
+                person, subject, html or "", text or "", info.context.settings
+            )
+        except UserInputError as exc:
+            raise_for(exc)
+        return RenderedEmail(
+            subject=preview.subject, html=preview.html, text=preview.text, error=preview.error
+        )
