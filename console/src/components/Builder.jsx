@@ -108,48 +108,49 @@ function withOptional(value, key, v) {
   return next;
 }
 
-function LeafEditor({ node, onChange, catalog, segments }) {
+function LeafEditor({ node, onChange, segments, label: at }) {
+  const L = (text) => `${at}: ${text}`;
   const v = node.value;
   const set = (patch) => onChange({ ...v, ...patch });
   switch (node.kind) {
     case 'tag':
       return (
         <>
-          <Select label="Tag test" value={v.has === false ? 'no' : 'yes'} options={['yes', 'no']} text={{ yes: 'has tag', no: 'does not have tag' }} onChange={(x) => set({ has: x === 'yes' })} />
-          <TextInput label="Tag" value={v.tag} list="catalog-tags" onChange={(tag) => set({ tag })} />
+          <Select label={L('Tag test')} value={v.has === false ? 'no' : 'yes'} options={['yes', 'no']} text={{ yes: 'has tag', no: 'does not have tag' }} onChange={(x) => set({ has: x === 'yes' })} />
+          <TextInput label={L('Tag')} value={v.tag} list="catalog-tags" onChange={(tag) => set({ tag })} />
         </>
       );
     case 'field':
       return (
         <>
-          <TextInput label="Field key" value={v.key} list="catalog-fields" onChange={(key) => set({ key })} />
-          <Comparison label="Field" value={v} onChange={onChange} />
+          <TextInput label={L('Field key')} value={v.key} list="catalog-fields" onChange={(key) => set({ key })} />
+          <Comparison label={L('Field')} value={v} onChange={onChange} />
         </>
       );
     case 'attribute':
       return (
         <>
-          <Select label="Attribute" value={v.attribute} options={ATTRIBUTES} onChange={(attribute) => set({ attribute })} />
-          <Comparison label="Attribute" value={v} onChange={onChange} dates={v.attribute === 'CREATED_AT'} />
+          <Select label={L('Attribute')} value={v.attribute} options={ATTRIBUTES} onChange={(attribute) => set({ attribute })} />
+          <Comparison label={L('Attribute')} value={v} onChange={onChange} dates={v.attribute === 'CREATED_AT'} />
         </>
       );
     case 'event': {
       const count = v.count ?? { op: 'GTE', value: 1 };
       return (
         <>
-          <TextInput label="Event names, comma separated" value={(v.names ?? []).join(', ')} list="catalog-events"
+          <TextInput label={L('Event names, comma separated')} value={(v.names ?? []).join(', ')} list="catalog-events"
             onChange={(raw) => set({ names: raw.split(',').map((s) => s.trim()).filter(Boolean) })} />
-          <Select label="Event count operator" value={count.op} options={COUNT_OPS} text={OP_TEXT} onChange={(op) => set({ count: { ...count, op } })} />
-          <TextInput label="Event count" type="number" width="5em" value={count.value}
+          <Select label={L('Event count operator')} value={count.op} options={COUNT_OPS} text={OP_TEXT} onChange={(op) => set({ count: { ...count, op } })} />
+          <TextInput label={L('Event count')} type="number" width="5em" value={count.value}
             onChange={(raw) => set({ count: { ...count, value: raw === '' ? null : Number(raw) } })} />
           <span class="muted">times</span>
-          <WindowEditor label="Event" value={v.window} onChange={(w) => onChange(withOptional(v, 'window', w))} />
+          <WindowEditor label={L('Event')} value={v.window} onChange={(w) => onChange(withOptional(v, 'window', w))} />
           {(v.where ?? []).map((filter, i) => (
             <span class="where" key={i}>
               <span class="muted">where</span>
-              <TextInput label={`Property ${i + 1} key`} value={filter.key} onChange={(key) => set({ where: v.where.map((f, j) => (j === i ? { ...f, key } : f)) })} />
-              <Comparison label={`Property ${i + 1}`} value={filter} onChange={(f) => set({ where: v.where.map((g, j) => (j === i ? f : g)) })} />
-              <button type="button" class="icon" aria-label={`Remove property filter ${i + 1}`} onClick={() => onChange(withOptional(v, 'where', v.where.length > 1 ? v.where.filter((_, j) => j !== i) : undefined))}>×</button>
+              <TextInput label={L(`Property ${i + 1} key`)} value={filter.key} onChange={(key) => set({ where: v.where.map((f, j) => (j === i ? { ...f, key } : f)) })} />
+              <Comparison label={L(`Property ${i + 1}`)} value={filter} onChange={(f) => set({ where: v.where.map((g, j) => (j === i ? f : g)) })} />
+              <button type="button" class="icon" aria-label={L(`Remove property filter ${i + 1}`)} onClick={() => onChange(withOptional(v, 'where', v.where.length > 1 ? v.where.filter((_, j) => j !== i) : undefined))}>×</button>
             </span>
           ))}
           <button type="button" class="link" onClick={() => set({ where: [...(v.where ?? []), { key: '', op: 'EQ', value: '' }] })}>+ property filter</button>
@@ -159,27 +160,27 @@ function LeafEditor({ node, onChange, catalog, segments }) {
     case 'aggregate':
       return (
         <>
-          <Select label="Aggregate function" value={v.fn} options={FNS} onChange={(fn) => set({ fn })} />
+          <Select label={L('Aggregate function')} value={v.fn} options={FNS} onChange={(fn) => set({ fn })} />
           <span class="muted">of</span>
-          <TextInput label="Aggregate event name" value={v.name} list="catalog-events" onChange={(name) => set({ name })} />
-          <TextInput label="Aggregate property (empty: the event's value)" value={v.property ?? ''} onChange={(p) => onChange(withOptional(v, 'property', p || undefined))} />
-          <Select label="Aggregate operator" value={v.op} options={COUNT_OPS} text={OP_TEXT} onChange={(op) => set({ op })} />
-          <TextInput label="Aggregate value" type="number" width="7em" value={v.value} onChange={(raw) => set({ value: raw === '' ? null : Number(raw) })} />
-          <WindowEditor label="Aggregate" value={v.window} onChange={(w) => onChange(withOptional(v, 'window', w))} />
+          <TextInput label={L('Aggregate event name')} value={v.name} list="catalog-events" onChange={(name) => set({ name })} />
+          <TextInput label={L("Aggregate property (empty: the event's value)")} value={v.property ?? ''} onChange={(p) => onChange(withOptional(v, 'property', p || undefined))} />
+          <Select label={L('Aggregate operator')} value={v.op} options={COUNT_OPS} text={OP_TEXT} onChange={(op) => set({ op })} />
+          <TextInput label={L('Aggregate value')} type="number" width="7em" value={v.value} onChange={(raw) => set({ value: raw === '' ? null : Number(raw) })} />
+          <WindowEditor label={L('Aggregate')} value={v.window} onChange={(w) => onChange(withOptional(v, 'window', w))} />
         </>
       );
     case 'segment':
       return (
         <>
-          <Select label="Segment membership" value={v.member === false ? 'no' : 'yes'} options={['yes', 'no']} text={{ yes: 'is in', no: 'is not in' }} onChange={(x) => set({ member: x === 'yes' })} />
-          <select aria-label="Segment" value={v.id} onChange={(e) => set({ id: e.currentTarget.value })}>
+          <Select label={L('Segment membership')} value={v.member === false ? 'no' : 'yes'} options={['yes', 'no']} text={{ yes: 'is in', no: 'is not in' }} onChange={(x) => set({ member: x === 'yes' })} />
+          <select aria-label={L('Segment')} value={v.id} onChange={(e) => set({ id: e.currentTarget.value })}>
             <option value="">choose a segment…</option>
             {segments.map((s) => <option key={s.id} value={s.id}>{s.name}</option>)}
           </select>
         </>
       );
     default:
-      return <JsonEditor label={`${node.kind} condition (JSON)`} value={v} onChange={onChange} />;
+      return <JsonEditor label={L(`${node.kind} condition (JSON)`)} value={v} onChange={onChange} />;
   }
 }
 
@@ -261,7 +262,7 @@ function NodeEditor(props) {
     <div class={`condition ${ctx.errors[node.id] ? 'invalid' : ''}`} data-node={node.id} role="group" aria-label={label}>
       <Select label={`${label} kind`} value={node.kind} options={[...new Set([...ctx.kinds, node.kind])]} text={KIND_TEXT}
         onChange={(k) => onChange(changeKind(tree, node.id, k, ctx.catalogFirst))} />
-      <LeafEditor node={node} catalog={ctx.catalog} segments={ctx.segments} onChange={(value) => onChange(updateLeaf(tree, node.id, value))} />
+      <LeafEditor node={node} label={label} segments={ctx.segments} onChange={(value) => onChange(updateLeaf(tree, node.id, value))} />
       <Explained result={explain} />
       <Toolbar node={node} tree={tree} onChange={onChange} label={label} />
       <NodeErrors errors={ctx.errors[node.id]} />
