@@ -19,13 +19,13 @@ class EmailPreview:
 
 
 async def render_preview(
-    person: Person, subject: str, html: str, text: str, config: Settings
+    workspace_id: int, person: Person, subject: str, html: str, text: str, config: Settings
 ) -> EmailPreview:
     """Render as a send would (same sandbox, context and unsubscribe link, no tracking);
     a syntax error raises UserInputError naming the field, a failure for this person is
     returned as `error`."""
     templates = compile_templates(subject, html, text)
-    recipient = Recipient(person.workspace_id, person.id, person.email, dict(person.fields or {}))
+    recipient = Recipient(workspace_id, person.id, person.email, dict(person.fields or {}))
     try:
         rendered, _ = await render_for(templates, recipient, config)
     except RenderError as exc:

@@ -60,7 +60,9 @@ async def test_console_is_served_with_its_csp() -> None:
         assert page.headers["cache-control"] == "no-cache"
         script = re.search(r'src="(/console/assets/[^"]+\.js)"', page.text)
         assert script is not None
-        asset = await client.get(script.group(1))
+        asset = await client.get(script.group(1), headers={"accept-encoding": "gzip"})
         assert asset.status_code == 200 and "javascript" in asset.headers["content-type"]
+        assert asset.headers["content-encoding"] == "gzip"
+        assert asset.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
         assert "immutable" in asset.headers["cache-control"]
         assert (await client.get("/console/nothing-here.js")).status_code == 404

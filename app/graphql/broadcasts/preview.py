@@ -41,12 +41,13 @@ class EmailPreviewQuery:
         html: str | None = None,
         text: str | None = None,
     ) -> RenderedEmail:
-        person = await get_person(info.context.workspace, person_id=person_pk(person_id))
+        workspace = info.context.workspace
+        person = await get_person(workspace, person_id=person_pk(person_id))
         if person is None:
             raise ClientError("No such person.", ErrorCode.NOT_FOUND, "personId")
         try:
             preview = await render_preview(
-                person, subject, html or "", text or "", info.context.settings
+                workspace, person, subject, html or "", text or "", info.context.settings
             )
         except UserInputError as exc:
             raise_for(exc)

@@ -112,7 +112,7 @@ class Segment:
         " any depth: what a client edits and sends back."
     )
     def definition_input(self) -> JSON:
-        return definition_input(filter_group(ast.from_json(self.model.definition)))
+        return JSON(definition_input(filter_group(ast.from_json(self.model.definition))))
 
     @strawberry.field(description="Members right now.")
     async def count(self, info: Info) -> int:

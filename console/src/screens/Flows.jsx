@@ -81,9 +81,12 @@ function StepGraph({ definition, segmentNames, counts }) {
       <defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#64748b" /></marker></defs>
       {definition.steps.flatMap((s) => exits(s).filter(([n]) => byId[n]).map(([next, label]) => {
         const a = center(s.id); const b = center(next);
+        const side = a.y === b.y; // same layer: from one box's side to the other's
+        const dir = b.x > a.x ? 1 : -1;
+        const [x1, y1, x2, y2] = side ? [a.x + dir * BW / 2, a.y + BH / 2, b.x - dir * (BW / 2 + 2), b.y + BH / 2] : [a.x, a.y + BH, b.x, b.y - 2];
         return (
           <g key={`${s.id}-${next}-${label}`}>
-            <line x1={a.x} y1={a.y + BH} x2={b.x} y2={b.y - 2} stroke="#64748b" marker-end="url(#arrow)" />
+            <line x1={x1} y1={y1} x2={x2} y2={y2} stroke="#64748b" marker-end="url(#arrow)" />
             {label && <text x={(a.x + b.x) / 2 + 4} y={(a.y + BH + b.y) / 2} class="edge-label">{label}</text>}
           </g>
         );

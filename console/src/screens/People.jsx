@@ -43,12 +43,11 @@ export function People() {
       </form>
       <ErrorNote error={searchError} />
       <div class="row">
-        <label>Only members of
-          <select value={segment} onChange={(e) => { setSegment(e.currentTarget.value); setAfter(null); }}>
+        <label for="people-segment">Only members of</label>
+          <select id="people-segment" value={segment} onChange={(e) => { setSegment(e.currentTarget.value); setAfter(null); }}>
             <option value="">everyone</option>
             {(segments.data?.segments.edges ?? []).map(({ node }) => <option key={node.id} value={node.id}>{node.name}</option>)}
           </select>
-        </label>
         {data && <span class="muted">{fmt(data.people.totalCount)} people</span>}
       </div>
       <ErrorNote error={error} />
@@ -107,12 +106,11 @@ function WhyPanel({ person, memberships }) {
     <form onSubmit={run} aria-labelledby="why-title">
       <h2 id="why-title">Why is {person.email} (not) in a segment?</h2>
       <div class="row">
-        <label>Segment
-          <select value={segment} required onChange={(e) => { setSegment(e.currentTarget.value); setResult(null); }}>
+        <label for="why-segment">Segment</label>
+          <select id="why-segment" value={segment} required onChange={(e) => { setSegment(e.currentTarget.value); setResult(null); }}>
             <option value="">choose…</option>
             {memberships.map((m) => <option key={m.segment.id} value={m.segment.id}>{m.segment.name}</option>)}
           </select>
-        </label>
         <button type="submit">Explain</button>
       </div>
       <ErrorNote error={error} />
