@@ -1,8 +1,9 @@
 // Choices for the builder (tags, field keys, event names) from the workspace catalog, where
-// the server's schema has one; without it the builder takes free text.
+// the server's schema has one (`catalog`); without it the builder takes free text.
 import { gql } from './api.js';
 
-const CATALOG = `query Catalog { catalog { tags { tag count } fields { key types } events { name count propertyKeys } } }`;
+const CATALOG = `query Catalog { catalog { tags(first: 100) { tag people } fields(first: 100) { key types people }
+  events(first: 50) { name events people } } }`;
 
 let cached = null;
 
@@ -22,3 +23,5 @@ export async function loadCatalog(caps) {
   }
   return cached;
 }
+
+export function forgetCatalog() { cached = null; }

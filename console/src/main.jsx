@@ -26,7 +26,7 @@ async function startSession(key) {
 
 function Nav({ session, onSignOut, route }) {
   const links = [['people', 'People'], ['segments', 'Segments'], ['broadcasts', 'Broadcasts'], ['flows', 'Flows']];
-  if (session.caps.mutation.has('importPeople')) links.push(['import', 'Import']);
+  if (session.caps.query.has('importJob')) links.push(['import', 'Import']);
   return (
     <header class="top">
       <a class="skip" href="#main">Skip to content</a>

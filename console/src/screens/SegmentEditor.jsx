@@ -39,10 +39,13 @@ function usePreview(tree) {
   useEffect(() => {
     const mine = ++seq.current;
     const started = performance.now();
+    // a newer edit aborts the request in flight: the server stops its statement too
+    const controller = new AbortController();
     setState((s) => ({ ...s, loading: true }));
-    gql(PREVIEW, { definition: settled })
+    gql(PREVIEW, { definition: settled }, { signal: controller.signal })
       .then((data) => mine === seq.current && setState({ preview: data.previewSegment, ms: performance.now() - started, errors: [] }))
-      .catch((e) => mine === seq.current && setState({ errors: e instanceof GraphQLErrors ? splitPathErrors(e.errors) : [{ message: e.message }] }));
+      .catch((e) => e.name !== 'AbortError' && mine === seq.current && setState({ errors: e instanceof GraphQLErrors ? splitPathErrors(e.errors) : [{ message: e.message }] }));
+    return () => controller.abort();
   }, [JSON.stringify(settled)]);
   return { ...state, stale: settled !== definition || state.loading };
 }
