@@ -113,6 +113,15 @@ class Settings(BaseSettings):
     tracing_enabled: bool = False
     metrics_max_operations: PositiveInt = 500
     migration_lock_timeout_seconds: PositiveInt = 600
+    # CSV imports of people (docs/imports.md)
+    import_max_bytes: PositiveInt = 2_000_000_000
+    import_max_rows: PositiveInt = 10_000_000
+    import_max_columns: PositiveInt = 250
+    import_max_errors: PositiveInt = 100_000  # stored for the report; more are counted
+    import_chunk_rows: PositiveInt = 2_000
+    import_max_active: PositiveInt = 2  # queued or running imports per workspace
+    import_stale_seconds: PositiveFloat = 120.0
+    import_spool_dir: str = ""  # uploads wait here for their job (empty: the system's temp)
 
     @field_validator("sieve_env", "email_transport", "log_level", "log_format", mode="before")
     @classmethod

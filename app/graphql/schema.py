@@ -25,12 +25,14 @@ from app.graphql.broadcasts.mutations import BroadcastMutation
 from app.graphql.broadcasts.preview import EmailPreviewQuery
 from app.graphql.broadcasts.queries import BroadcastQuery
 from app.graphql.broadcasts.subscriptions import BroadcastSubscription
+from app.graphql.catalog.queries import CatalogQuery
 from app.graphql.errors import should_mask
 from app.graphql.extensions import ErrorCodes, FilterNulls, PricedValidation
 from app.graphql.flows.mutations import FlowMutation
 from app.graphql.flows.queries import FlowQuery
 from app.graphql.frequency.mutations import FrequencyMutation
 from app.graphql.frequency.queries import FrequencyQuery
+from app.graphql.imports.queries import ImportQuery
 from app.graphql.observability import ObservedSchema, OperationObserver, tracing_extensions
 from app.graphql.people.mutations import PeopleMutation
 from app.graphql.people.queries import PeopleQuery
@@ -58,6 +60,8 @@ Query = merge_types(
         SuppressionQuery,
         SenderQuery,
         FrequencyQuery,
+        ImportQuery,
+        CatalogQuery,
     ),
 )
 Mutation = merge_types(

@@ -13,6 +13,7 @@ from app.graphql.errors import UserError
 from app.graphql.inputs import plain_input
 from app.graphql.pagination import Edge, PageInfo
 from app.graphql.scalars import JSON
+from app.graphql.segments.filters import WindowInput
 from app.graphql.suppression.types import ConsentInput
 from app.ids import encode_id
 from app.people.models import Person as PersonModel
@@ -20,6 +21,8 @@ from app.people.models import Status
 
 if TYPE_CHECKING:
     from app.graphql.flows.types import FlowEnrollmentConnection
+    from app.graphql.people.timeline import EventConnection
+    from app.graphql.segments.types import Segment
 
 PersonStatus = strawberry.enum(Status, name="PersonStatus")
 
@@ -63,6 +66,40 @@ class Person:
         from app.graphql.flows.types import flow_history
 
         return await flow_history(info, self.pk, first, after)
+
+    @strawberry.field(description="The person's events, newest first (occurredAt, then id).")
+    async def events(
+        self,
+        info: Info,
+        names: Annotated[
+            list[str] | None,
+            strawberry.argument(description="Only events with one of these names (at most 100)."),
+        ] = None,
+        window: Annotated[
+            WindowInput | None,
+            strawberry.argument(description="Only events in this window, as in event conditions."),
+        ] = None,
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size (at most MAX_PAGE).")
+        ] = 100,
+        after: Annotated[
+            str | None, strawberry.argument(description="The endCursor of the previous page.")
+        ] = None,
+    ) -> Annotated[EventConnection, strawberry.lazy("app.graphql.people.timeline")]:
+        from app.graphql.people.timeline import events_of
+
+        return await events_of(info, self.pk, names, window, first, after)
+
+    @strawberry.field(
+        description="The segments the person is in right now, evaluated live (oldest segment"
+        " first); the same answer as memberships(personId) keeps for member: true."
+    )
+    async def memberships(
+        self, info: Info
+    ) -> list[Annotated[Segment, strawberry.lazy("app.graphql.segments.types")]]:
+        from app.graphql.people.timeline import memberships_of
+
+        return await memberships_of(info, self.pk)
 
 
 @strawberry.type
