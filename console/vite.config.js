@@ -15,5 +15,5 @@ export default defineConfig({
     assetsInlineLimit: 0,
   },
   server: { proxy: { '/graphql': { target: 'http://127.0.0.1:8000', ws: true }, '/export': 'http://127.0.0.1:8000' } },
-  test: { environment: 'jsdom', include: ['tests/**/*.test.{js,jsx}'] },
+  test: { environment: 'jsdom', include: ['tests/**/*.test.{js,jsx}'], testTimeout: 60000 },
 });

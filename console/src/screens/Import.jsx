@@ -69,7 +69,7 @@ function upload(file, mapping, mode, onProgress) {
   });
 }
 
-function JobProgress({ id }) {
+function JobProgress({ id, onDone }) {
   const [job, setJob] = useState(null);
   const [error, setError] = useState(null);
   const [report, setReport] = useState(null);
@@ -81,7 +81,7 @@ function JobProgress({ id }) {
         if (stop) return;
         setJob(importJob);
         if (!FINAL.has(importJob.status)) setTimeout(poll, 400);
-        else forgetCatalog();
+        else { forgetCatalog(); onDone?.(); }
       } catch (e) { setError(e); }
     };
     poll();
@@ -175,7 +175,7 @@ export function ImportPeople() {
         {sent != null && !uploaded && <p role="status"><progress max="1" value={sent} aria-label="Upload progress" /> uploading {Math.round(sent * 100)}%</p>}
         <ErrorNote error={error} />
       </form>
-      {uploaded && <JobProgress id={uploaded} key={uploaded} />}
+      {uploaded && <JobProgress id={uploaded} key={uploaded} onDone={history.reload} />}
       {history.data?.importJobs.edges.length > 0 && (
         <table>
           <caption>Recent imports</caption>
