@@ -32,7 +32,10 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
-DEBOUNCE_MS = 250  # console/src/screens/SegmentEditor.jsx, PREVIEW_DEBOUNCE_MS
+DEBOUNCE_MS = 250
+# the app marks its first render (console/src/main.jsx); times from navigation start
+MARK = "performance.getEntriesByName('console-interactive')[0].startTime"
+DCL = "performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd"  # console/src/screens/SegmentEditor.jsx, PREVIEW_DEBOUNCE_MS
 
 BUILDER_DEFINITIONS: dict[str, dict[str, Any]] = {
     "tag": {"match": "ALL", "conditions": [{"tag": {"tag": "vip"}}]},
@@ -101,16 +104,18 @@ def measure_console(url: str, key: str, edits: int) -> list[tuple[str, str]]:
             )
         )
         rows.append(("navigation to usable sign-in form, browser just started", f"{ready:.0f} ms"))
-        loads = []
+        loads: list[float] = []
+        dcl: list[float] = []
         for _ in range(5):  # a new context each time: empty cache, as a first visit
             context = browser.new_context()
             fresh = context.new_page()
             fresh.goto(f"{url}/console/")
             fresh.get_by_label("API key").wait_for()
-            loads.append(fresh.evaluate("performance.now()"))
+            loads.append(fresh.evaluate(MARK))
+            dcl.append(fresh.evaluate(DCL))
             context.close()
-        rows.append(("navigation to usable sign-in form, empty cache (median of 5)",
-                     f"{statistics.median(loads):.0f} ms"))  # fmt: skip
+        rows.append(("empty cache (median of 5): DOMContentLoaded / console interactive",
+                     f"{statistics.median(dcl):.0f} / {statistics.median(loads):.0f} ms"))  # fmt: skip
         page.get_by_label("API key").fill(key)
         started = time.perf_counter()
         page.get_by_role("button", name="Sign in").click()
