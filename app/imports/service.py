@@ -29,11 +29,12 @@ from app.imports.rows import RowError, read_row
 from app.imports.source import SourceError, read_header, records, scan
 from app.imports.writer import ChunkOutcome, ChunkRace, apply_chunk
 from app.people.validation import PersonChange
-from app.sql import now_utc
+from app.sql import concurrent_reads, now_utc
 from app.suppression.hashing import ensure_key
 
 log = structlog.get_logger()
 CHUNK_ATTEMPTS = 3
+PARALLEL_CHUNKS = 2
 Progress = Callable[[ImportJob], None]
 _background: set[asyncio.Task[None]] = set()
 
@@ -59,8 +60,11 @@ async def prepare(workspace_id: int, path: Path, *, mapping: Mapping[str, Any] |
 
 
 async def _apply(job: ImportJob, plan: ColumnPlan, rows: list[tuple[int, PersonChange]],
-                 errors: list[RowError], processed: int, stored: int) -> int:  # fmt: skip
-    """One chunk and its counters in one transaction; run again if another writer raced."""
+                 errors: list[RowError], processed: int,
+                 previous: asyncio.Task[None] | None = None) -> None:  # fmt: skip
+    """One chunk and its counters in one transaction; run again if another writer raced.
+    The counters and errors are recorded after the `previous` chunk's, so the report
+    stays in row order when two chunks are written at once."""
     status_column = plan.name_of(plan.attributes["status"]) if "status" in plan.attributes else ""
     for attempt in range(CHUNK_ATTEMPTS):
         try:
@@ -71,11 +75,13 @@ async def _apply(job: ImportJob, plan: ColumnPlan, rows: list[tuple[int, PersonC
                                                 create_only=job.mode is ImportMode.CREATE_ONLY,
                                                 now=now_utc())  # fmt: skip
                 found = sorted([*errors, *outcome.errors], key=lambda e: e.row)
-                return await jobs.record_chunk(conn, job, outcome, processed, found, stored)
+                if previous is not None:
+                    await asyncio.wait({previous})  # it never waits for this one
+                await jobs.record_chunk(conn, job, outcome, processed, found)
+                return
         except ChunkRace:
             if attempt == CHUNK_ATTEMPTS - 1:
                 raise
-    raise AssertionError("unreachable")
 
 
 async def _fail(job: ImportJob, code: ErrorCode, message: str) -> None:
@@ -125,24 +131,60 @@ async def _run(job: ImportJob, path: Path, progress: Progress | None) -> None:
     await ensure_key(job.workspace_id)  # before any row lock (app/suppression/hashing.py)
     size = app_settings.settings.import_chunk_rows
     rows = records(path)
-    stored = 0
-    # the next chunk is read and checked in a thread while this one is written: Python's
-    # work per row and the database's overlap (two cores; docs/imports.md, figures)
+    writers = _Writers(job, plan, PARALLEL_CHUNKS if concurrent_reads() else 1, progress)
+    # the next chunk is read and checked in a thread while the last ones are written, and
+    # on PostgreSQL two chunks with no email in common are written at once, on two
+    # connections: Python's work and the database's overlap (docs/imports.md, speed)
     chunk = await asyncio.to_thread(_read_chunk, plan, rows, size)
-    while chunk.processed:
-        following = asyncio.ensure_future(asyncio.to_thread(_read_chunk, plan, rows, size))
-        try:
-            stored = await _apply(job, plan, chunk.changes, chunk.errors, chunk.processed, stored)
-        except BaseException:
-            following.cancel()
-            raise
-        if progress is not None:
-            progress(await _reload(job))
-        chunk = await following
+    try:
+        while chunk.processed:
+            following = asyncio.ensure_future(asyncio.to_thread(_read_chunk, plan, rows, size))
+            try:
+                await writers.start(chunk)
+            finally:
+                chunk = await following
+        await writers.drain()
+    finally:
+        writers.cancel()
     await jobs.update_job(job.id, expect=(ImportStatus.RUNNING,), status="DONE",
                           finished_at=now_utc())  # fmt: skip
     if progress is not None:
         progress(await _reload(job))
+
+
+class _Writers:
+    """Chunks being written; a chunk sharing an email with one in flight waits for it, so
+    the rows of one person are applied in file order."""
+
+    def __init__(self, job: ImportJob, plan: ColumnPlan, parallel: int,
+                 progress: Progress | None) -> None:  # fmt: skip
+        self.job, self.plan, self.parallel, self.progress = job, plan, parallel, progress
+        self.flying: list[tuple[set[str], asyncio.Task[None]]] = []
+
+    async def _finish(self, task: asyncio.Task[None]) -> None:
+        self.flying = [(e, t) for e, t in self.flying if t is not task]
+        await task
+        if self.progress is not None:
+            self.progress(await _reload(self.job))
+
+    async def start(self, chunk: _Chunk) -> None:
+        emails = {change.email for _, change in chunk.changes}
+        for shared, task in list(self.flying):
+            if shared & emails:
+                await self._finish(task)
+        while len(self.flying) >= self.parallel:
+            await self._finish(self.flying[0][1])
+        previous = self.flying[-1][1] if self.flying else None
+        work = _apply(self.job, self.plan, chunk.changes, chunk.errors, chunk.processed, previous)
+        self.flying.append((emails, asyncio.ensure_future(work)))
+
+    async def drain(self) -> None:
+        while self.flying:
+            await self._finish(self.flying[0][1])
+
+    def cancel(self) -> None:
+        for _, task in self.flying:
+            task.cancel()
 
 
 @dataclass

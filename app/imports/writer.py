@@ -67,6 +67,17 @@ class _Stored:
     state: dict[str, Any]
 
 
+_STATUS = {status.value: status for status in Status}  # Status(x) costs 20 µs a call here
+
+
+async def _rows(conn: BaseDBAsyncClient, sql: str, values: list[Any]) -> Sequence[Any]:
+    """The driver's own rows (asyncpg Records, sqlite3 Rows: read by column name), not
+    one dict each: execute_query_dict's copy cost 15 ms per 2,000-row chunk. (On asyncpg
+    execute_query fetches only when the statement does not start with INSERT, UPDATE
+    or DELETE: an INSERT ... RETURNING is wrapped in a WITH.)"""
+    return (await conn.execute_query(sql, values))[1]
+
+
 def _dump(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
@@ -76,7 +87,8 @@ async def _lock(
 ) -> dict[str, _Stored]:
     params = SqlParams(dialect_of(conn))
     lock = " FOR UPDATE" if params.dialect is Dialect.POSTGRES else ""
-    rows = await conn.execute_query_dict(
+    rows = await _rows(
+        conn,
         "SELECT id, email, status, tags, fields, country, region, city, timezone, updated_at"
         f" FROM people WHERE workspace_id = {params.add(workspace_id)}"
         f" AND email {bind_list(params, emails, 'text')} ORDER BY email{lock}",
@@ -84,7 +96,7 @@ async def _lock(
     )
     found: dict[str, _Stored] = {}
     for r in rows:
-        person = _person(_Holder(r["id"], r["email"], Status(r["status"]),
+        person = _person(_Holder(r["id"], r["email"], _STATUS[r["status"]],
                                  parse_db_datetime(r["updated_at"])))  # fmt: skip
         state = {key: r[key] for key in _STATE}
         state["tags"], state["fields"] = load_json(r["tags"]), load_json(r["fields"])
@@ -156,8 +168,8 @@ async def apply_chunk(
     if len(ids) != len(new):
         raise ChunkRace
     await _update(conn, workspace_id, {found[e].person.id: s for e, s in changed.items()}, now)
-    written = {e: _person(_Holder(ids[e], e, Status(states[e]["status"]))) for e in new}
-    written |= {e: _person(_Holder(found[e].person.id, e, Status(s["status"])))
+    written = {e: _person(_Holder(ids[e], e, _STATUS[states[e]["status"]])) for e in new}
+    written |= {e: _person(_Holder(found[e].person.id, e, _STATUS[s["status"]]))
                 for e, s in changed.items()}  # fmt: skip
     await gate.record(written, created=new)
     return outcome
@@ -173,11 +185,12 @@ async def _insert(conn: BaseDBAsyncClient, workspace_id: int, emails: list[str],
     conflict = "ON CONFLICT (workspace_id, email) DO NOTHING RETURNING id, email"
     if dialect_of(conn) is Dialect.POSTGRES:
         s = [states[e] for e in emails]
-        rows = await conn.execute_query_dict(
-            f"INSERT INTO people ({columns}) SELECT $1, u.e, u.s, u.t::jsonb, u.f::jsonb, u.c,"
+        rows = await _rows(
+            conn,
+            f"WITH added AS (INSERT INTO people ({columns}) SELECT $1, u.e, u.s, u.t::jsonb, u.f::jsonb, u.c,"
             " u.r, u.ci, u.tz, $2, $2 FROM unnest($3::text[], $4::text[], $5::text[], $6::text[],"
             f" $7::text[], $8::text[], $9::text[], $10::text[]) AS u(e, s, t, f, c, r, ci, tz)"
-            f" {conflict}",
+            f" {conflict}) SELECT id, email FROM added",
             [workspace_id, now, emails, [x["status"] for x in s], [_dump(x["tags"]) for x in s],
              [_dump(x["fields"]) for x in s], [x["country"] for x in s],
              [x["region"] for x in s], [x["city"] for x in s], [x["timezone"] for x in s]],
@@ -196,8 +209,10 @@ async def _insert(conn: BaseDBAsyncClient, workspace_id: int, emails: list[str],
                 f" {params.add(x['country'])}, {params.add(x['region'])}, {params.add(x['city'])},"
                 f" {params.add(x['timezone'])}, {ts}, {ts})"
             )
-        rows = await conn.execute_query_dict(
-            f"INSERT INTO people ({columns}) VALUES {', '.join(values)} {conflict}", params.values
+        rows = await _rows(
+            conn,
+            f"INSERT INTO people ({columns}) VALUES {', '.join(values)} {conflict}",
+            params.values,
         )
         out |= {r["email"]: r["id"] for r in rows}
     return out

@@ -311,3 +311,20 @@ async def test_a_shutdown_interrupts_an_import_between_whole_chunks(http_app, gq
     assert 0 < job.rows_processed < 20_000 and job.rows_processed % 50 == 0
     # exactly the rows counted were written: whole chunks, none half-applied
     assert await Person.filter(workspace_id=workspace.id).count() == job.created == job.rows_processed
+
+
+async def test_the_report_keeps_the_first_errors_up_to_the_limit(http_app, gql, monkeypatch):
+    limited = app_settings.settings.replace(import_chunk_rows=2, import_max_errors=3)
+    monkeypatch.setattr(app_settings, "settings", limited)
+    rows = [f"bad{i}" if i % 2 else f"good{i}@example.com" for i in range(12)]
+    job = await run_to_end(http_app, gql, "email\n" + "\n".join(rows) + "\n")
+    assert (job["rejected"], job["created"], job["errors"]["totalCount"]) == (6, 6, 6)
+    assert [e["node"]["row"] for e in job["errors"]["edges"]] == [3, 5, 7]
+
+
+async def test_a_full_chunk_of_unsubscribes_lists_every_address(http_app, gql, workspace):
+    count = app_settings.settings.import_chunk_rows + 10
+    text = "email,status\n" + "".join(f"u{i}@example.com,UNSUBSCRIBED\n" for i in range(count))
+    job = await run_to_end(http_app, gql, text)
+    assert (job["status"], job["created"]) == ("DONE", count)
+    assert await suppression.count_suppressions(workspace.id) == count

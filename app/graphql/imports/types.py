@@ -44,7 +44,7 @@ class ImportMode(Enum):
 class ImportRowError:
     row: int = strawberry.field(description="The row's number in the file; the header is row 1.")
     column: str = strawberry.field(description="The column's header, or empty for the whole row.")
-    code: ErrorCode = strawberry.field(description="What kind of problem.")  # type: ignore[valid-type]
+    code: ErrorCode = strawberry.field(description="What kind of problem.")
     message: str = strawberry.field(description="What is wrong, for a person to read.")
 
 
@@ -59,7 +59,7 @@ class ImportRowErrorConnection:
 
 @strawberry.type(description="Why a job failed as a whole.")
 class ImportFailure:
-    code: ErrorCode = strawberry.field(  # type: ignore[valid-type]
+    code: ErrorCode = strawberry.field(
         description="INVALID (not CSV or not UTF-8), TOO_LARGE (over the row limit) or"
         " INTERRUPTED (the process stopped, or an unexpected error)."
     )
