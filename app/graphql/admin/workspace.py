@@ -16,9 +16,9 @@ _AUTHENTICATED: list[type[BasePermission]] = [*AUTHENTICATED]
 
 @strawberry.type(description="The workspace the API key selects.")
 class Workspace:
-    id: strawberry.ID
-    name: str
-    key_scope: ApiKeyScope = strawberry.field(  # type: ignore[valid-type]
+    id: strawberry.ID = strawberry.field(description="The workspace's global ID.")
+    name: str = strawberry.field(description="The workspace's unique name.")
+    key_scope: ApiKeyScope = strawberry.field(
         description="The calling key's scope: what this client may do here."
     )
 
