@@ -25,6 +25,7 @@ from app.web.health import health, metrics_endpoint, ready
 from app.web.request_limits import RequestLimits
 from app.web.tracking import tracking_routes
 from app.web.unsubscribe import unsubscribe_endpoint
+from app.web.webhooks import webhook_routes
 
 log = structlog.get_logger()
 
@@ -72,6 +73,7 @@ def create_app(config: Settings | None = None, *, database_url: str | None = Non
             Route("/unsubscribe/{token}", unsubscribe_endpoint, methods=["GET", "POST"]),
             Mount(STATIC_PATH, static_files(), name="static"),
             *tracking_routes(config),  # open pixel and click redirect (app/web/tracking.py)
+            *webhook_routes(config),  # bounces and complaints from providers (app/web/webhooks.py)
         ],
         middleware=[
             Middleware(RequestContext),
