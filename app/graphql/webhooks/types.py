@@ -24,7 +24,7 @@ class WebhookProvider(Enum):
 
     @property
     def provider(self) -> Provider:
-        return Provider(self.value)
+        return Provider(str(self.value))
 
 
 @strawberry.type(description="A provider's webhook for this workspace. Secrets are never shown.")
