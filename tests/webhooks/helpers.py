@@ -155,7 +155,7 @@ async def sent_to(workspace: Workspace, person: Person) -> Sent:
     return Sent(broadcast, delivery, person)
 
 
-async def _one(sql: str, *values: Any) -> dict[str, Any] | None:
+async def one_row(sql: str, *values: Any) -> dict[str, Any] | None:
     """One row of a statement written with `{}` for each bound value."""
     conn = connection()
     params = SqlParams(dialect_of(conn))
@@ -166,7 +166,7 @@ async def _one(sql: str, *values: Any) -> dict[str, Any] | None:
 async def listed(workspace_id: int, email: str) -> dict[str, Any] | None:
     """The suppression entry of an address, straight from the table."""
     digest = (await hasher_for(connection(), workspace_id)).digest(email)
-    return await _one(
+    return await one_row(
         "SELECT reason, source, detail, person_id FROM suppressions"
         " WHERE workspace_id = {} AND email_hash = {}",
         workspace_id,
@@ -179,11 +179,11 @@ async def events_named(name: str) -> list[Event]:
 
 
 async def reported(delivery_id: int) -> str | None:
-    row = await _one("SELECT reported FROM deliveries WHERE id = {}", delivery_id)
+    row = await one_row("SELECT reported FROM deliveries WHERE id = {}", delivery_id)
     assert row is not None
     return row["reported"]
 
 
 async def soft_count(person_id: int) -> int:
-    row = await _one("SELECT count FROM soft_bounces WHERE person_id = {}", person_id)
+    row = await one_row("SELECT count FROM soft_bounces WHERE person_id = {}", person_id)
     return int(row["count"]) if row else 0

@@ -10,14 +10,25 @@ from typing import Any
 import httpx
 import pytest
 
-from app.ids import decode_id
+from app.flows.models import Send
+from app.ids import decode_id, encode_id
 from app.people.models import Status
 from app.segments.service import create_segment
 from app.settings import Settings
 from tests.factories import GraphQLClient
+from tests.flows.conftest import run_flows
 from tests.mailserver import mailbox, smtp_server
 from tests.tracking.helpers import send_tracked
-from tests.webhooks.helpers import events_named, reported, ses_bounce, sns_notification, sns_signer
+from tests.webhooks.helpers import (
+    events_named,
+    one_row,
+    reported,
+    ses_bounce,
+    sns_notification,
+    sns_signer,
+)
+from tests.webhooks.test_generic import body_of, bounce, post
+from workers.flows import close_flows
 
 __all__ = ["mailbox", "smtp_server"]
 
@@ -93,3 +104,40 @@ async def test_reports_about_a_real_send_find_their_deliveries(
     assert f"d{complaint.properties['delivery_id']}" == ref.split(".")[1]
     report = (await e2e.ok(REPORT, {"id": broadcast_id}))["broadcast"]["report"]
     assert report == {"sent": 3, "delivered": 2, "complained": 1, "hardBounced": 1, "bounced": 1}
+
+
+FLOW = """mutation($input: CreateFlowInput!) { createFlow(input: $input) {
+  flow { id } userErrors { path message code } } }"""
+ACTIVATE = "mutation($id: ID!) { activateFlow(id: $id) { userErrors { code } } }"
+ENROLL = """mutation($flow: ID!, $people: [ID!]) { enrollPeople(flowId: $flow, personIds: $people) {
+  enrolled userErrors { code } } }"""
+
+
+async def test_a_report_about_a_flow_email_names_the_flow_and_its_step(
+    workspace, make_person, e2e, arq_redis, e2e_config, mailbox, hooks
+):
+    ada = await make_person("ada@x.test")
+    email = {"subject": "Welcome", "html": "<p>Hi</p>", "text": "Hi", "next": "end"}
+    definition = {"entry": "welcome", "steps": [{"id": "welcome", "sendEmail": email},
+                                                {"id": "end", "exit": {}}]}  # fmt: skip
+    flow = (await e2e.ok(FLOW, {"input": {"name": "w", "definition": definition}}))["createFlow"]
+    assert flow["userErrors"] == []
+    await e2e.ok(ACTIVATE, {"id": flow["flow"]["id"]})
+    await e2e.ok(ENROLL, {"flow": flow["flow"]["id"], "people": [encode_id("Person", ada.id)]})
+    ctx: dict[str, object] = {"flow_config": e2e_config}
+    try:
+        await run_flows(arq_redis, ctx)
+    finally:
+        await close_flows(ctx)
+    (message,) = mailbox.messages
+    body = body_of(bounce("flow-evt-1", "ada@x.test", messageId=message["Message-ID"]))
+    response = await post(e2e.http, hooks["url"]["generic"], hooks["generic"], body)
+    assert response.status_code == 200 and response.json()["unmatched"] == 0
+    (event,) = await events_named("email_bounced")
+    assert event.properties["flow_id"] == flow["flow"]["id"]
+    assert event.properties["step"] == "welcome" and "broadcast_id" not in event.properties
+    send = await Send.get(flow_id=decode_id("Flow", flow["flow"]["id"]))
+    row = await one_row("SELECT reported FROM flow_sends WHERE id = {}", send.id)
+    assert row == {"reported": "bounced"}
+    await ada.refresh_from_db()
+    assert ada.status == Status.BOUNCED
