@@ -76,10 +76,11 @@ def _event(index: int, raw: Any) -> Notice:
     if not isinstance(email, str) or "@" not in email or len(email) > 320:
         raise invalid(f"{where}.email must be an email address.")
     if kind_name == "bounce":
-        kind = _BOUNCES.get(raw.get("bounceType"))  # type: ignore[arg-type]
+        bounce_type = raw.get("bounceType")
+        kind = _BOUNCES.get(bounce_type) if isinstance(bounce_type, str) else None
         if kind is None:
             raise invalid(f'{where}.bounceType must be "hard" or "soft".')
-    elif kind_name in _TYPES:
+    elif isinstance(kind_name, str) and kind_name in _TYPES:
         kind = _TYPES[kind_name]
     else:
         raise invalid(f'{where}.type must be "bounce", "complaint" or "delivered".')

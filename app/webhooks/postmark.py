@@ -94,7 +94,7 @@ def _kind(record: dict[str, Any]) -> Kind | None:
         return Kind.COMPLAINT
     if what == "Delivery":
         return Kind.DELIVERED
-    if what == "Bounce":
+    if what == "Bounce" and isinstance(record.get("Type"), str):
         bounce = record.get("Type")
         if bounce == "SpamComplaint":
             return Kind.COMPLAINT

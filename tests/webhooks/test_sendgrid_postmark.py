@@ -136,3 +136,33 @@ async def test_postmark_without_the_token_changes_nothing(client, hooks, make_pe
         assert (response.status_code, response.json()["error"]["code"]) == (401, code)
     await person.refresh_from_db()
     assert person.status == Status.SUBSCRIBED
+
+
+async def test_hostile_bodies_with_good_credentials_are_coded_errors_not_crashes(
+    client, hooks, sendgrid_signer
+):
+    from tests.webhooks.test_generic import post
+
+    odd: list[Any] = [None, 1, "x", [], {}, [[]], [None], {"events": None}, {"events": [[]]},
+                      {"events": [{"id": "a", "type": [], "email": "a@b.c"}]},
+                      {"events": [{"id": "a", "type": "bounce", "bounceType": [], "email": "a@b.c"}]},
+                      {"events": [{"id": 1, "type": "complaint", "email": "a@b.c"}]},
+                      {"RecordType": "Bounce", "Type": ["HardBounce"], "Email": "a@b.c", "ID": 1},
+                      {"RecordType": "Bounce", "Type": "HardBounce", "Email": ["a@b.c"], "ID": 1},
+                      [{"event": "bounce", "sg_event_id": ["x"], "email": "a@b.c"}],
+                      [{"event": "bounce", "sg_event_id": "x", "email": {"a": 1}}],
+                      [{"event": ["bounce"], "sg_event_id": "x", "email": "a@b.c"}]]  # fmt: skip
+    for value in odd:
+        body = json.dumps(value).encode()
+        answers = [
+            await post(client, hooks["url"]["generic"], hooks["generic"], body),
+            await client.post(hooks["url"]["sendgrid"], content=body,
+                              headers=sendgrid_signer.headers(body)),
+            await client.post(hooks["url"]["postmark"], content=body, headers=basic(hooks["postmark"])),
+        ]  # fmt: skip
+        for response in answers:
+            assert response.status_code in (200, 400), (value, response.text)
+            if response.status_code == 400:
+                assert response.json()["error"]["code"] == "INVALID"
+            else:
+                assert response.json()["applied"] == 0
