@@ -118,7 +118,7 @@ async def _effects(
         hasher = await hasher_for(conn, workspace_id)
         await store.suppress(conn, workspace_id, hasher, orphans, now_utc())
     for (table, kind), ids in reported.items():
-        await _report(conn, table, kind, ids)
+        await _report(conn, workspace_id, table, kind, ids)
 
 
 def _rank_sql(column: str) -> str:
@@ -126,14 +126,22 @@ def _rank_sql(column: str) -> str:
     return f"(CASE {column} {cases} ELSE 0 END)"
 
 
-async def _report(conn: BaseDBAsyncClient, table: str, kind: Kind, ids: list[int]) -> None:
-    """The send rows' `reported`, only ever worse (a late `delivered` undoes no bounce)."""
-    assert table in ("deliveries", "flow_sends")
+async def _report(
+    conn: BaseDBAsyncClient, workspace_id: int, table: str, kind: Kind, ids: list[int]
+) -> None:
+    """The send rows' `reported`, only ever worse (a late `delivered` undoes no bounce).
+    Pinned to the workspace (a flow send by its column, a delivery by its broadcast)."""
     params = SqlParams(dialect_of(conn))
+    ws = params.add(workspace_id)
+    if table == "flow_sends":
+        pinned = f"workspace_id = {ws}"
+    else:
+        assert table == "deliveries"
+        pinned = f"broadcast_id IN (SELECT id FROM broadcasts WHERE workspace_id = {ws})"
     await conn.execute_query(
         f"UPDATE {table} SET reported = {params.add(kind.value)},"
-        f" reported_at = {params.add(now_utc())} WHERE id {bind_list(params, ids, 'bigint')}"
-        f" AND {_rank_sql('reported')} < {RANK[kind]}",
+        f" reported_at = {params.add(now_utc())} WHERE {pinned}"
+        f" AND id {bind_list(params, ids, 'bigint')} AND {_rank_sql('reported')} < {RANK[kind]}",
         params.values,
     )
 

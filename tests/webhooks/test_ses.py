@@ -117,6 +117,14 @@ async def test_a_subscription_is_logged_and_not_fetched_by_default(client, hooks
     assert hits == []
 
 
+async def test_an_unsubscribe_confirmation_is_acknowledged(client, hooks, http_sink):
+    url, hits = http_sink
+    message = {**confirmation(url), "Type": "UnsubscribeConfirmation"}
+    response = await post(client, hooks["url"]["ses"], sns_signer().sign(message))
+    assert response.status_code == 200 and response.json() == {"subscription": "unsubscribed"}
+    assert hits == []
+
+
 async def test_an_allowed_confirmation_fetches_only_sns_hosts(db, hooks, wh_config, http_sink):
     import httpx
 
