@@ -166,3 +166,18 @@ async def test_hostile_bodies_with_good_credentials_are_coded_errors_not_crashes
                 assert response.json()["error"]["code"] == "INVALID"
             else:
                 assert response.json()["applied"] == 0
+
+
+def test_metadata_headers_carry_the_reference_as_each_provider_reads_it():
+    from app.email.messages import metadata_headers
+    from app.webhooks.references import reference_of
+
+    assert metadata_headers("b1.d2", ()) == []
+    postmark, sendgrid = metadata_headers("b1.d2", ("postmark", "sendgrid"))
+    name, _, value = postmark.partition(": ")
+    assert (name, reference_of(value)) == ("X-PM-Metadata-sieve-ref", "b1.d2")
+    name, _, value = sendgrid.partition(": ")
+    assert name == "X-SMTPAPI" and json.loads(value) == {"unique_args": {"sieve_ref": "b1.d2"}}
+    assert reference_of("<1764583200.12.34.flow-3-40-2@shop.test>") == "flow-3-40-2"
+    assert reference_of("<1764583200.12.34@shop.test>") is None
+    assert reference_of("b1.d2x") is None
