@@ -10,7 +10,8 @@ Following the SNS documentation ("Verifying the signatures of Amazon SNS message
 - `SignatureVersion` 1 is SHA1withRSA, 2 is SHA256withRSA, over that string, with the
   public key of the X.509 certificate at `SigningCertURL`;
 - that certificate is fetched only over https from an `sns.<region>.amazonaws.com` host
-  (`.amazonaws.com.cn` in China), on port 443, with no redirects, and cached per URL;
+  (`.amazonaws.com.cn` in China), on port 443, at a `/SimpleNotificationService-<hex>.pem`
+  path, with no redirects, and cached per URL;
   `SNS_CERTIFICATES` supplies certificates by URL instead of fetching them (offline
   deployments, tests). The URL rule applies to those too;
 - the topic must be one the workspace listed (checked by the caller: the signature only
@@ -44,6 +45,7 @@ CONFIRMATION_KEYS = ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token
 TYPES = ("Notification", "SubscriptionConfirmation", "UnsubscribeConfirmation")
 _HASHES: dict[str, type[hashes.HashAlgorithm]] = {"1": hashes.SHA1, "2": hashes.SHA256}
 _HOST = re.compile(r"sns\.[a-z]{2}(-[a-z]+){1,2}-\d\.amazonaws\.com(\.cn)?")
+_CERT_PATH = re.compile(r"/SimpleNotificationService-[0-9a-f]{1,64}\.pem")
 MAX_CERTIFICATE = 16_384  # bytes: an SNS certificate is about 2 kB
 MAX_CACHED = 32
 
@@ -78,6 +80,13 @@ def trusted_url(url: Any) -> bool:
         and port in (None, 443)
         and _HOST.fullmatch(parts.hostname or "") is not None
     )
+
+
+def certificate_url(url: Any) -> bool:
+    """A trusted URL whose path is an SNS signing certificate's
+    (`/SimpleNotificationService-<hex>.pem`): a forged message cannot make Sieve fetch
+    any other page of an AWS host."""
+    return trusted_url(url) and _CERT_PATH.fullmatch(urlsplit(str(url)).path) is not None
 
 
 class Certificates:
@@ -129,8 +138,10 @@ async def verify(message: dict[str, Any], certificates: Certificates, config: Se
     if algorithm is None:
         raise unauthorized("SignatureVersion must be 1 (SHA1withRSA) or 2 (SHA256withRSA).")
     url = message.get("SigningCertURL")
-    if not trusted_url(url):
-        raise unauthorized("SigningCertURL must be an https URL on an sns.<region>.amazonaws.com host.")  # fmt: skip
+    if not certificate_url(url):
+        raise unauthorized(
+            "SigningCertURL must be https://sns.<region>.amazonaws.com/SimpleNotificationService-<hex>.pem."
+        )
     try:
         signature = base64.b64decode(str(message.get("Signature") or ""), validate=True)
     except (binascii.Error, ValueError):

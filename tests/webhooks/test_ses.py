@@ -15,7 +15,7 @@ import pytest
 
 from app.ids import encode_id
 from app.people.models import Status
-from app.webhooks.sns import string_to_sign, trusted_url
+from app.webhooks.sns import certificate_url, string_to_sign, trusted_url
 from tests.webhooks.helpers import (
     CERT_URL,
     TOPIC,
@@ -107,6 +107,12 @@ def test_only_https_sns_hosts_are_trusted():
         None,
     ]:
         assert not trusted_url(url), url
+    # a certificate must also be at an SNS certificate's path
+    assert certificate_url(CERT_URL)
+    assert not certificate_url("https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription")
+    assert not certificate_url(
+        "https://sns.us-east-1.amazonaws.com/other/SimpleNotificationService-ab.pem"
+    )
 
 
 async def test_a_subscription_is_logged_and_not_fetched_by_default(client, hooks, http_sink):
