@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -43,7 +42,8 @@ class Notice:
     `event_id` is the provider's own id of the event (with the recipient when one event
     names several): the idempotency key. `reference` is Sieve's reference of the send
     (`b<broadcast>.d<delivery>` or `flow-<flow>-<enrollment>-<seq>`) when the payload
-    carries it (in the Message-ID, or in metadata Sieve set), else None."""
+    carries it (in the Message-ID, or in metadata Sieve set), else None. Events are
+    recorded at the time they arrive, as SMTP bounces are (the provider's clocks vary)."""
 
     kind: Kind
     event_id: str
@@ -51,7 +51,6 @@ class Notice:
     reference: str | None = None
     detail: str = ""
     code: int | None = None
-    occurred_at: datetime | None = None
 
 
 class WebhookError(Exception):
