@@ -239,8 +239,17 @@ def broadcast_bounces(
                 "broadcast_id": encode_id("Broadcast", broadcast_id),
                 "delivery_id": delivery_id,
             }
-            bounces.append(Bounce(person_id, emails[person_id], hard, result.error or "",
-                                  result.code, f"bounce:b{broadcast_id}.d{delivery_id}", origin))  # fmt: skip
+            bounces.append(
+                Bounce(
+                    person_id,
+                    emails[person_id],
+                    hard,
+                    result.error or "",
+                    result.code,
+                    f"bounce:b{broadcast_id}.d{delivery_id}",
+                    origin,
+                )
+            )
     return bounces, delivered
 
 

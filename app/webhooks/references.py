@@ -79,7 +79,7 @@ async def resolve(
                           "delivery_id": ref[1][1]}  # fmt: skip
                 found = Target(int(row["person_id"]), email, "deliveries", ref[1][1], origin)
         elif ref is not None:
-            row = sends.get(ref[1][1], {}).get((ref[1][0], ref[1][2]))  # type: ignore[assignment]
+            row = sends.get(ref[1][1], {}).get((ref[1][0], ref[1][2]))
             if row and row["email"] == email:
                 origin = {"flow_id": encode_id("Flow", ref[1][0]), "step": row["step"]}
                 found = Target(int(row["person_id"]), email, "flow_sends", int(row["id"]), origin)

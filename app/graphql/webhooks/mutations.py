@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from app.errors import ErrorCode, UserError, UserInputError
@@ -26,7 +28,13 @@ class WebhookMutation:
         description="Set up a provider's bounce and complaint webhook for this workspace (scope"
         " ADMIN); the payload's url is where the provider must post.",
     )
-    async def set_webhook(self, info: Info, input: SetWebhookInput) -> WebhookPayload:
+    async def set_webhook(
+        self,
+        info: Info,
+        input: Annotated[
+            SetWebhookInput, strawberry.argument(description="The provider and its settings.")
+        ],
+    ) -> WebhookPayload:
         data = to_plain(input)
         try:
             row, secret = await service.set_config(
@@ -41,7 +49,13 @@ class WebhookMutation:
         permission_classes=ADMIN,
         description="Remove a provider's webhook: its posts are refused from now on (scope ADMIN).",
     )
-    async def delete_webhook(self, info: Info, provider: WebhookProvider) -> DeleteWebhookPayload:
+    async def delete_webhook(
+        self,
+        info: Info,
+        provider: Annotated[
+            WebhookProvider, strawberry.argument(description="Whose webhook to remove.")
+        ],
+    ) -> DeleteWebhookPayload:
         if not await service.delete_config(info.context.workspace, provider.provider):
             errors = [
                 UserError(("provider",), "No webhook for this provider.", ErrorCode.NOT_FOUND)

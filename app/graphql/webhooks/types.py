@@ -7,7 +7,7 @@ from enum import Enum
 
 import strawberry
 
-from app.graphql.errors import UserError
+from app.graphql.errors import USER_ERRORS, UserError
 from app.settings import Settings
 from app.webhooks.config import WebhookConfig, webhook_url
 from app.webhooks.notices import Provider
@@ -78,11 +78,13 @@ class SetWebhookInput:
 
 @strawberry.type(description="The webhook as set up, and a new secret when one was made.")
 class WebhookPayload:
-    webhook: Webhook | None
+    webhook: Webhook | None = strawberry.field(
+        description="The webhook as it is now; null when the input was refused."
+    )
     secret: str | None = strawberry.field(
         description="The new secret (GENERIC: the HMAC key; POSTMARK: the token), shown only now."
     )
-    user_errors: list[UserError]
+    user_errors: list[UserError] = strawberry.field(description=USER_ERRORS)
 
 
 @strawberry.type(description="What deleteWebhook removed.")
@@ -90,4 +92,4 @@ class DeleteWebhookPayload:
     deleted_provider: WebhookProvider | None = strawberry.field(
         description="The provider whose webhook was removed; null when there was none."
     )
-    user_errors: list[UserError]
+    user_errors: list[UserError] = strawberry.field(description=USER_ERRORS)
