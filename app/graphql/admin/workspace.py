@@ -16,9 +16,9 @@ _AUTHENTICATED: list[type[BasePermission]] = [*AUTHENTICATED]
 
 @strawberry.type(description="The workspace the API key selects.")
 class Workspace:
-    id: strawberry.ID
-    name: str
-    key_scope: ApiKeyScope = strawberry.field(  # type: ignore[valid-type]
+    id: strawberry.ID = strawberry.field(description="Opaque and stable.")
+    name: str = strawberry.field(description="Its unique name (`sieve workspace create`).")
+    key_scope: ApiKeyScope = strawberry.field(
         description="The calling key's scope: what this client may do here."
     )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from strawberry.permission import BasePermission
 
@@ -18,9 +20,9 @@ _AUTHENTICATED: list[type[BasePermission]] = [*AUTHENTICATED]
 
 @strawberry.type(description="An email as one person would receive it (without tracking).")
 class RenderedEmail:
-    subject: str
-    html: str
-    text: str
+    subject: str = strawberry.field(description="The subject line (empty when `error` is set).")
+    html: str = strawberry.field(description="The HTML body; empty when there is none.")
+    text: str = strawberry.field(description="The text body; empty when there is none.")
     error: str | None = strawberry.field(
         description="Why the templates fail for this person (then nothing would be sent)."
     )
@@ -36,10 +38,16 @@ class EmailPreviewQuery:
     async def render_email(
         self,
         info: Info,
-        person_id: strawberry.ID,
-        subject: str,
-        html: str | None = None,
-        text: str | None = None,
+        person_id: Annotated[
+            strawberry.ID, strawberry.argument(description="Whom to render it for.")
+        ],
+        subject: Annotated[str, strawberry.argument(description="Jinja template of the subject.")],
+        html: Annotated[
+            str | None, strawberry.argument(description="Jinja template of the HTML body.")
+        ] = None,
+        text: Annotated[
+            str | None, strawberry.argument(description="Jinja template of the text body.")
+        ] = None,
     ) -> RenderedEmail:
         workspace = info.context.workspace
         person = await get_person(workspace, person_id=person_pk(person_id))
