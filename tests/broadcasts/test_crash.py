@@ -49,6 +49,19 @@ def start_worker(database_url: str, queue: str, smtp_port: int, log: Path) -> su
     )
 
 
+def stop_workers(processes: list[subprocess.Popen | None], log: Path) -> None:
+    """SIGTERM each worker still running; one that does not stop fails with its log."""
+    for process in processes:
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                tail = log.read_text(errors="replace")[-4000:]
+                raise AssertionError(f"a worker did not stop on SIGTERM:\n{tail}") from None
+
+
 async def wait_for(predicate, what: str, timeout: float = 60.0, poll: float = 0.005):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -94,15 +107,7 @@ async def test_a_killed_worker_never_sends_twice_nor_skips_anyone(
 
         await wait_for(sent, "the broadcast to be SENT", poll=0.1)
     finally:
-        for process in (first, second):
-            if process is not None and process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=60)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    tail = log.read_text(errors="replace")[-4000:]
-                    raise AssertionError(f"a worker did not stop on SIGTERM:\n{tail}") from None
+        stop_workers([first, second], log)
 
     # then: every member has exactly one outcome, and nobody received two copies
     progress = await counts(broadcast.id)

@@ -13,7 +13,7 @@ from app.broadcasts.models import BroadcastStatus
 from app.people.models import Person, Status
 from app.people.service import upsert_people
 from tests.broadcasts.helpers import counts, draft, reload, segment
-from tests.broadcasts.test_crash import emails_by_status, start_worker, wait_for
+from tests.broadcasts.test_crash import emails_by_status, start_worker, stop_workers, wait_for
 
 AUDIENCE = 600
 REFUSED = {f"p{i}@crash.test" for i in range(0, AUDIENCE, 50)}
@@ -35,7 +35,8 @@ async def test_a_killed_worker_with_retries_never_sends_twice_nor_skips_anyone(
     everyone = await segment(workspace.id, "all", "all")
     broadcast = await service.create_broadcast(workspace.id, draft([everyone]))
     queue = arq_redis.sieve_queue_name
-    first = start_worker(database_url, queue, controller.port)
+    log = tmp_path / "workers.log"
+    first = start_worker(database_url, queue, controller.port, log)
     second = None
     try:
         await service.send_broadcast(workspace.id, broadcast.id, None, arq_redis)
@@ -47,17 +48,14 @@ async def test_a_killed_worker_with_retries_never_sends_twice_nor_skips_anyone(
         first.send_signal(signal.SIGKILL)
         first.wait()
         assert server.count() < AUDIENCE - len(REFUSED), "finished before the kill"
-        second = start_worker(database_url, queue, controller.port)
+        second = start_worker(database_url, queue, controller.port, log)
 
         async def sent() -> bool:
             return (await reload(broadcast.id)).status is BroadcastStatus.SENT
 
         await wait_for(sent, "the broadcast to be SENT", timeout=120, poll=0.1)
     finally:
-        for process in (first, second):
-            if process is not None and process.poll() is None:
-                process.terminate()
-                process.wait(timeout=20)
+        stop_workers([first, second], log)
 
     # then: one outcome each, nobody received two copies, retries really happened
     progress = await counts(broadcast.id)
