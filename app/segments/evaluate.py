@@ -268,6 +268,7 @@ class _ExplainScope:
 
     params: SqlParams
     now: datetime
+    summaries: bool = True
     alias: str = "p"
 
     def segment(self, segment_id: int) -> str:
@@ -303,7 +304,7 @@ async def explain(
 
 def _column_sql(column: _Column, rows: PersonRows) -> str:
     if column.observation is not None:
-        return column.observation.sql(_ExplainScope(rows.params, rows.ctx.now))
+        return column.observation.sql(_ExplainScope(rows.params, rows.ctx.now, rows.ctx.summaries))
     return f"({rows.predicate(column.node)})"
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from app.errors import UserInputError
 from app.graphql.context import Info
 from app.graphql.errors import UserError
 from app.graphql.inputs import plain_input
@@ -15,6 +16,7 @@ from app.graphql.pagination import Edge, PageInfo
 from app.graphql.scalars import JSON
 from app.graphql.suppression.types import ConsentInput
 from app.ids import encode_id
+from app.people.activity import Activity
 from app.people.models import Person as PersonModel
 from app.people.models import Status
 
@@ -56,6 +58,32 @@ class Person:
             pk=person.id,
         )
 
+    @strawberry.field(
+        description=(
+            "What the person's events of each name add up to, all time: count, first and"
+            " last occurrence, sum of values. Read from the activity summaries, which are"
+            " kept exact in the same transaction as every event write. Only names the"
+            " person has events of are listed, in the order asked."
+        )
+    )
+    async def activity(
+        self,
+        info: Info,
+        names: Annotated[
+            list[str],
+            strawberry.argument(description="Event names (case-sensitive), 1 to 50."),
+        ],
+    ) -> list[EventActivity]:
+        from app.graphql.errors import raise_for
+        from app.people.activity import read_names
+
+        try:
+            wanted = read_names(names)
+        except UserInputError as exc:
+            raise_for(exc, "names")
+        found = await info.context.loaders.activity.load((self.pk, wanted))
+        return [EventActivity.from_activity(a) for a in found]
+
     @strawberry.field(description="The person's flow enrollments, oldest first, with decisions.")
     async def flow_history(
         self, info: Info, first: int | None = 100, after: str | None = None
@@ -63,6 +91,29 @@ class Person:
         from app.graphql.flows.types import flow_history
 
         return await flow_history(info, self.pk, first, after)
+
+
+@strawberry.type(description="A person's events of one name, all time (activity summaries).")
+class EventActivity:
+    name: str = strawberry.field(description="The event name.")
+    count: int = strawberry.field(description="How many events of this name.")
+    first_at: datetime = strawberry.field(description="The earliest occurredAt.")
+    last_at: datetime = strawberry.field(
+        description="The latest occurredAt (may be after now: events can be future-dated)."
+    )
+    sum: float = strawberry.field(description="The sum of their values (0 when none had one).")
+    value_count: int = strawberry.field(description="How many of them had a value.")
+
+    @classmethod
+    def from_activity(cls, activity: Activity) -> EventActivity:
+        return cls(
+            name=activity.name,
+            count=activity.count,
+            first_at=activity.first_at,
+            last_at=activity.last_at,
+            sum=activity.sum,
+            value_count=activity.value_count,
+        )
 
 
 @strawberry.type
