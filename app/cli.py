@@ -77,12 +77,16 @@ def verify_summaries(workspace_ref: str | None) -> None:
 
     report = _call(work)
     for m in report.mismatches:
-        click.echo(f"{m.problem}: workspace {m.workspace_id} person {m.person_id} name"
-                   f" {m.name!r}: stored {m.stored}, events say {m.expected}")  # fmt: skip
+        click.echo(
+            f"{m.problem}: workspace {m.workspace_id} person {m.person_id} name"
+            f" {m.name!r}: stored {m.stored}, events say {m.expected}"
+        )
     if report.total_mismatches > len(report.mismatches):
         click.echo(f"... and {report.total_mismatches - len(report.mismatches)} more")
-    click.echo(f"{report.summaries} summary rows over {report.events} events:"
-               f" {report.total_mismatches} mismatches")  # fmt: skip
+    click.echo(
+        f"{report.summaries} summary rows over {report.events} events:"
+        f" {report.total_mismatches} mismatches"
+    )
     if not report.ok:
         raise SystemExit(1)
 

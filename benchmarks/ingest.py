@@ -195,8 +195,11 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=50_000)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--server-workers", type=int, default=2)
-    parser.add_argument("--without-summaries", action="store_true",
-                        help="disable the activity-summary triggers (to measure their cost)")  # fmt: skip
+    parser.add_argument(
+        "--without-summaries",
+        action="store_true",
+        help="disable the activity-summary triggers (to measure their cost)",
+    )
     asyncio.run(run(parser.parse_args()))
 
 

@@ -79,9 +79,12 @@ def count_statement(evaluation: Any, summaries: bool) -> tuple[str, list[Any]]:
     from app.sql import Dialect, SqlParams
 
     ctx = CompileContext(
-        Dialect.POSTGRES, evaluation.workspace_id, evaluation.now, evaluation.definitions,
+        Dialect.POSTGRES,
+        evaluation.workspace_id,
+        evaluation.now,
+        evaluation.definitions,
         summaries,
-    )  # fmt: skip
+    )
     params = SqlParams(Dialect.POSTGRES)
     return compile_count(evaluation.root, ctx, params), params.values
 
@@ -132,8 +135,16 @@ async def counts(conn: asyncpg.Connection, ids: dict[str, str], ws: int) -> list
         target = 300 if case.key == "v" else 100
         mark = "ok" if fast_ms <= target else "MISSED"
         console.log(f"({case.key}) {raw_n:,} members: raw {raw_ms:.1f} ms, summaries {fast_ms:.1f}")
-        rows.append([f"({case.key}) {case.title}", f"{raw_n:,}", f"{raw_ms:,.1f}",
-                     f"{fast_ms:,.1f}", f"{raw_ms / fast_ms:.1f}x", f"<= {target} ms: {mark}"])  # fmt: skip
+        rows.append(
+            [
+                f"({case.key}) {case.title}",
+                f"{raw_n:,}",
+                f"{raw_ms:,.1f}",
+                f"{fast_ms:,.1f}",
+                f"{raw_ms / fast_ms:.1f}x",
+                f"<= {target} ms: {mark}",
+            ]
+        )
     return rows
 
 
@@ -198,13 +209,27 @@ async def ingestion(url: str, events: int) -> list[list[str]]:
 
     rows = []
     for without in (False, True):
-        args = argparse.Namespace(database_url=url, events=events, people=50_000, clients=4,
-                                  server_workers=2, without_summaries=without)  # fmt: skip
+        args = argparse.Namespace(
+            database_url=url,
+            events=events,
+            people=50_000,
+            clients=4,
+            server_workers=2,
+            without_summaries=without,
+        )
         m = await ingest.measure(args)
         rate = m["sent"] / m["elapsed"]
         console.log(f"ingestion {'without' if without else 'with'} summaries: {rate:,.0f} events/s")
-        rows.append(["without" if without else "with", f"{m['sent']:,}", f"{m['elapsed']:.1f}",
-                     f"{rate:,.0f}", f"{m['p50'] * 1000:.0f}", f"{m['p99'] * 1000:.0f}"])  # fmt: skip
+        rows.append(
+            [
+                "without" if without else "with",
+                f"{m['sent']:,}",
+                f"{m['elapsed']:.1f}",
+                f"{rate:,.0f}",
+                f"{m['p50'] * 1000:.0f}",
+                f"{m['p99'] * 1000:.0f}",
+            ]
+        )
     return rows
 
 
@@ -244,13 +269,18 @@ async def main_async(args: argparse.Namespace) -> None:
                         "target",
                     ):
                         table.add_column(column, justify="left" if column == "segment" else "right")
-                    for row in await counts(lanes[0], ids, ws):
-                        table.add_row(*row)
-                    tables.append(table)
+                    if not args.skip_counts:
+                        for row in await counts(lanes[0], ids, ws):
+                            table.add_row(*row)
+                        tables.append(table)
                     p50, p99 = await membership(point, ids["v"], ws)
                     rng = random.Random(7)
-                    everyone = [r[0] for r in await point.fetch(
-                        "SELECT id FROM people WHERE workspace_id = $1", ws)]  # fmt: skip
+                    everyone = [
+                        r[0]
+                        for r in await point.fetch(
+                            "SELECT id FROM people WHERE workspace_id = $1", ws
+                        )
+                    ]
                     contains_ms, empty_ms = await contains_overhead(
                         api, ids["v"], rng.sample(everyone, CHECKS)
                     )
@@ -313,10 +343,13 @@ def main() -> None:
     )
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/sieve_bench")
     parser.add_argument("--workspace-id", type=int, default=1)
-    parser.add_argument("--ingest-url",
-                        default="postgres://postgres@127.0.0.1:5432/sieve_bench_ingest_summaries",
-                        help="a database of the benchmark's own: dropped and created")  # fmt: skip
+    parser.add_argument(
+        "--ingest-url",
+        default="postgres://postgres@127.0.0.1:5432/sieve_bench_ingest_summaries",
+        help="a database of the benchmark's own: dropped and created",
+    )
     parser.add_argument("--ingest-events", type=int, default=200_000, help="0: skip ingestion")
+    parser.add_argument("--skip-counts", action="store_true", help="only the request figures")
     asyncio.run(main_async(parser.parse_args()))
 
 

@@ -194,8 +194,9 @@ async def verify_summaries(workspace_id: int | None = None) -> Verification:
         for r in rows
     ]
     first = rows[0]
-    return Verification(int(first["summaries"]), int(first["events"]), mismatches,
-                        int(first["total"]))  # fmt: skip
+    return Verification(
+        int(first["summaries"]), int(first["events"]), mismatches, int(first["total"])
+    )
 
 
 def _values(row: dict[str, Any], prefix: str) -> dict[str, Any]:

@@ -161,12 +161,21 @@ async def test_summaries_equal_the_events_after_any_writes(db, ops):
 async def test_out_of_order_future_dated_and_duplicate_events(db, workspace):
     # given events written newest first, one dated tomorrow, and a repeated key
     items = [
-        {"email": "a@example.com", "name": "purchase", "occurredAt": NOW + timedelta(days=1),
-         "value": 5, "idempotencyKey": "x"},
-        {"email": "a@example.com", "name": "purchase", "occurredAt": NOW - timedelta(days=9),
-         "value": 2.5},
+        {
+            "email": "a@example.com",
+            "name": "purchase",
+            "occurredAt": NOW + timedelta(days=1),
+            "value": 5,
+            "idempotencyKey": "x",
+        },
+        {
+            "email": "a@example.com",
+            "name": "purchase",
+            "occurredAt": NOW - timedelta(days=9),
+            "value": 2.5,
+        },
         {"email": "a@example.com", "name": "purchase", "occurredAt": NOW - timedelta(days=3)},
-    ]  # fmt: skip
+    ]
     await track_events(workspace.id, items)
     again = await track_events(workspace.id, items[:1])
     assert again.duplicates == 1
@@ -182,10 +191,13 @@ async def test_out_of_order_future_dated_and_duplicate_events(db, workspace):
 
 async def test_deleting_the_first_and_last_events_recomputes_them(db, workspace):
     times = [NOW - timedelta(days=d) for d in (1, 5, 9)]
-    await track_events(workspace.id, [
-        {"email": "a@example.com", "name": "opened", "occurredAt": t, "value": v}
-        for t, v in zip(times, (3, 1, 2), strict=True)
-    ])  # fmt: skip
+    await track_events(
+        workspace.id,
+        [
+            {"email": "a@example.com", "name": "opened", "occurredAt": t, "value": v}
+            for t, v in zip(times, (3, 1, 2), strict=True)
+        ],
+    )
     person = await Person.get(workspace_id=workspace.id, email="a@example.com")
     events = await Event.filter(person_id=person.id).order_by("occurred_at")
     await delete_events([events[0].id, events[2].id])  # the first and the last
@@ -218,10 +230,13 @@ async def test_deleting_a_workspace_cascades_to_its_summaries(db, make_workspace
 
 
 async def test_updating_an_event_keeps_the_summaries_exact(db, workspace):
-    await track_events(workspace.id, [
-        {"email": "a@example.com", "name": "opened", "occurredAt": NOW, "value": 1},
-        {"email": "a@example.com", "name": "opened", "occurredAt": NOW - timedelta(days=2)},
-    ])  # fmt: skip
+    await track_events(
+        workspace.id,
+        [
+            {"email": "a@example.com", "name": "opened", "occurredAt": NOW, "value": 1},
+            {"email": "a@example.com", "name": "opened", "occurredAt": NOW - timedelta(days=2)},
+        ],
+    )
     event = await Event.filter(workspace_id=workspace.id).order_by("occurred_at").first()
     assert event is not None
     await Event.filter(id=event.id).update(name="clicked", value=4.0)
@@ -235,10 +250,15 @@ async def test_concurrent_batches_and_deletes_for_the_same_people(db, workspace)
     # given batches for the same few people and names racing each other and deletes
     async def batch(n: int) -> None:
         items = [
-            {"email": EMAILS[(n + i) % 2], "name": NAMES[i % 2], "value": n + i,
-             "occurredAt": NOW - timedelta(hours=n * 7 + i), "idempotencyKey": f"k{(n * 3 + i) % 40}"}
+            {
+                "email": EMAILS[(n + i) % 2],
+                "name": NAMES[i % 2],
+                "value": n + i,
+                "occurredAt": NOW - timedelta(hours=n * 7 + i),
+                "idempotencyKey": f"k{(n * 3 + i) % 40}",
+            }
             for i in range(10)
-        ]  # fmt: skip
+        ]
         assert (await track_events(workspace.id, items)).errors == []
 
     async def delete_some(n: int) -> None:
@@ -257,9 +277,10 @@ async def test_concurrent_batches_and_deletes_for_the_same_people(db, workspace)
 
 
 async def test_verification_reports_each_kind_of_mismatch(db, workspace):
-    await track_events(workspace.id, [
-        {"email": e, "name": n, "value": 2} for e in EMAILS[:3] for n in ("opened", "purchase")
-    ])  # fmt: skip
+    await track_events(
+        workspace.id,
+        [{"email": e, "name": n, "value": 2} for e in EMAILS[:3] for n in ("opened", "purchase")],
+    )
     ids = {p.email: p.id for p in await Person.filter(workspace_id=workspace.id)}
     conn = connection()
     pg = dialect_of(conn) is Dialect.POSTGRES
@@ -267,7 +288,9 @@ async def test_verification_reports_each_kind_of_mismatch(db, workspace):
     # a wrong count, a lost row, a row with no events behind it
     await conn.execute_query(
         f"UPDATE activity_summaries SET event_count = 7 WHERE person_id = {mark(1)}"
-        f" AND name = {mark(2)}", [ids[EMAILS[0]], "opened"])  # fmt: skip
+        f" AND name = {mark(2)}",
+        [ids[EMAILS[0]], "opened"],
+    )
     await conn.execute_query(
         f"DELETE FROM activity_summaries WHERE person_id = {mark(1)} AND name = {mark(2)}",
         [ids[EMAILS[1]], "purchase"],
@@ -293,10 +316,14 @@ async def test_verification_reports_each_kind_of_mismatch(db, workspace):
 
 async def test_the_migration_backfills_existing_events(db, workspace):
     # given events whose summaries are gone (as before migration 0016)
-    await track_events(workspace.id, [
-        {"email": e, "name": n, "value": i, "occurredAt": NOW - timedelta(days=i)}
-        for i, e in enumerate(EMAILS) for n in NAMES
-    ])  # fmt: skip
+    await track_events(
+        workspace.id,
+        [
+            {"email": e, "name": n, "value": i, "occurredAt": NOW - timedelta(days=i)}
+            for i, e in enumerate(EMAILS)
+            for n in NAMES
+        ],
+    )
     expected = await recomputed(workspace.id)
     conn = connection()
     await conn.execute_query("DELETE FROM activity_summaries")
@@ -319,8 +346,13 @@ async def test_sieve_verify_summaries_command(db, workspace, tmp_path, pg_databa
 
     def sieve(*args: str) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "DATABASE_URL": url}
-        return subprocess.run([sys.executable, "-m", "app.cli", "verify-summaries", *args],
-                              env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+        return subprocess.run(
+            [sys.executable, "-m", "app.cli", "verify-summaries", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     clean = sieve(str(workspace.id))
     assert clean.returncode == 0, clean.stderr
@@ -343,12 +375,20 @@ PAGE_ACTIVITY = """query($names: [String!]!) {
 
 
 async def test_person_activity_through_graphql(gql, workspace):
-    await track_events(workspace.id, [
-        {"email": "a@example.com", "name": "purchase", "value": 10, "occurredAt": NOW - timedelta(days=2)},
-        {"email": "a@example.com", "name": "purchase", "value": 2.5, "occurredAt": NOW},
-        {"email": "a@example.com", "name": "opened", "occurredAt": NOW - timedelta(days=1)},
-        {"email": "b@example.com", "name": "opened", "occurredAt": NOW},
-    ])  # fmt: skip
+    await track_events(
+        workspace.id,
+        [
+            {
+                "email": "a@example.com",
+                "name": "purchase",
+                "value": 10,
+                "occurredAt": NOW - timedelta(days=2),
+            },
+            {"email": "a@example.com", "name": "purchase", "value": 2.5, "occurredAt": NOW},
+            {"email": "a@example.com", "name": "opened", "occurredAt": NOW - timedelta(days=1)},
+            {"email": "b@example.com", "name": "opened", "occurredAt": NOW},
+        ],
+    )
     data = await gql.ok(
         ACTIVITY, {"email": "a@example.com", "names": ["purchase", "never", "opened"]}
     )
@@ -362,8 +402,10 @@ async def test_person_activity_through_graphql(gql, workspace):
     # a page of people: every person's activity, each from the one batched read
     page = await gql.ok(PAGE_ACTIVITY, {"names": ["opened"]})
     got = {e["node"]["email"]: e["node"]["activity"] for e in page["people"]["edges"]}
-    assert got == {"a@example.com": [{"name": "opened", "count": 1, "sum": 0.0}],
-                   "b@example.com": [{"name": "opened", "count": 1, "sum": 0.0}]}  # fmt: skip
+    assert got == {
+        "a@example.com": [{"name": "opened", "count": 1, "sum": 0.0}],
+        "b@example.com": [{"name": "opened", "count": 1, "sum": 0.0}],
+    }
 
 
 async def test_person_activity_refuses_bad_names(gql, workspace):

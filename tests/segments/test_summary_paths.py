@@ -82,15 +82,21 @@ async def test_a_window_between_the_first_and_a_future_dated_last_event(db, make
     }
     for pid, moments in times.items():
         for at in moments:
-            await Event.create(workspace_id=inside.workspace_id, person_id=pid, name="opened",  # type: ignore[call-arg]
-                               occurred_at=at)  # fmt: skip
+            await Event.create(
+                workspace_id=inside.workspace_id,
+                person_id=pid,
+                name="opened",  # type: ignore[call-arg]
+                occurred_at=at,
+            )
     opened_30d = EventCondition(("opened",), Count(), LastDays(30))
     for root, want in [
         (Group(Match.ALL, (opened_30d,)), {inside.id}),
         (Group(Match.NONE, (opened_30d,)), {outside.id}),
-        (Group(Match.ALL, (EventCondition(("opened",), Count(), MoreThanDaysAgo(39)),)),
-         {inside.id, outside.id}),
-    ]:  # fmt: skip
+        (
+            Group(Match.ALL, (EventCondition(("opened",), Count(), MoreThanDaysAgo(39)),)),
+            {inside.id, outside.id},
+        ),
+    ]:
         for summaries in (True, False):
             ctx = CompileContext(db, inside.workspace_id, NOW, {}, summaries)
             assert reads_summaries(root, ctx) is summaries

@@ -19,6 +19,7 @@ from app.ids import encode_id
 from app.people.activity import Activity
 from app.people.models import Person as PersonModel
 from app.people.models import Status
+from app.people.records import PersonRecord
 
 if TYPE_CHECKING:
     from app.graphql.flows.types import FlowEnrollmentConnection
@@ -42,7 +43,7 @@ class Person:
     pk: strawberry.Private[int]
 
     @classmethod
-    def from_model(cls, person: PersonModel) -> Person:
+    def from_model(cls, person: PersonModel | PersonRecord) -> Person:
         return cls(
             id=strawberry.ID(encode_id("Person", person.id)),
             email=person.email,

@@ -138,9 +138,15 @@ class EventKind(ConditionKind[EventCondition]):
         if scope.summaries and summarised(node, windowed=True):
             op = COMPLEMENT[node.count.op] if negated else node.count.op
             found = summary_count_set(
-                op, node.count.value, node.names, node.window, scope.params, scope.ws,
-                scope.now, scope.bounds,
-            )  # fmt: skip
+                op,
+                node.count.value,
+                node.names,
+                node.window,
+                scope.params,
+                scope.ws,
+                scope.now,
+                scope.bounds,
+            )
             if found is not None:
                 return found
         return event_set(node, negated, scope.params, scope.ws, scope.now, scope.bounds)
