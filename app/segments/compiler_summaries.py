@@ -87,8 +87,9 @@ def person_rows(alias: str, names: tuple[str, ...], params: SqlParams) -> str:
     )
 
 
-def any_in_window(window: Window | None, params: SqlParams, now: datetime) -> list[str]:
-    """Conjuncts on a summary row `s`: the person has an event of `s.name` in `window`."""
+def any_in_window(window: Window | None, params: SqlParams, now: datetime, ws: str) -> list[str]:
+    """Conjuncts on a summary row `s`: the person has an event of `s.name` in `window`.
+    (`ws`, the workspace's placeholder, pins the raw probe itself: it sits under an OR.)"""
     if window is None:
         return []  # a row exists only while an event does
     span = span_of(window, now)
@@ -99,7 +100,7 @@ def any_in_window(window: Window | None, params: SqlParams, now: datetime) -> li
     lo = bind_datetime(params, span.lo)
     # last inside: yes; last after hi: the first decides, unless it is before lo
     raw = (
-        "EXISTS (SELECT 1 FROM events e WHERE e.workspace_id = s.workspace_id"
+        f"EXISTS (SELECT 1 FROM events e WHERE e.workspace_id = {ws}"
         " AND e.person_id = s.person_id AND e.name = s.name"
         f" AND e.occurred_at >= {lo} AND e.occurred_at {below} {hi})"
     )
@@ -123,7 +124,7 @@ def summary_count_set(
         op = COMPLEMENT[op]
     single = len(set(names)) == 1
     if _any_positive_count_holds(op, target):
-        rows = summary_rows(ws, names, params, bounds, any_in_window(window, params, now))
+        rows = summary_rows(ws, names, params, bounds, any_in_window(window, params, now, ws))
         return EventSet(rows, positive, distinct=single)
     if window is not None:
         return None
