@@ -2,7 +2,8 @@
 
 A 1,000-member page spent most of its time above the SQL building tortoise models
 (query building, per-field conversion, model instantiation); a page only reads the
-columns, so it reads them straight into frozen records (docs/summaries.md).
+columns, so it reads them straight into frozen records, and leaves the JSON columns as
+text until a field asks for them (docs/summaries.md).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from app.sql import SqlParams, bind_list, connection, dialect_of, load_json, parse_db_datetime
+from app.sql import SqlParams, bind_list, connection, dialect_of, parse_db_datetime
 
 _COLUMNS = (
     "id, email, status, tags, fields, country, region, city, timezone, created_at, updated_at"
@@ -26,8 +27,8 @@ class PersonRecord:
     id: int
     email: str
     status: str
-    tags: list[str]
-    fields: dict[str, Any]
+    tags: list[str] | str  # as stored: JSON text, decoded by whoever reads it (load_json)
+    fields: dict[str, Any] | str
     country: str | None
     region: str | None
     city: str | None
@@ -57,8 +58,8 @@ async def person_records(workspace_id: int, person_ids: Sequence[int]) -> list[P
             row["id"],
             row["email"],
             row["status"],
-            load_json(row["tags"]),
-            load_json(row["fields"]),
+            row["tags"],
+            row["fields"],
             row["country"],
             row["region"],
             row["city"],

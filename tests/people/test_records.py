@@ -27,4 +27,8 @@ async def test_records_show_what_the_models_show(db, make_person, make_workspace
     for record in (records[0], records[1]):
         assert record is not None
         model = await Person.get(id=record.id)
-        assert PersonType.from_model(record) == PersonType.from_model(model)
+        fast, slow = PersonType.from_model(record), PersonType.from_model(model)
+        assert (fast.tags(), fast.fields()) == (slow.tags(), slow.fields())
+        assert (fast.tags(), fast.fields()) == (model.tags, model.fields)
+        plain = {k: v for k, v in vars(fast).items() if not k.startswith("raw_")}
+        assert plain == {k: v for k, v in vars(slow).items() if not k.startswith("raw_")}
