@@ -45,6 +45,8 @@ from app.graphql.senders.queries import SenderQuery
 from app.graphql.suppression.mutations import SuppressionMutation
 from app.graphql.suppression.queries import SuppressionQuery
 from app.graphql.text_guard import RefuseUnstorableArguments
+from app.graphql.webhooks.mutations import WebhookMutation
+from app.graphql.webhooks.queries import WebhookQuery
 from app.settings import settings
 
 Query = merge_types(
@@ -61,6 +63,7 @@ Query = merge_types(
         SuppressionQuery,
         SenderQuery,
         FrequencyQuery,
+        WebhookQuery,
         ImportQuery,
         CatalogQuery,
     ),
@@ -76,6 +79,7 @@ Mutation = merge_types(
         SuppressionMutation,
         SenderMutation,
         FrequencyMutation,
+        WebhookMutation,
     ),
 )
 Subscription = merge_types("Subscription", (BroadcastSubscription,))
