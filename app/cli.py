@@ -1,4 +1,5 @@
-"""The `sieve` command: serve, worker, migrate, workspaces, keys, export, import, demo."""
+"""The `sieve` command: serve, worker, migrate, workspaces, keys, export, import, demo,
+verify-summaries."""
 
 from __future__ import annotations
 
@@ -62,6 +63,34 @@ def migrate() -> None:
 
     applied = _run(apply_migrations, migrate=False)
     click.echo(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
+
+
+@main.command("verify-summaries")
+@click.argument("workspace_ref", metavar="[WORKSPACE]", required=False)
+def verify_summaries(workspace_ref: str | None) -> None:
+    """Recompute the activity summaries from the raw events (of WORKSPACE, its id or
+    name, or of all) and list every row that differs; exit status 1 if any does."""
+    from app.people.activity import verify_summaries as verify
+    from app.tenancy import resolve_workspace
+
+    async def work() -> Any:
+        found = await resolve_workspace(workspace_ref) if workspace_ref else None
+        return await verify(found.id if found else None)
+
+    report = _call(work)
+    for m in report.mismatches:
+        click.echo(
+            f"{m.problem}: workspace {m.workspace_id} person {m.person_id} name"
+            f" {m.name!r}: stored {m.stored}, events say {m.expected}"
+        )
+    if report.total_mismatches > len(report.mismatches):
+        click.echo(f"... and {report.total_mismatches - len(report.mismatches)} more")
+    click.echo(
+        f"{report.summaries} summary rows over {report.events} events:"
+        f" {report.total_mismatches} mismatches"
+    )
+    if not report.ok:
+        raise SystemExit(1)
 
 
 @main.group()

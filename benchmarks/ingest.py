@@ -4,6 +4,7 @@
 
 Starts `sieve serve` (uvicorn) on a free port against its own database, creates a
 workspace and key, then posts batches from a few concurrent clients and prints a table.
+`--without-summaries` disables the activity-summary triggers in that database first.
 Half the events name existing people by email, a tenth name unknown emails (creating
 people), and a fifth carry an idempotency key (a few repeated, to exercise duplicates).
 """
@@ -49,13 +50,25 @@ async def _prepare_database(url: str) -> None:
         await conn.close()
 
 
-async def _workspace_key(url: str) -> str:
+async def _workspace_key(url: str, summaries: bool = True) -> str:
     from app.db import database
     from app.tenancy import create_api_key, create_workspace
 
     async with database(url):
+        if not summaries:  # this database is the benchmark's own: measure without them
+            await _set_summary_triggers(url, "DISABLE")
         workspace = await create_workspace("ingest-bench")
         return await create_api_key(workspace.id)
+
+
+async def _set_summary_triggers(url: str, state: str) -> None:
+    """ENABLE or DISABLE the activity-summary triggers (migration 0016) on events."""
+    conn = await asyncpg.connect(url)
+    try:
+        for trigger in ("insert", "delete", "update"):
+            await conn.execute(f"ALTER TABLE events {state} TRIGGER events_summaries_{trigger}")
+    finally:
+        await conn.close()
 
 
 def _batch(rng: random.Random, size: int, known: int, serial: int) -> list[dict[str, Any]]:
@@ -102,10 +115,11 @@ async def _client(
     return recorded, duplicates
 
 
-async def run(args: argparse.Namespace) -> None:
-    console = Console(width=180)
+async def measure(args: argparse.Namespace) -> dict[str, Any]:
+    """One run on a fresh database: the figures of the table `run` prints."""
     await _prepare_database(args.database_url)
-    key = await _workspace_key(args.database_url)
+    summaries = not getattr(args, "without_summaries", False)
+    key = await _workspace_key(args.database_url, summaries)
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": args.database_url, "REDIS_URL": "redis://127.0.0.1:6379"}
     server = subprocess.Popen(
@@ -141,10 +155,23 @@ async def run(args: argparse.Namespace) -> None:
     finally:
         server.terminate()
         server.wait(timeout=20)
-    sent = sum(len(b) for b in batches)
-    recorded = sum(r for r, _ in results)
-    duplicates = sum(d for _, d in results)
     latencies.sort()
+    return {
+        "sent": sum(len(b) for b in batches),
+        "batches": len(batches),
+        "elapsed": elapsed,
+        "recorded": sum(r for r, _ in results),
+        "duplicates": sum(d for _, d in results),
+        "p50": latencies[len(latencies) // 2],
+        "p99": latencies[int(len(latencies) * 0.99)],
+        "summaries": summaries,
+    }
+
+
+async def run(args: argparse.Namespace) -> None:
+    console = Console(width=180)
+    m = await measure(args)
+    sent, elapsed = m["sent"], m["elapsed"]
     table = Table(
         title=f"trackEvents over HTTP ({os.cpu_count()} cores, {args.database_url.rsplit('/', 1)[0].split('@')[-1]})"
     )
@@ -152,9 +179,9 @@ async def run(args: argparse.Namespace) -> None:
                    "recorded", "duplicates", "batch p50 ms", "batch p99 ms"):  # fmt: skip
         table.add_column(column, justify="right")
     table.add_row(
-        f"{sent:,}", f"{len(batches):,}", str(args.clients), str(args.server_workers), f"{elapsed:.1f}",
-        f"{sent / elapsed:,.0f}", f"{recorded:,}", f"{duplicates:,}",
-        f"{latencies[len(latencies) // 2] * 1000:.0f}", f"{latencies[int(len(latencies) * 0.99)] * 1000:.0f}",
+        f"{sent:,}", f"{m['batches']:,}", str(args.clients), str(args.server_workers), f"{elapsed:.1f}",
+        f"{sent / elapsed:,.0f}", f"{m['recorded']:,}", f"{m['duplicates']:,}",
+        f"{m['p50'] * 1000:.0f}", f"{m['p99'] * 1000:.0f}",
     )  # fmt: skip
     console.print(table)
 
@@ -168,6 +195,11 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=50_000)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--server-workers", type=int, default=2)
+    parser.add_argument(
+        "--without-summaries",
+        action="store_true",
+        help="disable the activity-summary triggers (to measure their cost)",
+    )
     asyncio.run(run(parser.parse_args()))
 
 

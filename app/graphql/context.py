@@ -11,6 +11,8 @@ from strawberry.dataloader import DataLoader
 from strawberry.types import Info as StrawberryInfo
 
 from app import settings as app_settings
+from app.people import activity as activities
+from app.people import records
 from app.people import service as people
 from app.settings import Settings
 from app.tenancy import Principal
@@ -22,9 +24,27 @@ class Loaders:
 
     workspace_id: int
     person: DataLoader[int, Any] = field(init=False)
+    # the same rows as plain records, for pages (no ORM models: app/people/records.py)
+    person_record: DataLoader[int, records.PersonRecord | None] = field(init=False)
+    # (person id, event names) -> that person's activity of those names
+    activity: DataLoader[tuple[int, tuple[str, ...]], list[activities.Activity]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.person = DataLoader(lambda ids: people.people_by_ids(self.workspace_id, list(ids)))
+        self.activity = DataLoader(self._activities)
+        self.person_record = DataLoader(
+            lambda ids: records.person_records(self.workspace_id, list(ids))
+        )
+
+    async def _activities(
+        self, keys: list[tuple[int, tuple[str, ...]]]
+    ) -> list[list[activities.Activity]]:
+        """One statement per distinct list of names (a page asks the same of everyone)."""
+        found: dict[tuple[str, ...], dict[int, list[activities.Activity]]] = {}
+        for names in dict.fromkeys(names for _, names in keys):
+            ids = [pid for pid, asked in keys if asked == names]
+            found[names] = await activities.activity_of(self.workspace_id, ids, names)
+        return [found[names][pid] for pid, names in keys]
 
 
 @dataclass

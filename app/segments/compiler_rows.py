@@ -67,6 +67,10 @@ class _RowScope:
     def now(self) -> datetime:
         return self.ctx.now
 
+    @property
+    def summaries(self) -> bool:
+        return self.ctx.summaries
+
     def segment(self, segment_id: int) -> str:
         referenced = self.ctx.segment(segment_id, self.trail)
         return row(referenced, self.ctx, self.params, self.alias, (*self.trail, segment_id))

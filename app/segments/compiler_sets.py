@@ -218,6 +218,10 @@ class _SetScope:
     def bounds(self) -> Bounds:
         return self.compiler.bounds
 
+    @property
+    def summaries(self) -> bool:
+        return self.compiler.ctx.summaries
+
     def row(self, node: Condition) -> str:
         return row(node, self.compiler.ctx, self.params, "p", self.trail)
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from app.segments import cache
 from app.segments.ast import Condition, Group
 from app.segments.compiler import (
     CompileContext,
@@ -203,12 +204,39 @@ async def contains(
     person_id: int,
     now: datetime,
     segments: Mapping[int, Group],
+    version: cache.Version | None = None,
 ) -> bool:
-    """Is this person a member now? One row read, events probed by index (flow splits)."""
-    rows = PersonRows(_context(workspace_id, now, segments), person_id)
-    sql = rows.exists(rows.predicate(root))
-    row = await fetch_one(point_connection(), sql, rows.params.values)
+    """Is this person a member now? One row read, events probed by index (flow splits).
+
+    With a `version` (a saved segment's, app/segments/cache.py) the statement is compiled
+    once per version and dialect and only its parameters are rebuilt per call."""
+    if version is None:
+        sql, values = contains_statement(root, workspace_id, person_id, now, segments)
+    else:
+        key = ("contains", dialect_of(connection()), version)
+        template = cache.statements.get(key)
+        if template is None:
+            template = (
+                cache.template_of(
+                    lambda at, pid: contains_statement(root, workspace_id, pid, at, segments)
+                )
+                or False
+            )
+            cache.statements.put(key, template)
+        if template:
+            sql, values = template.bind(now, person_id)
+        else:
+            sql, values = contains_statement(root, workspace_id, person_id, now, segments)
+    row = await fetch_one(point_connection(), sql, values)
     return bool(row and _truthy(row["member"]))
+
+
+def contains_statement(
+    root: Group, workspace_id: int, person_id: int, now: datetime, segments: Mapping[int, Group]
+) -> tuple[str, list[Any]]:
+    """The one-person membership statement and its parameters."""
+    rows = PersonRows(_context(workspace_id, now, segments), person_id)
+    return rows.exists(rows.predicate(root)), rows.params.values
 
 
 async def memberships(
@@ -268,6 +296,7 @@ class _ExplainScope:
 
     params: SqlParams
     now: datetime
+    summaries: bool = True
     alias: str = "p"
 
     def segment(self, segment_id: int) -> str:
@@ -303,7 +332,7 @@ async def explain(
 
 def _column_sql(column: _Column, rows: PersonRows) -> str:
     if column.observation is not None:
-        return column.observation.sql(_ExplainScope(rows.params, rows.ctx.now))
+        return column.observation.sql(_ExplainScope(rows.params, rows.ctx.now, rows.ctx.summaries))
     return f"({rows.predicate(column.node)})"
 
 

@@ -19,7 +19,7 @@ from app.ids import encode_id
 from app.input_reader import InputReader
 from app.metrics import timed_evaluation
 from app.people.models import Person
-from app.segments import evaluate
+from app.segments import cache, evaluate
 from app.segments.ast import Group, from_json, to_json
 from app.segments.models import Segment, SegmentReference
 from app.segments.parse import parse_definition
@@ -207,11 +207,13 @@ class Evaluation:
         root: Group,
         definitions: Mapping[int, Group],
         now: datetime | None = None,
+        version: cache.Version | None = None,
     ) -> None:
         self.workspace_id = workspace_id
         self.root = root
         self.definitions = definitions
         self.now = now or now_utc()
+        self.version = version  # a saved segment's (app/segments/cache.py); None: a preview
 
     @classmethod
     async def of(cls, workspace_id: int, root: Group) -> Evaluation:
@@ -231,7 +233,9 @@ class Evaluation:
 
     @timed_evaluation("contains")
     async def contains(self, person_id: int) -> bool:
-        return await evaluate.contains(self.root, person_id=person_id, **self._common)
+        return await evaluate.contains(
+            self.root, person_id=person_id, version=self.version, **self._common
+        )
 
     @timed_evaluation("explain")
     async def explain(self, person_id: int) -> Any:
@@ -239,7 +243,38 @@ class Evaluation:
 
 
 async def evaluation_of(workspace_id: int, segment: Segment) -> Evaluation:
-    return await Evaluation.of(workspace_id, from_json(segment.definition))
+    """The saved segment's evaluation, its trees parsed once per version (its own and
+    its references' `updated_at`, app/segments/cache.py): a cached entry is checked with
+    one statement reading the references' versions, none without references."""
+    own = (workspace_id, segment.id, segment.updated_at)
+    cached = cache.parsed.get(own)
+    if cached is not None:
+        root, definitions, versions = cached
+        if not definitions or await reference_versions(workspace_id, definitions) == versions:
+            return Evaluation(workspace_id, root, definitions, version=(*own, versions))
+    root = from_json(segment.definition)
+    referred = {c.segment_id for _, c in segment_paths(root)}
+    # the versions before the definitions: a change in between is seen as stale next time
+    versions = await reference_versions(workspace_id, referred) if referred else ()
+    definitions = await load_definitions(workspace_id, root)
+    if set(definitions) != {sid for sid, _ in versions}:
+        versions = await reference_versions(workspace_id, definitions)  # deeper ones too
+        definitions = await load_definitions(workspace_id, root)
+    cache.parsed.put(own, (root, definitions, versions))
+    return Evaluation(workspace_id, root, definitions, version=(*own, versions))
+
+
+async def reference_versions(
+    workspace_id: int, segment_ids: Iterable[int]
+) -> tuple[tuple[int, Any], ...]:
+    """(id, updated_at) of these segments, in id order: what a cached evaluation is of."""
+    ids = sorted(set(segment_ids))
+    rows = (
+        await Segment.filter(workspace_id=workspace_id, id__in=ids)
+        .order_by("id")
+        .values_list("id", "updated_at")
+    )
+    return tuple((int(i), at) for i, at in rows)
 
 
 @timed_evaluation("memberships")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
+from app.errors import UserInputError
 from app.graphql.context import Info
 from app.graphql.enums import graphql_enum
 from app.graphql.errors import USER_ERRORS, UserError
@@ -17,8 +18,11 @@ from app.graphql.scalars import JSON
 from app.graphql.segments.filters import WindowInput
 from app.graphql.suppression.types import ConsentInput
 from app.ids import encode_id
+from app.people.activity import Activity
 from app.people.models import Person as PersonModel
 from app.people.models import Status
+from app.people.records import PersonRecord
+from app.sql import load_json
 
 if TYPE_CHECKING:
     from app.graphql.flows.types import FlowEnrollmentConnection
@@ -49,10 +53,7 @@ class Person:
         description="Unique in the workspace; stored trimmed and lower-cased."
     )
     status: PersonStatus = strawberry.field(description="Whether the person may be mailed.")
-    tags: list[str] = strawberry.field(description="A set, compared case-insensitively.")
-    fields: JSON = strawberry.field(
-        description="Custom fields: a JSON object whose values are scalars."
-    )
+
     country: str | None = strawberry.field(description="ISO 3166-1 alpha-2 code.")
     region: str | None = strawberry.field(description="Region or state, as given.")
     city: str | None = strawberry.field(description="City, as given.")
@@ -60,15 +61,26 @@ class Person:
     created_at: datetime = strawberry.field(description="When the person was first recorded.")
     updated_at: datetime = strawberry.field(description="When the person last changed.")
     pk: strawberry.Private[int]
+    # decoded only when asked for: a page of ids and emails skips the JSON of every person
+    raw_tags: strawberry.Private[Any]
+    raw_fields: strawberry.Private[Any]
+
+    @strawberry.field(description="A set, compared case-insensitively.")
+    def tags(self) -> list[str]:
+        return list(load_json(self.raw_tags))
+
+    @strawberry.field(description="Custom fields: a JSON object whose values are scalars.")
+    def fields(self) -> JSON:
+        return JSON(dict(load_json(self.raw_fields)))
 
     @classmethod
-    def from_model(cls, person: PersonModel) -> Person:
+    def from_model(cls, person: PersonModel | PersonRecord) -> Person:
         return cls(
             id=strawberry.ID(encode_id("Person", person.id)),
             email=person.email,
             status=Status(person.status),
-            tags=list(person.tags),
-            fields=JSON(dict(person.fields)),
+            raw_tags=person.tags,
+            raw_fields=person.fields,
             country=person.country,
             region=person.region,
             city=person.city,
@@ -77,6 +89,32 @@ class Person:
             updated_at=person.updated_at,
             pk=person.id,
         )
+
+    @strawberry.field(
+        description=(
+            "What the person's events of each name add up to, all time: count, first and"
+            " last occurrence, sum of values. Read from the activity summaries, which are"
+            " kept exact in the same transaction as every event write. Only names the"
+            " person has events of are listed, in the order asked."
+        )
+    )
+    async def activity(
+        self,
+        info: Info,
+        names: Annotated[
+            list[str],
+            strawberry.argument(description="Event names (case-sensitive), 1 to 50."),
+        ],
+    ) -> list[EventActivity]:
+        from app.graphql.errors import raise_for
+        from app.people.activity import read_names
+
+        try:
+            wanted = read_names(names)
+        except UserInputError as exc:
+            raise_for(exc, "names")
+        found = await info.context.loaders.activity.load((self.pk, wanted))
+        return [EventActivity.from_activity(a) for a in found]
 
     @strawberry.field(description="The person's flow enrollments, oldest first, with decisions.")
     async def flow_history(
@@ -119,6 +157,29 @@ class Person:
         from app.graphql.people.timeline import memberships_of
 
         return await memberships_of(info, self.pk)
+
+
+@strawberry.type(description="A person's events of one name, all time (activity summaries).")
+class EventActivity:
+    name: str = strawberry.field(description="The event name.")
+    count: int = strawberry.field(description="How many events of this name.")
+    first_at: datetime = strawberry.field(description="The earliest occurredAt.")
+    last_at: datetime = strawberry.field(
+        description="The latest occurredAt (may be after now: events can be future-dated)."
+    )
+    sum: float = strawberry.field(description="The sum of their values (0 when none had one).")
+    value_count: int = strawberry.field(description="How many of them had a value.")
+
+    @classmethod
+    def from_activity(cls, activity: Activity) -> EventActivity:
+        return cls(
+            name=activity.name,
+            count=activity.count,
+            first_at=activity.first_at,
+            last_at=activity.last_at,
+            sum=activity.sum,
+            value_count=activity.value_count,
+        )
 
 
 @strawberry.type(description="A page of people.")

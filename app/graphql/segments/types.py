@@ -51,7 +51,7 @@ async def members_connection(
 ) -> PersonConnection:
     size = page_size(first)
     ids = await evaluation.page(decode_cursor(after), size + 1)
-    people = await info.context.loaders.person.load_many(ids)
+    people = await info.context.loaders.person_record.load_many(ids)
     rows = [p for p in people if p is not None]
     edges, page_info = edges_of(rows, size, Person.from_model, lambda p: p.id)
     return PersonConnection(edges=edges, page_info=page_info, counter=evaluation.count)

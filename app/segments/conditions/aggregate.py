@@ -23,7 +23,14 @@ from app.segments.compiler_events import (
     person_events,
     window_sql,
 )
-from app.segments.compiler_values import COMPARE_SQL, JsonSlot, bind_number
+from app.segments.compiler_summaries import (
+    person_rows,
+    summary_count,
+    summary_count_set,
+    summary_probe,
+    summary_rows,
+)
+from app.segments.compiler_values import COMPARE_SQL, CompileError, JsonSlot, bind_number
 from app.segments.conditions.base import (
     ConditionKind,
     Observation,
@@ -103,7 +110,7 @@ class AggregateKind(ConditionKind[AggregateCondition]):
         return AggregateCondition(name, fn, op, value, prop, window)
 
     def row(self, node: AggregateCondition, scope: RowScope) -> str:
-        return aggregate_probe(node, scope.params, scope.now, scope.alias)
+        return aggregate_probe(node, scope.params, scope.now, scope.alias, scope.summaries)
 
     def row_only(
         self, node: AggregateCondition, referenced_row_only: Callable[[int], bool]
@@ -111,11 +118,15 @@ class AggregateKind(ConditionKind[AggregateCondition]):
         return False
 
     def id_set(self, node: AggregateCondition, negated: bool, scope: SetScope) -> SetPart:
-        return aggregate_set(node, negated, scope.params, scope.ws, scope.now, scope.bounds)
+        return aggregate_set(
+            node, negated, scope.params, scope.ws, scope.now, scope.bounds, scope.summaries
+        )
 
     def observation(self, node: AggregateCondition) -> Observation | None:
         return Observation(
-            sql=lambda scope: aggregate_value(node, scope.params, scope.now, scope.alias),
+            sql=lambda scope: aggregate_value(
+                node, scope.params, scope.now, scope.alias, scope.summaries
+            ),
             read=lambda raw: Observed(value=None if raw is None else float(raw)),
         )
 
@@ -148,7 +159,11 @@ def aggregate_expr(condition: AggregateCondition, params: SqlParams, alias: str 
     """The aggregate over the selected events, rounded to 6 places (docs/filter-semantics)."""
     if condition.fn is Aggregate.COUNT:
         return "count(*)"
-    inner = _unrounded(condition, params, alias)
+    return rounded(_unrounded(condition, params, alias), params)
+
+
+def rounded(inner: str, params: SqlParams) -> str:
+    """`inner` rounded to 6 places, the same way for raw events and summaries."""
     if params.dialect is Dialect.POSTGRES:
         return f"round(({inner})::numeric, 6)"
     # SQLite rounds through printf, wrong past ~19 digits (round(24001558707822.0, 6) is
@@ -168,7 +183,28 @@ def _unrounded(condition: AggregateCondition, params: SqlParams, alias: str) -> 
     return f"COALESCE({inner}, 0)" if condition.fn is Aggregate.SUM else inner
 
 
-def aggregate_having(condition: AggregateCondition, op: Op, target: str, params: SqlParams) -> str:
+def summarised(condition: AggregateCondition) -> bool:
+    """All time, over `value`: one summary row per person decides it."""
+    return condition.window is None and condition.property is None
+
+
+def _summary_unrounded(condition: AggregateCondition) -> str:
+    """The aggregate from a summary row `s` (AVG of no values has no value)."""
+    match condition.fn:
+        case Aggregate.SUM:
+            return "s.value_sum"
+        case Aggregate.AVG:
+            return "CASE WHEN s.value_count > 0 THEN s.value_sum / s.value_count END"
+        case Aggregate.MIN:
+            return "s.value_min"
+        case Aggregate.MAX:
+            return "s.value_max"
+    raise CompileError(f"{condition.fn} is not read from a summary's values")
+
+
+def aggregate_having(
+    condition: AggregateCondition, op: Op, target: str, params: SqlParams, raw: str | None = None
+) -> str:
     """`aggregate op target`, exactly; on PostgreSQL over the float `value` column, behind
     a float comparison that only the groups near or past the target pass.
 
@@ -178,12 +214,12 @@ def aggregate_having(condition: AggregateCondition, op: Op, target: str, params:
     the value decides every group far from the target; the exact test decides the rest.
     NaN sorts above every number in both types, so the two agree on it too.
     """
-    exact = f"{aggregate_expr(condition, params)} {COMPARE_SQL[op]} {target}"
+    raw = _unrounded(condition, params, "e") if raw is None else raw
+    exact = f"{rounded(raw, params)} {COMPARE_SQL[op]} {target}"
     if params.dialect is not Dialect.POSTGRES or condition.property is not None or op is Op.NEQ:
         return exact  # SQLite rounds doubles natively; JSON properties are numeric already
     value = float(condition.value)
     margin = _ABSOLUTE_MARGIN + _RELATIVE_MARGIN * abs(value)
-    raw = _unrounded(condition, params, "e")
     near = []
     if op in (Op.GT, Op.GTE, Op.EQ):
         near.append(f"{raw} > {params.add(value - margin)}::float8")
@@ -199,33 +235,75 @@ def aggregate_set(
     ws: str,
     now: datetime,
     bounds: Bounds = NO_BOUNDS,
+    summaries: bool = False,
 ) -> EventSet:
-    conjuncts = aggregate_filters(condition, params, now)
+    """The id set, from the activity summaries when `summaries` and they decide it."""
+    use = summaries and summarised(condition)
     if condition.fn is Aggregate.COUNT:
         op = COMPLEMENT[condition.op] if negated else condition.op
+        if use:
+            found = summary_count_set(
+                op, condition.value, (condition.name,), None, params, ws, now, bounds
+            )
+            if found is not None:
+                return found
+        conjuncts = aggregate_filters(condition, params, now)
         return counted_set(op, condition.value, conjuncts, params, ws, bounds)
-    select = events_select(ws, conjuncts, bounds)
+    if use:
+        raw = _summary_unrounded(condition)
+
+        def members(having: str) -> str:
+            return summary_rows(ws, (condition.name,), params, bounds, [having])
+
+    else:
+        raw = _unrounded(condition, params, "e")
+        select = events_select(ws, aggregate_filters(condition, params, now), bounds)
+
+        def members(having: str) -> str:
+            return grouped(select, having)
+
     target = bind_number(params, condition.value)
     if condition.fn in _VALUELESS_WHEN_EMPTY:
         # no value matches no positive operator: NEQ is the complement of the EQ set
         base, positive = (Op.EQ, False) if condition.op is Op.NEQ else (condition.op, True)
-        having = aggregate_having(condition, base, target, params)
-        return EventSet(grouped(select, having), positive != negated, distinct=True)
+        having = aggregate_having(condition, base, target, params, raw)
+        return EventSet(members(having), positive != negated, distinct=True)
     op = COMPLEMENT[condition.op] if negated else condition.op
     positive = not holds(op, 0, condition.value)
     if not positive:
         op = COMPLEMENT[op]
-    having = aggregate_having(condition, op, target, params)
-    return EventSet(grouped(select, having), positive, distinct=True)
+    having = aggregate_having(condition, op, target, params, raw)
+    return EventSet(members(having), positive, distinct=True)
+
+
+def _observed(condition: AggregateCondition, params: SqlParams, alias: str) -> str:
+    """One people row's rounded aggregate from its summary row (NULL when AVG/MIN/MAX
+    have no values; SUM of nothing is 0)."""
+    value = (
+        f"(SELECT {rounded(_summary_unrounded(condition), params)}"
+        f" {person_rows(alias, (condition.name,), params)})"
+    )
+    return f"COALESCE({value}, 0)" if condition.fn is Aggregate.SUM else value
 
 
 def aggregate_probe(
-    condition: AggregateCondition, params: SqlParams, now: datetime, alias: str = "p"
+    condition: AggregateCondition,
+    params: SqlParams,
+    now: datetime,
+    alias: str = "p",
+    summaries: bool = False,
 ) -> str:
-    source = person_events(alias, aggregate_filters(condition, params, now))
+    use = summaries and summarised(condition)
     if condition.fn is Aggregate.COUNT:
+        if use:
+            return summary_probe(condition.op, condition.value, (condition.name,), params, alias)
+        source = person_events(alias, aggregate_filters(condition, params, now))
         return count_probe(condition.op, condition.value, source, params)
-    value = f"(SELECT {aggregate_expr(condition, params)} {source})"
+    if use:
+        value = _observed(condition, params, alias)
+    else:
+        source = person_events(alias, aggregate_filters(condition, params, now))
+        value = f"(SELECT {aggregate_expr(condition, params)} {source})"
     target = bind_number(params, condition.value)
     if condition.fn in _VALUELESS_WHEN_EMPTY:
         if condition.op is Op.NEQ:
@@ -235,8 +313,16 @@ def aggregate_probe(
 
 
 def aggregate_value(
-    condition: AggregateCondition, params: SqlParams, now: datetime, alias: str = "p"
+    condition: AggregateCondition,
+    params: SqlParams,
+    now: datetime,
+    alias: str = "p",
+    summaries: bool = False,
 ) -> str:
     """The observed aggregate (NULL when AVG/MIN/MAX have no values), for explain."""
+    if summaries and summarised(condition):
+        if condition.fn is Aggregate.COUNT:
+            return summary_count(alias, (condition.name,), params)
+        return _observed(condition, params, alias)
     source = person_events(alias, aggregate_filters(condition, params, now))
     return f"(SELECT {aggregate_expr(condition, params)} {source})"

@@ -41,12 +41,16 @@ class UnknownSegment(KeyError):
 
 @dataclass(frozen=True)
 class CompileContext:
-    """What a compilation needs besides the tree: one `now` for every window in it."""
+    """What a compilation needs besides the tree: one `now` for every window in it.
+
+    `summaries`: read the activity summaries where they decide a condition (off: raw
+    events everywhere, as before migration 0016; the benchmark compares the two)."""
 
     dialect: Dialect
     workspace_id: int
     now: datetime
     segments: Mapping[int, Group] = field(default_factory=dict)
+    summaries: bool = True
 
     def segment(self, segment_id: int, trail: tuple[int, ...]) -> Group:
         if segment_id in trail or len(trail) >= MAX_SEGMENT_DEPTH:
@@ -69,6 +73,11 @@ class RowScope(Protocol):
     @property
     def alias(self) -> str: ...
 
+    @property
+    def summaries(self) -> bool:
+        """Whether the activity summaries may be read (CompileContext.summaries)."""
+        ...
+
     def segment(self, segment_id: int) -> str:
         """The row predicate of a referenced segment's definition."""
         ...
@@ -90,6 +99,11 @@ class SetScope(Protocol):
 
     @property
     def bounds(self) -> Bounds: ...
+
+    @property
+    def summaries(self) -> bool:
+        """Whether the activity summaries may be read (CompileContext.summaries)."""
+        ...
 
     def row(self, node: Condition) -> str:
         """The node's row predicate over `people p`, for the one WHERE on people."""

@@ -23,6 +23,7 @@ from app.segments.compiler_events import (
     person_events,
     window_sql,
 )
+from app.segments.compiler_summaries import summary_count, summary_count_set, summary_probe
 from app.segments.compiler_values import JsonSlot, json_test
 from app.segments.conditions.base import (
     ConditionKind,
@@ -124,20 +125,43 @@ class EventKind(ConditionKind[EventCondition]):
         )
 
     def row(self, node: EventCondition, scope: RowScope) -> str:
+        if scope.summaries and summarised(node, windowed=False):
+            return summary_probe(
+                node.count.op, node.count.value, node.names, scope.params, scope.alias
+            )
         return event_probe(node, scope.params, scope.now, scope.alias)
 
     def row_only(self, node: EventCondition, referenced_row_only: Callable[[int], bool]) -> bool:
         return False
 
     def id_set(self, node: EventCondition, negated: bool, scope: SetScope) -> SetPart:
+        if scope.summaries and summarised(node, windowed=True):
+            op = COMPLEMENT[node.count.op] if negated else node.count.op
+            found = summary_count_set(
+                op,
+                node.count.value,
+                node.names,
+                node.window,
+                scope.params,
+                scope.ws,
+                scope.now,
+                scope.bounds,
+            )
+            if found is not None:
+                return found
         return event_set(node, negated, scope.params, scope.ws, scope.now, scope.bounds)
 
     def weight(self, node: EventCondition) -> int:
         return 1 + len(node.where)
 
     def observation(self, node: EventCondition) -> Observation | None:
+        def observed(scope: RowScope) -> str:
+            if scope.summaries and summarised(node, windowed=False):
+                return summary_count(scope.alias, node.names, scope.params)
+            return event_count(node, scope.params, scope.now, scope.alias)
+
         return Observation(
-            sql=lambda scope: event_count(node, scope.params, scope.now, scope.alias),
+            sql=observed,
             read=lambda raw: Observed(count=int(raw)),
         )
 
@@ -213,6 +237,12 @@ def event_set(
         op = COMPLEMENT[op]
     conjuncts = event_filters(condition, params, now)
     return counted_set(op, condition.count.value, conjuncts, params, ws, bounds)
+
+
+def summarised(condition: EventCondition, *, windowed: bool) -> bool:
+    """Whether the summaries may decide it: no `where`; all time unless `windowed` (the
+    set form decides "at least one in a window" from them too)."""
+    return not condition.where and (windowed or condition.window is None)
 
 
 def event_probe(
