@@ -54,7 +54,9 @@ class ExplainNode:
     """One node of a definition with what was observed for one person.
 
     `count` is set on event nodes (matching events), `value` on aggregate nodes (None
-    when AVG/MIN/MAX had no values), `children` on groups, and `segment` on segment
+    when AVG/MIN/MAX had no values), `at` on firstTime/lastTime nodes (the moment, None
+    without one), `times` on sequence nodes (the moments of the earliest chain, or of
+    the longest chain's beginning), `children` on groups, and `segment` on segment
     nodes: the referenced definition's own explanation.
     """
 
@@ -62,6 +64,8 @@ class ExplainNode:
     matched: bool
     count: int | None = None
     value: float | None = None
+    at: datetime | None = None
+    times: tuple[datetime, ...] | None = None
     children: tuple[ExplainNode, ...] = ()
     segment: ExplainNode | None = None
 
@@ -345,4 +349,12 @@ def _build(
     if segment_id is not None:
         referenced = ctx.segment(segment_id, trail)
         inner = _build(referenced, ctx, cursor, observed, (*trail, segment_id))
-    return ExplainNode(node, matched, count=seen.count, value=seen.value, segment=inner)
+    return ExplainNode(
+        node,
+        matched,
+        count=seen.count,
+        value=seen.value,
+        at=seen.at,
+        times=seen.times,
+        segment=inner,
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from app.segments.ast import (
@@ -20,14 +21,17 @@ from app.segments.ast import (
     Condition,
     EventCondition,
     FieldCondition,
+    FirstTimeCondition,
     Group,
     LastDays,
     LastHours,
+    LastTimeCondition,
     Match,
     MoreThanDaysAgo,
     Op,
     PersonAttribute,
     SegmentCondition,
+    SequenceCondition,
     TagCondition,
     ValueTest,
     Window,
@@ -263,6 +267,60 @@ def _aggregate(
     return compare(value, condition.op, condition.value)
 
 
+def _time_test(moment: datetime, condition: FirstTimeCondition | LastTimeCondition, now) -> bool:
+    """firstTime/lastTime: the moment in the window, or compared with the instant."""
+    if condition.window is not None:
+        return in_window(moment, condition.window, now)
+    assert condition.compare is not None
+    return compare_dt(moment, condition.compare.op, condition.compare.at)
+
+
+def first_or_last(
+    person: RefPerson,
+    condition: FirstTimeCondition | LastTimeCondition,
+    events: list[RefEvent],
+    now: datetime,
+) -> datetime | None:
+    """The first (last) moment among the person's events of those names up to now."""
+    moments = [
+        e.occurred_at
+        for e in events
+        if e.person_id == person.id and e.name in condition.names and e.occurred_at <= now
+    ]
+    if not moments:
+        return None
+    return min(moments) if isinstance(condition, FirstTimeCondition) else max(moments)
+
+
+def _sequence(
+    person: RefPerson, condition: SequenceCondition, events: list[RefEvent], now: datetime
+) -> bool:
+    """Some chain of the person's events (up to now), one per step in order, each strictly
+    after the previous one and within its step's days of it: tried exhaustively."""
+    mine = [e for e in events if e.person_id == person.id and e.occurred_at <= now]
+
+    @cache
+    def chain_from(index: int, previous: datetime | None) -> bool:
+        if index == len(condition.steps):
+            return True
+        step = condition.steps[index]
+        for e in mine:
+            if e.name not in step.names:
+                continue
+            if previous is not None:
+                if not e.occurred_at > previous:
+                    continue
+                if step.within_days is not None and e.occurred_at - previous > timedelta(
+                    days=step.within_days
+                ):
+                    continue
+            if chain_from(index + 1, e.occurred_at):
+                return True
+        return False
+
+    return chain_from(0, None)
+
+
 class Evaluator:
     def __init__(
         self,
@@ -308,6 +366,11 @@ class Evaluator:
             return compare(count, condition.count.op, condition.count.value)
         if isinstance(condition, AggregateCondition):
             return _aggregate(person, condition, self.events, now)
+        if isinstance(condition, FirstTimeCondition | LastTimeCondition):
+            moment = first_or_last(person, condition, self.events, now)
+            return moment is not None and _time_test(moment, condition, now)
+        if isinstance(condition, SequenceCondition):
+            return _sequence(person, condition, self.events, now)
         if isinstance(condition, SegmentCondition):
             inside = person.id in self.segment_members(condition.segment_id)
             return inside if condition.member else not inside

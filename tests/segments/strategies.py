@@ -33,20 +33,25 @@ from app.segments.ast import (
     Count,
     EventCondition,
     FieldCondition,
+    FirstTimeCondition,
     Group,
     LastDays,
     LastHours,
+    LastTimeCondition,
     Match,
     MoreThanDaysAgo,
     Op,
     PersonAttribute,
     PropertyFilter,
     SegmentCondition,
+    SequenceCondition,
+    SequenceStep,
     TagCondition,
     ValueTest,
     Window,
     to_json,
 )
+from app.segments.conditions.timed import TimeComparison
 from app.segments.models import Segment
 from tests.segments.reference import RefEvent, RefPerson, evaluate
 
@@ -413,6 +418,7 @@ def attribute_conditions(draw: st.DrawFn, pools: Pools) -> AttributeCondition:
 def leaf_conditions(draw: st.DrawFn, pools: Pools, segment_ids: list[int]) -> Condition:
     # hypothesis leans towards the first choice: the richest kinds come first
     kinds = ["event", "aggregate", "field", "event", "aggregate", "field", "attribute", "tag"]
+    kinds += ["firstTime", "lastTime", "sequence"]
     if segment_ids:
         kinds.append("segment")
     kind = draw(st.sampled_from(kinds))
@@ -449,6 +455,10 @@ def leaf_conditions(draw: st.DrawFn, pools: Pools, segment_ids: list[int]) -> Co
             window=draw(windows()),
             where=tuple(where),
         )
+    if kind in ("firstTime", "lastTime"):
+        return draw(timed_conditions(kind))
+    if kind == "sequence":
+        return draw(sequence_conditions())
     if kind == "aggregate":
         fn = draw(st.sampled_from(list(Aggregate)))
         prop = None if fn is Aggregate.COUNT else draw(st.none() | st.sampled_from(PROPERTY_KEYS))
@@ -461,6 +471,36 @@ def leaf_conditions(draw: st.DrawFn, pools: Pools, segment_ids: list[int]) -> Co
             window=draw(st.one_of(st.none(), windows())),  # pools hold all-time aggregates
         )
     return SegmentCondition(draw(st.sampled_from(segment_ids)), draw(st.booleans()))
+
+
+def event_name_lists() -> st.SearchStrategy[tuple[str, ...]]:
+    return st.lists(
+        st.sampled_from([*EVENT_NAMES, "never"]), min_size=1, max_size=2, unique=True
+    ).map(tuple)
+
+
+@st.composite
+def timed_conditions(draw: st.DrawFn, kind: str) -> Condition:
+    """firstTime/lastTime with a window or a comparison with an instant near the edges."""
+    node = FirstTimeCondition if kind == "firstTime" else LastTimeCondition
+    names = draw(event_name_lists())
+    window = draw(windows())
+    if window is not None and draw(st.booleans()):
+        return node(names, window=window)
+    op = draw(st.sampled_from([Op.GT, Op.GTE, Op.LT, Op.LTE]))
+    return node(names, compare=TimeComparison(op, draw(moments())))
+
+
+@st.composite
+def sequence_conditions(draw: st.DrawFn) -> SequenceCondition:
+    """2-3 steps, often repeating a name (ties and "the same event twice"), with day
+    limits whose edges the generated moments hit (they are 1 and 30 days apart)."""
+    count = draw(st.integers(2, 3))
+    steps = [SequenceStep(draw(event_name_lists()))]
+    for _ in range(count - 1):
+        within = draw(st.none() | st.sampled_from(DAYS))
+        steps.append(SequenceStep(draw(event_name_lists()), within))
+    return SequenceCondition(tuple(steps))
 
 
 def groups(pools: Pools, segment_ids: list[int], depth: int = 3) -> st.SearchStrategy[Group]:

@@ -42,6 +42,11 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     },
     "aggregate": {"name": "purchase", "fn": "SUM", "op": "GT", "value": 500.0},
     "segment": {"id": REFERENCED, "member": False},
+    "firstTime": {"names": ["purchase"], "window": {"moreThanDaysAgo": 90}},
+    "lastTime": {"names": ["email_opened"], "op": "GTE", "at": "2025-12-01T00:00:00+00:00"},
+    "sequence": {
+        "steps": [{"names": ["pricing_viewed"]}, {"names": ["purchase"], "withinDays": 3}]
+    },
 }
 STAGES = ("encode", "decode", "parse", "row", "row_only", "id_set", "observation")
 
@@ -94,5 +99,6 @@ def test_every_kind_compiles_in_both_forms(kind: ConditionKind[Any], dialect: Di
         assert sql and params.values, (kind.key, compile_form.__name__)
     (node,) = root.conditions
     observation = kind.observation(node)
-    assert (observation is not None) == (kind.key in ("event", "aggregate"))
+    observed = ("event", "aggregate", "firstTime", "lastTime", "sequence")
+    assert (observation is not None) == (kind.key in observed)
     assert (kind.references(node) is not None) == (kind.key == "segment")

@@ -104,6 +104,48 @@ class SegmentFilterInput:
     member: bool = DEFAULT_MEMBER
 
 
+@strawberry.input(
+    description=(
+        "The first (firstTime) or last (lastTime) of the person's events named one of"
+        " `names`, at or before now, tested with a window or compared with an instant"
+        " (`op` with `at`): exactly one of the two. No such event: no match."
+    )
+)
+class TimeFilterInput:
+    names: list[str] = strawberry.field(description="Event names; any of them counts.")
+    window: WindowInput | None = strawberry.field(
+        default=UNSET, description="The moment lies in this window (relative to now)."
+    )
+    op: FilterOp | None = strawberry.field(  # type: ignore[valid-type]
+        default=UNSET, description="GT, GTE, LT or LTE: the moment compared with `at`."
+    )
+    at: datetime | None = strawberry.field(
+        default=UNSET, description="The instant `op` compares the moment with."
+    )
+
+
+@strawberry.input(description="One step of a sequence.")
+class SequenceStepInput:
+    names: list[str] = strawberry.field(description="Event names; any of them is the step.")
+    within_days: int | None = strawberry.field(
+        default=UNSET,
+        description=(
+            "At most this many days (1 or more) after the previous step; unset: any time"
+            " after it. Not on the first step."
+        ),
+    )
+
+
+@strawberry.input(
+    description=(
+        "The person did the steps in order (2 to 5 of them), each strictly after the"
+        " previous one, with events at or before now."
+    )
+)
+class SequenceFilterInput:
+    steps: list[SequenceStepInput] = strawberry.field(description="The steps, in order.")
+
+
 @strawberry.input(one_of=True, description="Exactly one member is set.")
 class ConditionInput:
     group: FilterGroupInput | None = UNSET
@@ -113,6 +155,15 @@ class ConditionInput:
     event: EventFilterInput | None = UNSET
     aggregate: AggregateFilterInput | None = UNSET
     segment: SegmentFilterInput | None = UNSET
+    first_time: TimeFilterInput | None = strawberry.field(
+        default=UNSET, description="When the person first did something."
+    )
+    last_time: TimeFilterInput | None = strawberry.field(
+        default=UNSET, description="When the person last did something."
+    )
+    sequence: SequenceFilterInput | None = strawberry.field(
+        default=UNSET, description="Did one thing, then another (then another)."
+    )
 
 
 @strawberry.input
@@ -196,6 +247,29 @@ class SegmentFilter:
     member: bool
 
 
+@strawberry.type(description="A firstTime or lastTime condition as saved.")
+class TimeFilter:
+    names: list[str] = strawberry.field(description="Event names; any of them counts.")
+    window: Window | None = strawberry.field(description="The window, when one was given.")
+    op: FilterOp | None = strawberry.field(  # type: ignore[valid-type]
+        description="The comparison with `at`, when one was given."
+    )
+    at: datetime | None = strawberry.field(description="The instant compared with.")
+
+
+@strawberry.type(description="One step of a sequence as saved.")
+class SequenceStep:
+    names: list[str] = strawberry.field(description="Event names; any of them is the step.")
+    within_days: int | None = strawberry.field(
+        description="At most this many days after the previous step (null: any time)."
+    )
+
+
+@strawberry.type(description="A sequence condition as saved.")
+class SequenceFilter:
+    steps: list[SequenceStep] = strawberry.field(description="The steps, in order.")
+
+
 @strawberry.type
 class Condition:
     group: FilterGroup | None = None
@@ -205,6 +279,15 @@ class Condition:
     event: EventFilter | None = None
     aggregate: AggregateFilter | None = None
     segment: SegmentFilter | None = None
+    first_time: TimeFilter | None = strawberry.field(
+        default=None, description="When the person first did something."
+    )
+    last_time: TimeFilter | None = strawberry.field(
+        default=None, description="When the person last did something."
+    )
+    sequence: SequenceFilter | None = strawberry.field(
+        default=None, description="Did one thing, then another (then another)."
+    )
 
 
 @strawberry.type
@@ -260,8 +343,25 @@ def condition_of(node: ast.Condition) -> Condition:
         case ast.SegmentCondition(segment_id, member):
             sid = strawberry.ID(encode_id("Segment", segment_id))
             return Condition(segment=SegmentFilter(id=sid, member=member))
+        case ast.FirstTimeCondition():
+            return Condition(first_time=_time_filter(node))
+        case ast.LastTimeCondition():
+            return Condition(last_time=_time_filter(node))
+        case ast.SequenceCondition(steps):
+            saved = [SequenceStep(names=list(s.names), within_days=s.within_days) for s in steps]
+            return Condition(sequence=SequenceFilter(steps=saved))
         case _:
             assert_never(node)
+
+
+def _time_filter(node: ast.FirstTimeCondition | ast.LastTimeCondition) -> TimeFilter:
+    compare = node.compare
+    return TimeFilter(
+        names=list(node.names),
+        window=_window(node.window),
+        op=None if compare is None else compare.op,
+        at=None if compare is None else compare.at,
+    )
 
 
 def filter_group(group: ast.Group) -> FilterGroup:

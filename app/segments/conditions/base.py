@@ -127,6 +127,8 @@ class Observed:
 
     count: int | None = None
     value: float | None = None
+    at: datetime | None = None  # firstTime/lastTime: the moment observed
+    times: tuple[datetime, ...] | None = None  # sequence: the moments of its steps
 
 
 @dataclass(frozen=True)
