@@ -32,6 +32,8 @@ from app.graphql.frequency.queries import FrequencyQuery
 from app.graphql.observability import ObservedSchema, OperationObserver, tracing_extensions
 from app.graphql.people.mutations import PeopleMutation
 from app.graphql.people.queries import PeopleQuery
+from app.graphql.rfm.mutations import RfmMutation
+from app.graphql.rfm.queries import RfmQuery
 from app.graphql.scalars import SCALAR_OVERRIDES
 from app.graphql.segments.mutations import SegmentMutation
 from app.graphql.segments.queries import SegmentQuery
@@ -54,6 +56,7 @@ Query = merge_types(
         SuppressionQuery,
         SenderQuery,
         FrequencyQuery,
+        RfmQuery,
     ),
 )
 Mutation = merge_types(
@@ -67,6 +70,7 @@ Mutation = merge_types(
         SuppressionMutation,
         SenderMutation,
         FrequencyMutation,
+        RfmMutation,
     ),
 )
 Subscription = merge_types("Subscription", (BroadcastSubscription,))

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.segments.ast import Condition, Group
 from app.segments.compiler import (
@@ -24,6 +24,7 @@ from app.segments.compiler import (
 )
 from app.segments.conditions import kind_of
 from app.segments.conditions.base import Observation, Observed
+from app.segments.conditions.rfm import uses_rfm
 from app.segments.rows import PersonRows
 from app.sql import (
     SqlParams,
@@ -35,6 +36,9 @@ from app.sql import (
     point_connection,
     read_connection,
 )
+
+if TYPE_CHECKING:
+    from app.rfm.model import RfmModel
 
 # columns per statement when one row answers many questions (PG allows 1,664)
 _COLUMNS_PER_STATEMENT = 400
@@ -70,8 +74,22 @@ class ExplainNode:
     segment: ExplainNode | None = None
 
 
-def _context(workspace_id: int, now: datetime, segments: Mapping[int, Group]) -> CompileContext:
-    return CompileContext(dialect_of(connection()), workspace_id, now, segments)
+async def with_rfm(ctx: CompileContext, *roots: Group) -> CompileContext:
+    """The context with the workspace's RFM edges when a tree (or a segment it refers
+    to) has an rfm condition (app/rfm/service.py: live, or within their freshness bound).
+    Whoever compiles a stored definition builds its context through this."""
+    if ctx.rfm is not None or not uses_rfm([*roots, *ctx.segments.values()]):
+        return ctx
+    from app.rfm.service import model_for  # the RFM service reads the database
+
+    return replace(ctx, rfm=await model_for(ctx.workspace_id, ctx.now))
+
+
+async def _context(
+    workspace_id: int, now: datetime, segments: Mapping[int, Group], *roots: Group
+) -> CompileContext:
+    ctx = CompileContext(dialect_of(connection()), workspace_id, now, segments)
+    return await with_rfm(ctx, *roots)
 
 
 def _truthy(value: Any) -> bool:
@@ -82,7 +100,7 @@ async def count_members(
     root: Group, *, workspace_id: int, now: datetime, segments: Mapping[int, Group]
 ) -> int:
     """The segment's size now: set form, so event conditions are read off the indexes."""
-    ctx = _context(workspace_id, now, segments)
+    ctx = await _context(workspace_id, now, segments, root)
     params = SqlParams(ctx.dialect)
     sql = compile_count(root, ctx, params)
     row = await fetch_one(read_connection(), sql, params.values)
@@ -110,7 +128,7 @@ async def member_page(
     """
     if limit <= 0:
         return []
-    ctx = _context(workspace_id, now, segments)
+    ctx = await _context(workspace_id, now, segments, root)
     branches = disjunction_branches(root, ctx)
     if len(branches) > _BRANCH_BY_BRANCH:
         branches = [root]
@@ -209,7 +227,7 @@ async def contains(
     segments: Mapping[int, Group],
 ) -> bool:
     """Is this person a member now? One row read, events probed by index (flow splits)."""
-    rows = PersonRows(_context(workspace_id, now, segments), person_id)
+    rows = PersonRows(await _context(workspace_id, now, segments, root), person_id)
     sql = rows.exists(rows.predicate(root))
     row = await fetch_one(point_connection(), sql, rows.params.values)
     return bool(row and _truthy(row["member"]))
@@ -225,7 +243,7 @@ async def memberships(
 ) -> dict[int, bool]:
     """Which of `roots` (segment id -> definition) the person is in: one statement
     reading one people row, one boolean column per segment (chunked past 400)."""
-    ctx = _context(workspace_id, now, segments)
+    ctx = await _context(workspace_id, now, segments, *roots.values())
     result = dict.fromkeys(roots, False)
     ids = list(roots)
     for start in range(0, len(ids), _COLUMNS_PER_STATEMENT):
@@ -251,7 +269,8 @@ async def matching_people(
         raise ValueError(f"at most {MAX_MATCHING_PEOPLE} people per call")
     if not person_ids:
         return set()
-    rows = PersonRows(_context(workspace_id, now, segments), sorted(set(person_ids)))
+    ctx = await _context(workspace_id, now, segments, root)
+    rows = PersonRows(ctx, sorted(set(person_ids)))
     sql = rows.select("p.id", rows.predicate(root))
     return {int(r["id"]) for r in await fetch_all(point_connection(), sql, rows.params.values)}
 
@@ -273,6 +292,7 @@ class _ExplainScope:
     params: SqlParams
     now: datetime
     alias: str = "p"
+    rfm: RfmModel | None = None
 
     def segment(self, segment_id: int) -> str:
         raise NotImplementedError("observations do not compile references")
@@ -289,7 +309,7 @@ async def explain(
     """Why a person is or is not a member: every node of the tree (and of referenced
     segments) with its outcome, event counts and aggregate values, from one statement
     reading the person's row (more only for trees wider than 400 columns)."""
-    ctx = _context(workspace_id, now, segments)
+    ctx = await _context(workspace_id, now, segments, root)
     columns: list[_Column] = []
     _plan(root, ctx, columns, ())
     observed: dict[str, Any] = {}
@@ -307,7 +327,7 @@ async def explain(
 
 def _column_sql(column: _Column, rows: PersonRows) -> str:
     if column.observation is not None:
-        return column.observation.sql(_ExplainScope(rows.params, rows.ctx.now))
+        return column.observation.sql(_ExplainScope(rows.params, rows.ctx.now, rfm=rows.ctx.rfm))
     return f"({rows.predicate(column.node)})"
 
 

@@ -30,6 +30,7 @@ from app.segments.ast import (
     MoreThanDaysAgo,
     Op,
     PersonAttribute,
+    RfmCondition,
     SegmentCondition,
     SequenceCondition,
     TagCondition,
@@ -321,6 +322,77 @@ def _sequence(
     return chain_from(0, None)
 
 
+# ---------------------------------------------------------------------------- RFM
+# docs/rfm.md, restated: R x FM cells of each named segment, FM = (F + M + 1) // 2
+RFM_CELLS = {
+    "CHAMPIONS": [(5, fm) for fm in (4, 5)],
+    "LOYAL": [(r, fm) for r in (3, 4) for fm in (4, 5)],
+    "POTENTIAL_LOYALIST": [(r, fm) for r in (4, 5) for fm in (2, 3)],
+    "NEW_CUSTOMERS": [(5, 1)],
+    "PROMISING": [(4, 1)],
+    "NEED_ATTENTION": [(3, 3)],
+    "ABOUT_TO_SLEEP": [(3, 1), (3, 2)],
+    "AT_RISK": [(r, fm) for r in (1, 2) for fm in (3, 4)],
+    "CANT_LOSE_THEM": [(1, 5), (2, 5)],
+    "HIBERNATING": [(2, 1), (2, 2)],
+    "LOST": [(1, 1), (1, 2)],
+}
+
+
+def rfm_scores(
+    people: list[RefPerson],
+    events: list[RefEvent],
+    now: datetime,
+    purchase_event: str = "purchase",
+    window_days: int | None = None,
+) -> dict[int, tuple[int, int, int]]:
+    """(R, F, M) of every purchaser: each metric scored 1 + 5 x (purchasers strictly
+    worse) // purchasers, worse being more days since the last purchase, fewer
+    purchases, less spent."""
+    ids = {p.id for p in people}
+    since = None if window_days is None else now - timedelta(days=window_days)
+    metrics: dict[int, list[Any]] = {}
+    for e in events:
+        if e.person_id not in ids or e.name != purchase_event or e.occurred_at > now:
+            continue
+        if since is not None and e.occurred_at < since:
+            continue
+        m = metrics.setdefault(e.person_id, [e.occurred_at, 0, 0.0])
+        m[0] = max(m[0], e.occurred_at)
+        m[1] += 1
+        if json_type(e.value) == "number":
+            m[2] += e.value
+    raw = {
+        pid: ((now - last) // timedelta(days=1), count, round(total, 6))
+        for pid, (last, count, total) in metrics.items()
+    }
+    n = len(raw)
+    out = {}
+    for pid, (recency, frequency, monetary) in raw.items():
+        worse_r = sum(1 for r, _, _ in raw.values() if r > recency)
+        worse_f = sum(1 for _, f, _ in raw.values() if f < frequency)
+        worse_m = sum(1 for _, _, m in raw.values() if m < monetary)
+        out[pid] = tuple(1 + 5 * worse // n for worse in (worse_r, worse_f, worse_m))
+    return out  # type: ignore[return-value]
+
+
+def _rfm(condition: RfmCondition, scores: tuple[int, int, int] | None) -> bool:
+    if scores is None:
+        return False
+    r, f, m = scores
+    if condition.segments:
+        cell = (r, (f + m + 1) // 2)
+        return any(cell in RFM_CELLS[s.value] for s in condition.segments)
+    for score, wanted in (
+        (r, condition.recency),
+        (f, condition.frequency),
+        (m, condition.monetary),
+    ):
+        if wanted is not None and not wanted.low <= score <= wanted.high:
+            return False
+    return True
+
+
 class Evaluator:
     def __init__(
         self,
@@ -334,6 +406,7 @@ class Evaluator:
         self.now = now
         self.segments = segments
         self._segment_members: dict[int, set[int]] = {}
+        self._rfm: dict[int, tuple[int, int, int]] | None = None
 
     def members(self, root: Group) -> set[int]:
         return {p.id for p in self.people if self.matches(p, root)}
@@ -371,6 +444,10 @@ class Evaluator:
             return moment is not None and _time_test(moment, condition, now)
         if isinstance(condition, SequenceCondition):
             return _sequence(person, condition, self.events, now)
+        if isinstance(condition, RfmCondition):
+            if self._rfm is None:
+                self._rfm = rfm_scores(self.people, self.events, now)
+            return _rfm(condition, self._rfm.get(person.id))
         if isinstance(condition, SegmentCondition):
             inside = person.id in self.segment_members(condition.segment_id)
             return inside if condition.member else not inside

@@ -23,6 +23,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from app.people.models import Event, Person, Status, Workspace
+from app.rfm.model import RfmSegment
 from app.segments import evaluate as sql
 from app.segments.ast import (
     Aggregate,
@@ -43,6 +44,8 @@ from app.segments.ast import (
     Op,
     PersonAttribute,
     PropertyFilter,
+    RfmCondition,
+    ScoreRange,
     SegmentCondition,
     SequenceCondition,
     SequenceStep,
@@ -418,7 +421,7 @@ def attribute_conditions(draw: st.DrawFn, pools: Pools) -> AttributeCondition:
 def leaf_conditions(draw: st.DrawFn, pools: Pools, segment_ids: list[int]) -> Condition:
     # hypothesis leans towards the first choice: the richest kinds come first
     kinds = ["event", "aggregate", "field", "event", "aggregate", "field", "attribute", "tag"]
-    kinds += ["firstTime", "lastTime", "sequence"]
+    kinds += ["firstTime", "lastTime", "sequence", "rfm"]
     if segment_ids:
         kinds.append("segment")
     kind = draw(st.sampled_from(kinds))
@@ -459,6 +462,8 @@ def leaf_conditions(draw: st.DrawFn, pools: Pools, segment_ids: list[int]) -> Co
         return draw(timed_conditions(kind))
     if kind == "sequence":
         return draw(sequence_conditions())
+    if kind == "rfm":
+        return draw(rfm_conditions())
     if kind == "aggregate":
         fn = draw(st.sampled_from(list(Aggregate)))
         prop = None if fn is Aggregate.COUNT else draw(st.none() | st.sampled_from(PROPERTY_KEYS))
@@ -501,6 +506,26 @@ def sequence_conditions(draw: st.DrawFn) -> SequenceCondition:
         within = draw(st.none() | st.sampled_from(DAYS))
         steps.append(SequenceStep(draw(event_name_lists()), within))
     return SequenceCondition(tuple(steps))
+
+
+score_ranges = st.tuples(st.integers(1, 5), st.integers(1, 5)).map(
+    lambda t: ScoreRange(min(t), max(t))
+)
+
+
+@st.composite
+def rfm_conditions(draw: st.DrawFn) -> RfmCondition:
+    """Named segments, or one to three score ranges (the default settings: `purchase`)."""
+    if draw(st.booleans()):
+        chosen = draw(st.lists(st.sampled_from(list(RfmSegment)), min_size=1, max_size=3))
+        return RfmCondition(tuple(dict.fromkeys(chosen)))
+    ranges = draw(
+        st.fixed_dictionaries(
+            {},
+            optional={"recency": score_ranges, "frequency": score_ranges, "monetary": score_ranges},
+        ).filter(bool)
+    )
+    return RfmCondition(**ranges)
 
 
 def groups(pools: Pools, segment_ids: list[int], depth: int = 3) -> st.SearchStrategy[Group]:
@@ -689,3 +714,29 @@ def reference_data(
         for e in scenario.events
     ]
     return people, events
+
+
+async def assert_scenario_agrees(scenario: Scenario, backend: str) -> None:
+    """Load a scenario without saved segments and check every root through every entry
+    point against the reference (explain and memberships for the first root)."""
+    loaded = await load(scenario)
+    people, events = reference_data(scenario, loaded.ids)
+    for index, root in enumerate(loaded.roots):
+        expected = evaluate(root, people, events, NOW, {})
+        answers = await sql_answers(
+            root,
+            workspace_id=loaded.workspace_id,
+            person_ids=sorted(loaded.ids),
+            now=NOW,
+            segments={},
+            page_size=scenario.page_size,
+            explain=index == 0,
+            memberships=index == 0,
+        )
+        problems = answers.problems(expected, {})
+        assert not problems, (
+            f"SQL disagrees with the reference on {backend}:\n  "
+            + "\n  ".join(problems)
+            + "\n"
+            + describe(root, {})
+        )

@@ -12,17 +12,12 @@ from hypothesis import given, note
 from hypothesis import strategies as st
 
 from app.segments.ast import Group, Match
-from tests.segments.reference import evaluate
 from tests.segments.strategies import (
-    NOW,
     Scenario,
-    describe,
+    assert_scenario_agrees,
     events_data,
-    load,
     people_data,
-    reference_data,
     sequence_conditions,
-    sql_answers,
     timed_conditions,
 )
 from tests.segments.test_properties import property_settings
@@ -49,25 +44,5 @@ def time_scenarios(draw: st.DrawFn) -> Scenario:
 @property_settings
 @given(scenario=time_scenarios())
 async def test_time_conditions_equal_the_reference(db, scenario: Scenario):
-    loaded = await load(scenario)
-    people, events = reference_data(scenario, loaded.ids)
     note(f"backend: {db.value}")
-    for index, root in enumerate(loaded.roots):
-        expected = evaluate(root, people, events, NOW, {})
-        answers = await sql_answers(
-            root,
-            workspace_id=loaded.workspace_id,
-            person_ids=sorted(loaded.ids),
-            now=NOW,
-            segments={},
-            page_size=scenario.page_size,
-            explain=index == 0,
-            memberships=index == 0,
-        )
-        problems = answers.problems(expected, {})
-        assert not problems, (
-            f"SQL disagrees with the reference on {db.value}:\n  "
-            + "\n  ".join(problems)
-            + "\n"
-            + describe(root, {})
-        )
+    await assert_scenario_agrees(scenario, db.value)

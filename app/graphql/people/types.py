@@ -20,6 +20,7 @@ from app.people.models import Status
 
 if TYPE_CHECKING:
     from app.graphql.flows.types import FlowEnrollmentConnection
+    from app.graphql.rfm.types import PersonRfm
 
 PersonStatus = strawberry.enum(Status, name="PersonStatus")
 
@@ -63,6 +64,22 @@ class Person:
         from app.graphql.flows.types import flow_history
 
         return await flow_history(info, self.pk, first, after)
+
+    @strawberry.field(
+        description=(
+            "The person's RFM metrics and scores now, among the workspace's purchasers"
+            " (null: no purchase in the RFM window)."
+        )
+    )
+    async def rfm(
+        self, info: Info
+    ) -> Annotated[PersonRfm, strawberry.lazy("app.graphql.rfm.types")] | None:
+        from app.graphql.rfm.types import PersonRfm as Found
+        from app.rfm.service import person_rfm
+        from app.sql import now_utc
+
+        found = await person_rfm(info.context.workspace, self.pk, now_utc())
+        return None if found is None else Found.from_row(found)
 
 
 @strawberry.type

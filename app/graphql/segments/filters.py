@@ -11,6 +11,7 @@ import strawberry
 
 from app.graphql.scalars import JSON
 from app.ids import encode_id
+from app.rfm.model import RfmSegment
 from app.segments import ast
 from app.segments.ast import Aggregate as AggregateEnum
 from app.segments.ast import Match, Op, PersonAttribute
@@ -26,6 +27,12 @@ PersonAttributeEnum = strawberry.enum(PersonAttribute, name="PersonAttribute")
 Aggregate = strawberry.enum(AggregateEnum, name="Aggregate")
 
 UNSET: Any = strawberry.UNSET
+
+RfmSegmentEnum = strawberry.enum(
+    RfmSegment,
+    name="RfmSegment",
+    description="The named RFM segments, each a set of R x FM score cells (docs/rfm.md).",
+)
 
 # ----------------------------------------------------------------------------- inputs
 
@@ -146,6 +153,34 @@ class SequenceFilterInput:
     steps: list[SequenceStepInput] = strawberry.field(description="The steps, in order.")
 
 
+@strawberry.input(description="Scores from min to max, both included (1 to 5).")
+class ScoreRangeInput:
+    min: int = strawberry.field(default=1, description="The lowest score, 1 to 5.")
+    max: int = strawberry.field(default=5, description="The highest score, 1 to 5.")
+
+
+@strawberry.input(
+    description=(
+        "The person's RFM scores (from their purchases, among the workspace's purchasers):"
+        " named segments (any of them), or score ranges (all of them), not both."
+        " People without a purchase match no rfm condition."
+    )
+)
+class RfmFilterInput:
+    segments: list[RfmSegmentEnum] | None = strawberry.field(  # type: ignore[valid-type]
+        default=UNSET, description="In any of these named segments."
+    )
+    recency: ScoreRangeInput | None = strawberry.field(
+        default=UNSET, description="Recency score in this range (5: bought most recently)."
+    )
+    frequency: ScoreRangeInput | None = strawberry.field(
+        default=UNSET, description="Frequency score in this range (5: bought most often)."
+    )
+    monetary: ScoreRangeInput | None = strawberry.field(
+        default=UNSET, description="Monetary score in this range (5: spent the most)."
+    )
+
+
 @strawberry.input(one_of=True, description="Exactly one member is set.")
 class ConditionInput:
     group: FilterGroupInput | None = UNSET
@@ -163,6 +198,9 @@ class ConditionInput:
     )
     sequence: SequenceFilterInput | None = strawberry.field(
         default=UNSET, description="Did one thing, then another (then another)."
+    )
+    rfm: RfmFilterInput | None = strawberry.field(
+        default=UNSET, description="RFM scores or named RFM segments."
     )
 
 
@@ -270,6 +308,22 @@ class SequenceFilter:
     steps: list[SequenceStep] = strawberry.field(description="The steps, in order.")
 
 
+@strawberry.type(description="A range of scores, both ends included.")
+class ScoreRange:
+    min: int = strawberry.field(description="The lowest score.")
+    max: int = strawberry.field(description="The highest score.")
+
+
+@strawberry.type(description="An rfm condition as saved: segments, or score ranges.")
+class RfmFilter:
+    segments: list[RfmSegmentEnum] | None = strawberry.field(  # type: ignore[valid-type]
+        description="The named segments (null when ranges were given)."
+    )
+    recency: ScoreRange | None = strawberry.field(description="The recency score range.")
+    frequency: ScoreRange | None = strawberry.field(description="The frequency score range.")
+    monetary: ScoreRange | None = strawberry.field(description="The monetary score range.")
+
+
 @strawberry.type
 class Condition:
     group: FilterGroup | None = None
@@ -287,6 +341,9 @@ class Condition:
     )
     sequence: SequenceFilter | None = strawberry.field(
         default=None, description="Did one thing, then another (then another)."
+    )
+    rfm: RfmFilter | None = strawberry.field(
+        default=None, description="RFM scores or named RFM segments."
     )
 
 
@@ -350,8 +407,22 @@ def condition_of(node: ast.Condition) -> Condition:
         case ast.SequenceCondition(steps):
             saved = [SequenceStep(names=list(s.names), within_days=s.within_days) for s in steps]
             return Condition(sequence=SequenceFilter(steps=saved))
+        case ast.RfmCondition():
+            return Condition(rfm=_rfm_filter(node))
         case _:
             assert_never(node)
+
+
+def _rfm_filter(node: ast.RfmCondition) -> RfmFilter:
+    def score_range(found: ast.ScoreRange | None) -> ScoreRange | None:
+        return None if found is None else ScoreRange(min=found.low, max=found.high)
+
+    return RfmFilter(
+        segments=list(node.segments) or None,
+        recency=score_range(node.recency),
+        frequency=score_range(node.frequency),
+        monetary=score_range(node.monetary),
+    )
 
 
 def _time_filter(node: ast.FirstTimeCondition | ast.LastTimeCondition) -> TimeFilter:

@@ -18,6 +18,7 @@ from app.segments.conditions.event import EVENT, Count, EventCondition, Property
 from app.segments.conditions.field import FIELD, FieldCondition
 from app.segments.conditions.first_time import FIRST_TIME, FirstTimeCondition
 from app.segments.conditions.last_time import LAST_TIME, LastTimeCondition
+from app.segments.conditions.rfm import RFM, RfmCondition, ScoreRange
 from app.segments.conditions.segment import SEGMENT, SegmentCondition
 from app.segments.conditions.sequence import SEQUENCE, SequenceCondition, SequenceStep
 from app.segments.conditions.tag import TAG, TagCondition
@@ -33,6 +34,8 @@ __all__ = [
     "LastTimeCondition",
     "Leaf",
     "PropertyFilter",
+    "RfmCondition",
+    "ScoreRange",
     "SegmentCondition",
     "SequenceCondition",
     "SequenceStep",
@@ -52,6 +55,7 @@ Leaf: TypeAlias = (
     | FirstTimeCondition
     | LastTimeCondition
     | SequenceCondition
+    | RfmCondition
 )
 
 # In the input's order (ConditionInput members, error messages listing them).
@@ -65,6 +69,7 @@ KINDS: tuple[ConditionKind[Any], ...] = (
     FIRST_TIME,
     LAST_TIME,
     SEQUENCE,
+    RFM,
 )
 _BY_KEY = {kind.key: kind for kind in KINDS}
 
@@ -89,6 +94,8 @@ def kind_of(node: Leaf) -> ConditionKind[Any]:
             return LAST_TIME
         case SequenceCondition():
             return SEQUENCE
+        case RfmCondition():
+            return RFM
         case _:
             assert_never(node)
 

@@ -21,6 +21,7 @@ from app.segments.compiler_values import CompileError, negate_sql
 from app.sql import Dialect, SqlParams
 
 if TYPE_CHECKING:
+    from app.rfm.model import RfmModel
     from app.segments.ast import Condition, Group
     from app.segments.conditions.reader import DefinitionReader
     from app.segments.input_reader import Path
@@ -47,6 +48,8 @@ class CompileContext:
     workspace_id: int
     now: datetime
     segments: Mapping[int, Group] = field(default_factory=dict)
+    # the workspace's RFM settings and edges, for rfm conditions (app/rfm/service.py)
+    rfm: RfmModel | None = None
 
     def segment(self, segment_id: int, trail: tuple[int, ...]) -> Group:
         if segment_id in trail or len(trail) >= MAX_SEGMENT_DEPTH:
@@ -69,6 +72,9 @@ class RowScope(Protocol):
     @property
     def alias(self) -> str: ...
 
+    @property
+    def rfm(self) -> RfmModel | None: ...
+
     def segment(self, segment_id: int) -> str:
         """The row predicate of a referenced segment's definition."""
         ...
@@ -90,6 +96,9 @@ class SetScope(Protocol):
 
     @property
     def bounds(self) -> Bounds: ...
+
+    @property
+    def rfm(self) -> RfmModel | None: ...
 
     def row(self, node: Condition) -> str:
         """The node's row predicate over `people p`, for the one WHERE on people."""
