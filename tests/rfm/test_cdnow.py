@@ -114,3 +114,48 @@ async def test_cdnow_rfm_equals_pandas(db, gql, workspace, frame):
     # ties are never split: one value, one score
     assert (got.groupby("frequency")["f"].nunique() == 1).all()
     assert (got.groupby("recency")["r"].nunique() == 1).all()
+    # the summary's grid and the rfm conditions through the API count what pandas counts
+    await check_api(gql, want)
+
+
+SUMMARY = "{ rfmSummary { purchasers cells { r f count monetary } segments { segment count } } }"
+PREVIEW = """
+query($definition: FilterGroupInput!) { previewSegment(definition: $definition) { count } }"""
+PERSON = "query($email: String) { person(email: $email) { rfm { recency frequency r f m } } }"
+# docs/rfm.md's table, restated: segment -> (R low, R high, FM low, FM high)
+CELLS = {
+    "CHAMPIONS": (5, 5, 4, 5), "LOYAL": (3, 4, 4, 5), "POTENTIAL_LOYALIST": (4, 5, 2, 3),
+    "NEW_CUSTOMERS": (5, 5, 1, 1), "PROMISING": (4, 4, 1, 1), "NEED_ATTENTION": (3, 3, 3, 3),
+    "ABOUT_TO_SLEEP": (3, 3, 1, 2), "AT_RISK": (1, 2, 3, 4), "CANT_LOSE_THEM": (1, 2, 5, 5),
+    "HIBERNATING": (2, 2, 1, 2), "LOST": (1, 1, 1, 2),
+}  # fmt: skip
+
+
+async def check_api(gql, want: pd.DataFrame) -> None:
+    """rfmSummary, rfm conditions and Person.rfm (at the real now: every CDNOW purchase is
+    long past, so the scores are those of NOW shifted, and the ranks are the same)."""
+    summary = (await gql.ok(SUMMARY))["rfmSummary"]
+    assert summary["purchasers"] == len(want)
+    grid = want.groupby(["r", "f"]).agg(count=("m", "size"), monetary=("monetary", "sum"))
+    for cell in summary["cells"]:
+        key = (cell["r"], cell["f"])
+        expected = grid.loc[key] if key in grid.index else None
+        assert cell["count"] == (0 if expected is None else int(expected["count"])), key
+        if expected is not None:
+            assert abs(cell["monetary"] - float(expected["monetary"])) < 1e-6, key
+    fm = (want["f"] + want["m"] + 1) // 2
+    counts = {entry["segment"]: entry["count"] for entry in summary["segments"]}
+    for segment, (r_low, r_high, fm_low, fm_high) in CELLS.items():
+        inside = want["r"].between(r_low, r_high) & fm.between(fm_low, fm_high)
+        assert counts[segment] == int(inside.sum()), segment
+    for segment in ("CHAMPIONS", "HIBERNATING"):
+        definition = {"conditions": [{"rfm": {"segments": [segment]}}]}
+        count = (await gql.ok(PREVIEW, {"definition": definition}))["previewSegment"]["count"]
+        assert count == counts[segment]
+    definition = {"conditions": [{"rfm": {"frequency": {"min": 4}, "monetary": {"min": 5}}}]}
+    count = (await gql.ok(PREVIEW, {"definition": definition}))["previewSegment"]["count"]
+    assert count == int(((want["f"] >= 4) & (want["m"] == 5)).sum())
+    customer = want["frequency"].idxmax()
+    found = (await gql.ok(PERSON, {"email": f"c{customer}@cdnow.example"}))["person"]["rfm"]
+    row = want.loc[customer]
+    assert (found["frequency"], found["f"], found["m"]) == (row["frequency"], row["f"], row["m"])

@@ -101,7 +101,9 @@ class RfmSummary:
         return cls(
             settings=RfmSettings.from_row(summary.settings),
             purchasers=summary.purchasers,
-            cells=[RfmCell(r=c.r, f=c.f, count=c.count, monetary=c.monetary) for c in summary.cells],
+            cells=[
+                RfmCell(r=c.r, f=c.f, count=c.count, monetary=c.monetary) for c in summary.cells
+            ],
             segments=[
                 RfmSegmentCount(
                     segment=s,
