@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from app.segments.compiler_events import (
     EventSet,
@@ -51,6 +51,10 @@ from app.segments.terms import (
     window_json,
 )
 from app.sql import Dialect, SqlParams
+
+if TYPE_CHECKING:
+    from app.segments.conditions.first_time import FirstTimeCondition
+    from app.segments.conditions.last_time import LastTimeCondition
 
 # what a moment is compared with: "first purchase before 2026-01-01"
 TIME_OPS = frozenset({Op.GT, Op.GTE, Op.LT, Op.LTE})
@@ -111,7 +115,7 @@ def holds_at(moment: datetime, bounds: Bounds) -> bool:
     return high is None or (moment <= high.at if high.inclusive else moment < high.at)
 
 
-N = TypeVar("N", bound=TimedCondition)
+N = TypeVar("N", bound="FirstTimeCondition | LastTimeCondition")
 
 
 class TimedKind(ConditionKind[N], Generic[N]):
@@ -123,7 +127,7 @@ class TimedKind(ConditionKind[N], Generic[N]):
     def make(
         self, names: tuple[str, ...], window: Window | None, compare: TimeComparison | None
     ) -> N:
-        return self.node(names, window, compare)  # type: ignore[no-any-return]
+        return self.node(names, window, compare)  # type: ignore[no-any-return,unused-ignore]
 
     # ------------------------------------------------------------ stored form
     def encode(self, node: N) -> dict[str, Any]:
