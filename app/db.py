@@ -104,6 +104,9 @@ async def open_database(
 
 
 async def close_database() -> None:
+    from app.rfm.service import forget  # cached RFM edges belong to this database
+
+    forget()
     await Tortoise.close_connections()
 
 

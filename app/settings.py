@@ -110,6 +110,8 @@ class Settings(BaseSettings):
     max_query_chars: PositiveInt = 250_000
     request_timeout_seconds: PositiveFloat = 30.0
     db_statement_timeout_seconds: Annotated[float, Field(ge=0)] = 30.0  # 0: none
+    # RFM quintile edges are reused for at most this long (docs/rfm.md); 0: always live
+    rfm_edges_max_age_seconds: Annotated[float, Field(ge=0, le=86_400)] = 60.0
     rate_limit_per_second: Annotated[float, Field(ge=0)] = 50.0  # 0: no limit
     rate_limit_burst: PositiveInt = 200
     subscription_draft_timeout_seconds: PositiveFloat = 900.0

@@ -34,6 +34,7 @@ from app.segments.ast import (
     ValueTest,
 )
 from app.segments.compiler import CompileContext, compile_id_set
+from app.segments.evaluate import with_rfm
 from app.segments.service import Evaluation, load_definitions
 from app.sql import SqlParams, dialect_of, fetch_one, now_utc
 from app.suppression.service import audience_filter
@@ -106,9 +107,10 @@ class Audience:
     async def materialise(self, conn: Any, broadcast_id: int, batch_size: int) -> tuple[int, int]:
         """One delivery row per member, numbered into batches in id order, in ONE
         statement (re-running it adds nothing). Returns (rows, batches) of the broadcast."""
-        ctx = CompileContext(dialect_of(conn), self.workspace_id, self.now, self.definitions)
-        params = SqlParams(ctx.dialect)
         root = audience_definition(self.include, self.exclude)
+        ctx = CompileContext(dialect_of(conn), self.workspace_id, self.now, self.definitions)
+        ctx = await with_rfm(ctx, root)
+        params = SqlParams(ctx.dialect)
         members = compile_id_set(root, ctx, params)
         if self.based_on is not None:
             members = restrict(members, self.based_on, params, params.add(self.workspace_id))

@@ -35,6 +35,7 @@ from app.errors import ErrorCode, UserError
 from app.ids import encode_id
 from app.segments.ast import Group
 from app.segments.compiler import CompileContext, compile_id_set
+from app.segments.evaluate import with_rfm
 from app.sql import SqlParams, connection, dialect_of, fetch_all, fetch_one
 
 FINISHED = frozenset({"SENT", "CANCELLED", "FAILED"})
@@ -106,15 +107,14 @@ class _Scope(Protocol):
     def definitions(self) -> dict[int, Group]: ...
 
 
-def _context(scope: _Scope) -> CompileContext:
-    return CompileContext(
-        dialect_of(connection()), scope.workspace_id, scope.now, scope.definitions
-    )
+async def _context(scope: _Scope, root: Group) -> CompileContext:
+    ctx = CompileContext(dialect_of(connection()), scope.workspace_id, scope.now, scope.definitions)
+    return await with_rfm(ctx, root)  # rfm conditions compile against the edges
 
 
 async def restricted_count(scope: _Scope, root: Group, based_on: BasedOn) -> int:
     """How many of the audience definition's members are also `based_on`'s people."""
-    ctx = _context(scope)
+    ctx = await _context(scope, root)
     params = SqlParams(ctx.dialect)
     members = compile_id_set(root, ctx, params)
     ws = params.add(ctx.workspace_id)
@@ -130,7 +130,7 @@ async def restricted_page(
     scope: _Scope, root: Group, based_on: BasedOn, after_id: int | None, limit: int
 ) -> list[int]:
     """A keyset page (ids in order) of the same set."""
-    ctx = _context(scope)
+    ctx = await _context(scope, root)
     params = SqlParams(ctx.dialect)
     members = compile_id_set(root, ctx, params)
     ws = params.add(ctx.workspace_id)

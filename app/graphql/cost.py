@@ -55,6 +55,9 @@ WEIGHTS: dict[str, int] = {
     "SegmentComparison.engagement": 7000,
     "Segment.sizeHistory": 50,
     "Person.flowHistory": 700,
+    # one person's purchases, and the edges (a ranking of every purchaser when not fresh)
+    "Person.rfm": 800,
+    "Query.rfmSummary": 7000,
     "Query.previewSegment": 100,
     "Query.previewAudience": 100,
     "Query.memberships": 200,

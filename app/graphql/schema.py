@@ -37,6 +37,8 @@ from app.graphql.imports.queries import ImportQuery
 from app.graphql.observability import ObservedSchema, OperationObserver, tracing_extensions
 from app.graphql.people.mutations import PeopleMutation
 from app.graphql.people.queries import PeopleQuery
+from app.graphql.rfm.mutations import RfmMutation
+from app.graphql.rfm.queries import RfmQuery
 from app.graphql.scalars import SCALAR_OVERRIDES
 from app.graphql.segments.mutations import SegmentMutation
 from app.graphql.segments.queries import SegmentQuery
@@ -66,6 +68,7 @@ Query = merge_types(
         WebhookQuery,
         ImportQuery,
         CatalogQuery,
+        RfmQuery,
     ),
 )
 Mutation = merge_types(
@@ -80,6 +83,7 @@ Mutation = merge_types(
         SenderMutation,
         FrequencyMutation,
         WebhookMutation,
+        RfmMutation,
     ),
 )
 Subscription = merge_types("Subscription", (BroadcastSubscription,))

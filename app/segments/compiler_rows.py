@@ -10,12 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from app.segments.ast import Condition, Group, Match
 from app.segments.compiler_values import negate_sql
 from app.segments.conditions import kind_of
 from app.segments.conditions.base import CompileContext
 from app.sql import Dialect, SqlParams
+
+if TYPE_CHECKING:
+    from app.rfm.model import RfmModel
 
 # SQLite's parser gives up ("parser stack overflow") at about 100 nested grammar rules:
 # a tree nested deeper than this, groups and references together, compiles flat there:
@@ -70,6 +74,10 @@ class _RowScope:
     @property
     def summaries(self) -> bool:
         return self.ctx.summaries
+
+    @property
+    def rfm(self) -> RfmModel | None:
+        return self.ctx.rfm
 
     def segment(self, segment_id: int) -> str:
         referenced = self.ctx.segment(segment_id, self.trail)

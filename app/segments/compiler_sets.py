@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from app.segments.ast import Condition, Group, Match
 from app.segments.compiler_events import Bounds, EventSet
@@ -18,6 +19,9 @@ from app.segments.compiler_values import FALSE, TRUE, negate_sql
 from app.segments.conditions import kind_of
 from app.segments.conditions.base import CompileContext, Expansion, RowPart
 from app.sql import Dialect, SqlParams
+
+if TYPE_CHECKING:
+    from app.rfm.model import RfmModel
 
 
 @dataclass(frozen=True)
@@ -221,6 +225,10 @@ class _SetScope:
     @property
     def summaries(self) -> bool:
         return self.compiler.ctx.summaries
+
+    @property
+    def rfm(self) -> RfmModel | None:
+        return self.compiler.ctx.rfm
 
     def row(self, node: Condition) -> str:
         return row(node, self.compiler.ctx, self.params, "p", self.trail)

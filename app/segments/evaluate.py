@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.segments import cache
 from app.segments.ast import Condition, Group
@@ -25,6 +25,7 @@ from app.segments.compiler import (
 )
 from app.segments.conditions import kind_of
 from app.segments.conditions.base import Observation, Observed
+from app.segments.conditions.rfm import uses_rfm
 from app.segments.rows import PersonRows
 from app.sql import (
     SqlParams,
@@ -36,6 +37,9 @@ from app.sql import (
     point_connection,
     read_connection,
 )
+
+if TYPE_CHECKING:
+    from app.rfm.model import RfmModel
 
 # columns per statement when one row answers many questions (PG allows 1,664)
 _COLUMNS_PER_STATEMENT = 400
@@ -55,7 +59,9 @@ class ExplainNode:
     """One node of a definition with what was observed for one person.
 
     `count` is set on event nodes (matching events), `value` on aggregate nodes (None
-    when AVG/MIN/MAX had no values), `children` on groups, and `segment` on segment
+    when AVG/MIN/MAX had no values), `at` on firstTime/lastTime nodes (the moment, None
+    without one), `times` on sequence nodes (the moments of the earliest chain, or of
+    the longest chain's beginning), `children` on groups, and `segment` on segment
     nodes: the referenced definition's own explanation.
     """
 
@@ -63,12 +69,28 @@ class ExplainNode:
     matched: bool
     count: int | None = None
     value: float | None = None
+    at: datetime | None = None
+    times: tuple[datetime, ...] | None = None
     children: tuple[ExplainNode, ...] = ()
     segment: ExplainNode | None = None
 
 
-def _context(workspace_id: int, now: datetime, segments: Mapping[int, Group]) -> CompileContext:
-    return CompileContext(dialect_of(connection()), workspace_id, now, segments)
+async def with_rfm(ctx: CompileContext, *roots: Group) -> CompileContext:
+    """The context with the workspace's RFM edges when a tree (or a segment it refers
+    to) has an rfm condition (app/rfm/service.py: live, or within their freshness bound).
+    Whoever compiles a stored definition builds its context through this."""
+    if ctx.rfm is not None or not uses_rfm([*roots, *ctx.segments.values()]):
+        return ctx
+    from app.rfm.service import model_for  # the RFM service reads the database
+
+    return replace(ctx, rfm=await model_for(ctx.workspace_id, ctx.now))
+
+
+async def _context(
+    workspace_id: int, now: datetime, segments: Mapping[int, Group], *roots: Group
+) -> CompileContext:
+    ctx = CompileContext(dialect_of(connection()), workspace_id, now, segments)
+    return await with_rfm(ctx, *roots)
 
 
 def _truthy(value: Any) -> bool:
@@ -79,7 +101,7 @@ async def count_members(
     root: Group, *, workspace_id: int, now: datetime, segments: Mapping[int, Group]
 ) -> int:
     """The segment's size now: set form, so event conditions are read off the indexes."""
-    ctx = _context(workspace_id, now, segments)
+    ctx = await _context(workspace_id, now, segments, root)
     params = SqlParams(ctx.dialect)
     sql = compile_count(root, ctx, params)
     row = await fetch_one(read_connection(), sql, params.values)
@@ -107,7 +129,7 @@ async def member_page(
     """
     if limit <= 0:
         return []
-    ctx = _context(workspace_id, now, segments)
+    ctx = await _context(workspace_id, now, segments, root)
     branches = disjunction_branches(root, ctx)
     if len(branches) > _BRANCH_BY_BRANCH:
         branches = [root]
@@ -209,9 +231,11 @@ async def contains(
     """Is this person a member now? One row read, events probed by index (flow splits).
 
     With a `version` (a saved segment's, app/segments/cache.py) the statement is compiled
-    once per version and dialect and only its parameters are rebuilt per call."""
-    if version is None:
-        sql, values = contains_statement(root, workspace_id, person_id, now, segments)
+    once per version and dialect and only its parameters are rebuilt per call; not with
+    rfm conditions, whose edges may move within their freshness bound (app/rfm)."""
+    ctx = await _context(workspace_id, now, segments, root)
+    if version is None or ctx.rfm is not None:
+        sql, values = contains_statement(root, workspace_id, person_id, now, segments, ctx.rfm)
     else:
         key = ("contains", dialect_of(connection()), version)
         template = cache.statements.get(key)
@@ -232,10 +256,16 @@ async def contains(
 
 
 def contains_statement(
-    root: Group, workspace_id: int, person_id: int, now: datetime, segments: Mapping[int, Group]
+    root: Group,
+    workspace_id: int,
+    person_id: int,
+    now: datetime,
+    segments: Mapping[int, Group],
+    rfm: RfmModel | None = None,
 ) -> tuple[str, list[Any]]:
     """The one-person membership statement and its parameters."""
-    rows = PersonRows(_context(workspace_id, now, segments), person_id)
+    ctx = CompileContext(dialect_of(connection()), workspace_id, now, segments, rfm=rfm)
+    rows = PersonRows(ctx, person_id)
     return rows.exists(rows.predicate(root)), rows.params.values
 
 
@@ -249,7 +279,7 @@ async def memberships(
 ) -> dict[int, bool]:
     """Which of `roots` (segment id -> definition) the person is in: one statement
     reading one people row, one boolean column per segment (chunked past 400)."""
-    ctx = _context(workspace_id, now, segments)
+    ctx = await _context(workspace_id, now, segments, *roots.values())
     result = dict.fromkeys(roots, False)
     ids = list(roots)
     for start in range(0, len(ids), _COLUMNS_PER_STATEMENT):
@@ -275,7 +305,8 @@ async def matching_people(
         raise ValueError(f"at most {MAX_MATCHING_PEOPLE} people per call")
     if not person_ids:
         return set()
-    rows = PersonRows(_context(workspace_id, now, segments), sorted(set(person_ids)))
+    ctx = await _context(workspace_id, now, segments, root)
+    rows = PersonRows(ctx, sorted(set(person_ids)))
     sql = rows.select("p.id", rows.predicate(root))
     return {int(r["id"]) for r in await fetch_all(point_connection(), sql, rows.params.values)}
 
@@ -298,6 +329,7 @@ class _ExplainScope:
     now: datetime
     summaries: bool = True
     alias: str = "p"
+    rfm: RfmModel | None = None
 
     def segment(self, segment_id: int) -> str:
         raise NotImplementedError("observations do not compile references")
@@ -314,7 +346,7 @@ async def explain(
     """Why a person is or is not a member: every node of the tree (and of referenced
     segments) with its outcome, event counts and aggregate values, from one statement
     reading the person's row (more only for trees wider than 400 columns)."""
-    ctx = _context(workspace_id, now, segments)
+    ctx = await _context(workspace_id, now, segments, root)
     columns: list[_Column] = []
     _plan(root, ctx, columns, ())
     observed: dict[str, Any] = {}
@@ -332,7 +364,9 @@ async def explain(
 
 def _column_sql(column: _Column, rows: PersonRows) -> str:
     if column.observation is not None:
-        return column.observation.sql(_ExplainScope(rows.params, rows.ctx.now, rows.ctx.summaries))
+        return column.observation.sql(
+            _ExplainScope(rows.params, rows.ctx.now, rows.ctx.summaries, rfm=rows.ctx.rfm)
+        )
     return f"({rows.predicate(column.node)})"
 
 
@@ -374,4 +408,12 @@ def _build(
     if segment_id is not None:
         referenced = ctx.segment(segment_id, trail)
         inner = _build(referenced, ctx, cursor, observed, (*trail, segment_id))
-    return ExplainNode(node, matched, count=seen.count, value=seen.value, segment=inner)
+    return ExplainNode(
+        node,
+        matched,
+        count=seen.count,
+        value=seen.value,
+        at=seen.at,
+        times=seen.times,
+        segment=inner,
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from app.segments.ast import (
@@ -20,14 +21,18 @@ from app.segments.ast import (
     Condition,
     EventCondition,
     FieldCondition,
+    FirstTimeCondition,
     Group,
     LastDays,
     LastHours,
+    LastTimeCondition,
     Match,
     MoreThanDaysAgo,
     Op,
     PersonAttribute,
+    RfmCondition,
     SegmentCondition,
+    SequenceCondition,
     TagCondition,
     ValueTest,
     Window,
@@ -263,6 +268,131 @@ def _aggregate(
     return compare(value, condition.op, condition.value)
 
 
+def _time_test(moment: datetime, condition: FirstTimeCondition | LastTimeCondition, now) -> bool:
+    """firstTime/lastTime: the moment in the window, or compared with the instant."""
+    if condition.window is not None:
+        return in_window(moment, condition.window, now)
+    assert condition.compare is not None
+    return compare_dt(moment, condition.compare.op, condition.compare.at)
+
+
+def first_or_last(
+    person: RefPerson,
+    condition: FirstTimeCondition | LastTimeCondition,
+    events: list[RefEvent],
+    now: datetime,
+) -> datetime | None:
+    """The first (last) moment among the person's events of those names up to now."""
+    moments = [
+        e.occurred_at
+        for e in events
+        if e.person_id == person.id and e.name in condition.names and e.occurred_at <= now
+    ]
+    if not moments:
+        return None
+    return min(moments) if isinstance(condition, FirstTimeCondition) else max(moments)
+
+
+def _sequence(
+    person: RefPerson, condition: SequenceCondition, events: list[RefEvent], now: datetime
+) -> bool:
+    """Some chain of the person's events (up to now), one per step in order, each strictly
+    after the previous one and within its step's days of it: tried exhaustively."""
+    mine = [e for e in events if e.person_id == person.id and e.occurred_at <= now]
+
+    @cache
+    def chain_from(index: int, previous: datetime | None) -> bool:
+        if index == len(condition.steps):
+            return True
+        step = condition.steps[index]
+        for e in mine:
+            if e.name not in step.names:
+                continue
+            if previous is not None:
+                if not e.occurred_at > previous:
+                    continue
+                if step.within_days is not None and e.occurred_at - previous > timedelta(
+                    days=step.within_days
+                ):
+                    continue
+            if chain_from(index + 1, e.occurred_at):
+                return True
+        return False
+
+    return chain_from(0, None)
+
+
+# ---------------------------------------------------------------------------- RFM
+# docs/rfm.md, restated: R x FM cells of each named segment, FM = (F + M + 1) // 2
+RFM_CELLS = {
+    "CHAMPIONS": [(5, fm) for fm in (4, 5)],
+    "LOYAL": [(r, fm) for r in (3, 4) for fm in (4, 5)],
+    "POTENTIAL_LOYALIST": [(r, fm) for r in (4, 5) for fm in (2, 3)],
+    "NEW_CUSTOMERS": [(5, 1)],
+    "PROMISING": [(4, 1)],
+    "NEED_ATTENTION": [(3, 3)],
+    "ABOUT_TO_SLEEP": [(3, 1), (3, 2)],
+    "AT_RISK": [(r, fm) for r in (1, 2) for fm in (3, 4)],
+    "CANT_LOSE_THEM": [(1, 5), (2, 5)],
+    "HIBERNATING": [(2, 1), (2, 2)],
+    "LOST": [(1, 1), (1, 2)],
+}
+
+
+def rfm_scores(
+    people: list[RefPerson],
+    events: list[RefEvent],
+    now: datetime,
+    purchase_event: str = "purchase",
+    window_days: int | None = None,
+) -> dict[int, tuple[int, int, int]]:
+    """(R, F, M) of every purchaser: each metric scored 1 + 5 x (purchasers strictly
+    worse) // purchasers, worse being more days since the last purchase, fewer
+    purchases, less spent."""
+    ids = {p.id for p in people}
+    since = None if window_days is None else now - timedelta(days=window_days)
+    metrics: dict[int, list[Any]] = {}
+    for e in events:
+        if e.person_id not in ids or e.name != purchase_event or e.occurred_at > now:
+            continue
+        if since is not None and e.occurred_at < since:
+            continue
+        m = metrics.setdefault(e.person_id, [e.occurred_at, 0, 0.0])
+        m[0] = max(m[0], e.occurred_at)
+        m[1] += 1
+        if json_type(e.value) == "number":
+            m[2] += e.value
+    raw = {
+        pid: ((now - last) // timedelta(days=1), count, round(total, 6))
+        for pid, (last, count, total) in metrics.items()
+    }
+    n = len(raw)
+    out = {}
+    for pid, (recency, frequency, monetary) in raw.items():
+        worse_r = sum(1 for r, _, _ in raw.values() if r > recency)
+        worse_f = sum(1 for _, f, _ in raw.values() if f < frequency)
+        worse_m = sum(1 for _, _, m in raw.values() if m < monetary)
+        out[pid] = tuple(1 + 5 * worse // n for worse in (worse_r, worse_f, worse_m))
+    return out  # type: ignore[return-value]
+
+
+def _rfm(condition: RfmCondition, scores: tuple[int, int, int] | None) -> bool:
+    if scores is None:
+        return False
+    r, f, m = scores
+    if condition.segments:
+        cell = (r, (f + m + 1) // 2)
+        return any(cell in RFM_CELLS[s.value] for s in condition.segments)
+    for score, wanted in (
+        (r, condition.recency),
+        (f, condition.frequency),
+        (m, condition.monetary),
+    ):
+        if wanted is not None and not wanted.low <= score <= wanted.high:
+            return False
+    return True
+
+
 class Evaluator:
     def __init__(
         self,
@@ -276,6 +406,7 @@ class Evaluator:
         self.now = now
         self.segments = segments
         self._segment_members: dict[int, set[int]] = {}
+        self._rfm: dict[int, tuple[int, int, int]] | None = None
 
     def members(self, root: Group) -> set[int]:
         return {p.id for p in self.people if self.matches(p, root)}
@@ -308,6 +439,15 @@ class Evaluator:
             return compare(count, condition.count.op, condition.count.value)
         if isinstance(condition, AggregateCondition):
             return _aggregate(person, condition, self.events, now)
+        if isinstance(condition, FirstTimeCondition | LastTimeCondition):
+            moment = first_or_last(person, condition, self.events, now)
+            return moment is not None and _time_test(moment, condition, now)
+        if isinstance(condition, SequenceCondition):
+            return _sequence(person, condition, self.events, now)
+        if isinstance(condition, RfmCondition):
+            if self._rfm is None:
+                self._rfm = rfm_scores(self.people, self.events, now)
+            return _rfm(condition, self._rfm.get(person.id))
         if isinstance(condition, SegmentCondition):
             inside = person.id in self.segment_members(condition.segment_id)
             return inside if condition.member else not inside

@@ -23,6 +23,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from app.people.models import Event, Person, Status, Workspace
+from app.rfm.model import RfmSegment
 from app.segments import evaluate as sql
 from app.segments.ast import (
     Aggregate,
@@ -33,20 +34,27 @@ from app.segments.ast import (
     Count,
     EventCondition,
     FieldCondition,
+    FirstTimeCondition,
     Group,
     LastDays,
     LastHours,
+    LastTimeCondition,
     Match,
     MoreThanDaysAgo,
     Op,
     PersonAttribute,
     PropertyFilter,
+    RfmCondition,
+    ScoreRange,
     SegmentCondition,
+    SequenceCondition,
+    SequenceStep,
     TagCondition,
     ValueTest,
     Window,
     to_json,
 )
+from app.segments.conditions.timed import TimeComparison
 from app.segments.models import Segment
 from tests.segments.reference import RefEvent, RefPerson, evaluate
 
@@ -418,6 +426,7 @@ def attribute_conditions(draw: st.DrawFn, pools: Pools) -> AttributeCondition:
 def leaf_conditions(draw: st.DrawFn, pools: Pools, segment_ids: list[int]) -> Condition:
     # hypothesis leans towards the first choice: the richest kinds come first
     kinds = ["event", "aggregate", "field", "event", "aggregate", "field", "attribute", "tag"]
+    kinds += ["firstTime", "lastTime", "sequence", "rfm"]
     if segment_ids:
         kinds.append("segment")
     kind = draw(st.sampled_from(kinds))
@@ -454,6 +463,12 @@ def leaf_conditions(draw: st.DrawFn, pools: Pools, segment_ids: list[int]) -> Co
             window=draw(windows()),
             where=tuple(where),
         )
+    if kind in ("firstTime", "lastTime"):
+        return draw(timed_conditions(kind))
+    if kind == "sequence":
+        return draw(sequence_conditions())
+    if kind == "rfm":
+        return draw(rfm_conditions())
     if kind == "aggregate":
         fn = draw(st.sampled_from(list(Aggregate)))
         prop = None if fn is Aggregate.COUNT else draw(st.none() | st.sampled_from(PROPERTY_KEYS))
@@ -466,6 +481,56 @@ def leaf_conditions(draw: st.DrawFn, pools: Pools, segment_ids: list[int]) -> Co
             window=draw(st.one_of(st.none(), windows())),  # pools hold all-time aggregates
         )
     return SegmentCondition(draw(st.sampled_from(segment_ids)), draw(st.booleans()))
+
+
+def event_name_lists() -> st.SearchStrategy[tuple[str, ...]]:
+    return st.lists(
+        st.sampled_from([*EVENT_NAMES, "never"]), min_size=1, max_size=2, unique=True
+    ).map(tuple)
+
+
+@st.composite
+def timed_conditions(draw: st.DrawFn, kind: str) -> Condition:
+    """firstTime/lastTime with a window or a comparison with an instant near the edges."""
+    node = FirstTimeCondition if kind == "firstTime" else LastTimeCondition
+    names = draw(event_name_lists())
+    window = draw(windows())
+    if window is not None and draw(st.booleans()):
+        return node(names, window=window)
+    op = draw(st.sampled_from([Op.GT, Op.GTE, Op.LT, Op.LTE]))
+    return node(names, compare=TimeComparison(op, draw(moments())))
+
+
+@st.composite
+def sequence_conditions(draw: st.DrawFn) -> SequenceCondition:
+    """2-3 steps, often repeating a name (ties and "the same event twice"), with day
+    limits whose edges the generated moments hit (they are 1 and 30 days apart)."""
+    count = draw(st.integers(2, 3))
+    steps = [SequenceStep(draw(event_name_lists()))]
+    for _ in range(count - 1):
+        within = draw(st.none() | st.sampled_from(DAYS))
+        steps.append(SequenceStep(draw(event_name_lists()), within))
+    return SequenceCondition(tuple(steps))
+
+
+score_ranges = st.tuples(st.integers(1, 5), st.integers(1, 5)).map(
+    lambda t: ScoreRange(min(t), max(t))
+)
+
+
+@st.composite
+def rfm_conditions(draw: st.DrawFn) -> RfmCondition:
+    """Named segments, or one to three score ranges (the default settings: `purchase`)."""
+    if draw(st.booleans()):
+        chosen = draw(st.lists(st.sampled_from(list(RfmSegment)), min_size=1, max_size=3))
+        return RfmCondition(tuple(dict.fromkeys(chosen)))
+    ranges = draw(
+        st.fixed_dictionaries(
+            {},
+            optional={"recency": score_ranges, "frequency": score_ranges, "monetary": score_ranges},
+        ).filter(bool)
+    )
+    return RfmCondition(**ranges)
 
 
 def groups(pools: Pools, segment_ids: list[int], depth: int = 3) -> st.SearchStrategy[Group]:
@@ -654,3 +719,29 @@ def reference_data(
         for e in scenario.events
     ]
     return people, events
+
+
+async def assert_scenario_agrees(scenario: Scenario, backend: str) -> None:
+    """Load a scenario without saved segments and check every root through every entry
+    point against the reference (explain and memberships for the first root)."""
+    loaded = await load(scenario)
+    people, events = reference_data(scenario, loaded.ids)
+    for index, root in enumerate(loaded.roots):
+        expected = evaluate(root, people, events, NOW, {})
+        answers = await sql_answers(
+            root,
+            workspace_id=loaded.workspace_id,
+            person_ids=sorted(loaded.ids),
+            now=NOW,
+            segments={},
+            page_size=scenario.page_size,
+            explain=index == 0,
+            memberships=index == 0,
+        )
+        problems = answers.problems(expected, {})
+        assert not problems, (
+            f"SQL disagrees with the reference on {backend}:\n  "
+            + "\n  ".join(problems)
+            + "\n"
+            + describe(root, {})
+        )

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from app.ids import encode_id
+from app.rfm.model import Edges, RfmModel, RfmSettings
 from app.segments.ast import Group, Match, TagCondition, condition_kind, from_json, to_json
 from app.segments.compiler import (
     CompileContext,
@@ -42,7 +43,17 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     },
     "aggregate": {"name": "purchase", "fn": "SUM", "op": "GT", "value": 500.0},
     "segment": {"id": REFERENCED, "member": False},
+    "firstTime": {"names": ["purchase"], "window": {"moreThanDaysAgo": 90}},
+    "lastTime": {"names": ["email_opened"], "op": "GTE", "at": "2025-12-01T00:00:00+00:00"},
+    "sequence": {
+        "steps": [{"names": ["pricing_viewed"]}, {"names": ["purchase"], "withinDays": 3}]
+    },
+    "rfm": {"recency": {"min": 4, "max": 5}, "frequency": {"min": 2, "max": 5}},
 }
+# the edges an rfm condition compiles against (app/rfm/model.py)
+RFM_MODEL = RfmModel(
+    RfmSettings(), Edges(10, (20, 10, 5, 1), (2, 3, 4, 6), (10.0, 20.0, 40.0, 80.0))
+)
 STAGES = ("encode", "decode", "parse", "row", "row_only", "id_set", "observation")
 
 
@@ -87,12 +98,13 @@ def test_input_codec_and_dispatch_agree(kind: ConditionKind[Any]):
 def test_every_kind_compiles_in_both_forms(kind: ConditionKind[Any], dialect: Dialect):
     root = parse_definition(_input(kind.key))
     referenced = Group(Match.ALL, (TagCondition("beta"),))
-    ctx = CompileContext(dialect, 1, NOW, {REFERENCED: referenced})
+    ctx = CompileContext(dialect, 1, NOW, {REFERENCED: referenced}, RFM_MODEL)
     for compile_form in (compile_row_predicate, compile_id_set, compile_count):
         params = SqlParams(dialect)
         sql = compile_form(root, ctx, params)
         assert sql and params.values, (kind.key, compile_form.__name__)
     (node,) = root.conditions
     observation = kind.observation(node)
-    assert (observation is not None) == (kind.key in ("event", "aggregate"))
+    observed = ("event", "aggregate", "firstTime", "lastTime", "sequence")
+    assert (observation is not None) == (kind.key in observed)
     assert (kind.references(node) is not None) == (kind.key == "segment")

@@ -27,6 +27,7 @@ from app.sql import load_json
 if TYPE_CHECKING:
     from app.graphql.flows.types import FlowEnrollmentConnection
     from app.graphql.people.timeline import EventConnection
+    from app.graphql.rfm.types import PersonRfm
     from app.graphql.segments.types import Segment
 
 graphql_enum(
@@ -123,6 +124,22 @@ class Person:
         from app.graphql.flows.types import flow_history
 
         return await flow_history(info, self.pk, first, after)
+
+    @strawberry.field(
+        description=(
+            "The person's RFM metrics and scores now, among the workspace's purchasers"
+            " (null: no purchase in the RFM window)."
+        )
+    )
+    async def rfm(
+        self, info: Info
+    ) -> Annotated[PersonRfm, strawberry.lazy("app.graphql.rfm.types")] | None:
+        from app.graphql.rfm.types import PersonRfm as Found
+        from app.rfm.service import person_rfm
+        from app.sql import now_utc
+
+        found = await person_rfm(info.context.workspace, self.pk, now_utc())
+        return None if found is None else Found.from_row(found)
 
     @strawberry.field(description="The person's events, newest first (occurredAt, then id).")
     async def events(

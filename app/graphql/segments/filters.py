@@ -12,6 +12,7 @@ import strawberry
 from app.graphql.enums import graphql_enum
 from app.graphql.scalars import JSON
 from app.ids import encode_id
+from app.rfm.model import RfmSegment
 from app.segments import ast
 from app.segments.ast import Aggregate as AggregateEnum
 from app.segments.ast import Match, Op, PersonAttribute
@@ -86,6 +87,12 @@ graphql_enum(
 Aggregate = AggregateEnum
 
 UNSET: Any = strawberry.UNSET
+
+RfmSegmentEnum = strawberry.enum(
+    RfmSegment,
+    name="RfmSegment",
+    description="The named RFM segments, each a set of R x FM score cells (docs/rfm.md).",
+)
 
 # ----------------------------------------------------------------------------- inputs
 
@@ -213,6 +220,76 @@ class SegmentFilterInput:
     )
 
 
+@strawberry.input(
+    description=(
+        "The first (firstTime) or last (lastTime) of the person's events named one of"
+        " `names`, at or before now, tested with a window or compared with an instant"
+        " (`op` with `at`): exactly one of the two. No such event: no match."
+    )
+)
+class TimeFilterInput:
+    names: list[str] = strawberry.field(description="Event names; any of them counts.")
+    window: WindowInput | None = strawberry.field(
+        default=UNSET, description="The moment lies in this window (relative to now)."
+    )
+    op: FilterOp | None = strawberry.field(
+        default=UNSET, description="GT, GTE, LT or LTE: the moment compared with `at`."
+    )
+    at: datetime | None = strawberry.field(
+        default=UNSET, description="The instant `op` compares the moment with."
+    )
+
+
+@strawberry.input(description="One step of a sequence.")
+class SequenceStepInput:
+    names: list[str] = strawberry.field(description="Event names; any of them is the step.")
+    within_days: int | None = strawberry.field(
+        default=UNSET,
+        description=(
+            "At most this many days (1 or more) after the previous step; unset: any time"
+            " after it. Not on the first step."
+        ),
+    )
+
+
+@strawberry.input(
+    description=(
+        "The person did the steps in order (2 to 5 of them), each strictly after the"
+        " previous one, with events at or before now."
+    )
+)
+class SequenceFilterInput:
+    steps: list[SequenceStepInput] = strawberry.field(description="The steps, in order.")
+
+
+@strawberry.input(description="Scores from min to max, both included (1 to 5).")
+class ScoreRangeInput:
+    min: int = strawberry.field(default=1, description="The lowest score, 1 to 5.")
+    max: int = strawberry.field(default=5, description="The highest score, 1 to 5.")
+
+
+@strawberry.input(
+    description=(
+        "The person's RFM scores (from their purchases, among the workspace's purchasers):"
+        " named segments (any of them), or score ranges (all of them), not both."
+        " People without a purchase match no rfm condition."
+    )
+)
+class RfmFilterInput:
+    segments: list[RfmSegmentEnum] | None = strawberry.field(  # type: ignore[valid-type]
+        default=UNSET, description="In any of these named segments."
+    )
+    recency: ScoreRangeInput | None = strawberry.field(
+        default=UNSET, description="Recency score in this range (5: bought most recently)."
+    )
+    frequency: ScoreRangeInput | None = strawberry.field(
+        default=UNSET, description="Frequency score in this range (5: bought most often)."
+    )
+    monetary: ScoreRangeInput | None = strawberry.field(
+        default=UNSET, description="Monetary score in this range (5: spent the most)."
+    )
+
+
 @strawberry.input(one_of=True, description="Exactly one member is set.")
 class ConditionInput:
     group: FilterGroupInput | None = strawberry.field(default=UNSET, description="A nested group.")
@@ -229,6 +306,18 @@ class ConditionInput:
     )
     segment: SegmentFilterInput | None = strawberry.field(
         default=UNSET, description="Membership of another segment."
+    )
+    first_time: TimeFilterInput | None = strawberry.field(
+        default=UNSET, description="When the person first did something."
+    )
+    last_time: TimeFilterInput | None = strawberry.field(
+        default=UNSET, description="When the person last did something."
+    )
+    sequence: SequenceFilterInput | None = strawberry.field(
+        default=UNSET, description="Did one thing, then another (then another)."
+    )
+    rfm: RfmFilterInput | None = strawberry.field(
+        default=UNSET, description="RFM scores or named RFM segments."
     )
 
 
@@ -331,6 +420,45 @@ class SegmentFilter:
     member: bool = strawberry.field(description="false: outside it.")
 
 
+@strawberry.type(description="A firstTime or lastTime condition as saved.")
+class TimeFilter:
+    names: list[str] = strawberry.field(description="Event names; any of them counts.")
+    window: Window | None = strawberry.field(description="The window, when one was given.")
+    op: FilterOp | None = strawberry.field(
+        description="The comparison with `at`, when one was given."
+    )
+    at: datetime | None = strawberry.field(description="The instant compared with.")
+
+
+@strawberry.type(description="One step of a sequence as saved.")
+class SequenceStep:
+    names: list[str] = strawberry.field(description="Event names; any of them is the step.")
+    within_days: int | None = strawberry.field(
+        description="At most this many days after the previous step (null: any time)."
+    )
+
+
+@strawberry.type(description="A sequence condition as saved.")
+class SequenceFilter:
+    steps: list[SequenceStep] = strawberry.field(description="The steps, in order.")
+
+
+@strawberry.type(description="A range of scores, both ends included.")
+class ScoreRange:
+    min: int = strawberry.field(description="The lowest score.")
+    max: int = strawberry.field(description="The highest score.")
+
+
+@strawberry.type(description="An rfm condition as saved: segments, or score ranges.")
+class RfmFilter:
+    segments: list[RfmSegmentEnum] | None = strawberry.field(  # type: ignore[valid-type]
+        description="The named segments (null when ranges were given)."
+    )
+    recency: ScoreRange | None = strawberry.field(description="The recency score range.")
+    frequency: ScoreRange | None = strawberry.field(description="The frequency score range.")
+    monetary: ScoreRange | None = strawberry.field(description="The monetary score range.")
+
+
 @strawberry.type(description="One node of a definition; exactly one member is set.")
 class Condition:
     group: FilterGroup | None = strawberry.field(default=None, description="A nested group.")
@@ -345,6 +473,18 @@ class Condition:
     )
     segment: SegmentFilter | None = strawberry.field(
         default=None, description="Membership of another segment."
+    )
+    first_time: TimeFilter | None = strawberry.field(
+        default=None, description="When the person first did something."
+    )
+    last_time: TimeFilter | None = strawberry.field(
+        default=None, description="When the person last did something."
+    )
+    sequence: SequenceFilter | None = strawberry.field(
+        default=None, description="Did one thing, then another (then another)."
+    )
+    rfm: RfmFilter | None = strawberry.field(
+        default=None, description="RFM scores or named RFM segments."
     )
 
 
@@ -401,8 +541,39 @@ def condition_of(node: ast.Condition) -> Condition:
         case ast.SegmentCondition(segment_id, member):
             sid = strawberry.ID(encode_id("Segment", segment_id))
             return Condition(segment=SegmentFilter(id=sid, member=member))
+        case ast.FirstTimeCondition():
+            return Condition(first_time=_time_filter(node))
+        case ast.LastTimeCondition():
+            return Condition(last_time=_time_filter(node))
+        case ast.SequenceCondition(steps):
+            saved = [SequenceStep(names=list(s.names), within_days=s.within_days) for s in steps]
+            return Condition(sequence=SequenceFilter(steps=saved))
+        case ast.RfmCondition():
+            return Condition(rfm=_rfm_filter(node))
         case _:
             assert_never(node)
+
+
+def _rfm_filter(node: ast.RfmCondition) -> RfmFilter:
+    def score_range(found: ast.ScoreRange | None) -> ScoreRange | None:
+        return None if found is None else ScoreRange(min=found.low, max=found.high)
+
+    return RfmFilter(
+        segments=list(node.segments) or None,
+        recency=score_range(node.recency),
+        frequency=score_range(node.frequency),
+        monetary=score_range(node.monetary),
+    )
+
+
+def _time_filter(node: ast.FirstTimeCondition | ast.LastTimeCondition) -> TimeFilter:
+    compare = node.compare
+    return TimeFilter(
+        names=list(node.names),
+        window=_window(node.window),
+        op=None if compare is None else compare.op,
+        at=None if compare is None else compare.at,
+    )
 
 
 def filter_group(group: ast.Group) -> FilterGroup:

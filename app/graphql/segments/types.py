@@ -60,7 +60,10 @@ async def members_connection(
 @strawberry.type(description="Why a person is or is not matched, node by node.")
 class ExplainNode:
     kind: str = strawberry.field(
-        description="group, tag, field, attribute, event, aggregate or segment"
+        description=(
+            "group, tag, field, attribute, event, aggregate, segment, firstTime, lastTime"
+            " or sequence"
+        )
     )
     matched: bool = strawberry.field(description="Does the person match this node?")
     condition: Condition | None = strawberry.field(
@@ -68,6 +71,15 @@ class ExplainNode:
     )
     count: int | None = strawberry.field(description="Event nodes: the matching events counted.")
     value: float | None = strawberry.field(description="Aggregate nodes: the observed value.")
+    at: datetime | None = strawberry.field(
+        description="firstTime/lastTime nodes: the first or last moment (null: no such event)."
+    )
+    times: list[datetime] | None = strawberry.field(
+        description=(
+            "Sequence nodes: the moments of the earliest chain of steps, or of the longest"
+            " beginning of one when the sequence was not completed (null: not even a first step)."
+        )
+    )
     children: list[ExplainNode] = strawberry.field(description="Group nodes: one per condition.")
     segment: ExplainNode | None = strawberry.field(
         description="Segment nodes: the referenced definition."
@@ -81,6 +93,8 @@ class ExplainNode:
             condition=None if root else condition_of(node.condition),
             count=node.count,
             value=node.value,
+            at=node.at,
+            times=list(node.times) if node.times is not None else None,
             children=[cls.build(child, root=False) for child in node.children],
             segment=cls.build(node.segment) if node.segment is not None else None,
         )

@@ -16,7 +16,11 @@ from app.segments.conditions.attribute import ATTRIBUTE, AttributeCondition
 from app.segments.conditions.base import ConditionKind
 from app.segments.conditions.event import EVENT, Count, EventCondition, PropertyFilter
 from app.segments.conditions.field import FIELD, FieldCondition
+from app.segments.conditions.first_time import FIRST_TIME, FirstTimeCondition
+from app.segments.conditions.last_time import LAST_TIME, LastTimeCondition
+from app.segments.conditions.rfm import RFM, RfmCondition, ScoreRange
 from app.segments.conditions.segment import SEGMENT, SegmentCondition
+from app.segments.conditions.sequence import SEQUENCE, SequenceCondition, SequenceStep
 from app.segments.conditions.tag import TAG, TagCondition
 
 __all__ = [
@@ -26,9 +30,15 @@ __all__ = [
     "Count",
     "EventCondition",
     "FieldCondition",
+    "FirstTimeCondition",
+    "LastTimeCondition",
     "Leaf",
     "PropertyFilter",
+    "RfmCondition",
+    "ScoreRange",
     "SegmentCondition",
+    "SequenceCondition",
+    "SequenceStep",
     "TagCondition",
     "kind_named",
     "kind_of",
@@ -42,10 +52,25 @@ Leaf: TypeAlias = (
     | EventCondition
     | AggregateCondition
     | SegmentCondition
+    | FirstTimeCondition
+    | LastTimeCondition
+    | SequenceCondition
+    | RfmCondition
 )
 
 # In the input's order (ConditionInput members, error messages listing them).
-KINDS: tuple[ConditionKind[Any], ...] = (TAG, FIELD, ATTRIBUTE, EVENT, AGGREGATE, SEGMENT)
+KINDS: tuple[ConditionKind[Any], ...] = (
+    TAG,
+    FIELD,
+    ATTRIBUTE,
+    EVENT,
+    AGGREGATE,
+    SEGMENT,
+    FIRST_TIME,
+    LAST_TIME,
+    SEQUENCE,
+    RFM,
+)
 _BY_KEY = {kind.key: kind for kind in KINDS}
 
 
@@ -63,6 +88,14 @@ def kind_of(node: Leaf) -> ConditionKind[Any]:
             return AGGREGATE
         case SegmentCondition():
             return SEGMENT
+        case FirstTimeCondition():
+            return FIRST_TIME
+        case LastTimeCondition():
+            return LAST_TIME
+        case SequenceCondition():
+            return SEQUENCE
+        case RfmCondition():
+            return RFM
         case _:
             assert_never(node)
 

@@ -21,6 +21,7 @@ from app.segments.compiler_values import CompileError, negate_sql
 from app.sql import Dialect, SqlParams
 
 if TYPE_CHECKING:
+    from app.rfm.model import RfmModel
     from app.segments.ast import Condition, Group, Leaf
     from app.segments.conditions.reader import DefinitionReader
     from app.segments.input_reader import Path
@@ -51,6 +52,8 @@ class CompileContext:
     now: datetime
     segments: Mapping[int, Group] = field(default_factory=dict)
     summaries: bool = True
+    # the workspace's RFM settings and edges, for rfm conditions (app/rfm/service.py)
+    rfm: RfmModel | None = None
 
     def segment(self, segment_id: int, trail: tuple[int, ...]) -> Group:
         if segment_id in trail or len(trail) >= MAX_SEGMENT_DEPTH:
@@ -78,6 +81,9 @@ class RowScope(Protocol):
         """Whether the activity summaries may be read (CompileContext.summaries)."""
         ...
 
+    @property
+    def rfm(self) -> RfmModel | None: ...
+
     def segment(self, segment_id: int) -> str:
         """The row predicate of a referenced segment's definition."""
         ...
@@ -104,6 +110,9 @@ class SetScope(Protocol):
     def summaries(self) -> bool:
         """Whether the activity summaries may be read (CompileContext.summaries)."""
         ...
+
+    @property
+    def rfm(self) -> RfmModel | None: ...
 
     def row(self, node: Condition) -> str:
         """The node's row predicate over `people p`, for the one WHERE on people."""
@@ -141,6 +150,8 @@ class Observed:
 
     count: int | None = None
     value: float | None = None
+    at: datetime | None = None  # firstTime/lastTime: the moment observed
+    times: tuple[datetime, ...] | None = None  # sequence: the moments of its steps
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""RFM: recency, frequency and monetary scores from purchase events (docs/rfm.md)."""
