@@ -14,6 +14,7 @@ from app.queue import QUEUE_ERRORS
 from app.settings import settings
 from workers.analytics import record_segment_sizes
 from workers.broadcasts import BROADCAST_FUNCTIONS, close_broadcasts, recover_broadcasts
+from workers.changes import close_changes, start_changes
 from workers.flows import FLOW_CRON_JOBS, FLOW_FUNCTIONS, close_flows, start_flows
 from workers.observe import observe_all, record_operations, start_metrics_server
 
@@ -35,6 +36,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     await open_database(settings.database_url)
     await start_flows(ctx)
     await recover_broadcasts(ctx)
+    await start_changes(ctx)
     log.info(
         "worker_started",
         queue=settings.queue_name,
@@ -44,6 +46,7 @@ async def startup(ctx: dict[str, Any]) -> None:
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    await close_changes(ctx)
     await close_broadcasts(ctx)
     await close_flows(ctx)
     await close_database()

@@ -52,7 +52,12 @@ async def _existing_ids(model: type[Model], workspace_id: int, ids: Sequence[int
 async def _check_segments(workspace_id: int, definition: FlowDefinition) -> list[UserError]:
     """Every SPLIT must name a segment of this workspace (unknown and foreign alike)."""
     found = await _existing_ids(Segment, workspace_id, definition.segment_ids())
-    return [
+    trigger = definition.segment_trigger
+    unknown_trigger = [
+        UserError(("trigger", trigger.key), "No such segment in this workspace.",
+                  ErrorCode.NOT_FOUND)
+    ] if trigger is not None and trigger.segment_id not in found else []  # fmt: skip
+    return unknown_trigger + [
         UserError(
             ("steps", i, "split", "segmentId"),
             "No such segment in this workspace.",
@@ -101,6 +106,8 @@ async def create_flow(workspace_id: int, name: Any, definition: Mapping[str, Any
             status=FlowStatus.DRAFT,
             definition=to_json(parsed),
             trigger_event=parsed.trigger,
+            trigger_segment_id=parsed.segment_trigger and parsed.segment_trigger.segment_id,
+            trigger_segment_kind=parsed.segment_trigger and parsed.segment_trigger.kind,
             allow_reentry=parsed.allow_reentry,
             using_db=conn,
         )
@@ -126,6 +133,8 @@ async def update_flow(
     if parsed is not None:
         flow.definition = to_json(parsed)
         flow.trigger_event = parsed.trigger
+        flow.trigger_segment_id = parsed.segment_trigger and parsed.segment_trigger.segment_id
+        flow.trigger_segment_kind = parsed.segment_trigger and parsed.segment_trigger.kind
         flow.allow_reentry = parsed.allow_reentry
     async with in_transaction("default") as conn:
         await flow.save(using_db=conn)

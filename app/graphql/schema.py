@@ -23,6 +23,7 @@ from app.graphql.analytics.queries import AnalyticsQuery
 from app.graphql.broadcasts.mutations import BroadcastMutation
 from app.graphql.broadcasts.queries import BroadcastQuery
 from app.graphql.broadcasts.subscriptions import BroadcastSubscription
+from app.graphql.changes.webhooks import WebhookMutation, WebhookQuery
 from app.graphql.errors import should_mask
 from app.graphql.extensions import ErrorCodes, FilterNulls, PricedValidation
 from app.graphql.flows.mutations import FlowMutation
@@ -54,6 +55,7 @@ Query = merge_types(
         SuppressionQuery,
         SenderQuery,
         FrequencyQuery,
+        WebhookQuery,
     ),
 )
 Mutation = merge_types(
@@ -67,6 +69,7 @@ Mutation = merge_types(
         SuppressionMutation,
         SenderMutation,
         FrequencyMutation,
+        WebhookMutation,
     ),
 )
 Subscription = merge_types("Subscription", (BroadcastSubscription,))

@@ -28,6 +28,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
+from app.changes.marks import mark_events
 from app.ids import encode_id
 from app.people.hooks import RecordedEvent, events_recorded
 from app.settings import Settings
@@ -119,5 +120,6 @@ async def _insert(delivery: Delivery, name: str, properties: Mapping[str, Any], 
         )
         if rows:
             event = RecordedEvent(delivery.person_id, name, now, key)
+            await mark_events(conn, delivery.workspace_id, [event], now)
             await events_recorded.emit(conn, delivery.workspace_id, [event], now)
     return bool(rows)

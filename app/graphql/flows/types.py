@@ -99,12 +99,30 @@ class FlowStepInput:
     exit: ExitStepInput | None = strawberry.UNSET
 
 
+@strawberry.input(
+    one_of=True,
+    description="Enroll people when the change log records them entering or leaving a segment.",
+)
+class SegmentTriggerInput:
+    segment_entered: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET, description="Entering this segment enrolls the person."
+    )
+    segment_exited: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET, description="Leaving this segment enrolls the person."
+    )
+
+
 @strawberry.input
 class FlowDefinitionInput:
     entry: str
     steps: list[FlowStepInput]
     trigger: str | None = strawberry.field(
         default=strawberry.UNSET, description="Tracking an event of this name enrolls the person."
+    )
+    segment_trigger: SegmentTriggerInput | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Instead of `trigger`: entering or leaving a segment enrolls the person"
+        " (docs/changes.md). In a JSON definition: `trigger: {segmentEntered: ID}`.",
     )
     allow_reentry: bool | None = strawberry.field(
         default=False, description="May a person enter again after their enrollment ended?"
@@ -194,12 +212,21 @@ class FlowStep:
         return out
 
 
+@strawberry.type(description="The segment whose entries (or exits) enroll people.")
+class SegmentTrigger:
+    segment_id: strawberry.ID
+    kind: str = strawberry.field(description="ENTERED or EXITED.")
+
+
 @strawberry.type
 class FlowDefinition:
     entry: str
     trigger: str | None
     allow_reentry: bool
     steps: list[FlowStep]
+    segment_trigger: SegmentTrigger | None = strawberry.field(
+        default=None, description="Set when entering or leaving a segment enrolls people."
+    )
 
 
 @strawberry.type(description="One split decided for one enrollment: the audit trail.")
@@ -239,7 +266,11 @@ class FlowEnrollment:
     step: str = strawberry.field(description="The step to run next (or the last one run).")
     steps_taken: int
     due_at: datetime = strawberry.field(description="When the current step runs.")
-    source: str = strawberry.field(description="trigger, people or segment.")
+    source: str = strawberry.field(description="trigger, people, segment or segment_change.")
+    segment_change_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="For a segment-triggered enrollment: the change-log row that caused it.",
+    )
     error: str | None
     enrolled_at: datetime
     finished_at: datetime | None
@@ -256,6 +287,9 @@ class FlowEnrollment:
             steps_taken=row.seq,
             due_at=row.due_at,
             source=row.source,
+            segment_change_id=None
+            if row.segment_change_id is None
+            else strawberry.ID(encode_id("SegmentChange", row.segment_change_id)),
             error=row.error,
             enrolled_at=row.created_at,
             finished_at=row.finished_at,
@@ -331,6 +365,14 @@ class Flow:
                 trigger=parsed.trigger,
                 allow_reentry=parsed.allow_reentry,
                 steps=[FlowStep.build(s) for s in parsed.steps],
+                segment_trigger=None
+                if parsed.segment_trigger is None
+                else SegmentTrigger(
+                    segment_id=strawberry.ID(
+                        encode_id("Segment", parsed.segment_trigger.segment_id)
+                    ),
+                    kind=parsed.segment_trigger.kind,
+                ),
             ),
             definition_json=to_json(parsed, client=True),
             activated_at=row.activated_at,

@@ -8,17 +8,19 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from app.errors import ErrorCode
 from app.graphql.context import Info
-from app.graphql.errors import UserError
+from app.graphql.errors import ClientError, UserError
 from app.graphql.inputs import plain_input
 from app.graphql.pagination import Edge, PageInfo
 from app.graphql.scalars import JSON
 from app.graphql.suppression.types import ConsentInput
-from app.ids import encode_id
+from app.ids import decode_id, encode_id
 from app.people.models import Person as PersonModel
 from app.people.models import Status
 
 if TYPE_CHECKING:
+    from app.graphql.changes.types import SegmentChangeConnection
     from app.graphql.flows.types import FlowEnrollmentConnection
 
 PersonStatus = strawberry.enum(Status, name="PersonStatus")
@@ -63,6 +65,31 @@ class Person:
         from app.graphql.flows.types import flow_history
 
         return await flow_history(info, self.pk, first, after)
+
+    @strawberry.field(
+        description="The segments this person entered and left, oldest first, with causes."
+    )
+    async def segment_history(
+        self,
+        info: Info,
+        segment_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Only this segment.")
+        ] = None,
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size (at most 1,000).")
+        ] = 100,
+        after: Annotated[
+            str | None, strawberry.argument(description="The previous page's endCursor.")
+        ] = None,
+    ) -> Annotated[SegmentChangeConnection, strawberry.lazy("app.graphql.changes.types")]:
+        from app.graphql.changes.types import changes_connection
+
+        segment_pk = None if segment_id is None else decode_id("Segment", segment_id)
+        if segment_id is not None and segment_pk is None:
+            raise ClientError("Not a segment ID.", ErrorCode.NOT_FOUND, "segmentId")
+        return await changes_connection(
+            info, first, after, person_id=self.pk, segment_id=segment_pk
+        )
 
 
 @strawberry.type

@@ -26,11 +26,13 @@ from app.segments.compiler_events import (
 from app.segments.compiler_values import JsonSlot, json_test
 from app.segments.conditions.base import (
     ConditionKind,
+    Dependencies,
     Observation,
     Observed,
     RowScope,
     SetPart,
     SetScope,
+    window_edges,
 )
 from app.segments.conditions.reader import (
     MAX_COUNT,
@@ -140,6 +142,10 @@ class EventKind(ConditionKind[EventCondition]):
             sql=lambda scope: event_count(node, scope.params, scope.now, scope.alias),
             read=lambda raw: Observed(count=int(raw)),
         )
+
+    def affected_by(self, node: EventCondition) -> Dependencies:
+        names = tuple(sorted(set(node.names)))
+        return Dependencies(event_names=frozenset(names), edges=window_edges(names, node.window))
 
 
 EVENT = EventKind()
