@@ -211,11 +211,7 @@ class _Job:
         tracking = await step_tracking(self.flow.id, c, action)  # opt-in opens and clicks
         try:
             result = await send_step_email(
-                self.mailer,
-                recipient,
-                action,
-                reference=reference,
-                tracking=tracking,
+                self.mailer, recipient, action, reference=reference, tracking=tracking,
                 identity=identity,
             )
         except BaseException:
