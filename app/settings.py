@@ -81,7 +81,7 @@ class Settings(BaseSettings):
     changes_poll_seconds: PositiveFloat = 0.2
     changes_batch: PositiveInt = 5000
     changes_sweep_seconds: PositiveFloat = 10.0
-    webhook_batch: PositiveInt = 200
+    webhook_batch: PositiveInt = 500
     webhook_timeout_seconds: PositiveFloat = 10.0
     webhook_retry_initial_seconds: PositiveFloat = 10.0
     webhook_retry_max_seconds: PositiveFloat = 3600.0

@@ -168,27 +168,32 @@ async def _send(client: httpx.AsyncClient, delivery: Delivery, url: str, secret:
 
 
 async def deliver_due(
-    config: Settings = settings, *, client: httpx.AsyncClient | None = None
+    config: Settings = settings, *, client: httpx.AsyncClient | None = None, per_webhook: int = 10
 ) -> int:
-    """One pass: cut new deliveries from the log, then send every subscription's oldest
-    due delivery (subscriptions side by side). Returns how many were attempted."""
+    """One pass: cut new deliveries from the log, then send each subscription's due
+    deliveries oldest first, one after another while they succeed (at most
+    `per_webhook`), subscriptions side by side. Returns how many were attempted."""
     await webhooks.cut_deliveries(config)
-    now = now_utc()
-    claimed = []
-    lease = now + timedelta(seconds=config.webhook_timeout_seconds + 5)
-    for delivery, url, secret in await _due(now):
-        if await _claim(delivery, lease):
-            claimed.append((delivery, url, secret))
-    if not claimed:
-        return 0
     own = client is None
     client = client or httpx.AsyncClient(follow_redirects=False)
+    attempted = 0
     try:
-        await asyncio.gather(*(_send(client, d, u, s, config) for d, u, s in claimed))
+        for _ in range(per_webhook):
+            now = now_utc()
+            lease = now + timedelta(seconds=config.webhook_timeout_seconds + 5)
+            claimed = [
+                (delivery, url, secret)
+                for delivery, url, secret in await _due(now)
+                if await _claim(delivery, lease)
+            ]
+            if not claimed:
+                break
+            await asyncio.gather(*(_send(client, d, u, s, config) for d, u, s in claimed))
+            attempted += len(claimed)
     finally:
         if own:
             await client.aclose()
-    return len(claimed)
+    return attempted
 
 
 async def deliveries(

@@ -12,6 +12,7 @@ writer. Membership is evaluated by the segment engine (app/segments) at the roun
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -170,46 +171,57 @@ async def _person_changes(
     based: set[int],
 ) -> tuple[list[Change], int]:
     """The entries and exits of marked people, and how many (segment, person) pairs were
-    re-checked for them."""
+    re-checked for them.
+
+    People whose marks read alike (the same causes and details) share one decision of
+    which segments to re-check, and people with the same segments to re-check share
+    statements: one per 1,000 people with a column per segment (PersonRows)."""
     by_person: dict[int, list[Mark]] = {}
     for mark in marks:
         by_person.setdefault(mark.person_id, []).append(mark)
-    wanted: dict[int, dict[int, Mark]] = {}  # segment -> person -> the mark that caused it
+    decided: dict[tuple[tuple[str, str], ...], dict[int, int]] = {}
+    groups: dict[tuple[int, ...], list[int]] = {}  # segments to re-check -> people
+    causes: dict[int, dict[int, Mark]] = {}  # person -> segment -> the mark that caused it
     for person_id, person_marks in by_person.items():
-        for segment_id in based:
-            latest = _latest_affecting(segment_id, person_marks, deps[segment_id])
-            if latest is not None:
-                wanted.setdefault(segment_id, {})[person_id] = latest
-    if not wanted:
+        signature = tuple(
+            (m.cause.value, json.dumps(m.detail, sort_keys=True)) for m in person_marks
+        )
+        if signature not in decided:
+            decided[signature] = _latest_affecting(person_marks, deps, based)
+        latest = decided[signature]
+        if latest:
+            causes[person_id] = {sid: person_marks[i] for sid, i in latest.items()}
+            groups.setdefault(tuple(sorted(latest)), []).append(person_id)
+    if not groups:
         return [], 0
-    people = sorted({p for group in wanted.values() for p in group})
-    seen = await store.state_of_people(conn, ctx.workspace_id, people)
+    seen = await store.state_of_people(conn, ctx.workspace_id, sorted(causes))
     changes: list[Change] = []
-    for segment_id, marked in sorted(wanted.items()):
-        members = await store.members_among(conn, ctx, ctx.segments[segment_id], list(marked))
-        before = seen.get(segment_id, set()) & set(marked)
-        names = deps[segment_id].event_names
-        for kind, group in (("ENTERED", members - before), ("EXITED", before - members)):
-            for pid in sorted(group):
-                mark = marked[pid]
-                changes.append(
-                    Change(
-                        segment_id, pid, kind, mark.cause.value, mark.marked_at, _why(mark, names)
-                    )
-                )
-    return changes, sum(len(group) for group in wanted.values())
+    for segments, people in sorted(groups.items()):
+        members = await store.members_of_each(conn, ctx, segments, people)
+        for segment_id in segments:
+            before = seen.get(segment_id, set()) & set(people)
+            now_in = members[segment_id]
+            names = deps[segment_id].event_names
+            for kind, group in (("ENTERED", now_in - before), ("EXITED", before - now_in)):
+                for pid in sorted(group):
+                    mark = causes[pid][segment_id]
+                    changes.append(Change(segment_id, pid, kind, mark.cause.value, mark.marked_at,
+                                          _why(mark, names)))  # fmt: skip
+    changes.sort(key=lambda c: (c.segment_id, c.person_id))
+    return changes, sum(len(segments) * len(people) for segments, people in groups.items())
 
 
 def _latest_affecting(
-    segment_id: int,
-    marks: list[Mark],
-    deps: Any,
-) -> Mark | None:
-    """The person's latest mark that can affect the segment, if any."""
-    for mark in reversed(marks):  # marks come in id order: the latest first here
-        if affects(deps, segment_id, mark.cause, mark.detail):
-            return mark
-    return None
+    marks: list[Mark], deps: Mapping[int, Any], based: set[int]
+) -> dict[int, int]:
+    """Segment -> index of the person's latest mark that can affect it."""
+    found: dict[int, int] = {}
+    for segment_id in based:
+        for i in range(len(marks) - 1, -1, -1):  # marks come in id order: latest first here
+            if affects(deps[segment_id], segment_id, marks[i].cause, marks[i].detail):
+                found[segment_id] = i
+                break
+    return found
 
 
 async def _with_events(conn: Any, workspace_id: int, changes: list[Change]) -> list[Change]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -183,30 +183,38 @@ async def _batch(hook: Webhook, limit: int) -> list[log.ChangeRow]:
     return [log.row_of(r) for r in rows]
 
 
-async def cut_deliveries(config: Settings = settings) -> int:
-    """For every active subscription, the next batch of its changes as one delivery;
-    returns how many deliveries were made."""
+async def cut_deliveries(config: Settings = settings, *, batches: int = 20) -> int:
+    """For every active subscription, up to `batches` next batches of its changes, one
+    delivery each; returns how many deliveries were made."""
     rows = await fetch_all(connection(), f"SELECT {_COLUMNS} FROM change_webhooks WHERE active")
     made = 0
     for hook in (_webhook(r) for r in rows):
-        changes = await _batch(hook, config.webhook_batch)
-        if not changes:
-            continue
-        async with in_transaction("default") as tx:
-            params = SqlParams(dialect_of(tx))
-            moved = await fetch_all(
-                tx,
-                f"UPDATE change_webhooks SET change_cursor = {params.add(changes[-1].id)}"
-                f" WHERE workspace_id = {params.add(hook.workspace_id)} AND id = {params.add(hook.id)}"
-                f" AND change_cursor = {params.add(hook.change_cursor)} RETURNING id",
-                params.values,
-            )
-            if not moved:
-                continue  # another worker cut this batch
-            await insert_delivery(tx, hook, changes[0].id, changes[-1].id, len(changes),
-                                  [change_json(c) for c in changes])  # fmt: skip
+        for _ in range(batches):
+            changes = await _batch(hook, config.webhook_batch)
+            if not changes or not await _cut(hook, changes):
+                break
+            hook = replace(hook, change_cursor=changes[-1].id)
             made += 1
     return made
+
+
+async def _cut(hook: Webhook, changes: list[log.ChangeRow]) -> bool:
+    """One delivery of these changes, the cursor moved past them (False: another worker
+    cut them first)."""
+    async with in_transaction("default") as tx:
+        params = SqlParams(dialect_of(tx))
+        moved = await fetch_all(
+            tx,
+            f"UPDATE change_webhooks SET change_cursor = {params.add(changes[-1].id)}"
+            f" WHERE workspace_id = {params.add(hook.workspace_id)} AND id = {params.add(hook.id)}"
+            f" AND change_cursor = {params.add(hook.change_cursor)} RETURNING id",
+            params.values,
+        )
+        if not moved:
+            return False
+        await insert_delivery(tx, hook, changes[0].id, changes[-1].id, len(changes),
+                              [change_json(c) for c in changes])  # fmt: skip
+    return True
 
 
 async def insert_delivery(

@@ -96,6 +96,16 @@ async def _save_references(conn: Any, flow: Flow, definition: FlowDefinition) ->
     )
 
 
+def _trigger_segment(definition: FlowDefinition) -> int | None:
+    trigger = definition.segment_trigger
+    return None if trigger is None else trigger.segment_id
+
+
+def _trigger_kind(definition: FlowDefinition) -> str | None:
+    trigger = definition.segment_trigger
+    return None if trigger is None else trigger.kind
+
+
 async def create_flow(workspace_id: int, name: Any, definition: Mapping[str, Any]) -> Flow:
     checked_name, parsed = await validate_flow(workspace_id, name, definition, creating=True)
     assert checked_name is not None and parsed is not None
@@ -106,8 +116,8 @@ async def create_flow(workspace_id: int, name: Any, definition: Mapping[str, Any
             status=FlowStatus.DRAFT,
             definition=to_json(parsed),
             trigger_event=parsed.trigger,
-            trigger_segment_id=parsed.segment_trigger and parsed.segment_trigger.segment_id,
-            trigger_segment_kind=parsed.segment_trigger and parsed.segment_trigger.kind,
+            trigger_segment_id=_trigger_segment(parsed),
+            trigger_segment_kind=_trigger_kind(parsed),
             allow_reentry=parsed.allow_reentry,
             using_db=conn,
         )
@@ -133,8 +143,8 @@ async def update_flow(
     if parsed is not None:
         flow.definition = to_json(parsed)
         flow.trigger_event = parsed.trigger
-        flow.trigger_segment_id = parsed.segment_trigger and parsed.segment_trigger.segment_id
-        flow.trigger_segment_kind = parsed.segment_trigger and parsed.segment_trigger.kind
+        flow.trigger_segment_id = _trigger_segment(parsed)
+        flow.trigger_segment_kind = _trigger_kind(parsed)
         flow.allow_reentry = parsed.allow_reentry
     async with in_transaction("default") as conn:
         await flow.save(using_db=conn)

@@ -239,7 +239,8 @@ async def _mark_upserts(
         detail = change_detail(tags=[*change.add_tags, *change.remove_tags],
                                fields=[*change.fields, *change.remove_fields],
                                attributes=attributes)  # fmt: skip
-        await mark_people(conn, workspace_id, [person.id], detail, now)
+        if any(detail.values()):  # an upsert that names nothing can change nothing
+            await mark_people(conn, workspace_id, [person.id], detail, now)
 
 
 async def upsert_people(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ class Received:
     headers: dict[str, str]
     body: bytes
     answered: str
+    at: float  # time.time() on arrival
 
 
 @dataclass
@@ -33,7 +35,7 @@ class Receiver:
     async def handle(self, request: Request) -> Response:
         body = await request.body()
         answer = self.plan.pop(0) if self.plan else "ok"
-        self.got.append(Received(dict(request.headers), body, answer))
+        self.got.append(Received(dict(request.headers), body, answer, time.time()))
         if answer == "timeout":
             await asyncio.sleep(self.hang_seconds)
         if answer == "fail":

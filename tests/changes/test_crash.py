@@ -42,7 +42,7 @@ def start_worker(database_url: str, log: Path) -> subprocess.Popen:
         "REDIS_URL": REDIS_TEST_URL,
         "SIEVE_QUEUE": f"sieve-test:{uuid.uuid4().hex[:12]}",
         "CHANGES_POLL_SECONDS": "0.01",
-        "CHANGES_BATCH": "100",
+        "CHANGES_BATCH": "1000",
     }
     return subprocess.Popen(
         [sys.executable, "-m", "app.cli", "worker"],
@@ -86,7 +86,7 @@ async def load(workspace_id: int, stop: asyncio.Event, rng: random.Random) -> in
             ]
             await tag_people(workspace_id, ids, [tag], remove=roll < 0.75)
         batches += 1
-        await asyncio.sleep(0.05)  # a steady load, not a flood
+        await asyncio.sleep(0.1)  # a steady load, not a flood
     return batches
 
 
@@ -114,7 +114,7 @@ async def test_kill_9_neither_loses_nor_repeats_a_change(db, tmp_path, pg_databa
             worker = start_worker(database_url, tmp_path / "worker.log")
         stop.set()
         batches = await writer
-        await wait_for(_drained, "every mark to be handled", timeout=180)
+        await wait_for(_drained, "every mark to be handled", timeout=300)
     finally:
         stop.set()
         worker.send_signal(signal.SIGKILL)

@@ -28,12 +28,17 @@ async def test_admin_manages_webhooks_and_reads_the_delivery_log(http_app, works
         codes = {(tuple(e["path"]), e["code"]) for e in bad["createSegmentWebhook"]["userErrors"]}
         assert codes == {(("input", "url"), "INVALID"), (("input", "segmentId"), "NOT_FOUND")}
         made = (await admin.ok(CREATE, {"i": {"url": receiver.url}}))["createSegmentWebhook"]
-        assert made["secret"].startswith("whsec_") and made["webhook"]["kinds"] == ["ENTERED", "EXITED"]
+        assert made["secret"].startswith("whsec_") and made["webhook"]["kinds"] == [
+            "ENTERED",
+            "EXITED",
+        ]
         await changes_made(workspace.id)
         await until(lambda: len(receiver.accepted()) == 2, "two deliveries")
         (hook,) = (await admin.ok(LIST))["segmentWebhooks"]
         nodes = [e["node"] for e in hook["deliveries"]["edges"]]
-        assert [(n["status"], n["attempts"], n["changeCount"]) for n in nodes] == [("DELIVERED", 1, 2)] * 2
+        assert [(n["status"], n["attempts"], n["changeCount"]) for n in nodes] == [
+            ("DELIVERED", 1, 2)
+        ] * 2
         again = (await admin.ok(REPLAY, {"id": nodes[0]["id"]}))["replayWebhookDelivery"]
         assert again["delivery"]["replayOf"] == nodes[0]["id"]
         await until(lambda: len(receiver.accepted()) == 3, "the replay", FAST)

@@ -65,7 +65,7 @@ class SegmentChange:
             event_id=None
             if row.event_id is None
             else strawberry.ID(encode_id("Event", row.event_id)),
-            detail=row.detail,
+            detail=row.detail,  # type: ignore[arg-type]
             marked_at=row.marked_at,
             detected_at=row.detected_at,
         )

@@ -165,7 +165,7 @@ class WebhookMutation:
             segment = (
                 None if input.segment_id is None else _pk("Segment", input.segment_id, "segmentId")
             )
-            kinds = [k.value for k in input.kinds] if input.kinds else list(service.KINDS)
+            kinds = [str(k.value) for k in input.kinds] if input.kinds else list(service.KINDS)
             hook = await service.create_webhook(info.context.workspace, input.url, segment, kinds)
         except UserInputError as exc:
             return CreateSegmentWebhookPayload(
