@@ -113,6 +113,14 @@ def _why(mark: Mark, names: frozenset[str]) -> dict[str, Any]:
     return {k: v for k, v in mark.detail.items() if k != "segments"}
 
 
+def _event_of(mark: Mark, detail: Mapping[str, Any]) -> int | None:
+    """The last event of the mark's batch with a name the segment reads, when the writer
+    recorded it in the mark (trackEvents does); else looked up (_with_events)."""
+    known = mark.detail.get("events", {})
+    ids = [known[n] for n in detail.get("names", ()) if n in known]
+    return max(ids) if ids else None
+
+
 async def detect_workspace(
     workspace_id: int, *, now: datetime | None = None, limit: int | None = None
 ) -> Round:
@@ -205,8 +213,9 @@ async def _person_changes(
             for kind, group in (("ENTERED", now_in - before), ("EXITED", before - now_in)):
                 for pid in sorted(group):
                     mark = causes[pid][segment_id]
+                    why = _why(mark, names)
                     changes.append(Change(segment_id, pid, kind, mark.cause.value, mark.marked_at,
-                                          _why(mark, names)))  # fmt: skip
+                                          why, _event_of(mark, why)))  # fmt: skip
     changes.sort(key=lambda c: (c.segment_id, c.person_id))
     return changes, sum(len(segments) * len(people) for segments, people in groups.items())
 
@@ -227,13 +236,17 @@ def _latest_affecting(
 async def _with_events(conn: Any, workspace_id: int, changes: list[Change]) -> list[Change]:
     """EVENT changes get the id of the event that caused them (the batch's last event of
     a name the segment reads)."""
-    wanted = [(c.person_id, c.marked_at) for c in changes if c.cause == Cause.EVENT.value]
+    wanted = [
+        (c.person_id, c.marked_at)
+        for c in changes
+        if c.cause == Cause.EVENT.value and c.event_id is None
+    ]
     if not wanted:
         return changes
     found = await store.causing_events(conn, workspace_id, wanted)
     result = []
     for c in changes:
-        if c.cause == Cause.EVENT.value:
+        if c.cause == Cause.EVENT.value and c.event_id is None:
             ids = [found.get((c.person_id, c.marked_at, n)) for n in c.detail.get("names", ())]
             known = [i for i in ids if i is not None]
             c = Change(

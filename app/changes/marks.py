@@ -100,19 +100,26 @@ def change_detail(
 
 
 async def mark_events(
-    conn: Any, workspace_id: int, events: Sequence[RecordedEvent], now: datetime
+    conn: Any,
+    workspace_id: int,
+    events: Sequence[RecordedEvent],
+    now: datetime,
+    last_ids: Mapping[tuple[int, str], int] | None = None,
 ) -> None:
-    """The "events recorded" subscriber: one EVENT mark per person of the batch, naming
-    the batch's event names for that person (a burst of 1,000 is one mark)."""
+    """One EVENT mark per person of a batch of recorded events, naming the batch's event
+    names for that person (a burst of 1,000 is one mark) and, when the writer knows them,
+    the last event id of each name (`events`: what the change rows name as the cause)."""
     names: dict[int, set[str]] = {}
     for event in events:
         names.setdefault(event.person_id, set()).add(event.name)
-    await record_marks(
-        conn,
-        workspace_id,
-        ((pid, Cause.EVENT, {"names": sorted(n)}) for pid, n in sorted(names.items())),
-        now,
-    )
+    marks = []
+    for pid, found in sorted(names.items()):
+        detail: dict[str, Any] = {"names": sorted(found)}
+        ids = {n: last_ids[(pid, n)] for n in sorted(found) if last_ids and (pid, n) in last_ids}
+        if ids:
+            detail["events"] = ids
+        marks.append((pid, Cause.EVENT, detail))
+    await record_marks(conn, workspace_id, marks, now)
 
 
 async def mark_definition(conn: Any, workspace_id: int, segment_id: int) -> None:

@@ -167,7 +167,31 @@ async def write_changes(
     """Append to the log and move the memory with it; returns the rows written."""
     written: list[RecordedChange] = []
     dialect = dialect_of(conn)
-    for chunk in chunks(changes, 500):
+    if dialect is Dialect.POSTGRES:  # one statement text for any size: arrays, unnest
+        for chunk in chunks(changes, 10_000):
+            params = SqlParams(dialect)
+            arrays = [
+                ([c.segment_id for c in chunk], "bigint"), ([c.person_id for c in chunk], "bigint"),
+                ([c.kind for c in chunk], "text"), ([c.cause for c in chunk], "text"),
+                ([c.event_id for c in chunk], "bigint"),
+                ([json.dumps(dict(c.detail), separators=(",", ":")) for c in chunk], "text"),
+                ([c.marked_at for c in chunk], "timestamptz"),
+            ]  # fmt: skip
+            source = ", ".join(f"{params.add(v)}::{t}[]" for v, t in arrays)
+            ws, ts = params.add(workspace_id), params.add(now)
+            result = await fetch_all(
+                conn,
+                "INSERT INTO segment_changes (workspace_id, segment_id, person_id, kind, cause,"
+                f" event_id, detail, marked_at, detected_at) SELECT {ws}, u.s, u.p, u.k, u.c, u.e,"
+                f" u.d::jsonb, u.m, {ts} FROM unnest({source}) AS u(s, p, k, c, e, d, m)"
+                " RETURNING id, segment_id, person_id, kind",
+                params.values,
+            )
+            written += [
+                RecordedChange(int(r["id"]), int(r["segment_id"]), int(r["person_id"]), r["kind"])
+                for r in result
+            ]
+    for chunk in chunks(changes, 500) if dialect is Dialect.SQLITE else ():
         params = SqlParams(dialect)
         ws, ts = params.add(workspace_id), params.add(now)
         rows = []

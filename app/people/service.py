@@ -307,16 +307,28 @@ async def _create_people_by_email(
     return [int(r["id"]) for r in rows]
 
 
+def _last_ids(inserted: list[dict[str, Any]]) -> dict[tuple[int, str], int]:
+    """The last event id written per (person, name): the change detector names the event
+    that caused a change with it, without reading events again."""
+    last: dict[tuple[int, str], int] = {}
+    for row in inserted:
+        key = (int(row["person_id"]), row["name"])
+        last[key] = max(last.get(key, 0), int(row["id"]))
+    return last
+
+
 async def _insert_events(
     conn: Any, workspace_id: int, rows: list[tuple[int, EventRecord]], now: Any
-) -> int:
+) -> tuple[int, dict[tuple[int, str], int]]:
     """One statement for the batch; a repeated idempotency key inserts nothing. Returns
-    how many were written. On PostgreSQL the rows travel as arrays (`unnest`), so the
+    how many were written, and the last id per (person, name). On PostgreSQL the rows travel as arrays (`unnest`), so the
     statement text is the same for every batch and is prepared once."""
     columns = (
         "workspace_id, person_id, name, occurred_at, value, properties, idempotency_key, created_at"
     )
-    conflict = "ON CONFLICT (workspace_id, idempotency_key) DO NOTHING RETURNING id"
+    conflict = (
+        "ON CONFLICT (workspace_id, idempotency_key) DO NOTHING RETURNING id, person_id, name"
+    )
     if dialect_of(conn) is Dialect.POSTGRES:
         inserted = await conn.execute_query_dict(
             f"INSERT INTO events ({columns}) SELECT $1, u.p, u.n, u.t, u.v, u.props::jsonb, u.k, $2"
@@ -333,7 +345,7 @@ async def _insert_events(
                 [r.idempotency_key for _, r in rows],
             ],
         )
-        return len(inserted)
+        return len(inserted), _last_ids(inserted)
     params = SqlParams(Dialect.SQLITE)
     ws, ts = params.add(workspace_id), params.add(now)
     values = ", ".join(
@@ -344,7 +356,7 @@ async def _insert_events(
     inserted = await conn.execute_query_dict(
         f"INSERT INTO events ({columns}) VALUES {values} {conflict}", params.values
     )
-    return len(inserted)
+    return len(inserted), _last_ids(inserted)
 
 
 async def _ids_by_email(conn: Any, workspace_id: int, emails: list[str]) -> dict[str, int]:
@@ -398,12 +410,12 @@ async def track_events(workspace_id: int, items: Sequence[Mapping[str, Any]]) ->
                 continue
             rows.append((person_id, record))
         if rows:
-            result.recorded = await _insert_events(conn, workspace_id, rows, now)
+            result.recorded, last_ids = await _insert_events(conn, workspace_id, rows, now)
             result.duplicates = len(rows) - result.recorded
             recorded = [
                 RecordedEvent(pid, r.name, r.occurred_at, r.idempotency_key) for pid, r in rows
             ]
-            await mark_events(conn, workspace_id, recorded, now)
+            await mark_events(conn, workspace_id, recorded, now, last_ids)
             await events_recorded.emit(conn, workspace_id, recorded, now)
     return result
 

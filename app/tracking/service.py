@@ -120,6 +120,7 @@ async def _insert(delivery: Delivery, name: str, properties: Mapping[str, Any], 
         )
         if rows:
             event = RecordedEvent(delivery.person_id, name, now, key)
-            await mark_events(conn, delivery.workspace_id, [event], now)
+            last = {(delivery.person_id, name): int(rows[0]["id"])}
+            await mark_events(conn, delivery.workspace_id, [event], now, last)
             await events_recorded.emit(conn, delivery.workspace_id, [event], now)
     return bool(rows)
