@@ -100,14 +100,14 @@ async def record_sizes(now: datetime | None = None) -> int:
     async for segment in Segment.all().order_by("id"):
         root = from_json(segment.definition)
         evaluation = Evaluation(
-            segment.workspace_id,  # type: ignore[attr-defined]
+            segment.workspace_id,
             root,
-            await load_definitions(segment.workspace_id, root),  # type: ignore[attr-defined]
+            await load_definitions(segment.workspace_id, root),
             now,
         )
         try:
             await SegmentSize.create(
-                workspace_id=segment.workspace_id,  # type: ignore[attr-defined]
+                workspace_id=segment.workspace_id,
                 segment_id=segment.id,
                 recorded_at=now,
                 count=await evaluation.count(),

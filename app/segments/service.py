@@ -49,9 +49,12 @@ async def validate_definition(
 
 
 async def _validated_input(
-    workspace_id: int, segment_id: int | None, name: Any, definition: Mapping[str, Any] | None,
+    workspace_id: int,
+    segment_id: int | None,
+    name: Any,
+    definition: Mapping[str, Any] | None,
     description: Any = None,
-) -> tuple[str | None, Group | None]:  # fmt: skip
+) -> tuple[str | None, Group | None]:
     """Every problem with a create/update input at once, with paths under `input`."""
     reader = InputReader()
     named = name is not None or segment_id is None
@@ -75,7 +78,7 @@ async def _save_references(conn: Any, segment: Segment, root: Group) -> None:
         .delete()
     )
     ids = sorted({c.segment_id for _, c in segment_paths(root)})
-    await add_references(conn, segment.workspace_id, ids, "segment", segment.id, segment.name)  # type: ignore[attr-defined]
+    await add_references(conn, segment.workspace_id, ids, "segment", segment.id, segment.name)
 
 
 async def add_references(

@@ -36,9 +36,9 @@ class SegmentChangeCause(Enum):
 
 @strawberry.type(description="One observed entry or exit, with its cause.")
 class SegmentChange:
-    id: strawberry.ID
-    kind: SegmentChangeKind
-    cause: SegmentChangeCause
+    id: strawberry.ID = strawberry.field(description="Opaque; grows in log order.")
+    kind: SegmentChangeKind = strawberry.field(description="Entered or exited.")
+    cause: SegmentChangeCause = strawberry.field(description="Why.")
     segment_id: strawberry.ID = strawberry.field(description="The segment entered or left.")
     person_id: strawberry.ID = strawberry.field(
         description="The person (kept after they are deleted: their exits are logged)."
@@ -73,8 +73,8 @@ class SegmentChange:
 
 @strawberry.type(description="Log rows, oldest first.")
 class SegmentChangeConnection:
-    edges: list[Edge[SegmentChange]]
-    page_info: PageInfo
+    edges: list[Edge[SegmentChange]] = strawberry.field(description="The rows on this page.")
+    page_info: PageInfo = strawberry.field(description="Where the page ends.")
     filters: strawberry.Private[dict[str, object]]
     workspace_id: strawberry.Private[int]
 

@@ -15,7 +15,7 @@ from app.changes import webhooks as service
 from app.errors import ErrorCode, UserInputError
 from app.graphql.changes.types import AfterArgument, FirstArgument, SegmentChangeKind
 from app.graphql.context import Info
-from app.graphql.errors import UserError, user_errors
+from app.graphql.errors import USER_ERRORS, UserError, user_errors
 from app.graphql.pagination import Edge, PageInfo, decode_cursor, edges_of, page_size
 from app.graphql.permissions import ADMIN
 from app.ids import decode_id, encode_id
@@ -23,7 +23,7 @@ from app.ids import decode_id, encode_id
 
 @strawberry.type(description="One POST of a batch of changes, with its attempts.")
 class SegmentWebhookDelivery:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="Opaque; sent as Sieve-Delivery-Id.")
     status: str = strawberry.field(description="PENDING, DELIVERED or FAILED.")
     attempts: int = strawberry.field(description="Attempts made so far.")
     change_count: int = strawberry.field(description="Changes in the batch.")
@@ -58,19 +58,19 @@ class SegmentWebhookDelivery:
 
 @strawberry.type(description="Deliveries, oldest first.")
 class SegmentWebhookDeliveryConnection:
-    edges: list[Edge[SegmentWebhookDelivery]]
-    page_info: PageInfo
+    edges: list[Edge[SegmentWebhookDelivery]] = strawberry.field(description="This page.")
+    page_info: PageInfo = strawberry.field(description="Where the page ends.")
 
 
 @strawberry.type(
     description="A subscription to a segment's (or every segment's) entries and exits."
 )
 class SegmentWebhook:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="Opaque; sent as Sieve-Webhook-Id.")
     url: str = strawberry.field(description="Where batches are POSTed.")
     segment_id: strawberry.ID | None = strawberry.field(description="The segment; null: all.")
     kinds: list[SegmentChangeKind] = strawberry.field(description="Which changes it receives.")
-    created_at: datetime
+    created_at: datetime = strawberry.field(description="When it was made.")
     pk: strawberry.Private[int]
     workspace_id: strawberry.Private[int]
 
@@ -118,21 +118,21 @@ class CreateSegmentWebhookInput:
 
 @strawberry.type(description="The new webhook and its signing secret (shown only here).")
 class CreateSegmentWebhookPayload:
-    webhook: SegmentWebhook | None
+    webhook: SegmentWebhook | None = strawberry.field(description="Null when refused.")
     secret: str | None = strawberry.field(description="The HMAC-SHA256 key that signs deliveries.")
-    user_errors: list[UserError]
+    user_errors: list[UserError] = strawberry.field(description=USER_ERRORS)
 
 
 @strawberry.type(description="The deleted webhook's id.")
 class DeleteSegmentWebhookPayload:
-    deleted_webhook_id: strawberry.ID | None
-    user_errors: list[UserError]
+    deleted_webhook_id: strawberry.ID | None = strawberry.field(description="Null when refused.")
+    user_errors: list[UserError] = strawberry.field(description=USER_ERRORS)
 
 
 @strawberry.type(description="The new delivery queued by a replay.")
 class ReplayWebhookDeliveryPayload:
-    delivery: SegmentWebhookDelivery | None
-    user_errors: list[UserError]
+    delivery: SegmentWebhookDelivery | None = strawberry.field(description="Null when refused.")
+    user_errors: list[UserError] = strawberry.field(description=USER_ERRORS)
 
 
 WebhookIdArgument = Annotated[strawberry.ID, strawberry.argument(description="The webhook.")]
@@ -159,7 +159,11 @@ class WebhookMutation:
         permission_classes=ADMIN, description="Subscribe a URL to entries and exits."
     )
     async def create_segment_webhook(
-        self, info: Info, input: CreateSegmentWebhookInput
+        self,
+        info: Info,
+        input: Annotated[
+            CreateSegmentWebhookInput, strawberry.argument(description="The URL and what it gets.")
+        ],
     ) -> CreateSegmentWebhookPayload:
         try:
             segment = (
