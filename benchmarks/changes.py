@@ -79,18 +79,77 @@ def segment_definitions() -> list[tuple[str, dict[str, Any]]]:
     ):
         out.append((f"tag {tag}", {"conditions": [{"tag": {"tag": tag}}]}))
     out += [
-        ("subscribed", {"conditions": [{"attribute": {"attribute": "STATUS", "op": "EQ", "value": "SUBSCRIBED"}}]}),
-        ("new this month", {"conditions": [{"attribute": {"attribute": "CREATED_AT", "op": "WITHIN_LAST_DAYS", "value": 30}}]}),
-        ("vip or big spender", {"match": "ANY", "conditions": [
-            {"tag": {"tag": "vip"}}, {"aggregate": {"name": "purchase", "fn": "SUM", "op": "GT", "value": 500}}]}),
-        ("engaged newsletter", {"conditions": [
-            {"tag": {"tag": "newsletter"}}, {"event": {"names": ["email_opened"], "window": {"lastDays": 30}}}]}),
-        ("not engaged 90d", {"conditions": [{"event": {"names": ["email_opened", "email_clicked"],
-                                                       "window": {"lastDays": 90}, "count": {"op": "EQ", "value": 0}}}]}),
-        ("lapsed buyers", {"conditions": [
-            {"event": {"names": ["purchase"], "window": {"moreThanDaysAgo": 60}}},
-            {"event": {"names": ["purchase"], "window": {"lastDays": 60}, "count": {"op": "EQ", "value": 0}}}]}),
-    ]  # fmt: skip
+        (
+            "subscribed",
+            {
+                "conditions": [
+                    {"attribute": {"attribute": "STATUS", "op": "EQ", "value": "SUBSCRIBED"}}
+                ]
+            },
+        ),
+        (
+            "new this month",
+            {
+                "conditions": [
+                    {
+                        "attribute": {
+                            "attribute": "CREATED_AT",
+                            "op": "WITHIN_LAST_DAYS",
+                            "value": 30,
+                        }
+                    }
+                ]
+            },
+        ),
+        (
+            "vip or big spender",
+            {
+                "match": "ANY",
+                "conditions": [
+                    {"tag": {"tag": "vip"}},
+                    {"aggregate": {"name": "purchase", "fn": "SUM", "op": "GT", "value": 500}},
+                ],
+            },
+        ),
+        (
+            "engaged newsletter",
+            {
+                "conditions": [
+                    {"tag": {"tag": "newsletter"}},
+                    {"event": {"names": ["email_opened"], "window": {"lastDays": 30}}},
+                ]
+            },
+        ),
+        (
+            "not engaged 90d",
+            {
+                "conditions": [
+                    {
+                        "event": {
+                            "names": ["email_opened", "email_clicked"],
+                            "window": {"lastDays": 90},
+                            "count": {"op": "EQ", "value": 0},
+                        }
+                    }
+                ]
+            },
+        ),
+        (
+            "lapsed buyers",
+            {
+                "conditions": [
+                    {"event": {"names": ["purchase"], "window": {"moreThanDaysAgo": 60}}},
+                    {
+                        "event": {
+                            "names": ["purchase"],
+                            "window": {"lastDays": 60},
+                            "count": {"op": "EQ", "value": 0},
+                        }
+                    },
+                ]
+            },
+        ),
+    ]
     return out[:48]
 
 
@@ -113,8 +172,12 @@ async def prepare(url: str) -> tuple[int, list[int], float]:
 
     rows = await fetch_all(connection(), "SELECT id FROM workspaces WHERE name = 'bench'")
     workspace = int(rows[0]["id"])
-    existing = {r["name"]: int(r["id"]) for r in await fetch_all(
-        connection(), f"SELECT id, name FROM segments WHERE workspace_id = {workspace}")}  # fmt: skip
+    existing = {
+        r["name"]: int(r["id"])
+        for r in await fetch_all(
+            connection(), f"SELECT id, name FROM segments WHERE workspace_id = {workspace}"
+        )
+    }
     ids = []
     for name, definition in segment_definitions():
         if name not in existing:
@@ -122,8 +185,12 @@ async def prepare(url: str) -> tuple[int, list[int], float]:
         ids.append(existing[name])
     ref = "member of vip-or-big and subscribed"
     if ref not in existing:
-        definition = {"conditions": [{"segment": {"id": f"seg_{existing['vip or big spender']}"}},
-                                     {"segment": {"id": f"seg_{existing['subscribed']}"}}]}  # fmt: skip
+        definition = {
+            "conditions": [
+                {"segment": {"id": f"seg_{existing['vip or big spender']}"}},
+                {"segment": {"id": f"seg_{existing['subscribed']}"}},
+            ]
+        }
         existing[ref] = (await create_segment(workspace, ref, None, definition)).id
     ids.append(existing[ref])
     started = time.perf_counter()
@@ -132,8 +199,15 @@ async def prepare(url: str) -> tuple[int, list[int], float]:
     return workspace, ids, time.perf_counter() - started
 
 
-async def ingest(base: str, key: str, people: list[int], rate: float, seconds: float,
-                 clients: int, backlog: list[int]) -> tuple[int, float, list[float]]:  # fmt: skip
+async def ingest(
+    base: str,
+    key: str,
+    people: list[int],
+    rate: float,
+    seconds: float,
+    clients: int,
+    backlog: list[int],
+) -> tuple[int, float, list[float]]:
     """Post batches of 500 at `rate` events/s in all; returns events sent, seconds, batch latencies."""
     from app.sql import connection, fetch_all
 
@@ -196,21 +270,48 @@ async def latency_run(args: argparse.Namespace, rate: float, table: Table) -> No
         workspace, _, baseline_s = await prepare(args.database_url)
         if baseline_s > 0.5:
             table.add_row(
-                "baselines of 49 segments",
+                "before the run",
                 f"{baseline_s:.1f} s",
-                "once, at creation (one row each)",
+                "new baselines and marks left by earlier runs, handled in-process",
             )
         key = await create_api_key(workspace)
-        people = [int(r["id"]) for r in await fetch_all(
-            connection(), f"SELECT id FROM people WHERE workspace_id = {workspace} ORDER BY random() LIMIT 20000")]  # fmt: skip
+        people = [
+            int(r["id"])
+            for r in await fetch_all(
+                connection(),
+                f"SELECT id FROM people WHERE workspace_id = {workspace} ORDER BY random() LIMIT 20000",
+            )
+        ]
         hook = await create_webhook(workspace, receiver.url, None, ["ENTERED", "EXITED"])
         port = free_port()
-        env = {**os.environ, "DATABASE_URL": args.database_url, "REDIS_URL": "redis://127.0.0.1:6379/14",
-               "SIEVE_QUEUE": f"bench-changes-{port}", "CHANGES_SWEEP_SECONDS": "3600"}  # fmt: skip
-        server = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.asgi:app", "--port", str(port),
-                                   "--log-level", "warning", "--workers", str(args.server_workers)], env=env)  # fmt: skip
-        worker = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        env = {
+            **os.environ,
+            "DATABASE_URL": args.database_url,
+            "REDIS_URL": "redis://127.0.0.1:6379/14",
+            "SIEVE_QUEUE": f"bench-changes-{port}",
+            "CHANGES_SWEEP_SECONDS": "3600",
+        }
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "app.asgi:app",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                "--workers",
+                str(args.server_workers),
+            ],
+            env=env,
+        )
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "worker"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         base = f"http://127.0.0.1:{port}"
         try:
             for _ in range(100):
@@ -245,17 +346,27 @@ async def latency_run(args: argparse.Namespace, rate: float, table: Table) -> No
     }
     lags = [float(r["lag"]) for r in rows if r["cause"] == "EVENT"]
     hooks = [arrivals[r["id"]] - float(r["detected"]) for r in rows if r["id"] in arrivals]
-    table.add_row(f"ingest through GraphQL @ {rate:,.0f}/s", f"{sent / elapsed:,.0f} events/s",
-                  f"target {rate:,.0f}/s; {sent:,} events in {elapsed:.0f} s, {args.clients} clients,"
-                  f" batches of 500 (p50 {pct(batch_latency, .5) * 1000:.0f} ms, p99 {pct(batch_latency, .99) * 1000:.0f} ms)")  # fmt: skip
-    table.add_row(f"detection latency (commit → log row) @ {rate:,.0f}/s",
-                  f"p50 {pct(lags, .5):.2f} s, p99 {pct(lags, .99):.2f} s",
-                  f"{len(lags):,} EVENT changes in 49 segments; max {max(lags, default=0):.2f} s")  # fmt: skip
-    table.add_row(f"mark backlog @ {rate:,.0f}/s", f"max {max(backlog, default=0):,}",
-                  f"sampled each second; drained {len(backlog) - 1} s after start")  # fmt: skip
-    table.add_row(f"webhook latency (log row → received) @ {rate:,.0f}/s",
-                  f"p50 {pct(hooks, .5):.2f} s, p99 {pct(hooks, .99):.2f} s",
-                  f"{len(hooks):,} of {len(rows):,} changes received (batches of 500)")  # fmt: skip
+    table.add_row(
+        f"ingest through GraphQL @ {rate:,.0f}/s",
+        f"{sent / elapsed:,.0f} events/s",
+        f"target {rate:,.0f}/s; {sent:,} events in {elapsed:.0f} s, {args.clients} clients,"
+        f" batches of 500 (p50 {pct(batch_latency, 0.5) * 1000:.0f} ms, p99 {pct(batch_latency, 0.99) * 1000:.0f} ms)",
+    )
+    table.add_row(
+        f"detection latency (commit → log row) @ {rate:,.0f}/s",
+        f"p50 {pct(lags, 0.5):.2f} s, p99 {pct(lags, 0.99):.2f} s",
+        f"{len(lags):,} EVENT changes in 49 segments; max {max(lags, default=0):.2f} s",
+    )
+    table.add_row(
+        f"mark backlog @ {rate:,.0f}/s",
+        f"max {max(backlog, default=0):,}",
+        f"sampled each second; drained {len(backlog) - 1} s after start",
+    )
+    table.add_row(
+        f"webhook latency (log row → received) @ {rate:,.0f}/s",
+        f"p50 {pct(hooks, 0.5):.2f} s, p99 {pct(hooks, 0.99):.2f} s",
+        f"{len(hooks):,} of {len(rows):,} changes received (batches of 500)",
+    )
 
 
 async def sweep_run(url: str, edge_hours: float, table: Table, label: str) -> None:
@@ -268,9 +379,19 @@ async def sweep_run(url: str, edge_hours: float, table: Table, label: str) -> No
     async with database(url):
         workspace, _, baseline_s = await prepare(url)
         if baseline_s > 0.5:
-            table.add_row(f"baselines of 49 new segments, {label}", f"{baseline_s:.1f} s",
-                          "once, at creation: one baseline row each, no ENTERED rows")  # fmt: skip
-        people = int((await fetch_all(connection(), f"SELECT count(*) AS n FROM people WHERE workspace_id = {workspace}"))[0]["n"])  # fmt: skip
+            table.add_row(
+                f"baselines of 49 new segments, {label}",
+                f"{baseline_s:.1f} s",
+                "once, at creation: one baseline row each, no ENTERED rows",
+            )
+        people = int(
+            (
+                await fetch_all(
+                    connection(),
+                    f"SELECT count(*) AS n FROM people WHERE workspace_id = {workspace}",
+                )
+            )[0]["n"]
+        )
         runs = []
         for _ in range(3):
             now = datetime.now(UTC)
@@ -287,9 +408,12 @@ async def sweep_run(url: str, edge_hours: float, table: Table, label: str) -> No
                 (sweep_s, time.perf_counter() - started, swept.marked, swept.edges, checked.changes)
             )
         sweep_s, detect_s, marked, edges, changes = sorted(runs)[1]  # the median run
-        table.add_row(f"time sweep, {label}", f"{sweep_s * 1000:.0f} ms (+ {detect_s * 1000:.0f} ms re-check)",
-                      f"{people:,} people; {edge_hours:g} h of edges: {marked:,} crossings on {edges} edges,"
-                      f" {changes:,} changes (median of 3)")  # fmt: skip
+        table.add_row(
+            f"time sweep, {label}",
+            f"{sweep_s * 1000:.0f} ms (+ {detect_s * 1000:.0f} ms re-check)",
+            f"{people:,} people; {edge_hours:g} h of edges: {marked:,} crossings on {edges} edges,"
+            f" {changes:,} changes (median of 3)",
+        )
 
 
 async def run(args: argparse.Namespace) -> None:

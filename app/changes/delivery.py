@@ -33,6 +33,7 @@ from app.settings import Settings, settings
 from app.sql import (
     SqlParams,
     connection,
+    db_datetime,
     dialect_of,
     fetch_all,
     load_json,
@@ -72,18 +73,32 @@ _COLUMNS = (
 
 def _delivery(r: dict[str, Any]) -> Delivery:
     return Delivery(
-        int(r["id"]), int(r["workspace_id"]), int(r["webhook_id"]), int(r["first_change_id"]),
-        int(r["last_change_id"]), int(r["change_count"]), r["status"], int(r["attempts"]),
-        parse_db_datetime(r["next_attempt_at"]), r["last_status_code"], r["last_error"],  # type: ignore[arg-type]
-        r["replay_of"], parse_db_datetime(r["created_at"]),  # type: ignore[arg-type]
-        parse_db_datetime(r["delivered_at"]), r["body"],
-    )  # fmt: skip
+        int(r["id"]),
+        int(r["workspace_id"]),
+        int(r["webhook_id"]),
+        int(r["first_change_id"]),
+        int(r["last_change_id"]),
+        int(r["change_count"]),
+        r["status"],
+        int(r["attempts"]),
+        db_datetime(r["next_attempt_at"]),
+        r["last_status_code"],
+        r["last_error"],
+        r["replay_of"],
+        db_datetime(r["created_at"]),
+        parse_db_datetime(r["delivered_at"]),
+        r["body"],
+    )
 
 
 def backoff(failures: int, config: Settings) -> float:
     """Seconds before the next attempt after `failures` failed ones."""
-    return float(min(config.webhook_retry_initial_seconds * 2 ** max(failures - 1, 0),
-                     config.webhook_retry_max_seconds))  # fmt: skip
+    return float(
+        min(
+            config.webhook_retry_initial_seconds * 2 ** max(failures - 1, 0),
+            config.webhook_retry_max_seconds,
+        )
+    )
 
 
 async def _due(now: datetime) -> list[tuple[Delivery, str, str]]:
@@ -118,8 +133,9 @@ async def _claim(delivery: Delivery, until: datetime) -> bool:
     return bool(rows)
 
 
-async def _record(delivery: Delivery, ok: bool, code: int | None, error: str | None,
-                  config: Settings) -> None:  # fmt: skip
+async def _record(
+    delivery: Delivery, ok: bool, code: int | None, error: str | None, config: Settings
+) -> None:
     now = now_utc()
     attempts = delivery.attempts + 1
     if ok:
@@ -140,12 +156,19 @@ async def _record(delivery: Delivery, ok: bool, code: int | None, error: str | N
         params.values,
     )
     if status != "DELIVERED":
-        log.warning("webhook_delivery_failed", delivery=delivery.id, attempts=attempts,
-                    status=status, code=code, error=error)  # fmt: skip
+        log.warning(
+            "webhook_delivery_failed",
+            delivery=delivery.id,
+            attempts=attempts,
+            status=status,
+            code=code,
+            error=error,
+        )
 
 
-async def _send(client: httpx.AsyncClient, delivery: Delivery, url: str, secret: str,
-                config: Settings) -> None:  # fmt: skip
+async def _send(
+    client: httpx.AsyncClient, delivery: Delivery, url: str, secret: str, config: Settings
+) -> None:
     body = delivery.body.encode()
     stamp = int(time.time())
     headers = {
@@ -157,8 +180,9 @@ async def _send(client: httpx.AsyncClient, delivery: Delivery, url: str, secret:
         "Sieve-Signature": signature_header(secret, stamp, body),
     }
     try:
-        response = await client.post(url, content=body, headers=headers,
-                                     timeout=config.webhook_timeout_seconds)  # fmt: skip
+        response = await client.post(
+            url, content=body, headers=headers, timeout=config.webhook_timeout_seconds
+        )
     except httpx.HTTPError as exc:
         await _record(delivery, False, None, f"{type(exc).__name__}: {exc}"[:MAX_ERROR], config)
         return
@@ -197,9 +221,13 @@ async def deliver_due(
 
 
 async def deliveries(
-    workspace_id: int, webhook_id: int, *, status: str | None = None,
-    after_id: int | None = None, limit: int = 100,
-) -> list[Delivery]:  # fmt: skip
+    workspace_id: int,
+    webhook_id: int,
+    *,
+    status: str | None = None,
+    after_id: int | None = None,
+    limit: int = 100,
+) -> list[Delivery]:
     """The delivery log of one subscription, oldest first."""
     conn = connection()
     params = SqlParams(dialect_of(conn))
@@ -237,9 +265,14 @@ async def replay(workspace_id: int, delivery_id: int) -> Delivery:
     changes = load_json(original.body)["changes"]
     async with in_transaction("default") as tx:
         new_id = await webhooks.insert_delivery(
-            tx, hook, original.first_change_id, original.last_change_id, original.change_count,
-            changes, replay_of=original.id,
-        )  # fmt: skip
+            tx,
+            hook,
+            original.first_change_id,
+            original.last_change_id,
+            original.change_count,
+            changes,
+            replay_of=original.id,
+        )
     (made,) = [d for d in await deliveries(workspace_id, hook.id, after_id=new_id - 1, limit=1)]
     return made
 

@@ -214,8 +214,17 @@ async def _person_changes(
                 for pid in sorted(group):
                     mark = causes[pid][segment_id]
                     why = _why(mark, names)
-                    changes.append(Change(segment_id, pid, kind, mark.cause.value, mark.marked_at,
-                                          why, _event_of(mark, why)))  # fmt: skip
+                    changes.append(
+                        Change(
+                            segment_id,
+                            pid,
+                            kind,
+                            mark.cause.value,
+                            mark.marked_at,
+                            why,
+                            _event_of(mark, why),
+                        )
+                    )
     changes.sort(key=lambda c: (c.segment_id, c.person_id))
     return changes, sum(len(segments) * len(people) for segments, people in groups.items())
 

@@ -12,7 +12,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from app.sql import SqlParams, connection, dialect_of, fetch_all, load_json, parse_db_datetime
+from app.sql import (
+    SqlParams,
+    connection,
+    db_datetime,
+    dialect_of,
+    fetch_all,
+    load_json,
+    parse_db_datetime,
+)
 
 MAX_PAGE = 1000
 
@@ -41,10 +49,16 @@ COLUMNS = "id, segment_id, person_id, kind, cause, event_id, detail, marked_at, 
 
 def row_of(r: dict[str, Any]) -> ChangeRow:
     return ChangeRow(
-        int(r["id"]), int(r["segment_id"]), int(r["person_id"]), r["kind"], r["cause"],
-        None if r["event_id"] is None else int(r["event_id"]), load_json(r["detail"]) or {},
-        parse_db_datetime(r["marked_at"]), parse_db_datetime(r["detected_at"]),  # type: ignore[arg-type]
-    )  # fmt: skip
+        int(r["id"]),
+        int(r["segment_id"]),
+        int(r["person_id"]),
+        r["kind"],
+        r["cause"],
+        None if r["event_id"] is None else int(r["event_id"]),
+        load_json(r["detail"]) or {},
+        db_datetime(r["marked_at"]),
+        db_datetime(r["detected_at"]),
+    )
 
 
 async def changes(

@@ -171,12 +171,14 @@ async def write_changes(
         for chunk in chunks(changes, 10_000):
             params = SqlParams(dialect)
             arrays = [
-                ([c.segment_id for c in chunk], "bigint"), ([c.person_id for c in chunk], "bigint"),
-                ([c.kind for c in chunk], "text"), ([c.cause for c in chunk], "text"),
+                ([c.segment_id for c in chunk], "bigint"),
+                ([c.person_id for c in chunk], "bigint"),
+                ([c.kind for c in chunk], "text"),
+                ([c.cause for c in chunk], "text"),
                 ([c.event_id for c in chunk], "bigint"),
                 ([json.dumps(dict(c.detail), separators=(",", ":")) for c in chunk], "text"),
                 ([c.marked_at for c in chunk], "timestamptz"),
-            ]  # fmt: skip
+            ]
             source = ", ".join(f"{params.add(v)}::{t}[]" for v, t in arrays)
             ws, ts = params.add(workspace_id), params.add(now)
             result = await fetch_all(

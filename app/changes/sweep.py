@@ -51,9 +51,11 @@ def _edge_sql(
     """INSERT ... SELECT of one TIME mark per person whose edge passed in (since, until]."""
     detail = {
         "segments": segments,
-        "edge": {"names": list(edge.names) if edge.names else None,
-                 "afterSeconds": int(edge.offset.total_seconds())},
-    }  # fmt: skip
+        "edge": {
+            "names": list(edge.names) if edge.names else None,
+            "afterSeconds": int(edge.offset.total_seconds()),
+        },
+    }
     lo, hi = params.add(since - edge.offset), params.add(until - edge.offset)
     doc, ts = params.json(detail), params.add(until)
     insert = "INSERT INTO segment_change_marks (workspace_id, person_id, cause, detail, created_at)"

@@ -51,22 +51,33 @@ _COLUMNS = "id, workspace_id, url, secret, segment_id, kinds, active, change_cur
 
 def _webhook(r: dict[str, Any]) -> Webhook:
     return Webhook(
-        int(r["id"]), int(r["workspace_id"]), r["url"], r["secret"],
+        int(r["id"]),
+        int(r["workspace_id"]),
+        r["url"],
+        r["secret"],
         None if r["segment_id"] is None else int(r["segment_id"]),
-        tuple(load_json(r["kinds"])), bool(r["active"]), int(r["change_cursor"]),
+        tuple(load_json(r["kinds"])),
+        bool(r["active"]),
+        int(r["change_cursor"]),
         r["created_at"],
-    )  # fmt: skip
+    )
 
 
 def _check_url(url: Any, errors: list[UserError]) -> None:
     if not isinstance(url, str) or len(url) > MAX_URL:
-        errors.append(UserError(("input", "url"), f"A URL of at most {MAX_URL} characters.",
-                                ErrorCode.INVALID))  # fmt: skip
+        errors.append(
+            UserError(
+                ("input", "url"), f"A URL of at most {MAX_URL} characters.", ErrorCode.INVALID
+            )
+        )
         return
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        errors.append(UserError(("input", "url"), "An http:// or https:// URL with a host.",
-                                ErrorCode.INVALID))  # fmt: skip
+        errors.append(
+            UserError(
+                ("input", "url"), "An http:// or https:// URL with a host.", ErrorCode.INVALID
+            )
+        )
 
 
 async def create_webhook(
@@ -88,8 +99,13 @@ async def create_webhook(
             params.values,
         )
         if not found:
-            errors.append(UserError(("input", "segmentId"), "No such segment in this workspace.",
-                                    ErrorCode.NOT_FOUND))  # fmt: skip
+            errors.append(
+                UserError(
+                    ("input", "segmentId"),
+                    "No such segment in this workspace.",
+                    ErrorCode.NOT_FOUND,
+                )
+            )
     params = SqlParams(dialect_of(conn))
     count = await fetch_all(
         conn,
@@ -97,15 +113,24 @@ async def create_webhook(
         params.values,
     )
     if int(count[0]["n"]) >= MAX_WEBHOOKS:
-        errors.append(UserError(("input",), f"A workspace has at most {MAX_WEBHOOKS} webhooks.",
-                                ErrorCode.TOO_MANY))  # fmt: skip
+        errors.append(
+            UserError(
+                ("input",), f"A workspace has at most {MAX_WEBHOOKS} webhooks.", ErrorCode.TOO_MANY
+            )
+        )
     if errors:
         raise UserInputError(errors)
     async with in_transaction("default") as tx:
         params = SqlParams(dialect_of(tx))
         ws = params.add(workspace_id)
-        values = [ws, params.add(url), params.add(new_secret()), params.add(segment_id),
-                  params.json(kinds), params.add(now_utc())]  # fmt: skip
+        values = [
+            ws,
+            params.add(url),
+            params.add(new_secret()),
+            params.add(segment_id),
+            params.json(kinds),
+            params.add(now_utc()),
+        ]
         rows = await fetch_all(
             tx,
             "INSERT INTO change_webhooks (workspace_id, url, secret, segment_id, kinds,"
@@ -130,9 +155,12 @@ async def delete_webhook(workspace_id: int, webhook_id: int) -> bool:
 
 
 async def webhooks(
-    workspace_id: int, *, ids: Sequence[int] | None = None, after_id: int | None = None,
+    workspace_id: int,
+    *,
+    ids: Sequence[int] | None = None,
+    after_id: int | None = None,
     limit: int = 100,
-) -> list[Webhook]:  # fmt: skip
+) -> list[Webhook]:
     conn = connection()
     params = SqlParams(dialect_of(conn))
     where = [f"workspace_id = {params.add(workspace_id)}"]
@@ -212,20 +240,27 @@ async def _cut(hook: Webhook, changes: list[log.ChangeRow]) -> bool:
         )
         if not moved:
             return False
-        await insert_delivery(tx, hook, changes[0].id, changes[-1].id, len(changes),
-                              [change_json(c) for c in changes])  # fmt: skip
+        await insert_delivery(
+            tx, hook, changes[0].id, changes[-1].id, len(changes), [change_json(c) for c in changes]
+        )
     return True
 
 
 async def insert_delivery(
-    conn: Any, hook: Webhook, first: int, last: int, count: int, changes: list[dict[str, Any]],
+    conn: Any,
+    hook: Webhook,
+    first: int,
+    last: int,
+    count: int,
+    changes: list[dict[str, Any]],
     replay_of: int | None = None,
-) -> int:  # fmt: skip
+) -> int:
     """A delivery row; its body is fixed here (the delivery id is in it)."""
     now = now_utc()
     params = SqlParams(dialect_of(conn))
-    values = [params.add(v) for v in (hook.workspace_id, hook.id, first, last, count, now,
-                                      replay_of, now)]  # fmt: skip
+    values = [
+        params.add(v) for v in (hook.workspace_id, hook.id, first, last, count, now, replay_of, now)
+    ]
     rows = await fetch_all(
         conn,
         "INSERT INTO change_webhook_deliveries (workspace_id, webhook_id, first_change_id,"
@@ -235,12 +270,14 @@ async def insert_delivery(
     )
     delivery_id = int(rows[0]["id"])
     body = json.dumps(
-        {"webhookId": encode_id("Webhook", hook.id),
-         "deliveryId": encode_id("WebhookDelivery", delivery_id),
-         "replayOf": None if replay_of is None else encode_id("WebhookDelivery", replay_of),
-         "changes": changes},
+        {
+            "webhookId": encode_id("Webhook", hook.id),
+            "deliveryId": encode_id("WebhookDelivery", delivery_id),
+            "replayOf": None if replay_of is None else encode_id("WebhookDelivery", replay_of),
+            "changes": changes,
+        },
         separators=(",", ":"),
-    )  # fmt: skip
+    )
     params = SqlParams(dialect_of(conn))
     await conn.execute_query(
         f"UPDATE change_webhook_deliveries SET body = {params.add(body)}"

@@ -208,8 +208,11 @@ def _segment_trigger(body: Any, path: Path, reader: InputReader) -> SegmentTrigg
     """`{"segmentEntered": "seg_12"}` or `{"segmentExited": "seg_12"}`, exactly one."""
     keys = sorted(k for k, v in body.items() if v is not None) if isinstance(body, Mapping) else []
     if len(keys) != 1 or keys[0] not in SEGMENT_TRIGGER_KINDS:
-        reader.error(path, "A segment trigger is `{segmentEntered: ID}` or `{segmentExited: ID}`.",
-                     ErrorCode.INVALID)  # fmt: skip
+        reader.error(
+            path,
+            "A segment trigger is `{segmentEntered: ID}` or `{segmentExited: ID}`.",
+            ErrorCode.INVALID,
+        )
         return None
     raw_id = body[keys[0]]
     segment_id = decode_id("Segment", raw_id) if isinstance(raw_id, str) else None
@@ -228,8 +231,11 @@ def _triggers(
     segment_body = raw.get("segmentTrigger")
     if segment_body is not None:
         if body is not None:
-            reader.error(("segmentTrigger",), "Give `trigger` or `segmentTrigger`, not both.",
-                         ErrorCode.INVALID)  # fmt: skip
+            reader.error(
+                ("segmentTrigger",),
+                "Give `trigger` or `segmentTrigger`, not both.",
+                ErrorCode.INVALID,
+            )
             return None, None
         body, path = segment_body, ("segmentTrigger",)
     if isinstance(body, Mapping):

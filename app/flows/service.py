@@ -53,10 +53,15 @@ async def _check_segments(workspace_id: int, definition: FlowDefinition) -> list
     """Every SPLIT must name a segment of this workspace (unknown and foreign alike)."""
     found = await _existing_ids(Segment, workspace_id, definition.segment_ids())
     trigger = definition.segment_trigger
-    unknown_trigger = [
-        UserError(("trigger", trigger.key), "No such segment in this workspace.",
-                  ErrorCode.NOT_FOUND)
-    ] if trigger is not None and trigger.segment_id not in found else []  # fmt: skip
+    unknown_trigger = (
+        [
+            UserError(
+                ("trigger", trigger.key), "No such segment in this workspace.", ErrorCode.NOT_FOUND
+            )
+        ]
+        if trigger is not None and trigger.segment_id not in found
+        else []
+    )
     return unknown_trigger + [
         UserError(
             ("steps", i, "split", "segmentId"),

@@ -183,10 +183,14 @@ async def enroll_on_changes(
     ws = params.add(workspace_id)
     source = rows_source(
         params,
-        [("change_id", "bigint"), ("segment_id", "bigint"), ("person_id", "bigint"),
-         ("kind", "text")],
+        [
+            ("change_id", "bigint"),
+            ("segment_id", "bigint"),
+            ("person_id", "bigint"),
+            ("kind", "text"),
+        ],
         list(changes),
-    )  # fmt: skip
+    )
     sql = (
         f"INSERT INTO flow_enrollments ({_ENROLL_COLUMNS}, segment_change_id)"
         f" SELECT f.workspace_id, f.id, c.person_id, 'ACTIVE', {_entry_of(dialect, 'f')}, 0, {ts},"

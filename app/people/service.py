@@ -258,9 +258,11 @@ async def _mark_upserts(
         if person is None or change.email not in found:
             continue
         attributes = [*change.location, *(["STATUS"] if change.status is not None else [])]
-        detail = change_detail(tags=[*change.add_tags, *change.remove_tags],
-                               fields=[*change.fields, *change.remove_fields],
-                               attributes=attributes)  # fmt: skip
+        detail = change_detail(
+            tags=[*change.add_tags, *change.remove_tags],
+            fields=[*change.fields, *change.remove_fields],
+            attributes=attributes,
+        )
         if any(detail.values()):  # an upsert that names nothing can change nothing
             await mark_people(conn, workspace_id, [person.id], detail, now)
 
@@ -465,8 +467,10 @@ async def _update_people(
             _apply(state, change)
         if states:
             await _write_people(conn, workspace_id, states, {p.email: p.id for p in found.values()})
-            detail = change_detail(tags=[*change.add_tags, *change.remove_tags],
-                                   fields=[*change.fields, *change.remove_fields])  # fmt: skip
+            detail = change_detail(
+                tags=[*change.add_tags, *change.remove_tags],
+                fields=[*change.fields, *change.remove_fields],
+            )
             await mark_people(conn, workspace_id, list(found), detail)
             fresh = {p.id: p for p in await Person.filter(id__in=list(found)).using_db(conn)}
             result.people = [fresh.get(pid) for pid in person_ids]

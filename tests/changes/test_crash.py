@@ -27,12 +27,18 @@ PEOPLE = 300
 KILLS = int(os.environ.get("SIEVE_TEST_KILLS", "10"))
 SEGMENTS = {
     "vip": {"conditions": [{"tag": {"tag": "vip"}}]},
-    "buyers": {"conditions": [{"event": {"names": ["purchase"], "count": {"op": "GTE", "value": 2}}}]},
-    "vip or big": {"match": "ANY", "conditions": [
-        {"tag": {"tag": "vip"}},
-        {"aggregate": {"name": "purchase", "fn": "SUM", "op": "GT", "value": 50}}]},
+    "buyers": {
+        "conditions": [{"event": {"names": ["purchase"], "count": {"op": "GTE", "value": 2}}}]
+    },
+    "vip or big": {
+        "match": "ANY",
+        "conditions": [
+            {"tag": {"tag": "vip"}},
+            {"aggregate": {"name": "purchase", "fn": "SUM", "op": "GT", "value": 50}},
+        ],
+    },
     "not gold": {"match": "NONE", "conditions": [{"tag": {"tag": "gold"}}]},
-}  # fmt: skip
+}
 
 
 def start_worker(database_url: str, log: Path) -> subprocess.Popen:

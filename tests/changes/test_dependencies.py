@@ -17,15 +17,49 @@ def tree(root: dict) -> object:
 
 DEFS = {
     1: tree({"match": "ALL", "conditions": [{"tag": {"tag": "vip", "has": True}}]}),
-    2: tree({"match": "ALL", "conditions": [{"event": {"names": ["purchase", "refund"], "count": {"op": "GTE", "value": 1},
-                                                      "window": {"lastDays": 30}, "where": []}}]}),
-    3: tree({"match": "ANY", "conditions": [{"segment": {"id": 1, "member": True}},
-                                            {"aggregate": {"name": "purchase", "fn": "SUM", "op": "GT", "value": 5,
-                                                           "window": {"moreThanDaysAgo": 60}}}]}),
-    4: tree({"match": "NONE", "conditions": [{"field": {"key": "plan", "op": "EQ", "value": "pro"}},
-                                             {"attribute": {"attribute": "CREATED_AT", "op": "WITHIN_LAST_DAYS", "value": 7}}]}),
+    2: tree(
+        {
+            "match": "ALL",
+            "conditions": [
+                {
+                    "event": {
+                        "names": ["purchase", "refund"],
+                        "count": {"op": "GTE", "value": 1},
+                        "window": {"lastDays": 30},
+                        "where": [],
+                    }
+                }
+            ],
+        }
+    ),
+    3: tree(
+        {
+            "match": "ANY",
+            "conditions": [
+                {"segment": {"id": 1, "member": True}},
+                {
+                    "aggregate": {
+                        "name": "purchase",
+                        "fn": "SUM",
+                        "op": "GT",
+                        "value": 5,
+                        "window": {"moreThanDaysAgo": 60},
+                    }
+                },
+            ],
+        }
+    ),
+    4: tree(
+        {
+            "match": "NONE",
+            "conditions": [
+                {"field": {"key": "plan", "op": "EQ", "value": "pro"}},
+                {"attribute": {"attribute": "CREATED_AT", "op": "WITHIN_LAST_DAYS", "value": 7}},
+            ],
+        }
+    ),
     5: tree({"match": "ALL", "conditions": [{"segment": {"id": 3, "member": False}}]}),
-}  # fmt: skip
+}
 
 
 def test_each_kind_names_what_can_change_it():

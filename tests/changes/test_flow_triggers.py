@@ -20,8 +20,15 @@ CREATE_FLOW = """mutation($d: FlowDefinitionInput!) { createFlow(input: {name: "
 
 
 def flow_definition(trigger: Any, reentry: bool = False) -> dict[str, Any]:
-    return {"entry": "tag", "trigger": trigger, "allowReentry": reentry, "steps": [
-        {"id": "tag", "addTag": {"tag": "welcomed", "next": "end"}}, {"id": "end", "exit": {}}]}  # fmt: skip
+    return {
+        "entry": "tag",
+        "trigger": trigger,
+        "allowReentry": reentry,
+        "steps": [
+            {"id": "tag", "addTag": {"tag": "welcomed", "next": "end"}},
+            {"id": "end", "exit": {}},
+        ],
+    }
 
 
 async def active(workspace_id: int, definition: dict[str, Any]) -> Any:
@@ -67,8 +74,16 @@ async def test_a_paused_flow_enrolls_nobody(workspace):
 async def test_graphql_segment_trigger_round_trips_and_is_checked(gql, workspace):
     vip = await create_segment(workspace.id, "vip", None, VIP)
     steps = flow_definition(None)["steps"]
-    body = await gql.ok(CREATE_FLOW, {"d": {"entry": "tag", "steps": steps,
-                                             "segmentTrigger": {"segmentEntered": f"seg_{vip.id}"}}})  # fmt: skip
+    body = await gql.ok(
+        CREATE_FLOW,
+        {
+            "d": {
+                "entry": "tag",
+                "steps": steps,
+                "segmentTrigger": {"segmentEntered": f"seg_{vip.id}"},
+            }
+        },
+    )
     flow = body["createFlow"]["flow"]
     assert flow["definition"]["segmentTrigger"] == {"segmentId": f"seg_{vip.id}", "kind": "ENTERED"}
     assert flow["definition"]["trigger"] is None
@@ -79,11 +94,22 @@ async def test_graphql_segment_trigger_round_trips_and_is_checked(gql, workspace
     )
     assert body["createFlow"]["flow"]["definition"]["trigger"] == "signed_up"
     # unknown segment; both at once
-    body = await gql.ok(CREATE_FLOW, {"d": {"entry": "tag", "steps": steps,
-                                             "segmentTrigger": {"segmentExited": "seg_999"}}})  # fmt: skip
+    body = await gql.ok(
+        CREATE_FLOW,
+        {"d": {"entry": "tag", "steps": steps, "segmentTrigger": {"segmentExited": "seg_999"}}},
+    )
     (error,) = body["createFlow"]["userErrors"]
     assert error["code"] == "NOT_FOUND" and error["path"][:3] == ["input", "definition", "trigger"]
-    body = await gql.ok(CREATE_FLOW, {"d": {"entry": "tag", "steps": steps, "trigger": "x",
-                                             "segmentTrigger": {"segmentExited": f"seg_{vip.id}"}}})  # fmt: skip
+    body = await gql.ok(
+        CREATE_FLOW,
+        {
+            "d": {
+                "entry": "tag",
+                "steps": steps,
+                "trigger": "x",
+                "segmentTrigger": {"segmentExited": f"seg_{vip.id}"},
+            }
+        },
+    )
     (error,) = body["createFlow"]["userErrors"]
     assert error["code"] == "INVALID" and error["path"] == ["input", "definition", "segmentTrigger"]

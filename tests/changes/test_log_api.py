@@ -14,8 +14,13 @@ CHANGES = """query($id: ID!, $kind: SegmentChangeKind, $after: String) { segment
     edges { node { id kind cause personId segmentId eventId detail markedAt detectedAt } } }
   sizeHistory { recordedAt count } } }"""
 HISTORY = """query($id: ID!) { person(id: $id) { segmentHistory { totalCount edges { node { kind cause segmentId } } } } }"""
-DEFINITION = {"match": "ANY", "conditions": [
-    {"tag": {"tag": "vip"}}, {"event": {"names": ["purchase"], "count": {"op": "GTE", "value": 1}}}]}  # fmt: skip
+DEFINITION = {
+    "match": "ANY",
+    "conditions": [
+        {"tag": {"tag": "vip"}},
+        {"event": {"names": ["purchase"], "count": {"op": "GTE", "value": 1}}},
+    ],
+}
 
 
 async def test_changes_history_and_exact_sizes(gql, workspace):

@@ -37,11 +37,22 @@ def ago(**delta: float) -> datetime:
 async def test_a_window_edge_passing_is_a_time_exit_and_entry(workspace):
     await upsert_people(workspace.id, [{"email": f"t{i}@sweep.test"} for i in range(3)])
     edge = timedelta(seconds=30)
-    await track_events(workspace.id, [
-        {"email": "t0@sweep.test", "name": "purchase", "occurredAt": datetime.now(UTC) - timedelta(days=30) + edge},
-        {"email": "t1@sweep.test", "name": "purchase", "occurredAt": datetime.now(UTC) - timedelta(days=60) + edge},
-        {"email": "t2@sweep.test", "name": "purchase", "occurredAt": ago(days=5)},
-    ])  # fmt: skip
+    await track_events(
+        workspace.id,
+        [
+            {
+                "email": "t0@sweep.test",
+                "name": "purchase",
+                "occurredAt": datetime.now(UTC) - timedelta(days=30) + edge,
+            },
+            {
+                "email": "t1@sweep.test",
+                "name": "purchase",
+                "occurredAt": datetime.now(UTC) - timedelta(days=60) + edge,
+            },
+            {"email": "t2@sweep.test", "name": "purchase", "occurredAt": ago(days=5)},
+        ],
+    )
     recent = await create_segment(workspace.id, "recent", None, RECENT)
     lapsed = await create_segment(workspace.id, "lapsed", None, LAPSED)
     now = datetime.now(UTC)
@@ -62,7 +73,9 @@ async def test_a_window_edge_passing_is_a_time_exit_and_entry(workspace):
 
 async def test_a_future_dated_event_enters_when_its_moment_comes(workspace):
     soon = datetime.now(UTC) + timedelta(seconds=20)
-    await track_events(workspace.id, [{"email": "f@sweep.test", "name": "purchase", "occurredAt": soon}])  # fmt: skip
+    await track_events(
+        workspace.id, [{"email": "f@sweep.test", "name": "purchase", "occurredAt": soon}]
+    )
     segment = await create_segment(workspace.id, "recent", None, RECENT)
     now = datetime.now(UTC)
     await detect_pending(now=now)
@@ -89,10 +102,17 @@ async def test_created_at_edges_are_swept_from_people(workspace):
 
 async def test_the_sweep_reads_only_the_crossings(workspace):
     # many events, none near an edge: the sweep marks nobody
-    await track_events(workspace.id, [
-        {"email": f"q{i % 50}@sweep.test", "name": "purchase", "occurredAt": ago(days=i % 20 + 1)}
-        for i in range(500)
-    ])  # fmt: skip
+    await track_events(
+        workspace.id,
+        [
+            {
+                "email": f"q{i % 50}@sweep.test",
+                "name": "purchase",
+                "occurredAt": ago(days=i % 20 + 1),
+            }
+            for i in range(500)
+        ],
+    )
     segment = await create_segment(workspace.id, "recent", None, RECENT)
     now = datetime.now(UTC)
     await detect_pending(now=now)

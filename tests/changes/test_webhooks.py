@@ -18,9 +18,11 @@ from tests.changes.receiver import running_receiver
 
 VIP = {"conditions": [{"tag": {"tag": "vip"}}]}
 FAST = settings.replace(
-    webhook_batch=2, webhook_retry_initial_seconds=0.05, webhook_retry_max_seconds=0.2,
+    webhook_batch=2,
+    webhook_retry_initial_seconds=0.05,
+    webhook_retry_max_seconds=0.2,
     webhook_timeout_seconds=0.3,
-)  # fmt: skip
+)
 
 
 async def until(predicate, what: str, config=FAST, timeout: float = 30.0) -> None:
