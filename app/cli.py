@@ -394,7 +394,8 @@ def demo(host: str, port: int, people: int, state_dir: str) -> None:
         "PUBLIC_URL": public_url,
     }
     worker_process = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], env=env)
-    lines = [f"\nSieve demo at {public_url}", f"  GraphiQL:  {public_url}/graphql"]
+    lines = [f"\nSieve demo at {public_url}", f"  Console:   {public_url}/console/",
+             f"  GraphiQL:  {public_url}/graphql"]  # fmt: skip
     for workspace in prepared:
         lines += [
             f"  workspace {workspace.id} {workspace.name}: {workspace.note}",

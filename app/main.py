@@ -20,6 +20,7 @@ from app.imports.service import stop_background
 from app.logging_config import RequestContext, configure_logging
 from app.queue import open_queue, queue_reachable
 from app.settings import Settings, settings
+from app.web.console import console_mount
 from app.web.export import export_segment
 from app.web.graphiql import STATIC_PATH, static_files
 from app.web.health import health, metrics_endpoint, ready
@@ -76,6 +77,7 @@ def create_app(config: Settings | None = None, *, database_url: str | None = Non
             Route("/imports/{job_id}/errors.csv", import_errors),
             Route("/unsubscribe/{token}", unsubscribe_endpoint, methods=["GET", "POST"]),
             Mount(STATIC_PATH, static_files(), name="static"),
+            console_mount(),  # the Sieve Console (app/web/console.py)
             *tracking_routes(config),  # open pixel and click redirect (app/web/tracking.py)
         ],
         middleware=[

@@ -263,6 +263,11 @@ def test_demo_serves_the_sample_links_to_its_own_port_and_reuses_its_keys(
         _wait_for(served, "the demo's API")
         member = ask(MEMBERSHIPS, demo.keys["sample"])["data"]["memberships"]
         assert member == [{"member": True}, {"member": True}]  # as the README prints
+        # the console's URL is printed, and it is served there
+        console_url = f"http://127.0.0.1:{port}/console/"
+        assert f"  Console:   {console_url}" in demo.lines, demo.lines
+        page = httpx.get(console_url, timeout=10)
+        assert page.status_code == 200 and '<div id="app">' in page.text
         generated = ask("{ people(first: 1) { totalCount } }", demo.keys["demo"])
         assert generated["data"]["people"]["totalCount"] == 30
         # the worker's welcome email links back to this port, not PUBLIC_URL's default

@@ -20,8 +20,10 @@ from strawberry.types.base import get_object_definition
 from app import settings as app_settings
 from app.graphql.admin.mutations import AdminMutation
 from app.graphql.admin.queries import AdminQuery
+from app.graphql.admin.workspace import WorkspaceQuery
 from app.graphql.analytics.queries import AnalyticsQuery
 from app.graphql.broadcasts.mutations import BroadcastMutation
+from app.graphql.broadcasts.preview import EmailPreviewQuery
 from app.graphql.broadcasts.queries import BroadcastQuery
 from app.graphql.broadcasts.subscriptions import BroadcastSubscription
 from app.graphql.catalog.queries import CatalogQuery
@@ -53,8 +55,10 @@ Query = merge_types(
         SegmentQuery,
         AnalyticsQuery,
         BroadcastQuery,
+        EmailPreviewQuery,
         FlowQuery,
         AdminQuery,
+        WorkspaceQuery,
         SuppressionQuery,
         SenderQuery,
         FrequencyQuery,

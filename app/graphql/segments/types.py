@@ -24,6 +24,8 @@ from app.graphql.context import Info
 from app.graphql.errors import USER_ERRORS, ClientError, UserError
 from app.graphql.pagination import After, Edge, First, PageInfo, decode_cursor, edges_of, page_size
 from app.graphql.people.types import Person, PersonConnection
+from app.graphql.scalars import JSON
+from app.graphql.segments.definition_input import definition_input
 from app.graphql.segments.filters import (
     Condition,
     FilterGroup,
@@ -125,6 +127,13 @@ class Segment:
     @strawberry.field(description="The definition exactly as saved.")
     def definition(self) -> FilterGroup:
         return filter_group(ast.from_json(self.model.definition))
+
+    @strawberry.field(
+        description="The definition as one JSON value shaped like FilterGroupInput, whole at"
+        " any depth: what a client edits and sends back."
+    )
+    def definition_input(self) -> JSON:
+        return JSON(definition_input(filter_group(ast.from_json(self.model.definition))))
 
     @strawberry.field(description="Members right now.")
     async def count(self, info: Info) -> int:
