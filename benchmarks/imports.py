@@ -34,9 +34,17 @@ DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/sieve_bench_importer"
 PLANS = ["free", "pro", "team", "enterprise"]
 TAGS = ["vip", "beta", "newsletter", "churn-risk", "trial", "partner"]
 COUNTRIES = ["US", "FR", "DE", "GB", "BR", "JP", "IN"]
-MAPPING = {"email": "email", "tags": "tags", "country": "country", "city": "city",
-           "fields": {"first_name": "first_name", "plan": "plan",
-                      "seats": {"column": "seats", "type": "number"}}}  # fmt: skip
+MAPPING = {
+    "email": "email",
+    "tags": "tags",
+    "country": "country",
+    "city": "city",
+    "fields": {
+        "first_name": "first_name",
+        "plan": "plan",
+        "seats": {"column": "seats", "type": "number"},
+    },
+}
 
 
 def write_csv(path: Path, rows: int, *, seed: int, bad_every: int = 100) -> None:
@@ -53,8 +61,17 @@ def write_csv(path: Path, rows: int, *, seed: int, bad_every: int = 100) -> None
                 else:
                     seats = "many"
             tags = ",".join(rng.sample(TAGS, rng.randint(0, 3)))
-            writer.writerow([email, tags, f"Name{rng.randint(1, 9999)}", rng.choice(PLANS),
-                             seats, rng.choice(COUNTRIES), f"City {rng.randint(1, 300)}"])  # fmt: skip
+            writer.writerow(
+                [
+                    email,
+                    tags,
+                    f"Name{rng.randint(1, 9999)}",
+                    rng.choice(PLANS),
+                    seats,
+                    rng.choice(COUNTRIES),
+                    f"City {rng.randint(1, 300)}",
+                ]
+            )
 
 
 async def _fresh_database(url: str) -> None:
@@ -78,13 +95,20 @@ def _columns(path: Path) -> list[tuple[str, str, str, str]]:
         for email, tags, first, plan, seats, country, _city in list(csv.reader(handle))[1:]:
             if "@" in email and seats.isdigit():
                 fields = {"first_name": first, "plan": plan, "seats": int(seats)}
-                out.append((email, json.dumps(tags.split(",") if tags else []), json.dumps(fields),
-                            country))  # fmt: skip
+                out.append(
+                    (
+                        email,
+                        json.dumps(tags.split(",") if tags else []),
+                        json.dumps(fields),
+                        country,
+                    )
+                )
     return out
 
 
-async def _floor(url: str, workspace_id: int, rows: list[tuple[str, str, str, str]],
-                 chunk: int) -> tuple[float, float]:  # fmt: skip
+async def _floor(
+    url: str, workspace_id: int, rows: list[tuple[str, str, str, str]], chunk: int
+) -> tuple[float, float]:
     """Seconds to insert, then to update, the rows with bare set-based statements."""
     conn = await asyncpg.connect(url)
     try:
@@ -97,8 +121,9 @@ async def _floor(url: str, workspace_id: int, rows: list[tuple[str, str, str, st
                     " created_at, updated_at) SELECT $1, u.e, 'SUBSCRIBED', u.t::jsonb, u.f::jsonb,"
                     " u.c, now(), now() FROM unnest($2::text[], $3::text[], $4::text[], $5::text[])"
                     " AS u(e, t, f, c)",
-                    workspace_id, *[list(column) for column in zip(*part, strict=True)],
-                )  # fmt: skip
+                    workspace_id,
+                    *[list(column) for column in zip(*part, strict=True)],
+                )
         inserted = time.perf_counter() - started
         started = time.perf_counter()
         for i in range(0, len(rows), chunk):
@@ -108,8 +133,11 @@ async def _floor(url: str, workspace_id: int, rows: list[tuple[str, str, str, st
                     "UPDATE people AS p SET tags = u.t::jsonb, fields = u.f::jsonb, updated_at ="
                     " now() FROM unnest($2::text[], $3::text[], $4::text[]) AS u(e, t, f)"
                     " WHERE p.workspace_id = $1 AND p.email = u.e",
-                    workspace_id, [r[0] for r in part], [r[2] for r in part], [r[1] for r in part],
-                )  # fmt: skip
+                    workspace_id,
+                    [r[0] for r in part],
+                    [r[2] for r in part],
+                    [r[1] for r in part],
+                )
         return inserted, time.perf_counter() - started
     finally:
         await conn.close()
@@ -131,9 +159,14 @@ async def run(url: str, rows: int) -> list[tuple[str, int, float, int, int, int]
         async with database(url):
             workspace = await create_workspace("import-bench")
             for label, path in (("new people", first), ("updates", second)):
-                job = await prepare(workspace.id, path, mapping=MAPPING,
-                                    mode=ImportMode.CREATE_OR_UPDATE, filename=path.name,
-                                    source="bench")  # fmt: skip
+                job = await prepare(
+                    workspace.id,
+                    path,
+                    mapping=MAPPING,
+                    mode=ImportMode.CREATE_OR_UPDATE,
+                    filename=path.name,
+                    source="bench",
+                )
                 started = time.perf_counter()
                 done = await run_import(job, path)
                 seconds = time.perf_counter() - started
@@ -157,8 +190,15 @@ def main() -> None:
     for column in ("phase", "rows", "seconds", "rows/s", "created", "updated", "rejected"):
         table.add_column(column, justify="left" if column == "phase" else "right")
     for label, n, seconds, created, updated, rejected in results:
-        table.add_row(label, f"{n:,}", f"{seconds:.2f}", f"{n / seconds:,.0f}", f"{created:,}",
-                      f"{updated:,}", f"{rejected:,}")  # fmt: skip
+        table.add_row(
+            label,
+            f"{n:,}",
+            f"{seconds:.2f}",
+            f"{n / seconds:,.0f}",
+            f"{created:,}",
+            f"{updated:,}",
+            f"{rejected:,}",
+        )
     Console().print(table)
 
 

@@ -43,7 +43,8 @@ graphql_enum(
         DomainErrorCode.FORBIDDEN: "The key's scope does not allow this operation.",
         DomainErrorCode.UNAVAILABLE: "A dependency (Redis) is down: nothing changed; retry.",
         DomainErrorCode.SUPPRESSED: "The address is on the workspace's suppression list.",
-        DomainErrorCode.INTERRUPTED: "A job stopped before it finished (the process stopped).",
+        DomainErrorCode.INTERRUPTED: "A job (an import) stopped before its end: its process"
+        " ended or an unexpected error stopped it; what it wrote stays.",
     },
 )
 ErrorCode = DomainErrorCode

@@ -73,27 +73,44 @@ class ImportJob:
     @classmethod
     def of(cls, r: dict[str, Any]) -> ImportJob:
         return cls(
-            id=int(r["id"]), workspace_id=int(r["workspace_id"]), status=ImportStatus(r["status"]),
-            mode=ImportMode(r["mode"]), mapping=load_json(r["mapping"]), filename=r["filename"],
-            source=r["source"], bytes_total=int(r["bytes_total"]),
+            id=int(r["id"]),
+            workspace_id=int(r["workspace_id"]),
+            status=ImportStatus(r["status"]),
+            mode=ImportMode(r["mode"]),
+            mapping=load_json(r["mapping"]),
+            filename=r["filename"],
+            source=r["source"],
+            bytes_total=int(r["bytes_total"]),
             rows_total=None if r["rows_total"] is None else int(r["rows_total"]),
-            rows_processed=int(r["rows_processed"]), created=int(r["created_count"]),
-            updated=int(r["updated_count"]), unchanged=int(r["unchanged_count"]),
-            skipped=int(r["skipped_count"]), rejected=int(r["rejected_count"]),
+            rows_processed=int(r["rows_processed"]),
+            created=int(r["created_count"]),
+            updated=int(r["updated_count"]),
+            unchanged=int(r["unchanged_count"]),
+            skipped=int(r["skipped_count"]),
+            rejected=int(r["rejected_count"]),
             error_count=int(r["error_count"]),
             error_code=ErrorCode(r["error_code"]) if r["error_code"] else None,
-            error_message=r["error_message"], created_at=when(r["created_at"]),  # type: ignore[arg-type]
-            started_at=when(r["started_at"]), finished_at=when(r["finished_at"]),
+            error_message=r["error_message"],
+            created_at=when(r["created_at"]),  # type: ignore[arg-type]
+            started_at=when(r["started_at"]),
+            finished_at=when(r["finished_at"]),
             heartbeat_at=when(r["heartbeat_at"]),
-        )  # fmt: skip
+        )
 
     @property
     def finished(self) -> bool:
         return self.status in (ImportStatus.DONE, ImportStatus.FAILED)
 
 
-async def create_job(workspace_id: int, *, mode: ImportMode, mapping: dict[str, Any],
-                     filename: str, bytes_total: int, source: str) -> ImportJob:  # fmt: skip
+async def create_job(
+    workspace_id: int,
+    *,
+    mode: ImportMode,
+    mapping: dict[str, Any],
+    filename: str,
+    bytes_total: int,
+    source: str,
+) -> ImportJob:
     """A QUEUED job; refused (TOO_MANY) while the workspace has IMPORT_MAX_ACTIVE others."""
     conn = connection()
     params = SqlParams(dialect_of(conn))
@@ -106,8 +123,12 @@ async def create_job(workspace_id: int, *, mode: ImportMode, mapping: dict[str, 
         params.values,
     )
     if int(active[0]["n"]) >= limit:
-        raise UserInputError.single((), f"This workspace already has {limit} imports queued or"
-                                    " running; wait for one to finish.", ErrorCode.TOO_MANY)  # fmt: skip
+        raise UserInputError.single(
+            (),
+            f"This workspace already has {limit} imports queued or"
+            " running; wait for one to finish.",
+            ErrorCode.TOO_MANY,
+        )
     params = SqlParams(dialect_of(conn))
     now = now_utc()
     rows = await fetch_all(
@@ -174,8 +195,9 @@ async def expire_stale(workspace_id: int) -> None:
     )
 
 
-async def update_job(job_id: int, *, expect: Sequence[ImportStatus] | None = None,
-                     **values: Any) -> bool:  # fmt: skip
+async def update_job(
+    job_id: int, *, expect: Sequence[ImportStatus] | None = None, **values: Any
+) -> bool:
     """Set columns; with `expect`, only while the job is in one of those states."""
     conn = connection()
     params = SqlParams(dialect_of(conn))
@@ -187,17 +209,27 @@ async def update_job(job_id: int, *, expect: Sequence[ImportStatus] | None = Non
     return bool(changed)
 
 
-async def record_chunk(conn: BaseDBAsyncClient, job: ImportJob, outcome: ChunkOutcome,
-                       rows: int, errors: Sequence[RowError]) -> None:  # fmt: skip
+async def record_chunk(
+    conn: BaseDBAsyncClient,
+    job: ImportJob,
+    outcome: ChunkOutcome,
+    rows: int,
+    errors: Sequence[RowError],
+) -> None:
     """Inside the chunk's transaction, last: the counters, then its refused rows. The
     counters' update locks the job's row, so chunks written at once record one after the
     other, and errors are kept in order until IMPORT_MAX_ERRORS (the ones kept before
     are the first `min(error_count, limit)`)."""
     params = SqlParams(dialect_of(conn))
-    counters = {"rows_processed": rows, "created_count": outcome.created,
-                "updated_count": outcome.updated, "unchanged_count": outcome.unchanged,
-                "skipped_count": outcome.skipped, "rejected_count": len({e.row for e in errors}),
-                "error_count": len(errors)}  # fmt: skip
+    counters = {
+        "rows_processed": rows,
+        "created_count": outcome.created,
+        "updated_count": outcome.updated,
+        "unchanged_count": outcome.unchanged,
+        "skipped_count": outcome.skipped,
+        "rejected_count": len({e.row for e in errors}),
+        "error_count": len(errors),
+    }
     sets = ", ".join(f"{c} = {c} + {params.add(n)}" for c, n in counters.items())
     updated = await fetch_all(
         conn,
@@ -231,8 +263,13 @@ async def error_page(
         f" WHERE {where} ORDER BY id LIMIT {params.add(limit)}",
         params.values,
     )
-    return [(int(r["id"]), RowError(int(r["row_number"]), r["column_name"], ErrorCode(r["code"]),
-                                    r["message"])) for r in rows]  # fmt: skip
+    return [
+        (
+            int(r["id"]),
+            RowError(int(r["row_number"]), r["column_name"], ErrorCode(r["code"]), r["message"]),
+        )
+        for r in rows
+    ]
 
 
 async def all_errors(job_id: int) -> AsyncIterator[RowError]:

@@ -78,16 +78,25 @@ def _header(raw: Sequence[str], max_columns: int) -> tuple[tuple[str, ...], list
     errors: list[UserError] = []
     header = tuple(name.strip() for name in raw)
     if len(header) > max_columns:
-        errors.append(UserError(("header",), f"The file has {len(header)} columns; an import"
-                                f" takes at most {max_columns}.", ErrorCode.TOO_MANY))  # fmt: skip
+        errors.append(
+            UserError(
+                ("header",),
+                f"The file has {len(header)} columns; an import takes at most {max_columns}.",
+                ErrorCode.TOO_MANY,
+            )
+        )
     seen: set[str] = set()
     for index, name in enumerate(header):
         if not name:
-            errors.append(UserError(("header", index), f"Column {index + 1} has no name.",
-                                    ErrorCode.REQUIRED))  # fmt: skip
+            errors.append(
+                UserError(("header", index), f"Column {index + 1} has no name.", ErrorCode.REQUIRED)
+            )
         elif name in seen:
-            errors.append(UserError(("header", index), f"Two columns are named {show(name)}.",
-                                    ErrorCode.DUPLICATE))  # fmt: skip
+            errors.append(
+                UserError(
+                    ("header", index), f"Two columns are named {show(name)}.", ErrorCode.DUPLICATE
+                )
+            )
         seen.add(name)
     return header, errors
 
@@ -102,45 +111,65 @@ def _automatic(header: tuple[str, ...]) -> dict[str, Any]:
     return mapping
 
 
-def _column(header: tuple[str, ...], raw: Any, path: tuple[str, ...],
-            errors: list[UserError]) -> int | None:  # fmt: skip
+def _column(
+    header: tuple[str, ...], raw: Any, path: tuple[str, ...], errors: list[UserError]
+) -> int | None:
     if not isinstance(raw, str):
-        errors.append(UserError(path, "Name a column by its header, as a string.",
-                                ErrorCode.TYPE_MISMATCH))  # fmt: skip
+        errors.append(
+            UserError(path, "Name a column by its header, as a string.", ErrorCode.TYPE_MISMATCH)
+        )
         return None
     if raw.strip() not in header:
-        errors.append(UserError(path, f"The file has no column {show(raw.strip())}; its columns"
-                                f" are {show(', '.join(header))}.", ErrorCode.NOT_FOUND))  # fmt: skip
+        errors.append(
+            UserError(
+                path,
+                f"The file has no column {show(raw.strip())}; its columns"
+                f" are {show(', '.join(header))}.",
+                ErrorCode.NOT_FOUND,
+            )
+        )
         return None
     return header.index(raw.strip())
 
 
-def _field(header: tuple[str, ...], key: Any, spec: Any,
-           errors: list[UserError]) -> FieldColumn | None:  # fmt: skip
+def _field(
+    header: tuple[str, ...], key: Any, spec: Any, errors: list[UserError]
+) -> FieldColumn | None:
     path = ("fields", printable(str(key)[:80]))
     if not isinstance(key, str) or not KEY_PATTERN.fullmatch(key):
-        errors.append(UserError(path, f"{show(str(key))} is not a valid field key: a letter or _"
-                                " first, then letters, digits, _ or -, at most 64 characters"
-                                " (map the column to another key).", ErrorCode.INVALID))  # fmt: skip
+        errors.append(
+            UserError(
+                path,
+                f"{show(str(key))} is not a valid field key: a letter or _"
+                " first, then letters, digits, _ or -, at most 64 characters"
+                " (map the column to another key).",
+                ErrorCode.INVALID,
+            )
+        )
         return None
     if isinstance(spec, str):
         spec = {"column": spec}
     if not isinstance(spec, Mapping):
-        errors.append(UserError(path, "A field maps to a column name or {column, type}.",
-                                ErrorCode.TYPE_MISMATCH))  # fmt: skip
+        errors.append(
+            UserError(
+                path, "A field maps to a column name or {column, type}.", ErrorCode.TYPE_MISMATCH
+            )
+        )
         return None
     column = _column(header, spec.get("column"), (*path, "column"), errors)
     try:
         kind = FieldType(spec.get("type") or FieldType.STRING)
     except ValueError:
-        errors.append(UserError((*path, "type"), "type is string, number or boolean.",
-                                ErrorCode.INVALID))  # fmt: skip
+        errors.append(
+            UserError((*path, "type"), "type is string, number or boolean.", ErrorCode.INVALID)
+        )
         return None
     return FieldColumn(key, column, kind) if column is not None else None
 
 
-def plan_columns(raw_header: Sequence[str], mapping: Mapping[str, Any] | None, *,
-                 max_columns: int) -> ColumnPlan:  # fmt: skip
+def plan_columns(
+    raw_header: Sequence[str], mapping: Mapping[str, Any] | None, *, max_columns: int
+) -> ColumnPlan:
     """The mapping resolved against the header, or MappingError naming every problem
     (its path is in the mapping: `["fields", "seats", "column"]`, or `["header", 3]`)."""
     header, errors = _header(raw_header, max_columns)
@@ -155,8 +184,12 @@ def plan_columns(raw_header: Sequence[str], mapping: Mapping[str, Any] | None, *
     known = (*ATTRIBUTES, "fields", "tagSeparator")
     for key in mapping:
         if key not in known:
-            errors.append(UserError((printable(str(key)[:80]),), f"Unknown mapping key"
-                                    f" {show(str(key))}; expected {', '.join(known)}."))  # fmt: skip
+            errors.append(
+                UserError(
+                    (printable(str(key)[:80]),),
+                    f"Unknown mapping key {show(str(key))}; expected {', '.join(known)}.",
+                )
+            )
     attributes: dict[str, int] = {}
     for name in ATTRIBUTES:
         if mapping.get(name) is not None:
@@ -164,20 +197,31 @@ def plan_columns(raw_header: Sequence[str], mapping: Mapping[str, Any] | None, *
             if column is not None:
                 attributes[name] = column
     if "email" not in attributes and not any(e.path == ("email",) for e in errors):
-        errors.append(UserError(("email",), "Map a column to email: people are matched by"
-                                " their email address.", ErrorCode.REQUIRED))  # fmt: skip
+        errors.append(
+            UserError(
+                ("email",),
+                "Map a column to email: people are matched by their email address.",
+                ErrorCode.REQUIRED,
+            )
+        )
     raw_fields = mapping.get("fields") or {}
     if not isinstance(raw_fields, Mapping):
-        errors.append(UserError(("fields",), "fields maps field keys to columns.",
-                                ErrorCode.TYPE_MISMATCH))  # fmt: skip
+        errors.append(
+            UserError(("fields",), "fields maps field keys to columns.", ErrorCode.TYPE_MISMATCH)
+        )
         raw_fields = {}
     if len(raw_fields) > MAX_FIELDS:
         errors.append(UserError(("fields",), f"At most {MAX_FIELDS} fields.", ErrorCode.TOO_MANY))
     fields = [f for k, spec in raw_fields.items() if (f := _field(header, k, spec, errors))]
     separator = mapping.get("tagSeparator", ",")
     if not isinstance(separator, str) or not 0 < len(separator) <= MAX_SEPARATOR:
-        errors.append(UserError(("tagSeparator",), f"tagSeparator is 1 to {MAX_SEPARATOR}"
-                                " characters.", ErrorCode.INVALID))  # fmt: skip
+        errors.append(
+            UserError(
+                ("tagSeparator",),
+                f"tagSeparator is 1 to {MAX_SEPARATOR} characters.",
+                ErrorCode.INVALID,
+            )
+        )
     if errors:
         raise MappingError(errors)
     return ColumnPlan(header, attributes, tuple(fields), separator)

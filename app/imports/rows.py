@@ -55,8 +55,9 @@ def _boolean(text: str) -> bool | None:
     return True if lowered in TRUE else False if lowered in FALSE else None
 
 
-def _item(plan: ColumnPlan, cells: Sequence[str], row: int,
-          errors: list[RowError]) -> dict[str, Any]:  # fmt: skip
+def _item(
+    plan: ColumnPlan, cells: Sequence[str], row: int, errors: list[RowError]
+) -> dict[str, Any]:
     """The upsertPeople item this row stands for; empty cells are left out (unchanged)."""
     item: dict[str, Any] = {}
     for name, column in plan.attributes.items():
@@ -76,12 +77,24 @@ def _item(plan: ColumnPlan, cells: Sequence[str], row: int,
             continue
         value: Any = cell
         if spec.type is FieldType.NUMBER and (value := _number(cell)) is None:
-            errors.append(RowError(row, plan.name_of(spec.column), ErrorCode.TYPE_MISMATCH,
-                                   f"{spec.key} takes a number; this cell is not one."))  # fmt: skip
+            errors.append(
+                RowError(
+                    row,
+                    plan.name_of(spec.column),
+                    ErrorCode.TYPE_MISMATCH,
+                    f"{spec.key} takes a number; this cell is not one.",
+                )
+            )
             continue
         if spec.type is FieldType.BOOLEAN and (value := _boolean(cell)) is None:
-            errors.append(RowError(row, plan.name_of(spec.column), ErrorCode.TYPE_MISMATCH,
-                                   f"{spec.key} takes true or false (yes/no, 1/0)."))  # fmt: skip
+            errors.append(
+                RowError(
+                    row,
+                    plan.name_of(spec.column),
+                    ErrorCode.TYPE_MISMATCH,
+                    f"{spec.key} takes true or false (yes/no, 1/0).",
+                )
+            )
             continue
         fields[spec.key] = value
     if fields:
@@ -141,8 +154,9 @@ def _column_of(plan: ColumnPlan, path: tuple[Any, ...]) -> str:
     return plan.name_of(column) if column is not None else str(head)
 
 
-def read_row(plan: ColumnPlan, raw: Sequence[str], row: int
-             ) -> tuple[PersonChange | None, list[RowError]]:  # fmt: skip
+def read_row(
+    plan: ColumnPlan, raw: Sequence[str], row: int
+) -> tuple[PersonChange | None, list[RowError]]:
     """Row `row` (the header is row 1) as a change, or every problem found in it."""
     width = len(plan.header)
     if len(raw) > width:

@@ -50,18 +50,35 @@ def plan_for(path: Path, mapping: Mapping[str, Any] | None) -> ColumnPlan:
         raise UserInputError(e.under("mapping") for e in exc.errors) from None
 
 
-async def prepare(workspace_id: int, path: Path, *, mapping: Mapping[str, Any] | None,
-                  mode: ImportMode, filename: str, source: str) -> ImportJob:  # fmt: skip
+async def prepare(
+    workspace_id: int,
+    path: Path,
+    *,
+    mapping: Mapping[str, Any] | None,
+    mode: ImportMode,
+    filename: str,
+    source: str,
+) -> ImportJob:
     """A QUEUED job for this file, once its header and the mapping fit together."""
     plan = plan_for(path, mapping)
-    return await jobs.create_job(workspace_id, mode=mode, mapping=plan.as_json(),
-                                 filename=filename, bytes_total=path.stat().st_size,
-                                 source=source)  # fmt: skip
+    return await jobs.create_job(
+        workspace_id,
+        mode=mode,
+        mapping=plan.as_json(),
+        filename=filename,
+        bytes_total=path.stat().st_size,
+        source=source,
+    )
 
 
-async def _apply(job: ImportJob, plan: ColumnPlan, rows: list[tuple[int, PersonChange]],
-                 errors: list[RowError], processed: int,
-                 previous: asyncio.Task[None] | None = None) -> None:  # fmt: skip
+async def _apply(
+    job: ImportJob,
+    plan: ColumnPlan,
+    rows: list[tuple[int, PersonChange]],
+    errors: list[RowError],
+    processed: int,
+    previous: asyncio.Task[None] | None = None,
+) -> None:
     """One chunk and its counters in one transaction; run again if another writer raced.
     The counters and errors are recorded after the `previous` chunk's, so the report
     stays in row order when two chunks are written at once."""
@@ -71,9 +88,14 @@ async def _apply(job: ImportJob, plan: ColumnPlan, rows: list[tuple[int, PersonC
             async with in_transaction("default") as conn:
                 outcome = ChunkOutcome()
                 if rows:
-                    outcome = await apply_chunk(conn, job.workspace_id, rows, status_column=status_column,
-                                                create_only=job.mode is ImportMode.CREATE_ONLY,
-                                                now=now_utc())  # fmt: skip
+                    outcome = await apply_chunk(
+                        conn,
+                        job.workspace_id,
+                        rows,
+                        status_column=status_column,
+                        create_only=job.mode is ImportMode.CREATE_ONLY,
+                        now=now_utc(),
+                    )
                 found = sorted([*errors, *outcome.errors], key=lambda e: e.row)
                 if previous is not None:
                     await asyncio.wait({previous})  # it never waits for this one
@@ -85,9 +107,14 @@ async def _apply(job: ImportJob, plan: ColumnPlan, rows: list[tuple[int, PersonC
 
 
 async def _fail(job: ImportJob, code: ErrorCode, message: str) -> None:
-    await jobs.update_job(job.id, expect=(ImportStatus.QUEUED, ImportStatus.RUNNING),
-                          status=ImportStatus.FAILED.value, error_code=code.value,
-                          error_message=message, finished_at=now_utc())  # fmt: skip
+    await jobs.update_job(
+        job.id,
+        expect=(ImportStatus.QUEUED, ImportStatus.RUNNING),
+        status=ImportStatus.FAILED.value,
+        error_code=code.value,
+        error_message=message,
+        finished_at=now_utc(),
+    )
 
 
 async def _scan(job: ImportJob, path: Path) -> int:
@@ -98,8 +125,13 @@ async def _scan(job: ImportJob, path: Path) -> int:
 
 async def run_import(job: ImportJob, path: Path, progress: Progress | None = None) -> ImportJob:
     """Run a QUEUED job to DONE or FAILED; returns it as it ended."""
-    if not await jobs.update_job(job.id, expect=(ImportStatus.QUEUED,), status="RUNNING",
-                                 started_at=now_utc(), heartbeat_at=now_utc()):  # fmt: skip
+    if not await jobs.update_job(
+        job.id,
+        expect=(ImportStatus.QUEUED,),
+        status="RUNNING",
+        started_at=now_utc(),
+        heartbeat_at=now_utc(),
+    ):
         return await _reload(job)
     try:
         await _run(job, path, progress)
@@ -110,8 +142,12 @@ async def run_import(job: ImportJob, path: Path, progress: Progress | None = Non
         raise
     except Exception:
         log.exception("import_failed", job=job.id)
-        await _fail(job, ErrorCode.INTERRUPTED, "An unexpected error stopped the import after"
-                    " the rows counted in rowsProcessed; those rows were imported.")  # fmt: skip
+        await _fail(
+            job,
+            ErrorCode.INTERRUPTED,
+            "An unexpected error stopped the import after"
+            " the rows counted in rowsProcessed; those rows were imported.",
+        )
     return await _reload(job)
 
 
@@ -122,8 +158,9 @@ async def _reload(job: ImportJob) -> ImportJob:
 
 
 async def _run(job: ImportJob, path: Path, progress: Progress | None) -> None:
-    plan = plan_columns(read_header(path), job.mapping,
-                        max_columns=app_settings.settings.import_max_columns)  # fmt: skip
+    plan = plan_columns(
+        read_header(path), job.mapping, max_columns=app_settings.settings.import_max_columns
+    )
     total = await _scan(job, path)
     await jobs.update_job(job.id, rows_total=total, heartbeat_at=now_utc())
     if progress is not None:
@@ -146,8 +183,9 @@ async def _run(job: ImportJob, path: Path, progress: Progress | None) -> None:
         await writers.drain()
     finally:
         writers.cancel()
-    await jobs.update_job(job.id, expect=(ImportStatus.RUNNING,), status="DONE",
-                          finished_at=now_utc())  # fmt: skip
+    await jobs.update_job(
+        job.id, expect=(ImportStatus.RUNNING,), status="DONE", finished_at=now_utc()
+    )
     if progress is not None:
         progress(await _reload(job))
 
@@ -156,8 +194,9 @@ class _Writers:
     """Chunks being written; a chunk sharing an email with one in flight waits for it, so
     the rows of one person are applied in file order."""
 
-    def __init__(self, job: ImportJob, plan: ColumnPlan, parallel: int,
-                 progress: Progress | None) -> None:  # fmt: skip
+    def __init__(
+        self, job: ImportJob, plan: ColumnPlan, parallel: int, progress: Progress | None
+    ) -> None:
         self.job, self.plan, self.parallel, self.progress = job, plan, parallel, progress
         self.flying: list[tuple[set[str], asyncio.Task[None]]] = []
 

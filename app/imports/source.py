@@ -35,8 +35,9 @@ def _reader(path: Path) -> Iterator[Iterator[list[str]]]:
 
 def _row_problem(row: int, exc: Exception) -> SourceError:
     if isinstance(exc, UnicodeDecodeError):
-        return SourceError(ErrorCode.INVALID, f"The file is not UTF-8 text (near row {row}):"
-                           " save it as CSV UTF-8.")  # fmt: skip
+        return SourceError(
+            ErrorCode.INVALID, f"The file is not UTF-8 text (near row {row}): save it as CSV UTF-8."
+        )
     return SourceError(ErrorCode.INVALID, f"Row {row} is not valid CSV: {exc}.")
 
 
@@ -63,8 +64,10 @@ def scan(path: Path, max_rows: int, beat: Callable[[int], None] | None = None) -
                     continue
                 count += 1
                 if count > max_rows:
-                    raise SourceError(ErrorCode.TOO_LARGE, f"The file has more than {max_rows}"
-                                      " rows; split it, nothing was imported.")  # fmt: skip
+                    raise SourceError(
+                        ErrorCode.TOO_LARGE,
+                        f"The file has more than {max_rows} rows; split it, nothing was imported.",
+                    )
                 if beat is not None and count % HEARTBEAT_ROWS == 0:
                     beat(count)
     except (csv.Error, UnicodeDecodeError) as exc:

@@ -96,8 +96,9 @@ async def _lock(
     )
     found: dict[str, _Stored] = {}
     for r in rows:
-        person = _person(_Holder(r["id"], r["email"], _STATUS[r["status"]],
-                                 parse_db_datetime(r["updated_at"])))  # fmt: skip
+        person = _person(
+            _Holder(r["id"], r["email"], _STATUS[r["status"]], parse_db_datetime(r["updated_at"]))
+        )
         state = {key: r[key] for key in _STATE}
         state["tags"], state["fields"] = load_json(r["tags"]), load_json(r["fields"])
         found[r["email"]] = _Stored(person, state)
@@ -105,20 +106,33 @@ async def _lock(
 
 
 def _new_state(status: Status | None) -> dict[str, Any]:
-    return {"status": (status or Status.SUBSCRIBED).value, "tags": [], "fields": {},
-            "country": None, "region": None, "city": None, "timezone": None}  # fmt: skip
+    return {
+        "status": (status or Status.SUBSCRIBED).value,
+        "tags": [],
+        "fields": {},
+        "country": None,
+        "region": None,
+        "city": None,
+        "timezone": None,
+    }
 
 
-def _subscribe_refusal(gate: SubscriptionGate, change: PersonChange, stored: _Stored | None,
-                       current: dict[str, Any] | None) -> str | None:  # fmt: skip
+def _subscribe_refusal(
+    gate: SubscriptionGate,
+    change: PersonChange,
+    stored: _Stored | None,
+    current: dict[str, Any] | None,
+) -> str | None:
     """Why this row may not make its address SUBSCRIBED (an import has no consent)."""
     block = gate.block(change.email, stored.person if stored else None)
     if block is not None:
         problem = refusal(block, None, admin=False, status_path=("status",))
         return problem.message if problem is not None else None
     if current is not None and current["status"] != Status.SUBSCRIBED.value:
-        return (f"An earlier row of this file made this address {current['status']};"
-                " subscribing it again needs the person's consent.")  # fmt: skip
+        return (
+            f"An earlier row of this file made this address {current['status']};"
+            " subscribing it again needs the person's consent."
+        )
     return None
 
 
@@ -136,8 +150,9 @@ async def apply_chunk(
     outcome = ChunkOutcome()
     emails = sorted({change.email for _, change in rows})
     found = await _lock(conn, workspace_id, emails)
-    gate = await SubscriptionGate.open(conn, workspace_id, emails, admin=False, now=now,
-                                       source="import")  # fmt: skip
+    gate = await SubscriptionGate.open(
+        conn, workspace_id, emails, admin=False, now=now, source="import"
+    )
     states: dict[str, dict[str, Any]] = {}
     for row, change in rows:
         stored = found.get(change.email)
@@ -169,19 +184,27 @@ async def apply_chunk(
         raise ChunkRace
     await _update(conn, workspace_id, {found[e].person.id: s for e, s in changed.items()}, now)
     written = {e: _person(_Holder(ids[e], e, _STATUS[states[e]["status"]])) for e in new}
-    written |= {e: _person(_Holder(found[e].person.id, e, _STATUS[s["status"]]))
-                for e, s in changed.items()}  # fmt: skip
+    written |= {
+        e: _person(_Holder(found[e].person.id, e, _STATUS[s["status"]])) for e, s in changed.items()
+    }
     await gate.record(written, created=new)
     return outcome
 
 
-async def _insert(conn: BaseDBAsyncClient, workspace_id: int, emails: list[str],
-                  states: dict[str, dict[str, Any]], now: datetime) -> dict[str, int]:  # fmt: skip
+async def _insert(
+    conn: BaseDBAsyncClient,
+    workspace_id: int,
+    emails: list[str],
+    states: dict[str, dict[str, Any]],
+    now: datetime,
+) -> dict[str, int]:
     """The new people; a row another transaction inserted first is skipped (not returned)."""
     if not emails:
         return {}
-    columns = "workspace_id, email, status, tags, fields, country, region, city, timezone," \
-              " created_at, updated_at"  # fmt: skip
+    columns = (
+        "workspace_id, email, status, tags, fields, country, region, city, timezone,"
+        " created_at, updated_at"
+    )
     conflict = "ON CONFLICT (workspace_id, email) DO NOTHING RETURNING id, email"
     if dialect_of(conn) is Dialect.POSTGRES:
         s = [states[e] for e in emails]
@@ -191,10 +214,19 @@ async def _insert(conn: BaseDBAsyncClient, workspace_id: int, emails: list[str],
             " u.r, u.ci, u.tz, $2, $2 FROM unnest($3::text[], $4::text[], $5::text[], $6::text[],"
             f" $7::text[], $8::text[], $9::text[], $10::text[]) AS u(e, s, t, f, c, r, ci, tz)"
             f" {conflict}) SELECT id, email FROM added",
-            [workspace_id, now, emails, [x["status"] for x in s], [_dump(x["tags"]) for x in s],
-             [_dump(x["fields"]) for x in s], [x["country"] for x in s],
-             [x["region"] for x in s], [x["city"] for x in s], [x["timezone"] for x in s]],
-        )  # fmt: skip
+            [
+                workspace_id,
+                now,
+                emails,
+                [x["status"] for x in s],
+                [_dump(x["tags"]) for x in s],
+                [_dump(x["fields"]) for x in s],
+                [x["country"] for x in s],
+                [x["region"] for x in s],
+                [x["city"] for x in s],
+                [x["timezone"] for x in s],
+            ],
+        )
         return {r["email"]: r["id"] for r in rows}
     out: dict[str, int] = {}
     for start in range(0, len(emails), SQLITE_ROWS_PER_INSERT):
@@ -218,8 +250,9 @@ async def _insert(conn: BaseDBAsyncClient, workspace_id: int, emails: list[str],
     return out
 
 
-async def _update(conn: BaseDBAsyncClient, workspace_id: int, states: dict[int, dict[str, Any]],
-                  now: datetime) -> None:  # fmt: skip
+async def _update(
+    conn: BaseDBAsyncClient, workspace_id: int, states: dict[int, dict[str, Any]], now: datetime
+) -> None:
     if not states:
         return
     ids = list(states)
@@ -231,14 +264,36 @@ async def _update(conn: BaseDBAsyncClient, workspace_id: int, states: dict[int, 
             " FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[],"
             " $8::text[], $9::text[], $10::text[]) AS u(id, s, t, f, c, r, ci, tz)"
             " WHERE p.workspace_id = $1 AND p.id = u.id",
-            [workspace_id, now, ids, [x["status"] for x in s], [_dump(x["tags"]) for x in s],
-             [_dump(x["fields"]) for x in s], [x["country"] for x in s],
-             [x["region"] for x in s], [x["city"] for x in s], [x["timezone"] for x in s]],
-        )  # fmt: skip
+            [
+                workspace_id,
+                now,
+                ids,
+                [x["status"] for x in s],
+                [_dump(x["tags"]) for x in s],
+                [_dump(x["fields"]) for x in s],
+                [x["country"] for x in s],
+                [x["region"] for x in s],
+                [x["city"] for x in s],
+                [x["timezone"] for x in s],
+            ],
+        )
         return
     await conn.execute_many(
         "UPDATE people SET status = ?1, tags = ?2, fields = ?3, country = ?4, region = ?5,"
         " city = ?6, timezone = ?7, updated_at = ?8 WHERE workspace_id = ?9 AND id = ?10",
-        [[x["status"], _dump(x["tags"]), _dump(x["fields"]), x["country"], x["region"],
-          x["city"], x["timezone"], now, workspace_id, pid] for pid, x in zip(ids, s, strict=True)],
-    )  # fmt: skip
+        [
+            [
+                x["status"],
+                _dump(x["tags"]),
+                _dump(x["fields"]),
+                x["country"],
+                x["region"],
+                x["city"],
+                x["timezone"],
+                now,
+                workspace_id,
+                pid,
+            ]
+            for pid, x in zip(ids, s, strict=True)
+        ],
+    )

@@ -33,8 +33,14 @@ class TimelineEvent:
     created_at: datetime
 
 
-def _where(params: SqlParams, workspace_id: int, person_id: int, names: Sequence[str] | None,
-           window: Window | None, now: datetime) -> list[str]:  # fmt: skip
+def _where(
+    params: SqlParams,
+    workspace_id: int,
+    person_id: int,
+    names: Sequence[str] | None,
+    window: Window | None,
+    now: datetime,
+) -> list[str]:
     where = [f"workspace_id = {params.add(workspace_id)}", f"person_id = {params.add(person_id)}"]
     if names is not None:
         where.append(f"name {bind_list(params, sorted(set(names)), 'text')}")
@@ -79,8 +85,14 @@ async def person_events(
     ]
 
 
-async def count_person_events(workspace_id: int, person_id: int, *, names: Sequence[str] | None,
-                              window: Window | None, now: datetime) -> int:  # fmt: skip
+async def count_person_events(
+    workspace_id: int,
+    person_id: int,
+    *,
+    names: Sequence[str] | None,
+    window: Window | None,
+    now: datetime,
+) -> int:
     conn = point_connection()
     params = SqlParams(dialect_of(conn))
     where = _where(params, workspace_id, person_id, names, window, now)

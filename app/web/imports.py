@@ -109,8 +109,12 @@ class _Form:
             self.has_file = True
             self.filename = options.get(b"filename", b"").decode("utf-8", "replace")[:200]
         elif name not in ("mapping", "mode"):
-            raise UploadRefused(400, ErrorCode.INVALID, f"Unknown part {name[:40]!r}: send"
-                                " file, mapping and mode.", name[:40])  # fmt: skip
+            raise UploadRefused(
+                400,
+                ErrorCode.INVALID,
+                f"Unknown part {name[:40]!r}: send file, mapping and mode.",
+                name[:40],
+            )
         self._part = name
         self.values.setdefault(name, bytearray())
 
@@ -118,15 +122,23 @@ class _Form:
         if self._part == "file":
             self.file_bytes += end - start
             if self.file_bytes > self.max_file:
-                raise UploadRefused(413, ErrorCode.TOO_LARGE, f"The file is larger than"
-                                    f" {self.max_file} bytes (IMPORT_MAX_BYTES).", "file")  # fmt: skip
+                raise UploadRefused(
+                    413,
+                    ErrorCode.TOO_LARGE,
+                    f"The file is larger than {self.max_file} bytes (IMPORT_MAX_BYTES).",
+                    "file",
+                )
             self.spool.write(data[start:end])
         elif self._part is not None:
             part = self.values[self._part]
             part += data[start:end]
             if len(part) > MAX_FORM_PART:
-                raise UploadRefused(400, ErrorCode.TOO_LARGE, f"{self._part} is longer than"
-                                    f" {MAX_FORM_PART} bytes.", self._part)  # fmt: skip
+                raise UploadRefused(
+                    400,
+                    ErrorCode.TOO_LARGE,
+                    f"{self._part} is longer than {MAX_FORM_PART} bytes.",
+                    self._part,
+                )
 
 
 async def _receive_form(request: Request, spool: Any) -> _Form:
@@ -156,24 +168,31 @@ def _options(form: _Form) -> tuple[dict[str, Any] | None, ImportMode]:
     try:
         mode = ImportMode(mode_text.strip().upper())
     except ValueError:
-        raise UploadRefused(400, ErrorCode.INVALID, "mode is CREATE_OR_UPDATE or CREATE_ONLY.",
-                            "mode") from None  # fmt: skip
+        raise UploadRefused(
+            400, ErrorCode.INVALID, "mode is CREATE_OR_UPDATE or CREATE_ONLY.", "mode"
+        ) from None
     return mapping, mode
 
 
 def job_json(job: ImportJob) -> dict[str, Any]:
     """The job as the upload answers it (the GraphQL ImportJob has every field)."""
     ident = encode_id("Import", job.id)
-    return {"id": ident, "status": job.status.value, "mode": job.mode.value,
-            "filename": job.filename, "bytesTotal": job.bytes_total,
-            "errorsUrl": f"/imports/{ident}/errors.csv"}  # fmt: skip
+    return {
+        "id": ident,
+        "status": job.status.value,
+        "mode": job.mode.value,
+        "filename": job.filename,
+        "bytesTotal": job.bytes_total,
+        "errorsUrl": f"/imports/{ident}/errors.csv",
+    }
 
 
 async def upload_people(request: Request) -> Response:
     principal = await _principal(request)
     if principal is None:
-        return _refusal(401, ErrorCode.UNAUTHENTICATED, "Send a valid API key as"
-                        " 'Authorization: Bearer <key>'.")  # fmt: skip
+        return _refusal(
+            401, ErrorCode.UNAUTHENTICATED, "Send a valid API key as 'Authorization: Bearer <key>'."
+        )
     if not principal.scope.allows(Scope.WRITE):
         return _refusal(403, ErrorCode.FORBIDDEN, "Importing needs a key with the write scope.")
     folder = app_settings.settings.import_spool_dir or None
@@ -185,13 +204,20 @@ async def upload_people(request: Request) -> Response:
         with os.fdopen(handle, "wb") as spool:
             form = await _receive_form(request, spool)
         mapping, mode = _options(form)
-        job = await prepare(principal.workspace_id, path, mapping=mapping, mode=mode,
-                            filename=form.filename, source="api")  # fmt: skip
+        job = await prepare(
+            principal.workspace_id,
+            path,
+            mapping=mapping,
+            mode=mode,
+            filename=form.filename,
+            source="api",
+        )
         start_in_background(job, path)
         keep = True
         ident = job_json(job)["id"]
-        return JSONResponse({"job": job_json(job)}, status_code=202,
-                            headers={"Location": f"/imports/{ident}"})  # fmt: skip
+        return JSONResponse(
+            {"job": job_json(job)}, status_code=202, headers={"Location": f"/imports/{ident}"}
+        )
     except UploadRefused as exc:
         return _refusal(exc.status, exc.code, exc.message, exc.path)
     except UserInputError as exc:
@@ -223,13 +249,19 @@ async def import_errors(request: Request) -> Response:
     """The refused rows of an import as CSV: row, column, code, message (row order)."""
     principal = await _principal(request)
     if principal is None:
-        return _refusal(401, ErrorCode.UNAUTHENTICATED, "Send a valid API key as"
-                        " 'Authorization: Bearer <key>'.")  # fmt: skip
+        return _refusal(
+            401, ErrorCode.UNAUTHENTICATED, "Send a valid API key as 'Authorization: Bearer <key>'."
+        )
     job_id = decode_id("Import", request.path_params["job_id"])
     job = await jobs.get_job(principal.workspace_id, job_id) if job_id is not None else None
     if job is None:
         return _refusal(404, ErrorCode.NOT_FOUND, "No such import.")
     name = f"{encode_id('Import', job.id)}-errors.csv"
-    return StreamingResponse(_report(job.id), media_type="text/csv; charset=utf-8",
-                             headers={"Content-Disposition": f'attachment; filename="{name}"',
-                                      "X-Total-Count": str(job.error_count)})  # fmt: skip
+    return StreamingResponse(
+        _report(job.id),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "X-Total-Count": str(job.error_count),
+        },
+    )

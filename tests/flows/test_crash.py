@@ -59,7 +59,7 @@ async def test_sigkill_mid_flow_never_advances_twice_nor_sends_twice(
     env = {
         **os.environ, "DATABASE_URL": database_url, "REDIS_URL": REDIS_TEST_URL,
         "SIEVE_QUEUE": arq_redis.default_queue_name, "EMAIL_TRANSPORT": "file",
-        "EMAIL_FILE_DIR": str(outbox), "SEND_RATE_PER_SECOND": "80", "FLOW_BATCH_SIZE": "20",
+        "EMAIL_FILE_DIR": str(outbox), "SEND_RATE_PER_SECOND": "30", "FLOW_BATCH_SIZE": "20",
         "FLOW_LEASE_SECONDS": "2", "FLOW_SWEEP_SECONDS": "1", "FLOW_SWEEP_GRACE_SECONDS": "1",
         "FLOW_JOB_TIMEOUT": "60", "PYTHONUNBUFFERED": "1",
     }  # fmt: skip

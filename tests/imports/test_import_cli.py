@@ -35,18 +35,34 @@ def test_sieve_import_with_a_mapping_and_an_error_report(database_url, tmp_path)
         "linus@example.com,,free,\n",
         encoding="utf-8",
     )
-    mapping = {"email": "E-mail", "tags": "Labels", "tagSeparator": ";",
-               "fields": {"plan": "Plan", "seats": {"column": "Seats", "type": "number"}}}  # fmt: skip
+    mapping = {
+        "email": "E-mail",
+        "tags": "Labels",
+        "tagSeparator": ";",
+        "fields": {"plan": "Plan", "seats": {"column": "Seats", "type": "number"}},
+    }
     report = tmp_path / "errors.csv"
-    ran = sieve(database_url, "import", str(source), "--workspace", name,
-                "--mapping", json.dumps(mapping), "--errors", str(report))  # fmt: skip
+    ran = sieve(
+        database_url,
+        "import",
+        str(source),
+        "--workspace",
+        name,
+        "--mapping",
+        json.dumps(mapping),
+        "--errors",
+        str(report),
+    )
     assert ran.returncode == 0, ran.stderr
     assert "DONE: 4 rows, 2 created, 0 updated, 0 unchanged, 0 skipped, 2 rejected" in ran.stdout
     assert "importing list.csv" in ran.stdout  # the progress bar's label
     with open(report, newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
-    assert [r[:3] for r in rows] == [["row", "column", "code"], ["3", "E-mail", "INVALID"],
-                                     ["4", "Seats", "TYPE_MISMATCH"]]  # fmt: skip
+    assert [r[:3] for r in rows] == [
+        ["row", "column", "code"],
+        ["3", "E-mail", "INVALID"],
+        ["4", "Seats", "TYPE_MISMATCH"],
+    ]
     people = _people(database_url, workspace_id)
     assert sorted(people) == ["ada@example.com", "linus@example.com"]
     assert people["ada@example.com"].tags == ["beta", "vip"]
@@ -54,8 +70,17 @@ def test_sieve_import_with_a_mapping_and_an_error_report(database_url, tmp_path)
 
     mapping_file = tmp_path / "mapping.json"
     mapping_file.write_text(json.dumps(mapping))
-    again = sieve(database_url, "import", str(source), "--workspace", name,
-                  "--mapping", f"@{mapping_file}", "--mode", "create-only")  # fmt: skip
+    again = sieve(
+        database_url,
+        "import",
+        str(source),
+        "--workspace",
+        name,
+        "--mapping",
+        f"@{mapping_file}",
+        "--mode",
+        "create-only",
+    )
     assert again.returncode == 0, again.stderr
     assert "0 created, 0 updated, 0 unchanged, 2 skipped, 2 rejected" in again.stdout
 

@@ -37,9 +37,13 @@ PEOPLE_CSV = (
     "margaret@example.com,,Margaret,1,,,\n"
 )
 MAPPING = {
-    "email": "Email", "tags": "Tags", "country": "Country", "city": "City", "status": "Status",
+    "email": "Email",
+    "tags": "Tags",
+    "country": "Country",
+    "city": "City",
+    "status": "Status",
     "fields": {"first_name": "First name", "seats": {"column": "Seats", "type": "number"}},
-}  # fmt: skip
+}
 
 
 async def finished_imports() -> None:
@@ -57,8 +61,9 @@ async def upload(
         data["mode"] = mode
     body = text.encode() if isinstance(text, str) else text
     headers = {"Authorization": f"Bearer {key}"} if key else {}
-    return await http_app.post("/imports/people", files={"file": (filename, body, "text/csv")},
-                               data=data, headers=headers)  # fmt: skip
+    return await http_app.post(
+        "/imports/people", files={"file": (filename, body, "text/csv")}, data=data, headers=headers
+    )
 
 
 async def run_to_end(http_app, gql, text, **options):
@@ -81,7 +86,9 @@ async def test_an_upload_imports_rows_and_reports_the_bad_ones(http_app, gql, wo
     assert job["error"] is None and job["mapping"]["fields"]["seats"]["type"] == "number"
     errors = [e["node"] for e in job["errors"]["edges"]]
     assert [(e["row"], e["column"], e["code"]) for e in errors] == [
-        (3, "Email", "INVALID"), (4, "Seats", "TYPE_MISMATCH")]  # fmt: skip
+        (3, "Email", "INVALID"),
+        (4, "Seats", "TYPE_MISMATCH"),
+    ]
     ada = await Person.get(workspace_id=workspace.id, email="ada@example.com")
     assert ada.tags == ["beta", "vip"] and ada.fields == {"first_name": "Ada", "seats": 3}
     assert (ada.country, ada.city, ada.status) == ("US", "San Francisco", Status.SUBSCRIBED)
@@ -153,15 +160,19 @@ async def test_suppressed_addresses_are_never_subscribed_by_an_import(
 ):
     await make_person("gone@example.com", status=Status.UNSUBSCRIBED, fields={"plan": "free"})
     await suppression.add_suppressions(workspace.id, [{"email": "listed@example.com"}])
-    text = ("email,status,plan\n"
-            "gone@example.com,SUBSCRIBED,pro\n"  # unsubscribed: needs consent, refused whole
-            "listed@example.com,,pro\n"  # on the list: created with the reason's status
-            "fresh@example.com,unsubscribed,pro\n"
-            "fresh@example.com,subscribed,team\n")  # fmt: skip
+    text = (
+        "email,status,plan\n"
+        "gone@example.com,SUBSCRIBED,pro\n"  # unsubscribed: needs consent, refused whole
+        "listed@example.com,,pro\n"  # on the list: created with the reason's status
+        "fresh@example.com,unsubscribed,pro\n"
+        "fresh@example.com,subscribed,team\n"
+    )
     job = await run_to_end(http_app, gql, text)
     errors = [e["node"] for e in job["errors"]["edges"]]
     assert [(e["row"], e["column"], e["code"]) for e in errors] == [
-        (2, "status", "SUPPRESSED"), (5, "status", "SUPPRESSED")]  # fmt: skip
+        (2, "status", "SUPPRESSED"),
+        (5, "status", "SUPPRESSED"),
+    ]
     gone = await Person.get(workspace_id=workspace.id, email="gone@example.com")
     assert gone.status == Status.UNSUBSCRIBED and gone.fields == {"plan": "free"}
     listed = await Person.get(workspace_id=workspace.id, email="listed@example.com")
@@ -195,14 +206,26 @@ async def test_keys_scopes_and_workspaces(http_app, gql, workspace, make_workspa
         ("email,first name\n", None, 400, "INVALID", "mapping.fields.first name"),
         ("mail,name\n", None, 400, "REQUIRED", "mapping.email"),
         ("E-mail\n", {"email": "Email"}, 400, "NOT_FOUND", "mapping.email"),
-        ("Email,Plan\n", {"email": "Email", "fields": {"1plan": "Plan"}}, 400, "INVALID", "mapping.fields.1plan"),
-        ("Email,Plan\n", {"email": "Email", "fields": {"plan": {"column": "Plan", "type": "date"}}},
-         400, "INVALID", "mapping.fields.plan.type"),
+        (
+            "Email,Plan\n",
+            {"email": "Email", "fields": {"1plan": "Plan"}},
+            400,
+            "INVALID",
+            "mapping.fields.1plan",
+        ),
+        (
+            "Email,Plan\n",
+            {"email": "Email", "fields": {"plan": {"column": "Plan", "type": "date"}}},
+            400,
+            "INVALID",
+            "mapping.fields.plan.type",
+        ),
         ("Email\n", {"email": "Email", "colour": "x"}, 400, "INVALID", "mapping.colour"),
     ],
-)  # fmt: skip
-async def test_a_bad_header_or_mapping_is_refused_before_any_job(http_app, gql, text, mapping,
-                                                                 status, code, path):  # fmt: skip
+)
+async def test_a_bad_header_or_mapping_is_refused_before_any_job(
+    http_app, gql, text, mapping, status, code, path
+):
     response = await upload(http_app, gql.key, text, mapping=mapping)
     assert response.status_code == status, response.text
     assert (response.json()["errors"][0]["code"], response.json()["errors"][0]["path"]) == (
@@ -216,13 +239,21 @@ async def test_refusals_of_the_request_itself(http_app, gql):
     auth = {"Authorization": f"Bearer {gql.key}"}
     plain = await http_app.post("/imports/people", content=b"email\n", headers=auth)
     assert plain.status_code == 415 and plain.json()["errors"][0]["code"] == "INVALID"
-    no_file = await http_app.post("/imports/people", data={"mode": "CREATE_ONLY"},
-                                  files={"other": ("x.csv", b"email\n")}, headers=auth)  # fmt: skip
+    no_file = await http_app.post(
+        "/imports/people",
+        data={"mode": "CREATE_ONLY"},
+        files={"other": ("x.csv", b"email\n")},
+        headers=auth,
+    )
     assert no_file.status_code == 400 and no_file.json()["errors"][0]["path"] == "other"
     bad_mode = await upload(http_app, gql.key, "email\n", mode="REPLACE")
     assert bad_mode.status_code == 400 and bad_mode.json()["errors"][0]["path"] == "mode"
-    bad_json = await http_app.post("/imports/people", data={"mapping": "{not json"},
-                                   files={"file": ("x.csv", b"email\n")}, headers=auth)  # fmt: skip
+    bad_json = await http_app.post(
+        "/imports/people",
+        data={"mapping": "{not json"},
+        files={"file": ("x.csv", b"email\n")},
+        headers=auth,
+    )
     assert bad_json.status_code == 400 and bad_json.json()["errors"][0]["path"] == "mapping"
     assert (await gql.ok(JOBS))["importJobs"]["totalCount"] == 0
 
@@ -271,8 +302,14 @@ async def test_a_job_whose_process_stopped_reads_as_interrupted(http_app, gql, w
     from app.imports import jobs
     from app.imports.jobs import ImportMode
 
-    job = await jobs.create_job(workspace.id, mode=ImportMode.CREATE_OR_UPDATE, mapping={},
-                                filename="x.csv", bytes_total=1, source="api")  # fmt: skip
+    job = await jobs.create_job(
+        workspace.id,
+        mode=ImportMode.CREATE_OR_UPDATE,
+        mapping={},
+        filename="x.csv",
+        bytes_total=1,
+        source="api",
+    )
     long_ago = datetime.now(UTC) - timedelta(hours=1)
     await jobs.update_job(job.id, status="RUNNING", heartbeat_at=long_ago)
     read = (await gql.ok(JOB, {"id": f"imp_{job.id}"}))["importJob"]
@@ -286,16 +323,26 @@ async def test_imports_per_workspace_are_limited(http_app, gql, workspace, monke
     monkeypatch.setattr(
         app_settings, "settings", app_settings.settings.replace(import_max_active=1)
     )
-    await jobs.create_job(workspace.id, mode=ImportMode.CREATE_OR_UPDATE, mapping={},
-                          filename="x.csv", bytes_total=1, source="api")  # fmt: skip
+    await jobs.create_job(
+        workspace.id,
+        mode=ImportMode.CREATE_OR_UPDATE,
+        mapping={},
+        filename="x.csv",
+        bytes_total=1,
+        source="api",
+    )
     busy = await upload(http_app, gql.key, "email\na@example.com\n")
     assert busy.status_code == 429 and busy.json()["errors"][0]["code"] == "TOO_MANY"
 
 
-async def test_a_shutdown_interrupts_an_import_between_whole_chunks(http_app, gql, workspace, monkeypatch):
+async def test_a_shutdown_interrupts_an_import_between_whole_chunks(
+    http_app, gql, workspace, monkeypatch
+):
     from app.imports import jobs
 
-    monkeypatch.setattr(app_settings, "settings", app_settings.settings.replace(import_chunk_rows=50))
+    monkeypatch.setattr(
+        app_settings, "settings", app_settings.settings.replace(import_chunk_rows=50)
+    )
     text = "email,plan\n" + "".join(f"p{i}@example.com,pro\n" for i in range(20_000))
     response = await upload(http_app, gql.key, text)
     job_id = int(response.json()["job"]["id"].removeprefix("imp_"))
@@ -310,7 +357,9 @@ async def test_a_shutdown_interrupts_an_import_between_whole_chunks(http_app, gq
     assert job.error_code is not None and job.error_code.value == "INTERRUPTED"
     assert 0 < job.rows_processed < 20_000 and job.rows_processed % 50 == 0
     # exactly the rows counted were written: whole chunks, none half-applied
-    assert await Person.filter(workspace_id=workspace.id).count() == job.created == job.rows_processed
+    assert (
+        await Person.filter(workspace_id=workspace.id).count() == job.created == job.rows_processed
+    )
 
 
 async def test_the_report_keeps_the_first_errors_up_to_the_limit(http_app, gql, monkeypatch):

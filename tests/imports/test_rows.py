@@ -26,11 +26,19 @@ HEADER = [
     "trial",
 ]
 MAPPING = {
-    "email": "email", "tags": "tags", "status": "status", "country": "country",
-    "region": "region", "city": "city", "timezone": "timezone",
-    "fields": {"plan": "plan", "seats": {"column": "seats", "type": "number"},
-               "trial": {"column": "trial", "type": "boolean"}},
-}  # fmt: skip
+    "email": "email",
+    "tags": "tags",
+    "status": "status",
+    "country": "country",
+    "region": "region",
+    "city": "city",
+    "timezone": "timezone",
+    "fields": {
+        "plan": "plan",
+        "seats": {"column": "seats", "type": "number"},
+        "trial": {"column": "trial", "type": "boolean"},
+    },
+}
 PLAN = plan_columns(HEADER, MAPPING, max_columns=250)
 
 local = st.text(st.sampled_from("abcXYZ09._-+!#'`~%"), min_size=0, max_size=70)
@@ -38,10 +46,24 @@ label = st.text(st.sampled_from("abc09-_ÉxnTEST"), min_size=0, max_size=12)
 domain = st.lists(label, min_size=1, max_size=4).map(".".join)
 addresses = st.one_of(
     st.builds(lambda a, d: f"{a}@{d}", local, domain),
-    st.sampled_from(["a@example.com", "a@example.test", "a@localhost", "a..b@example.com",
-                     ".a@example.com", "a@example..com", "a@-x.com", "a@x-.com", "a@1.2.3.4",
-                     "a@example.invalid", "a@xn--bcher-kva.ch", "A@EXAMPLE.COM", "a@b.c"]),
-)  # fmt: skip
+    st.sampled_from(
+        [
+            "a@example.com",
+            "a@example.test",
+            "a@localhost",
+            "a..b@example.com",
+            ".a@example.com",
+            "a@example..com",
+            "a@-x.com",
+            "a@x-.com",
+            "a@1.2.3.4",
+            "a@example.invalid",
+            "a@xn--bcher-kva.ch",
+            "A@EXAMPLE.COM",
+            "a@b.c",
+        ]
+    ),
+)
 
 
 @settings(max_examples=400, deadline=None)
@@ -59,10 +81,31 @@ def test_the_fast_email_check_accepts_the_common_addresses():
 cell = st.one_of(
     st.just(""),
     st.text(max_size=12),
-    st.sampled_from(["vip, beta", "US", "fr", "xx1", "Europe/Paris", "Mars/Base", "SUBSCRIBED",
-                     "unsubscribed", "bounced?", "3", "-2.5", "1e3", "1e999", "many", "yes", "no",
-                     "\x00", "\ud800", "x" * 1001, "t" * 101]),
-)  # fmt: skip
+    st.sampled_from(
+        [
+            "vip, beta",
+            "US",
+            "fr",
+            "xx1",
+            "Europe/Paris",
+            "Mars/Base",
+            "SUBSCRIBED",
+            "unsubscribed",
+            "bounced?",
+            "3",
+            "-2.5",
+            "1e3",
+            "1e999",
+            "many",
+            "yes",
+            "no",
+            "\x00",
+            "\ud800",
+            "x" * 1001,
+            "t" * 101,
+        ]
+    ),
+)
 
 
 @settings(max_examples=400, deadline=None)
@@ -78,24 +121,35 @@ def test_a_row_reads_as_the_api_reads_the_same_item(email, cells):
     assert (change is None) == (expected is None)
     assert change == expected
     assert [(e.column, e.code) for e in errors] == [
-        (PLAN.name_of(PLAN.attributes.get(p.path[0], 0)) if p.path[0] != "fields"
-         else p.path[1], p.code) for p in problems
-    ]  # fmt: skip
+        (
+            PLAN.name_of(PLAN.attributes.get(p.path[0], 0)) if p.path[0] != "fields" else p.path[1],
+            p.code,
+        )
+        for p in problems
+    ]
 
 
 def test_errors_name_the_column_of_the_header():
     change, errors = read_row(PLAN, ["nope", "", "SOMETIMES", "", "", "", "", "", "x", "maybe"], 7)
     assert change is None
     assert [(e.row, e.column, e.code.value) for e in errors] == [
-        (7, "seats", "TYPE_MISMATCH"), (7, "trial", "TYPE_MISMATCH"),
-        (7, "email", "INVALID"), (7, "status", "INVALID")]  # fmt: skip
+        (7, "seats", "TYPE_MISMATCH"),
+        (7, "trial", "TYPE_MISMATCH"),
+        (7, "email", "INVALID"),
+        (7, "status", "INVALID"),
+    ]
 
 
 def test_empty_cells_change_nothing_and_short_rows_are_padded():
     change, errors = read_row(PLAN, [" Ada@Example.COM "], 2)
     assert errors == [] and change is not None
     assert (change.email, change.add_tags, change.fields, change.location, change.status) == (
-        "ada@example.com", (), {}, {}, None)  # fmt: skip
+        "ada@example.com",
+        (),
+        {},
+        {},
+        None,
+    )
 
 
 @pytest.mark.parametrize(
@@ -107,11 +161,14 @@ def test_empty_cells_change_nothing_and_short_rows_are_padded():
         (["Email"], {"email": "Mail"}, ("email",)),
         (["Email"], {"fields": {"x": "Email"}}, ("email",)),
         (["Email", "T"], {"email": "Email", "tagSeparator": ""}, ("tagSeparator",)),
-        (["Email", "T"], {"email": "Email", "fields": {"t": {"column": "T", "type": "date"}}},
-         ("fields", "t", "type")),
+        (
+            ["Email", "T"],
+            {"email": "Email", "fields": {"t": {"column": "T", "type": "date"}}},
+            ("fields", "t", "type"),
+        ),
         (["Email"], ["Email"], ()),
     ],
-)  # fmt: skip
+)
 def test_mapping_errors_name_their_path(header, mapping, path):
     with pytest.raises(MappingError) as caught:
         plan_columns(header, mapping, max_columns=250)

@@ -108,14 +108,16 @@ async def test_memberships_are_the_segments_the_person_is_in_now(gql, make_perso
     vip_id = vip["createSegment"]["segment"]["id"]
     buyers_id = buyers["createSegment"]["segment"]["id"]
     assert (await gql.ok(MEMBERSHIPS, {"id": pid(ada)}))["person"]["memberships"] == [
-        {"id": vip_id, "name": "VIPs"}]  # fmt: skip
+        {"id": vip_id, "name": "VIPs"}
+    ]
     assert (await gql.ok(MEMBERSHIPS, {"id": pid(grace)}))["person"]["memberships"] == []
     # live: the next answer reflects the event just tracked
     await gql.ok(
         TRACK, {"events": [{"email": "grace@example.com", "name": "purchase", "value": 3}]}
     )
     assert (await gql.ok(MEMBERSHIPS, {"id": pid(grace)}))["person"]["memberships"] == [
-        {"id": buyers_id, "name": "Buyers"}]  # fmt: skip
+        {"id": buyers_id, "name": "Buyers"}
+    ]
 
 
 async def test_another_workspaces_person_is_not_found(gql, make_workspace, make_person, make_event):

@@ -110,15 +110,27 @@ class ImportJob:
             else None
         )
         return cls(
-            id=strawberry.ID(ident), status=ImportStatus(job.status.value),
-            mode=ImportMode(job.mode.value), mapping=JSON(job.mapping),
-            filename=job.filename, bytes_total=job.bytes_total, rows_total=job.rows_total,
-            rows_processed=job.rows_processed, created=job.created, updated=job.updated,
-            unchanged=job.unchanged, skipped=job.skipped, rejected=job.rejected, error=failure,
-            errors_url=f"/imports/{ident}/errors.csv", created_at=job.created_at,
-            started_at=job.started_at, finished_at=job.finished_at, pk=job.id,
+            id=strawberry.ID(ident),
+            status=ImportStatus(job.status.value),
+            mode=ImportMode(job.mode.value),
+            mapping=JSON(job.mapping),
+            filename=job.filename,
+            bytes_total=job.bytes_total,
+            rows_total=job.rows_total,
+            rows_processed=job.rows_processed,
+            created=job.created,
+            updated=job.updated,
+            unchanged=job.unchanged,
+            skipped=job.skipped,
+            rejected=job.rejected,
+            error=failure,
+            errors_url=f"/imports/{ident}/errors.csv",
+            created_at=job.created_at,
+            started_at=job.started_at,
+            finished_at=job.finished_at,
+            pk=job.id,
             error_count=job.error_count,
-        )  # fmt: skip
+        )
 
     @strawberry.field(description="The refused rows, in row order.")
     async def errors(

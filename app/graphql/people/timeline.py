@@ -102,14 +102,20 @@ def _names(names: list[str] | None) -> list[str] | None:
     return [n for n in clean if n is not None]
 
 
-async def events_of(info: Info, person_id: int, names: list[str] | None,
-                    window: WindowInput | None, first: int | None,
-                    after: str | None) -> EventConnection:  # fmt: skip
+async def events_of(
+    info: Info,
+    person_id: int,
+    names: list[str] | None,
+    window: WindowInput | None,
+    first: int | None,
+    after: str | None,
+) -> EventConnection:
     size = page_size(first)
     wanted, span, before = _names(names), window_of(window), _decode(after)
     workspace, now = info.context.workspace, now_utc()
-    rows = await person_events(workspace, person_id, names=wanted, window=span, before=before,
-                               limit=size + 1, now=now)  # fmt: skip
+    rows = await person_events(
+        workspace, person_id, names=wanted, window=span, before=before, limit=size + 1, now=now
+    )
     page = rows[:size]
     edges = [EventEdge(cursor=_cursor(e), node=Event.of(e)) for e in page]
     info_ = PageInfo(has_next_page=len(rows) > size, end_cursor=edges[-1].cursor if edges else None)
