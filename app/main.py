@@ -28,6 +28,7 @@ from app.web.imports import IMPORT_PATH, MULTIPART_OVERHEAD, import_errors, uplo
 from app.web.request_limits import RequestLimits
 from app.web.tracking import tracking_routes
 from app.web.unsubscribe import unsubscribe_endpoint
+from app.web.webhooks import webhook_routes
 
 log = structlog.get_logger()
 
@@ -79,6 +80,7 @@ def create_app(config: Settings | None = None, *, database_url: str | None = Non
             Mount(STATIC_PATH, static_files(), name="static"),
             console_mount(),  # the Sieve Console (app/web/console.py)
             *tracking_routes(config),  # open pixel and click redirect (app/web/tracking.py)
+            *webhook_routes(config),  # bounces and complaints from providers (app/web/webhooks.py)
         ],
         middleware=[
             Middleware(RequestContext),

@@ -94,6 +94,19 @@ class Settings(BaseSettings):
     smtp_retry_max_wait_seconds: PositiveFloat = 10.0
     soft_bounce_limit: PositiveInt = 3
     unsubscribe_mailto: str = ""
+    # inbound webhooks (docs/webhooks.md)
+    webhook_max_body_bytes: PositiveInt = 1_000_000
+    webhook_max_events: PositiveInt = 1000
+    webhook_tolerance_seconds: PositiveInt = 300  # signed timestamps: the replay window
+    webhook_receipt_days: PositiveInt = 30  # how long an event id is remembered
+    # which providers' metadata headers messages carry (postmark, sendgrid): the send's
+    # reference, echoed back in their webhooks
+    provider_metadata: CsvList = ()
+    # SNS: fetch a SubscriptionConfirmation's SubscribeURL (off: log it, confirm by hand)
+    sns_confirm_subscriptions: bool = False
+    # SNS signing certificates by URL (PEM), used instead of fetching them (offline, tests)
+    sns_certificates: dict[str, str] = Field(default_factory=dict)
+    sns_fetch_timeout_seconds: PositiveFloat = 5.0
     # templates (app/email/sandbox.py): what one render of one field may compute
     template_max_iterations: PositiveInt = 10_000
     template_max_range: PositiveInt = 10_000
@@ -142,12 +155,20 @@ class Settings(BaseSettings):
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
 
-    @field_validator("cors_origins", "secret_key_previous", mode="before")
+    @field_validator("cors_origins", "secret_key_previous", "provider_metadata", mode="before")
     @classmethod
     def _csv(cls, value: Any) -> Any:
         if isinstance(value, str):
             return tuple(item.strip() for item in value.split(",") if item.strip())
         return value
+
+    @field_validator("provider_metadata")
+    @classmethod
+    def _metadata_providers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted({v.lower() for v in value} - {"postmark", "sendgrid"})
+        if unknown:
+            raise ValueError(f"{unknown[0]} is not one of postmark, sendgrid")
+        return tuple(v.lower() for v in value)
 
     @field_validator("public_url")
     @classmethod

@@ -3,6 +3,7 @@
     python -m benchmarks.broadcast --people 100000 --transport file --workers 2
     python -m benchmarks.broadcast --people 1000000 --transport null --workers 2
     python -m benchmarks.broadcast --people 100000 --transport null --tracking both
+    python -m benchmarks.broadcast --people 100000 --transport smtp --variants all
 
 Creates the database `sieve_bench_broadcast` (dropped first), COPYs N subscribed people
 into one workspace, makes a segment of all of them, sends a broadcast through the API's
@@ -12,7 +13,10 @@ transport writes to /dev/shm; `smtp` sends to an aiosmtpd sink in its own proces
 
 `--tracking both` sends the same message twice to the same people, without and then
 with opens and clicks tracked (an open pixel and four links rewritten per message,
-app/tracking), and prints the cost; it also times `compose` alone in this process.
+app/tracking), and prints the cost. `--variants all` sends it four times: plain,
+tracked, DKIM-signed (a 2048-bit key for the sender's domain, app/senders/dkim.py) and
+both, and prints each one's cost against plain. Either also times building one message
+(tracking, MIME, signing: `message_for`, after rendering) per variant in this process.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from app.segments.service import create_segment
 from app.tenancy import create_workspace
 
 ADMIN_URL = os.environ.get("SIEVE_BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-DATABASE = "sieve_bench_broadcast"
+DATABASE = os.environ.get("SIEVE_BENCH_BROADCAST_DB", "sieve_bench_broadcast")  # dropped first
 REDIS_URL = os.environ.get("SIEVE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 ROOT = Path(__file__).resolve().parents[1]
 SINK = """
@@ -62,6 +66,14 @@ HTML = (
     ' | <a href="mailto:help@bench.test">Help</a></p>'
     '<p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p></body></html>'
 )
+
+
+VARIANTS = ("plain", "tracking", "dkim", "tracking+dkim")
+DKIM_DOMAIN = "dkim.bench.test"  # the sender domain with a key; the others send from bench.test
+
+
+def _sender(mode: str) -> str:
+    return f"news@{DKIM_DOMAIN}" if "dkim" in mode else "news@bench.test"
 
 
 async def prepare(people: int, modes: list[str]) -> tuple[str, int, dict[str, int]]:
@@ -90,6 +102,10 @@ async def prepare(people: int, modes: list[str]) -> tuple[str, int, dict[str, in
     segment = await create_segment(
         workspace.id, "all", None, {"conditions": [{"tag": {"tag": "all"}}]}
     )
+    if any("dkim" in m for m in modes):
+        from app.senders.dkim import set_key
+
+        await set_key(workspace.id, DKIM_DOMAIN, "bench", None)
     broadcasts = {}
     for mode in modes:
         broadcast = await service.create_broadcast(
@@ -99,34 +115,43 @@ async def prepare(people: int, modes: list[str]) -> tuple[str, int, dict[str, in
                 "subject": "Hello {{ person.fields.first_name | default('there') }}",
                 "html": HTML,
                 "text": "Hi {{ person.fields.first_name }}, news for {{ person.email }}.",
-                "fromEmail": "news@bench.test",
+                "fromEmail": _sender(mode),
                 "includeSegmentIds": [segment.id],
                 "excludeSegmentIds": [],
-                "trackOpens": mode == "on",
-                "trackClicks": mode == "on",
+                "trackOpens": "tracking" in mode,
+                "trackClicks": "tracking" in mode,
             },
         )
         broadcasts[mode] = broadcast.id
     return url, workspace.id, broadcasts
 
 
-def compose_cost(count: int = 5000) -> dict[str, float]:
-    """Microseconds per message spent in compose, without and with tracking."""
-    from app.email.sending import Recipient, Tracking, compose
-    from app.email.templates import compile_templates
+async def compose_cost(workspace_id: int, modes: list[str], count: int = 2000) -> dict[str, float]:
+    """CPU microseconds per message spent building it (tracking, MIME, DKIM), per variant:
+    the same rendered messages, so rendering (common to all) is left out. CPU time of this
+    process, not wall time: on a shared machine the wall clock counts other processes."""
+    from app.email.sending import Recipient, Tracking, message_for, render_group
+    from app.email.templates import Rendered, compile_templates
+    from app.senders.service import identity_for_address
     from app.settings import settings
     from app.tracking.tokens import Source
 
     templates = compile_templates("Hello {{ person.fields.first_name }}", HTML, "Hi")
+    recipients = [Recipient(workspace_id, i, f"p{i}@bench.test", {"first_name": f"P{i}"})
+                  for i in range(count)]  # fmt: skip
+    rendered = await render_group(templates, recipients, settings)
     costs = {}
-    for mode in ("off", "on"):
-        started = time.perf_counter()
-        for i in range(count):
-            tracking = Tracking(Source.BROADCAST, 1, i, True, True) if mode == "on" else None
-            recipient = Recipient(1, i, f"p{i}@bench.test", {"first_name": f"P{i}"})
-            compose(templates, recipient, sender="news@bench.test", reference=f"b1.d{i}",
-                    config=settings, tracking=tracking)  # fmt: skip
-        costs[mode] = (time.perf_counter() - started) / count * 1e6
+    for mode in modes:
+        identity = await identity_for_address(workspace_id, _sender(mode))
+        started = time.process_time()
+        for recipient, (message, url) in zip(recipients, rendered, strict=True):
+            assert isinstance(message, Rendered)
+            tracking = (Tracking(Source.BROADCAST, 1, recipient.person_id, True, True)
+                        if "tracking" in mode else None)  # fmt: skip
+            message_for(message, url, recipient, sender=identity.email,
+                        reference=f"b1.d{recipient.person_id}", config=settings,
+                        tracking=tracking, signer=identity.signer)  # fmt: skip
+        costs[mode] = (time.process_time() - started) / count * 1e6
     return costs
 
 
@@ -149,7 +174,10 @@ async def send_and_wait(
 
 
 async def run(args: argparse.Namespace) -> None:
-    modes = ["off", "on"] if args.tracking == "both" else [args.tracking]
+    if args.variants:
+        modes = list(VARIANTS) if args.variants == "all" else args.variants.split(",")
+    else:
+        modes = {"off": ["plain"], "on": ["tracking"], "both": ["plain", "tracking"]}[args.tracking]
     url, workspace_id, broadcasts = await prepare(args.people, modes)
     queue = f"sieve-bench:{uuid.uuid4().hex[:8]}"
     outbox = Path("/dev/shm/sieve-bench-outbox")
@@ -199,22 +227,29 @@ async def run(args: argparse.Namespace) -> None:
         await close_database()
         shutil.rmtree(outbox, ignore_errors=True)
     print()
-    print("| recipients | transport | workers | tracking | status | sent | seconds | msg/s"
-          " | peak worker RSS |")  # fmt: skip
-    print("|---:|---|---:|---|---|---:|---:|---:|---:|")
-    rates = {}
+    print("| recipients | transport | workers | variant | status | sent | seconds | msg/s"
+          " | cost vs plain | peak worker RSS |")  # fmt: skip
+    print("|---:|---|---:|---|---|---:|---:|---:|---:|---:|")
+    rates = {mode: counts["sent"] / elapsed for mode, (_, counts, elapsed, _) in results.items()}
     for mode, (row, counts, elapsed, peak) in results.items():
-        rates[mode] = counts["sent"] / elapsed
+        cost = f"{1 - rates[mode] / rates['plain']:.1%}" if "plain" in rates else "-"
         print(
             f"| {args.people:,} | {args.transport} | {args.workers} | {mode} | {row.status}"
-            f" | {counts['sent']:,} | {elapsed:.1f} | {rates[mode]:,.0f} | {peak / 2**20:.0f} MiB |"
+            f" | {counts['sent']:,} | {elapsed:.1f} | {rates[mode]:,.0f} | {cost}"
+            f" | {peak / 2**20:.0f} MiB |"
         )
-    if len(rates) == 2:
-        costs = compose_cost()
-        print()
-        print(f"tracking costs {1 - rates['on'] / rates['off']:.1%} of throughput end to end;"
-              f" compose: {costs['off']:.0f} us/message off, {costs['on']:.0f} us/message on"
-              f" (+{costs['on'] - costs['off']:.0f} us)")  # fmt: skip
+    await open_database(url)
+    try:
+        costs = await compose_cost(workspace_id, modes)
+    finally:
+        await close_database()
+    print()
+    print("building one message (after rendering), CPU time in this process:")
+    for mode, micros in costs.items():
+        extra = (
+            f" (+{micros - costs['plain']:.0f} us)" if "plain" in costs and mode != "plain" else ""
+        )
+        print(f"- {mode}: {micros:.0f} us{extra}")
 
 
 def main() -> None:
@@ -224,6 +259,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--group", type=int, default=100)
     parser.add_argument("--tracking", choices=["off", "on", "both"], default="both")
+    parser.add_argument("--variants", default="",
+                        help=f"'all' or a comma list of {', '.join(VARIANTS)} (overrides --tracking)")  # fmt: skip
     asyncio.run(run(parser.parse_args()))
 
 

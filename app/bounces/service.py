@@ -54,6 +54,10 @@ class Bounce:
     code: int | None
     key: str  # idempotency key of the event: one per delivery or flow send
     origin: Mapping[str, Any] = field(default_factory=dict)
+    # reported by the recipient's side (a provider's webhook, app/webhooks): it says
+    # something about the address even without an SMTP code
+    reported: bool = False
+    source: str = "smtp"  # the suppression entry's source: smtp, or the provider
 
 
 def bounce_of(result: Result) -> bool | None:
@@ -78,7 +82,7 @@ async def record_outcomes(
     soft bounce with no reply from the server (no connection, or lost before DATA) says
     nothing about the address: it is counted on the delivery, not against the person."""
     recorded = Recorded()
-    bounces = [b for b in bounces if b.hard or b.code is not None]
+    bounces = [b for b in bounces if b.hard or b.code is not None or b.reported]
     if not bounces and not delivered:
         return recorded
     now = now_utc()
@@ -114,29 +118,49 @@ async def _insert_events(
     conn: BaseDBAsyncClient, workspace_id: int, bounces: Sequence[Bounce], now: datetime
 ) -> list[Bounce]:
     """The bounces whose event is new (a repeated key inserts nothing)."""
-    params = SqlParams(dialect_of(conn))
-    ws, ts, name = params.add(workspace_id), params.add(now), params.add(EVENT)
-    rows = []
-    for b in bounces:
-        properties = {
-            **b.origin,
-            "type": "hard" if b.hard else "soft",
-            "reply": b.reply[:MAX_REPLY],
-            "code": b.code,
-        }
-        rows.append(
-            f"({ws}, {params.add(b.person_id)}, {name}, {ts}, {params.json(properties)},"
-            f" {params.add(b.key)}, {ts})"
+    rows = [
+        (
+            b.person_id,
+            b.key,
+            {
+                **b.origin,
+                "type": "hard" if b.hard else "soft",
+                "reply": b.reply[:MAX_REPLY],
+                "code": b.code,
+            },
         )
+        for b in bounces
+    ]
+    keys = await insert_events(conn, workspace_id, EVENT, rows, now)
+    return [b for b in bounces if b.key in keys]
+
+
+async def insert_events(
+    conn: BaseDBAsyncClient,
+    workspace_id: int,
+    name: str,
+    rows: Sequence[tuple[int, str, Mapping[str, Any]]],
+    now: datetime,
+) -> set[str]:
+    """Insert (person id, idempotency key, properties) events named `name`; the keys of
+    those that are new (a repeated key inserts nothing): what bounces and complaints share."""
+    if not rows:
+        return set()
+    params = SqlParams(dialect_of(conn))
+    ws, ts, event = params.add(workspace_id), params.add(now), params.add(name)
+    values = [
+        f"({ws}, {params.add(person_id)}, {event}, {ts}, {params.json(dict(properties))},"
+        f" {params.add(key)}, {ts})"
+        for person_id, key, properties in rows
+    ]
     inserted = await fetch_all(
         conn,
         "INSERT INTO events (workspace_id, person_id, name, occurred_at, properties,"
-        f" idempotency_key, created_at) VALUES {', '.join(rows)}"
+        f" idempotency_key, created_at) VALUES {', '.join(values)}"
         " ON CONFLICT (workspace_id, idempotency_key) DO NOTHING RETURNING idempotency_key",
         params.values,
     )
-    keys = {r["idempotency_key"] for r in inserted}
-    return [b for b in bounces if b.key in keys]
+    return {r["idempotency_key"] for r in inserted}
 
 
 async def _count_soft(
@@ -182,7 +206,7 @@ async def _make_bounced(
     )
     await mark_people(conn, workspace_id, ids, change_detail(attributes=["STATUS"]), now)
     entries = [
-        Entry(b.email, Reason.BOUNCED, "smtp", _detail(b, counts), person_id=b.person_id)
+        Entry(b.email, Reason.BOUNCED, b.source, _detail(b, counts), person_id=b.person_id)
         for b in hard
     ]
     await store.suppress(conn, workspace_id, await hasher_for(conn, workspace_id), entries, now)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import binascii
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email.header import Header
 from email.utils import formataddr, formatdate, make_msgid
@@ -45,6 +46,7 @@ def build_message(
     sender_name: str | None = None,
     reply_to: str | None = None,
     unsubscribe_mailto: str | None = None,
+    extra_headers: Sequence[str] = (),
 ) -> OutgoingMessage:
     """multipart/alternative (text, then html) with one-click unsubscribe headers (RFC 8058:
     the https link, and a mailto: when one is configured). `sender` is the bare address
@@ -62,6 +64,7 @@ def build_message(
         "MIME-Version: 1.0",
         f"List-Unsubscribe: {unsubscribe}",
         "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+        *extra_headers,
     ]
     parts = [
         (body, subtype)
@@ -79,6 +82,18 @@ def build_message(
         lines += [f"--{boundary}--", ""]
         text = CRLF.join(lines)
     return OutgoingMessage(sender, recipient, text.encode("utf-8"))
+
+
+def metadata_headers(reference: str, providers: Sequence[str]) -> list[str]:
+    """Headers that carry the send's reference to a provider, which echoes it back in its
+    webhooks (app/webhooks/references.py): Postmark metadata, SendGrid unique arguments.
+    The reference is `b<n>.d<n>` or `flow-<n>-<n>-<n>`: nothing in it needs quoting."""
+    headers = []
+    if "postmark" in providers:
+        headers.append(f"X-PM-Metadata-sieve-ref: {reference}")
+    if "sendgrid" in providers:
+        headers.append(f'X-SMTPAPI: {{"unique_args": {{"sieve_ref": "{reference}"}}}}')
+    return headers
 
 
 def _header(name: str, value: str) -> str:

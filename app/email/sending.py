@@ -20,7 +20,7 @@ from functools import lru_cache
 from typing import Any
 
 from app.bounces.retry import RetryPolicy, send_with_retries
-from app.email.messages import OutgoingMessage, build_message
+from app.email.messages import OutgoingMessage, build_message, metadata_headers
 from app.email.templates import (
     MessageTemplates,
     Rendered,
@@ -104,6 +104,7 @@ def message_for(
         sender_name=sender_name,
         reply_to=reply_to,
         unsubscribe_mailto=unsubscribe_mailto(url, config),
+        extra_headers=metadata_headers(reference, config.provider_metadata),
     )
     return replace(message, data=signer(message.data)) if signer else message
 

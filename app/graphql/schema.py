@@ -27,7 +27,7 @@ from app.graphql.broadcasts.preview import EmailPreviewQuery
 from app.graphql.broadcasts.queries import BroadcastQuery
 from app.graphql.broadcasts.subscriptions import BroadcastSubscription
 from app.graphql.catalog.queries import CatalogQuery
-from app.graphql.changes.webhooks import WebhookMutation, WebhookQuery
+from app.graphql.changes.webhooks import SegmentWebhookMutation, SegmentWebhookQuery
 from app.graphql.errors import should_mask
 from app.graphql.extensions import ErrorCodes, FilterNulls, PricedValidation
 from app.graphql.flows.mutations import FlowMutation
@@ -46,6 +46,8 @@ from app.graphql.senders.queries import SenderQuery
 from app.graphql.suppression.mutations import SuppressionMutation
 from app.graphql.suppression.queries import SuppressionQuery
 from app.graphql.text_guard import RefuseUnstorableArguments
+from app.graphql.webhooks.mutations import WebhookMutation
+from app.graphql.webhooks.queries import WebhookQuery
 from app.settings import settings
 
 Query = merge_types(
@@ -62,6 +64,7 @@ Query = merge_types(
         SuppressionQuery,
         SenderQuery,
         FrequencyQuery,
+        SegmentWebhookQuery,
         ImportQuery,
         CatalogQuery,
         WebhookQuery,
@@ -79,6 +82,7 @@ Mutation = merge_types(
         SenderMutation,
         FrequencyMutation,
         WebhookMutation,
+        SegmentWebhookMutation,
     ),
 )
 Subscription = merge_types("Subscription", (BroadcastSubscription,))

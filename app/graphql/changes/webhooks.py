@@ -147,14 +147,14 @@ def _pk(kind: str, value: str, path: str) -> int:
 
 
 @strawberry.type
-class WebhookQuery:
+class SegmentWebhookQuery:
     @strawberry.field(permission_classes=ADMIN, description="The workspace's segment webhooks.")
     async def segment_webhooks(self, info: Info) -> list[SegmentWebhook]:
         return [SegmentWebhook.of(h) for h in await service.webhooks(info.context.workspace)]
 
 
 @strawberry.type
-class WebhookMutation:
+class SegmentWebhookMutation:
     @strawberry.mutation(
         permission_classes=ADMIN, description="Subscribe a URL to entries and exits."
     )
