@@ -13,6 +13,9 @@ PREFIXES = {
     "Enrollment": "enr",
     "Workspace": "wsp",
     "ApiKey": "key",
+    "SegmentChange": "chg",
+    "Webhook": "whk",
+    "WebhookDelivery": "whd",
     "Import": "imp",
 }
 

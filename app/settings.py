@@ -77,6 +77,17 @@ class Settings(BaseSettings):
     flow_sweep_seconds: PositiveInt = 5
     flow_sweep_grace_seconds: PositiveFloat = 30.0
     flow_job_timeout: PositiveFloat = 300.0
+    # segment entry and exit (docs/changes.md)
+    changes_poll_seconds: PositiveFloat = 0.2
+    changes_batch: PositiveInt = 5000
+    changes_sweep_seconds: PositiveFloat = 10.0
+    webhook_batch: PositiveInt = 500
+    webhook_timeout_seconds: PositiveFloat = 10.0
+    webhook_retry_initial_seconds: PositiveFloat = 10.0
+    webhook_retry_max_seconds: PositiveFloat = 3600.0
+    webhook_retry_hours: PositiveFloat = 25.0
+    webhook_replay_window_seconds: PositiveInt = 300
+    webhook_poll_seconds: PositiveFloat = 0.5
     # deliverability (docs/bounces.md)
     smtp_retry_seconds: Annotated[float, Field(ge=0)] = 30.0
     smtp_retry_initial_seconds: PositiveFloat = 1.0

@@ -21,6 +21,7 @@ from app.queue import QUEUE_ERRORS
 from app.settings import settings
 from workers.analytics import record_segment_sizes
 from workers.broadcasts import BROADCAST_FUNCTIONS, close_broadcasts, recover_broadcasts
+from workers.changes import close_changes, start_changes
 from workers.flows import FLOW_CRON_JOBS, FLOW_FUNCTIONS, close_flows, start_flows
 from workers.observe import observe_all, record_operations, start_metrics_server
 
@@ -42,6 +43,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     await open_database(settings.database_url)
     await start_flows(ctx)
     await recover_broadcasts(ctx)
+    await start_changes(ctx)
     log.info(
         "worker_started",
         queue=settings.queue_name,
@@ -54,6 +56,7 @@ async def shutdown(ctx: dict[str, Any]) -> None:
     """Close everything even when one step fails: an open SQLite connection or a metrics
     thread left behind keeps the process alive after arq has finished."""
     try:
+        await close_changes(ctx)
         await close_broadcasts(ctx)
         await close_flows(ctx)
     finally:

@@ -27,6 +27,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from app.bounces.replies import Failure
+from app.changes.marks import change_detail, mark_events, mark_people
 from app.email.transports import Outcome, Result
 from app.ids import encode_id
 from app.people.hooks import RecordedEvent, events_recorded
@@ -96,9 +97,9 @@ async def record_outcomes(
         hard = [b for b in fresh if b.hard or counts.get(b.person_id, 0) >= soft_limit]
         await _make_bounced(conn, workspace_id, hard, counts, now)
         recorded.bounced = sorted({b.person_id for b in hard})
-        await events_recorded.emit(
-            conn, workspace_id, [RecordedEvent(b.person_id, EVENT, now, b.key) for b in fresh], now
-        )
+        events = [RecordedEvent(b.person_id, EVENT, now, b.key) for b in fresh]
+        await mark_events(conn, workspace_id, events, now)
+        await events_recorded.emit(conn, workspace_id, events, now)
     if recorded.bounced:
         log.info("people_bounced", workspace=workspace_id, count=len(recorded.bounced))
     return recorded
@@ -203,6 +204,7 @@ async def _make_bounced(
         f" AND id {bind_list(params, ids, 'bigint')} AND status <> 'COMPLAINED'",
         params.values,
     )
+    await mark_people(conn, workspace_id, ids, change_detail(attributes=["STATUS"]), now)
     entries = [
         Entry(b.email, Reason.BOUNCED, b.source, _detail(b, counts), person_id=b.person_id)
         for b in hard

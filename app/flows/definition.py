@@ -130,17 +130,37 @@ class Step:
 
 
 @dataclass(frozen=True)
+class SegmentTrigger:
+    """Enroll a person when the change log records them entering (or leaving) a segment."""
+
+    segment_id: int
+    kind: str  # ENTERED | EXITED
+
+    @property
+    def key(self) -> str:
+        return "segmentEntered" if self.kind == "ENTERED" else "segmentExited"
+
+
+SEGMENT_TRIGGER_KINDS = {"segmentEntered": "ENTERED", "segmentExited": "EXITED"}
+
+
+@dataclass(frozen=True)
 class FlowDefinition:
     entry: str
     steps: tuple[Step, ...]
     trigger: str | None = None
     allow_reentry: bool = False
+    segment_trigger: SegmentTrigger | None = None
 
     def step(self, step_id: str) -> Step | None:
         return next((s for s in self.steps if s.id == step_id), None)
 
     def segment_ids(self) -> list[int]:
-        return sorted({s.action.segment_id for s in self.steps if isinstance(s.action, Split)})
+        """Every segment the flow uses: its splits' and its trigger's."""
+        found = {s.action.segment_id for s in self.steps if isinstance(s.action, Split)}
+        if self.segment_trigger is not None:
+            found.add(self.segment_trigger.segment_id)
+        return sorted(found)
 
 
 # ---------------------------------------------------------------------------- JSON
@@ -171,12 +191,21 @@ def to_json(definition: FlowDefinition, *, client: bool = False) -> dict[str, An
     return {
         "version": DEFINITION_VERSION,
         "entry": definition.entry,
-        "trigger": definition.trigger,
+        "trigger": _trigger_json(definition, client),
         "allowReentry": definition.allow_reentry,
         "steps": [
             {"id": s.id, KEYS[s.kind]: _action_json(s.action, client)} for s in definition.steps
         ],
     }
+
+
+def _trigger_json(definition: FlowDefinition, client: bool) -> Any:
+    """An event name, or `{"segmentEntered": id}` / `{"segmentExited": id}`."""
+    trigger = definition.segment_trigger
+    if trigger is None:
+        return definition.trigger
+    shown = encode_id("Segment", trigger.segment_id) if client else trigger.segment_id
+    return {trigger.key: shown}
 
 
 def _action_from(kind: StepKind, body: Mapping[str, Any]) -> Action:
@@ -211,11 +240,17 @@ def from_json(document: Mapping[str, Any]) -> FlowDefinition:
     for raw in document["steps"]:
         (key,) = (k for k in raw if k != "id")
         steps.append(Step(raw["id"], _action_from(KINDS[key], raw[key])))
+    trigger = document.get("trigger")
+    segment_trigger = None
+    if isinstance(trigger, Mapping):
+        ((key, segment_id),) = trigger.items()
+        segment_trigger, trigger = SegmentTrigger(int(segment_id), SEGMENT_TRIGGER_KINDS[key]), None
     return FlowDefinition(
         entry=document["entry"],
         steps=tuple(steps),
-        trigger=document.get("trigger"),
+        trigger=trigger,
         allow_reentry=bool(document.get("allowReentry", False)),
+        segment_trigger=segment_trigger,
     )
 
 

@@ -22,12 +22,14 @@ from app.flows.definition import (
     MAX_SUBJECT,
     MAX_TRIGGER,
     MAX_WAIT_SECONDS,
+    SEGMENT_TRIGGER_KINDS,
     STEP_ID,
     Action,
     AddTag,
     Exit,
     FlowDefinition,
     RemoveTag,
+    SegmentTrigger,
     SendEmail,
     Split,
     Step,
@@ -202,6 +204,50 @@ def _parse_step(raw: Any, index: int, reader: InputReader) -> Step | None:
     return Step(step_id, action)
 
 
+def _segment_trigger(body: Any, path: Path, reader: InputReader) -> SegmentTrigger | None:
+    """`{"segmentEntered": "seg_12"}` or `{"segmentExited": "seg_12"}`, exactly one."""
+    keys = sorted(k for k, v in body.items() if v is not None) if isinstance(body, Mapping) else []
+    if len(keys) != 1 or keys[0] not in SEGMENT_TRIGGER_KINDS:
+        reader.error(
+            path,
+            "A segment trigger is `{segmentEntered: ID}` or `{segmentExited: ID}`.",
+            ErrorCode.INVALID,
+        )
+        return None
+    raw_id = body[keys[0]]
+    segment_id = decode_id("Segment", raw_id) if isinstance(raw_id, str) else None
+    if segment_id is None:
+        reader.error((*path, keys[0]), "Not a segment ID.", ErrorCode.NOT_FOUND)
+        return None
+    return SegmentTrigger(segment_id, SEGMENT_TRIGGER_KINDS[keys[0]])
+
+
+def _triggers(
+    raw: Mapping[str, Any], reader: InputReader
+) -> tuple[str | None, SegmentTrigger | None]:
+    """The event trigger (`trigger: "name"`) or the segment trigger (`trigger: {...}` in a
+    JSON definition, `segmentTrigger: {...}` in GraphQL): at most one of them."""
+    body, path = raw.get("trigger"), ("trigger",)
+    segment_body = raw.get("segmentTrigger")
+    if segment_body is not None:
+        if body is not None:
+            reader.error(
+                ("segmentTrigger",),
+                "Give `trigger` or `segmentTrigger`, not both.",
+                ErrorCode.INVALID,
+            )
+            return None, None
+        body, path = segment_body, ("segmentTrigger",)
+    if isinstance(body, Mapping):
+        return None, _segment_trigger(body, path, reader)
+    trigger = _string(raw, "trigger", (), reader, limit=MAX_TRIGGER, required=False)
+    if trigger is not None and not trigger.strip():
+        reader.error(
+            ("trigger",), "`trigger` must not be blank; omit it instead.", ErrorCode.INVALID
+        )
+    return trigger, None
+
+
 def parse_definition(raw: Any) -> FlowDefinition:
     """Client input -> a validated definition; raises UserInputError with every problem."""
     reader = InputReader()
@@ -215,11 +261,7 @@ def parse_definition(raw: Any) -> FlowDefinition:
             ("steps",), f"A flow has at most {MAX_STEPS} steps.", ErrorCode.TOO_MANY
         )
     entry = _string(raw, "entry", (), reader, limit=64)
-    trigger = _string(raw, "trigger", (), reader, limit=MAX_TRIGGER, required=False)
-    if trigger is not None and not trigger.strip():
-        reader.error(
-            ("trigger",), "`trigger` must not be blank; omit it instead.", ErrorCode.INVALID
-        )
+    trigger, segment_trigger = _triggers(raw, reader)
     allow_reentry = raw.get("allowReentry", False)
     if allow_reentry is None:
         allow_reentry = False
@@ -239,7 +281,7 @@ def parse_definition(raw: Any) -> FlowDefinition:
     if reader.errors or entry is None:
         raise UserInputError(reader.errors)
     steps = tuple(s for s in parsed if s is not None)
-    definition = FlowDefinition(entry, steps, trigger, allow_reentry)
+    definition = FlowDefinition(entry, steps, trigger, allow_reentry, segment_trigger)
     _check_graph(definition, index_of, reader)
     if reader.errors:
         raise UserInputError(reader.errors)

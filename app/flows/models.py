@@ -42,6 +42,9 @@ class Flow(Model):
     # {"version": 1, ...}: app/flows/definition.py
     definition: f.JSONField[dict[str, Any]] = f.JSONField()
     trigger_event: str | None = f.TextField(null=True)
+    # enroll on entering or leaving this segment (app/changes): ENTERED | EXITED
+    trigger_segment_id: int | None = f.BigIntField(null=True)
+    trigger_segment_kind: str | None = f.TextField(null=True)
     allow_reentry = f.BooleanField(default=False)
     activated_at = f.DatetimeField(null=True)
     created_at = f.DatetimeField(auto_now_add=True)
@@ -67,6 +70,7 @@ class Enrollment(Model):
     lease_token = f.TextField(null=True)
     once_key = f.SmallIntField(null=True)
     source = f.TextField()
+    segment_change_id: int | None = f.BigIntField(null=True)  # the change that enrolled them
     error = f.TextField(null=True)
     created_at = f.DatetimeField(auto_now_add=True)
     updated_at = f.DatetimeField(auto_now=True)

@@ -52,7 +52,17 @@ async def _existing_ids(model: type[Model], workspace_id: int, ids: Sequence[int
 async def _check_segments(workspace_id: int, definition: FlowDefinition) -> list[UserError]:
     """Every SPLIT must name a segment of this workspace (unknown and foreign alike)."""
     found = await _existing_ids(Segment, workspace_id, definition.segment_ids())
-    return [
+    trigger = definition.segment_trigger
+    unknown_trigger = (
+        [
+            UserError(
+                ("trigger", trigger.key), "No such segment in this workspace.", ErrorCode.NOT_FOUND
+            )
+        ]
+        if trigger is not None and trigger.segment_id not in found
+        else []
+    )
+    return unknown_trigger + [
         UserError(
             ("steps", i, "split", "segmentId"),
             "No such segment in this workspace.",
@@ -91,6 +101,16 @@ async def _save_references(conn: Any, flow: Flow, definition: FlowDefinition) ->
     )
 
 
+def _trigger_segment(definition: FlowDefinition) -> int | None:
+    trigger = definition.segment_trigger
+    return None if trigger is None else trigger.segment_id
+
+
+def _trigger_kind(definition: FlowDefinition) -> str | None:
+    trigger = definition.segment_trigger
+    return None if trigger is None else trigger.kind
+
+
 async def create_flow(workspace_id: int, name: Any, definition: Mapping[str, Any]) -> Flow:
     checked_name, parsed = await validate_flow(workspace_id, name, definition, creating=True)
     assert checked_name is not None and parsed is not None
@@ -101,6 +121,8 @@ async def create_flow(workspace_id: int, name: Any, definition: Mapping[str, Any
             status=FlowStatus.DRAFT,
             definition=to_json(parsed),
             trigger_event=parsed.trigger,
+            trigger_segment_id=_trigger_segment(parsed),
+            trigger_segment_kind=_trigger_kind(parsed),
             allow_reentry=parsed.allow_reentry,
             using_db=conn,
         )
@@ -126,6 +148,8 @@ async def update_flow(
     if parsed is not None:
         flow.definition = to_json(parsed)
         flow.trigger_event = parsed.trigger
+        flow.trigger_segment_id = _trigger_segment(parsed)
+        flow.trigger_segment_kind = _trigger_kind(parsed)
         flow.allow_reentry = parsed.allow_reentry
     async with in_transaction("default") as conn:
         await flow.save(using_db=conn)

@@ -165,6 +165,47 @@ async def enroll_triggered(
     return [(int(r["flow_id"]), int(r["id"])) for r in await fetch_all(conn, sql, params.values)]
 
 
+async def enroll_on_changes(
+    conn: Any,
+    workspace_id: int,
+    changes: Sequence[tuple[int, int, int, str]],
+    now: datetime,
+) -> list[tuple[int, int]]:
+    """One statement for the (change id, segment id, person id, kind) rows the change
+    detector has just logged: every ACTIVE flow triggered by entering (or leaving) that
+    segment enrolls the person, recording the change (`segment_change_id`). The flow's
+    re-entry rule holds through the same unique constraints as event triggers."""
+    if not changes:
+        return []
+    dialect = dialect_of(conn)
+    params = SqlParams(dialect)
+    ts = _ts(params, now)
+    ws = params.add(workspace_id)
+    source = rows_source(
+        params,
+        [
+            ("change_id", "bigint"),
+            ("segment_id", "bigint"),
+            ("person_id", "bigint"),
+            ("kind", "text"),
+        ],
+        list(changes),
+    )
+    sql = (
+        f"INSERT INTO flow_enrollments ({_ENROLL_COLUMNS}, segment_change_id)"
+        f" SELECT f.workspace_id, f.id, c.person_id, 'ACTIVE', {_entry_of(dialect, 'f')}, 0, {ts},"
+        f" CASE WHEN f.allow_reentry THEN NULL ELSE 0 END, 'segment_change', {ts}, {ts}, c.change_id"
+        f" FROM flows f JOIN (SELECT t.segment_id, t.person_id, t.kind, max(t.change_id) AS change_id"
+        f" FROM {source} GROUP BY t.segment_id, t.person_id, t.kind) c"
+        " ON c.segment_id = f.trigger_segment_id AND c.kind = f.trigger_segment_kind"
+        f" WHERE f.workspace_id = {ws} AND f.status = 'ACTIVE'"
+        " AND EXISTS (SELECT 1 FROM people p WHERE p.workspace_id = f.workspace_id"
+        " AND p.id = c.person_id)"
+        " ON CONFLICT DO NOTHING RETURNING id, flow_id"
+    )
+    return [(int(r["flow_id"]), int(r["id"])) for r in await fetch_all(conn, sql, params.values)]
+
+
 async def claim(
     flow_id: int, ids: Sequence[int], *, token: str, now: datetime, lease: timedelta
 ) -> list[Cursor]:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from app.changes.hooks import RecordedChange, changes_recorded
 from app.flows import store
 from app.people.hooks import RecordedEvent, events_recorded
 
@@ -26,6 +27,17 @@ async def enroll_on_events(
     return await store.enroll_triggered(conn, workspace_id, rows, now)
 
 
+async def enroll_on_changes(
+    conn: Any, workspace_id: int, changes: Sequence[RecordedChange], now: datetime
+) -> list[tuple[int, int]]:
+    """The flows side of the change log (app/changes/hooks.py): in the detector's
+    transaction, people who entered (or left) a segment enroll in the ACTIVE flows that
+    segment triggers; the enrollment names the change. The sweep dispatches them."""
+    rows = [(c.id, c.segment_id, c.person_id, c.kind) for c in changes]
+    return await store.enroll_on_changes(conn, workspace_id, rows, now)
+
+
 def subscribe() -> None:
     """Start-up wiring; calling it again changes nothing."""
     events_recorded.subscribe(enroll_on_events)
+    changes_recorded.subscribe(enroll_on_changes)

@@ -27,6 +27,7 @@ from app.graphql.broadcasts.preview import EmailPreviewQuery
 from app.graphql.broadcasts.queries import BroadcastQuery
 from app.graphql.broadcasts.subscriptions import BroadcastSubscription
 from app.graphql.catalog.queries import CatalogQuery
+from app.graphql.changes.webhooks import SegmentWebhookMutation, SegmentWebhookQuery
 from app.graphql.errors import should_mask
 from app.graphql.extensions import ErrorCodes, FilterNulls, PricedValidation
 from app.graphql.flows.mutations import FlowMutation
@@ -65,10 +66,11 @@ Query = merge_types(
         SuppressionQuery,
         SenderQuery,
         FrequencyQuery,
-        WebhookQuery,
+        SegmentWebhookQuery,
         ImportQuery,
         CatalogQuery,
         RfmQuery,
+        WebhookQuery,
     ),
 )
 Mutation = merge_types(
@@ -84,6 +86,7 @@ Mutation = merge_types(
         FrequencyMutation,
         WebhookMutation,
         RfmMutation,
+        SegmentWebhookMutation,
     ),
 )
 Subscription = merge_types("Subscription", (BroadcastSubscription,))

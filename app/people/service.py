@@ -15,6 +15,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
+from app.changes.marks import ALL, change_detail, mark_events, mark_people
 from app.errors import ErrorCode, UserError, UserInputError
 from app.ids import encode_id
 from app.input_reader import InputReader
@@ -240,6 +241,32 @@ async def _merge_people(
     raise RuntimeError(f"people kept changing under an upsert: {len(pending)} left")
 
 
+async def _mark_upserts(
+    conn: Any,
+    workspace_id: int,
+    changes: Sequence[PersonChange],
+    by_email: Mapping[str, Person],
+    found: Mapping[str, Person],
+    now: Any,
+) -> None:
+    """Marks for the change detector (app/changes): what each upsert touched; a new
+    person can enter any segment."""
+    new = [by_email[e].id for e in by_email if e not in found]
+    await mark_people(conn, workspace_id, new, ALL, now)
+    for change in changes:
+        person = by_email.get(change.email)
+        if person is None or change.email not in found:
+            continue
+        attributes = [*change.location, *(["STATUS"] if change.status is not None else [])]
+        detail = change_detail(
+            tags=[*change.add_tags, *change.remove_tags],
+            fields=[*change.fields, *change.remove_fields],
+            attributes=attributes,
+        )
+        if any(detail.values()):  # an upsert that names nothing can change nothing
+            await mark_people(conn, workspace_id, [person.id], detail, now)
+
+
 async def upsert_people(
     workspace_id: int, items: Sequence[Mapping[str, Any]], *, admin: bool = False
 ) -> BatchResult:
@@ -271,13 +298,16 @@ async def upsert_people(
         people = await Person.filter(workspace_id=workspace_id, email__in=emails).using_db(conn)
         by_email = {p.email: p for p in people}
         await gate.record(by_email, created=[e for e in emails if e not in found])
+        await _mark_upserts(conn, workspace_id, [c for _, c in changes], by_email, found, now)
     for index, change in changes:
         result.people[index] = by_email[change.email]
     return result
 
 
-async def _create_people_by_email(conn: Any, workspace_id: int, emails: list[str], now: Any) -> int:
-    """Insert people for unknown emails (SUBSCRIBED, no tags or fields); returns how many.
+async def _create_people_by_email(
+    conn: Any, workspace_id: int, emails: list[str], now: Any
+) -> list[int]:
+    """Insert people for unknown emails (SUBSCRIBED, no tags or fields); returns their ids.
     In email order, as upserts insert: racing batches then never deadlock."""
     emails = sorted(emails)
     if dialect_of(conn) is Dialect.POSTGRES:
@@ -287,7 +317,7 @@ async def _create_people_by_email(conn: Any, workspace_id: int, emails: list[str
             " ON CONFLICT (workspace_id, email) DO NOTHING RETURNING id",
             [workspace_id, now, emails],
         )
-        return len(rows)
+        return [int(r["id"]) for r in rows]
     params = SqlParams(Dialect.SQLITE)
     ws, ts = params.add(workspace_id), params.add(now)
     values = ", ".join(
@@ -298,19 +328,31 @@ async def _create_people_by_email(conn: Any, workspace_id: int, emails: list[str
         f" VALUES {values} ON CONFLICT (workspace_id, email) DO NOTHING RETURNING id",
         params.values,
     )
-    return len(rows)
+    return [int(r["id"]) for r in rows]
+
+
+def _last_ids(inserted: list[dict[str, Any]]) -> dict[tuple[int, str], int]:
+    """The last event id written per (person, name): the change detector names the event
+    that caused a change with it, without reading events again."""
+    last: dict[tuple[int, str], int] = {}
+    for row in inserted:
+        key = (int(row["person_id"]), row["name"])
+        last[key] = max(last.get(key, 0), int(row["id"]))
+    return last
 
 
 async def _insert_events(
     conn: Any, workspace_id: int, rows: list[tuple[int, EventRecord]], now: Any
-) -> int:
+) -> tuple[int, dict[tuple[int, str], int]]:
     """One statement for the batch; a repeated idempotency key inserts nothing. Returns
-    how many were written. On PostgreSQL the rows travel as arrays (`unnest`), so the
+    how many were written, and the last id per (person, name). On PostgreSQL the rows travel as arrays (`unnest`), so the
     statement text is the same for every batch and is prepared once."""
     columns = (
         "workspace_id, person_id, name, occurred_at, value, properties, idempotency_key, created_at"
     )
-    conflict = "ON CONFLICT (workspace_id, idempotency_key) DO NOTHING RETURNING id"
+    conflict = (
+        "ON CONFLICT (workspace_id, idempotency_key) DO NOTHING RETURNING id, person_id, name"
+    )
     if dialect_of(conn) is Dialect.POSTGRES:
         inserted = await conn.execute_query_dict(
             f"INSERT INTO events ({columns}) SELECT $1, u.p, u.n, u.t, u.v, u.props::jsonb, u.k, $2"
@@ -327,7 +369,7 @@ async def _insert_events(
                 [r.idempotency_key for _, r in rows],
             ],
         )
-        return len(inserted)
+        return len(inserted), _last_ids(inserted)
     params = SqlParams(Dialect.SQLITE)
     ws, ts = params.add(workspace_id), params.add(now)
     values = ", ".join(
@@ -338,7 +380,7 @@ async def _insert_events(
     inserted = await conn.execute_query_dict(
         f"INSERT INTO events ({columns}) VALUES {values} {conflict}", params.values
     )
-    return len(inserted)
+    return len(inserted), _last_ids(inserted)
 
 
 async def _ids_by_email(conn: Any, workspace_id: int, emails: list[str]) -> dict[str, int]:
@@ -370,7 +412,9 @@ async def track_events(workspace_id: int, items: Sequence[Mapping[str, Any]]) ->
         emails = sorted({r.email for _, r in records if r.email})
         ids_by_email: dict[str, int] = {}
         if emails:
-            result.created_people = await _create_people_by_email(conn, workspace_id, emails, now)
+            created = await _create_people_by_email(conn, workspace_id, emails, now)
+            result.created_people = len(created)
+            await mark_people(conn, workspace_id, created, ALL, now)
             if result.created_people:
                 await suppression.inherit_on_create(conn, workspace_id, emails, now)
             ids_by_email = await _ids_by_email(conn, workspace_id, emails)
@@ -394,11 +438,12 @@ async def track_events(workspace_id: int, items: Sequence[Mapping[str, Any]]) ->
                 continue
             rows.append((person_id, record))
         if rows:
-            result.recorded = await _insert_events(conn, workspace_id, rows, now)
+            result.recorded, last_ids = await _insert_events(conn, workspace_id, rows, now)
             result.duplicates = len(rows) - result.recorded
             recorded = [
                 RecordedEvent(pid, r.name, r.occurred_at, r.idempotency_key) for pid, r in rows
             ]
+            await mark_events(conn, workspace_id, recorded, now, last_ids)
             await events_recorded.emit(conn, workspace_id, recorded, now)
     return result
 
@@ -422,6 +467,11 @@ async def _update_people(
             _apply(state, change)
         if states:
             await _write_people(conn, workspace_id, states, {p.email: p.id for p in found.values()})
+            detail = change_detail(
+                tags=[*change.add_tags, *change.remove_tags],
+                fields=[*change.fields, *change.remove_fields],
+            )
+            await mark_people(conn, workspace_id, list(found), detail)
             fresh = {p.id: p for p in await Person.filter(id__in=list(found)).using_db(conn)}
             result.people = [fresh.get(pid) for pid in person_ids]
     return result
@@ -468,9 +518,12 @@ async def delete_person(workspace_id: int, person_id: int) -> bool:
     """Removes the person and, by cascade, their events; their suppression stays."""
     async with in_transaction("default") as conn:
         await suppression.keep_on_delete(conn, workspace_id, person_id)
-        return bool(
+        deleted = bool(
             await Person.filter(workspace_id=workspace_id, id=person_id).using_db(conn).delete()
         )
+        if deleted:  # their exits are found by the detector (app/changes)
+            await mark_people(conn, workspace_id, [person_id], ALL)
+        return deleted
 
 
 async def get_person(

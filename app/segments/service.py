@@ -14,6 +14,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
+from app.changes.marks import mark_definition
 from app.errors import ErrorCode, UserError, UserInputError
 from app.ids import encode_id
 from app.input_reader import InputReader
@@ -143,6 +144,8 @@ async def update_segment(
         if root is not None:
             segment.definition = to_json(root)
         await segment.save(using_db=conn)
+        if root is not None:  # the change detector diffs it once (app/changes)
+            await mark_definition(conn, workspace_id, segment.id)
         if root is not None or checked_name is not None:
             await _save_references(conn, segment, root or from_json(segment.definition))
         await (

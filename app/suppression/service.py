@@ -13,6 +13,7 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
+from app.changes.marks import change_detail, mark_people
 from app.errors import ErrorCode, UserError, UserInputError
 from app.input_reader import InputReader
 from app.people.models import Person, Status
@@ -123,6 +124,9 @@ async def change_status(
                 f" updated_at = {params.add(now)} WHERE workspace_id = {params.add(workspace_id)}"
                 f" AND id {bind_list(params, sorted(allowed), 'bigint')}",
                 params.values,
+            )
+            await mark_people(
+                conn, workspace_id, allowed, change_detail(attributes=["STATUS"]), now
             )
             fresh = {p.id: p for p in await Person.filter(id__in=sorted(allowed)).using_db(conn)}
             await gate.record({p.email: p for p in fresh.values()})

@@ -28,6 +28,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
+from app.changes.marks import mark_events
 from app.ids import encode_id
 from app.people.hooks import RecordedEvent, events_recorded
 from app.settings import Settings
@@ -125,5 +126,7 @@ async def _insert(delivery: Delivery, name: str, properties: Mapping[str, Any], 
         )
         if rows:
             event = RecordedEvent(delivery.person_id, name, now, key)
+            last = {(delivery.person_id, name): int(rows[0]["id"])}
+            await mark_events(conn, delivery.workspace_id, [event], now, last)
             await events_recorded.emit(conn, delivery.workspace_id, [event], now)
     return bool(rows)

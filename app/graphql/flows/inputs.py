@@ -77,6 +77,19 @@ class FlowStepInput:
     )
 
 
+@strawberry.input(
+    one_of=True,
+    description="Enroll people when the change log records them entering or leaving a segment.",
+)
+class SegmentTriggerInput:
+    segment_entered: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET, description="Entering this segment enrolls the person."
+    )
+    segment_exited: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET, description="Leaving this segment enrolls the person."
+    )
+
+
 @strawberry.input(description="A flow's steps and how people enter (docs/flows.md).")
 class FlowDefinitionInput:
     entry: str = strawberry.field(description="The id of the first step.")
@@ -86,6 +99,11 @@ class FlowDefinitionInput:
     )
     allow_reentry: bool | None = strawberry.field(
         default=False, description="May a person enter again after their enrollment ended?"
+    )
+    segment_trigger: SegmentTriggerInput | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Instead of `trigger`: entering or leaving a segment enrolls the person"
+        " (docs/changes.md). In a JSON definition: `trigger: {segmentEntered: ID}`.",
     )
 
 

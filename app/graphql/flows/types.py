@@ -165,6 +165,12 @@ class FlowStep:
         return out
 
 
+@strawberry.type(description="The segment whose entries (or exits) enroll people.")
+class SegmentTrigger:
+    segment_id: strawberry.ID = strawberry.field(description="The segment.")
+    kind: str = strawberry.field(description="ENTERED or EXITED.")
+
+
 @strawberry.type(description="A flow's steps and how people enter (docs/flows.md).")
 class FlowDefinition:
     entry: str = strawberry.field(description="The id of the first step.")
@@ -175,6 +181,9 @@ class FlowDefinition:
         description="May a person enter again after their enrollment ended?"
     )
     steps: list[FlowStep] = strawberry.field(description="Every step, in the order given.")
+    segment_trigger: SegmentTrigger | None = strawberry.field(
+        default=None, description="Set when entering or leaving a segment enrolls people."
+    )
 
 
 @strawberry.type(description="One split decided for one enrollment: the audit trail.")
@@ -218,7 +227,11 @@ class FlowEnrollment:
     step: str = strawberry.field(description="The step to run next (or the last one run).")
     steps_taken: int = strawberry.field(description="How many steps it has run.")
     due_at: datetime = strawberry.field(description="When the current step runs.")
-    source: str = strawberry.field(description="trigger, people or segment.")
+    source: str = strawberry.field(description="trigger, people, segment or segment_change.")
+    segment_change_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="For a segment-triggered enrollment: the change-log row that caused it.",
+    )
     error: str | None = strawberry.field(description="Why it FAILED; null otherwise.")
     enrolled_at: datetime = strawberry.field(description="When the person entered the flow.")
     finished_at: datetime | None = strawberry.field(
@@ -237,6 +250,9 @@ class FlowEnrollment:
             steps_taken=row.seq,
             due_at=row.due_at,
             source=row.source,
+            segment_change_id=None
+            if row.segment_change_id is None
+            else strawberry.ID(encode_id("SegmentChange", row.segment_change_id)),
             error=row.error,
             enrolled_at=row.created_at,
             finished_at=row.finished_at,
@@ -330,6 +346,14 @@ class Flow:
                 trigger=parsed.trigger,
                 allow_reentry=parsed.allow_reentry,
                 steps=[FlowStep.build(s) for s in parsed.steps],
+                segment_trigger=None
+                if parsed.segment_trigger is None
+                else SegmentTrigger(
+                    segment_id=strawberry.ID(
+                        encode_id("Segment", parsed.segment_trigger.segment_id)
+                    ),
+                    kind=parsed.segment_trigger.kind,
+                ),
             ),
             definition_json=JSON(to_json(parsed, client=True)),
             activated_at=row.activated_at,

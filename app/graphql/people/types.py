@@ -8,16 +8,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from app.errors import UserInputError
+from app.errors import ErrorCode, UserInputError
 from app.graphql.context import Info
 from app.graphql.enums import graphql_enum
-from app.graphql.errors import USER_ERRORS, UserError
+from app.graphql.errors import USER_ERRORS, ClientError, UserError
 from app.graphql.inputs import plain_input
 from app.graphql.pagination import After, Edge, First, PageInfo
 from app.graphql.scalars import JSON
 from app.graphql.segments.filters import WindowInput
 from app.graphql.suppression.types import ConsentInput
-from app.ids import encode_id
+from app.ids import decode_id, encode_id
 from app.people.activity import Activity
 from app.people.models import Person as PersonModel
 from app.people.models import Status
@@ -25,6 +25,7 @@ from app.people.records import PersonRecord
 from app.sql import load_json
 
 if TYPE_CHECKING:
+    from app.graphql.changes.types import SegmentChangeConnection
     from app.graphql.flows.types import FlowEnrollmentConnection
     from app.graphql.people.timeline import EventConnection
     from app.graphql.rfm.types import PersonRfm
@@ -140,6 +141,31 @@ class Person:
 
         found = await person_rfm(info.context.workspace, self.pk, now_utc())
         return None if found is None else Found.from_row(found)
+
+    @strawberry.field(
+        description="The segments this person entered and left, oldest first, with causes."
+    )
+    async def segment_history(
+        self,
+        info: Info,
+        segment_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Only this segment.")
+        ] = None,
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size (at most 1,000).")
+        ] = 100,
+        after: Annotated[
+            str | None, strawberry.argument(description="The previous page's endCursor.")
+        ] = None,
+    ) -> Annotated[SegmentChangeConnection, strawberry.lazy("app.graphql.changes.types")]:
+        from app.graphql.changes.types import changes_connection
+
+        segment_pk = None if segment_id is None else decode_id("Segment", segment_id)
+        if segment_id is not None and segment_pk is None:
+            raise ClientError("Not a segment ID.", ErrorCode.NOT_FOUND, "segmentId")
+        return await changes_connection(
+            info, first, after, person_id=self.pk, segment_id=segment_pk
+        )
 
     @strawberry.field(description="The person's events, newest first (occurredAt, then id).")
     async def events(

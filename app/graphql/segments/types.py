@@ -9,8 +9,17 @@ from typing import Annotated, Protocol
 import strawberry
 
 from app.analytics import service as analytics
+from app.changes import log as change_log
 from app.errors import ErrorCode
 from app.graphql.analytics.types import DEFAULT_WINDOW, SegmentEngagement, SegmentSize, window_of
+from app.graphql.changes.types import (
+    AfterArgument,
+    FirstArgument,
+    KindArgument,
+    SegmentChangeConnection,
+    SinceArgument,
+    changes_connection,
+)
 from app.graphql.context import Info
 from app.graphql.errors import USER_ERRORS, ClientError, UserError
 from app.graphql.pagination import After, Edge, First, PageInfo, decode_cursor, edges_of, page_size
@@ -185,7 +194,26 @@ class Segment:
         )
         return SegmentEngagement.of(stats)
 
-    @strawberry.field(description="Counts recorded by the periodic size job, oldest first.")
+    @strawberry.field(
+        description="Entries and exits the change detector logged, oldest first (docs/changes.md)."
+    )
+    async def changes(
+        self,
+        info: Info,
+        since: SinceArgument = None,
+        kind: KindArgument = None,
+        first: FirstArgument = 100,
+        after: AfterArgument = None,
+    ) -> SegmentChangeConnection:
+        return await changes_connection(
+            info, first, after, segment_id=self.model.id, since=since, kind=kind
+        )
+
+    @strawberry.field(
+        description="The size after its first observation and after every detection round"
+        " that changed it, exact from the change log, oldest first; the periodic hourly counts"
+        " for a segment the detector has not observed yet."
+    )
     async def size_history(
         self,
         info: Info,
@@ -199,6 +227,9 @@ class Segment:
     ) -> list[SegmentSize]:
         if not 1 <= last <= 1000:
             raise ClientError("`last` must be between 1 and 1000.", ErrorCode.INVALID, "last")
+        points = await change_log.size_history(info.context.workspace, self.model.id, since, last)
+        if points is not None:
+            return [SegmentSize(recorded_at=p.at, count=p.size) for p in points]
         rows = await analytics.size_history(info.context.workspace, self.model.id, since, last)
         return [SegmentSize(recorded_at=r.recorded_at, count=r.count) for r in rows]
 

@@ -33,11 +33,13 @@ from app.segments.compiler_summaries import (
 from app.segments.compiler_values import COMPARE_SQL, CompileError, JsonSlot, bind_number
 from app.segments.conditions.base import (
     ConditionKind,
+    Dependencies,
     Observation,
     Observed,
     RowScope,
     SetPart,
     SetScope,
+    window_edges,
 )
 from app.segments.conditions.reader import DefinitionReader
 from app.segments.input_reader import Path
@@ -129,6 +131,10 @@ class AggregateKind(ConditionKind[AggregateCondition]):
             ),
             read=lambda raw: Observed(value=None if raw is None else float(raw)),
         )
+
+    def affected_by(self, node: AggregateCondition) -> Dependencies:
+        names = tuple(sorted(set((node.name,))))
+        return Dependencies(event_names=frozenset(names), edges=window_edges(names, node.window))
 
 
 AGGREGATE = AggregateKind()

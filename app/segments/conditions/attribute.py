@@ -23,7 +23,7 @@ from app.segments.compiler_values import (
     split_negation,
     string_test,
 )
-from app.segments.conditions.base import PersonRowKind, RowScope
+from app.segments.conditions.base import Dependencies, PersonRowKind, RowScope, TimeEdge
 from app.segments.conditions.reader import (
     BOOLEAN_OPS,
     DAY_OPS,
@@ -94,6 +94,15 @@ class AttributeKind(PersonRowKind[AttributeCondition]):
 
     def row(self, node: AttributeCondition, scope: RowScope) -> str:
         return attribute_test(node.attribute, node.test, scope.params, scope.alias, scope.now)
+
+    def affected_by(self, node: AttributeCondition) -> Dependencies:
+        edges: frozenset[TimeEdge] = frozenset()
+        if node.attribute is PersonAttribute.CREATED_AT and node.test.op in (
+            Op.WITHIN_LAST_DAYS,
+            Op.MORE_THAN_DAYS_AGO,
+        ):
+            edges = frozenset({TimeEdge(None, timedelta(days=_days(node.test.value)))})
+        return Dependencies(attributes=frozenset({node.attribute.value}), edges=edges)
 
 
 ATTRIBUTE = AttributeKind()

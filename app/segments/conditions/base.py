@@ -13,11 +13,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 from app.segments.compiler_events import Bounds, EventSet
 from app.segments.compiler_values import CompileError, negate_sql
+from app.segments.terms import LastDays, LastHours, MoreThanDaysAgo, Window
 from app.sql import Dialect, SqlParams
 
 if TYPE_CHECKING:
@@ -162,6 +163,59 @@ class Observation:
     read: Callable[[Any], Observed]
 
 
+@dataclass(frozen=True)
+class TimeEdge:
+    """A moment, `offset` after an event of one of `names` (or after the person's
+    `created_at` when `names` is None), at which time alone can change the answer."""
+
+    names: tuple[str, ...] | None
+    offset: timedelta
+
+
+@dataclass(frozen=True)
+class Dependencies:
+    """What can change a condition's answer for one person: the change detector
+    (app/changes) re-checks a person against a segment only when a write touched one of
+    these, and the time sweep looks only at the `edges`. `everything` is the safe
+    answer for a test that reads all of the person's row."""
+
+    event_names: frozenset[str] = frozenset()
+    tags: frozenset[str] = frozenset()
+    fields: frozenset[str] = frozenset()
+    attributes: frozenset[str] = frozenset()
+    segments: frozenset[int] = frozenset()
+    edges: frozenset[TimeEdge] = frozenset()
+
+    def __or__(self, other: Dependencies) -> Dependencies:
+        return Dependencies(
+            self.event_names | other.event_names,
+            self.tags | other.tags,
+            self.fields | other.fields,
+            self.attributes | other.attributes,
+            self.segments | other.segments,
+            self.edges | other.edges,
+        )
+
+
+NO_DEPENDENCIES = Dependencies()
+
+
+def window_edges(names: tuple[str, ...], window: Window | None) -> frozenset[TimeEdge]:
+    """Rule 8's moving edges: an event enters `lastDays n` when it happens (a future-dated
+    one) and leaves n days later; it enters `moreThanDaysAgo n` n days after it happened.
+    `between` and all time do not move."""
+    match window:
+        case LastDays(days):
+            return frozenset({TimeEdge(names, timedelta(0)), TimeEdge(names, timedelta(days=days))})
+        case LastHours(hours):
+            return frozenset(
+                {TimeEdge(names, timedelta(0)), TimeEdge(names, timedelta(hours=hours))}
+            )
+        case MoreThanDaysAgo(days):
+            return frozenset({TimeEdge(names, timedelta(days=days))})
+    return frozenset()
+
+
 class ConditionKind(ABC, Generic[N]):
     """One condition kind in every stage. `key` is its ConditionInput member and JSON key."""
 
@@ -199,6 +253,12 @@ class ConditionKind(ABC, Generic[N]):
     @abstractmethod
     def observation(self, node: N) -> Observation | None:
         """The extra column explain reads for this node (None: only `matched`)."""
+
+    # ------------------------------------------------------------ change detection
+    @abstractmethod
+    def affected_by(self, node: N) -> Dependencies:
+        """The writes (event names, tags, fields, attributes) and time edges that can
+        change this node's answer for a person (a reference names its segment)."""
 
     def references(self, node: N) -> int | None:
         """The segment this node refers to, if any (walked by every stage)."""

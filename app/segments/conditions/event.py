@@ -27,11 +27,13 @@ from app.segments.compiler_summaries import summary_count, summary_count_set, su
 from app.segments.compiler_values import JsonSlot, json_test
 from app.segments.conditions.base import (
     ConditionKind,
+    Dependencies,
     Observation,
     Observed,
     RowScope,
     SetPart,
     SetScope,
+    window_edges,
 )
 from app.segments.conditions.reader import (
     MAX_COUNT,
@@ -164,6 +166,10 @@ class EventKind(ConditionKind[EventCondition]):
             sql=observed,
             read=lambda raw: Observed(count=int(raw)),
         )
+
+    def affected_by(self, node: EventCondition) -> Dependencies:
+        names = tuple(sorted(set(node.names)))
+        return Dependencies(event_names=frozenset(names), edges=window_edges(names, node.window))
 
 
 EVENT = EventKind()

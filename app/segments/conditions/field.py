@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.segments.compiler_values import JsonSlot, json_test
-from app.segments.conditions.base import PersonRowKind, RowScope
+from app.segments.conditions.base import Dependencies, PersonRowKind, RowScope
 from app.segments.conditions.reader import DefinitionReader
 from app.segments.input_reader import Path
 from app.segments.terms import ValueTest, value_test_from, value_test_json
@@ -38,6 +38,9 @@ class FieldKind(PersonRowKind[FieldCondition]):
     def row(self, node: FieldCondition, scope: RowScope) -> str:
         slot = JsonSlot.bind(scope.params, f"{scope.alias}.fields", node.key)
         return json_test(slot, node.test, scope.params)
+
+    def affected_by(self, node: FieldCondition) -> Dependencies:
+        return Dependencies(fields=frozenset({node.key}))
 
 
 FIELD = FieldKind()

@@ -19,7 +19,9 @@ from app.rfm.model import Metric, RfmModel, RfmSegment
 from app.segments.compiler_events import EventSet, events_select, grouped, person_events
 from app.segments.compiler_values import FALSE, CompileError
 from app.segments.conditions.base import (
+    NO_DEPENDENCIES,
     ConditionKind,
+    Dependencies,
     Observation,
     RowScope,
     SetPart,
@@ -56,6 +58,13 @@ class RfmCondition:
 class RfmKind(ConditionKind[RfmCondition]):
     key = "rfm"
     node = RfmCondition
+
+    def affected_by(self, node: RfmCondition) -> Dependencies:
+        """Nothing the change detector can follow per person: a score is a rank among
+        every purchaser, moved by anyone's purchase and by each passing day. Entries and
+        exits of segments using rfm are recorded at baselines and definition changes
+        only (docs/changes.md, "Limits")."""
+        return NO_DEPENDENCIES
 
     def encode(self, node: RfmCondition) -> dict[str, Any]:
         if node.segments:

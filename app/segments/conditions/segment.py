@@ -16,6 +16,7 @@ from app.ids import decode_id
 from app.segments.compiler_values import negate_sql
 from app.segments.conditions.base import (
     ConditionKind,
+    Dependencies,
     Expansion,
     Observation,
     RowPart,
@@ -76,6 +77,9 @@ class SegmentKind(ConditionKind[SegmentCondition]):
 
     def references(self, node: SegmentCondition) -> int | None:
         return node.segment_id
+
+    def affected_by(self, node: SegmentCondition) -> Dependencies:
+        return Dependencies(segments=frozenset({node.segment_id}))  # expanded by the caller
 
 
 SEGMENT = SegmentKind()

@@ -20,18 +20,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from app.segments.compiler_events import EventSet, names_sql
 from app.segments.compiler_values import bind_datetime
 from app.segments.conditions.base import (
     ConditionKind,
+    Dependencies,
     Observation,
     Observed,
     RowScope,
     SetPart,
     SetScope,
+    TimeEdge,
 )
 from app.segments.conditions.reader import MAX_DAYS, MAX_NAMES, DefinitionReader
 from app.segments.conditions.timed import read_moment
@@ -57,6 +59,14 @@ class SequenceCondition:
 class SequenceKind(ConditionKind[SequenceCondition]):
     key = "sequence"
     node = SequenceCondition
+
+    def affected_by(self, node: SequenceCondition) -> Dependencies:
+        """Every step's events; time alone matters only when a future-dated event
+        happens (steps are timed against each other, not against now)."""
+        names = tuple(sorted({name for step in node.steps for name in step.names}))
+        return Dependencies(
+            event_names=frozenset(names), edges=frozenset({TimeEdge(names, timedelta(0))})
+        )
 
     def encode(self, node: SequenceCondition) -> dict[str, Any]:
         steps = []

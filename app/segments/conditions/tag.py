@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.segments.compiler_values import negate_sql
-from app.segments.conditions.base import PersonRowKind, RowScope
+from app.segments.conditions.base import Dependencies, PersonRowKind, RowScope
 from app.segments.conditions.reader import DefinitionReader
 from app.segments.input_reader import Path
 from app.sql import Dialect
@@ -48,6 +48,9 @@ class TagKind(PersonRowKind[TagCondition]):
         else:
             test = f"EXISTS (SELECT 1 FROM json_each({alias}.tags) WHERE value = {params.add(node.tag.lower())})"
         return negate_sql(test, not node.has)
+
+    def affected_by(self, node: TagCondition) -> Dependencies:
+        return Dependencies(tags=frozenset({node.tag.lower()}))
 
 
 TAG = TagKind()

@@ -32,11 +32,14 @@ from app.segments.compiler_events import (
 from app.segments.compiler_values import bind_datetime
 from app.segments.conditions.base import (
     ConditionKind,
+    Dependencies,
     Observation,
     Observed,
     RowScope,
     SetPart,
     SetScope,
+    TimeEdge,
+    window_edges,
 )
 from app.segments.conditions.reader import MAX_NAMES, DefinitionReader
 from app.segments.input_reader import INVALID, REQUIRED, Path
@@ -123,6 +126,13 @@ class TimedKind(ConditionKind[N], Generic[N]):
 
     fn: str
     what: str  # "A firstTime condition"
+
+    def affected_by(self, node: N) -> Dependencies:
+        """The names' events; the window's edges, and the moment a future-dated event
+        happens (only events at or before now count)."""
+        names = tuple(sorted(set(node.names)))
+        edges = window_edges(names, node.window) | {TimeEdge(names, timedelta(0))}
+        return Dependencies(event_names=frozenset(names), edges=frozenset(edges))
 
     def make(
         self, names: tuple[str, ...], window: Window | None, compare: TimeComparison | None

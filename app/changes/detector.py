@@ -1,0 +1,300 @@
+"""The change detector: re-checks marked people against the segments their change can
+affect, diffs edited definitions once, baselines new segments, and writes what it
+found to the change log, all in one transaction per round that also deletes the marks
+it handled. A crash anywhere rolls the round back: its marks stay and the next round
+does the same work again, so nothing is lost and nothing is written twice.
+
+Rounds of one workspace never overlap: on PostgreSQL a transaction-scoped advisory lock
+per workspace (a second worker skips the workspace), on SQLite the database's single
+writer. Membership is evaluated by the segment engine (app/segments) at the round's one
+`now`; the memory it is compared with (segment_member_state) is only ever written here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import structlog
+from tortoise.transactions import in_transaction
+
+from app.changes import store
+from app.changes.dependencies import affects, referrers_of, segment_dependencies
+from app.changes.hooks import changes_recorded
+from app.changes.marks import Cause
+from app.changes.store import Change
+from app.segments.compiler import CompileContext
+from app.settings import settings
+from app.sql import (
+    Dialect,
+    SqlParams,
+    connection,
+    dialect_of,
+    fetch_all,
+    now_utc,
+    parse_db_datetime,
+)
+
+log = structlog.get_logger("sieve.changes")
+
+# pg_try_advisory_xact_lock(key, workspace): any constant no other code uses
+DETECTOR_LOCK_KEY = 0x5E9E
+
+
+@dataclass(frozen=True)
+class Mark:
+    id: int
+    person_id: int
+    cause: Cause
+    detail: Mapping[str, Any]
+    marked_at: datetime
+
+
+@dataclass
+class Round:
+    """What one round did (for logs, tests and the benchmark)."""
+
+    busy: bool = False
+    marks: int = 0
+    baselines: int = 0
+    definitions: int = 0
+    changes: int = 0
+    segments_checked: int = 0
+    written: list[int] = field(default_factory=list)
+
+
+async def _locked(conn: Any, workspace_id: int) -> bool:
+    if dialect_of(conn) is not Dialect.POSTGRES:
+        return True
+    rows = await fetch_all(
+        conn, "SELECT pg_try_advisory_xact_lock($1, $2) AS ok", [DETECTOR_LOCK_KEY, workspace_id]
+    )
+    return bool(rows[0]["ok"])
+
+
+async def _marks(conn: Any, workspace_id: int, limit: int) -> list[Mark]:
+    params = SqlParams(dialect_of(conn))
+    rows = await fetch_all(
+        conn,
+        "SELECT id, person_id, cause, detail, created_at FROM segment_change_marks"
+        f" WHERE workspace_id = {params.add(workspace_id)} ORDER BY id LIMIT {params.add(limit)}",
+        params.values,
+    )
+    return [
+        Mark(
+            int(r["id"]),
+            int(r["person_id"]),
+            Cause(r["cause"]),
+            store.detail_of(r["detail"]),
+            parse_db_datetime(r["created_at"]) or now_utc(),
+        )
+        for r in rows
+    ]
+
+
+async def _definition_marks(conn: Any, workspace_id: int) -> list[tuple[int, int]]:
+    params = SqlParams(dialect_of(conn))
+    rows = await fetch_all(
+        conn,
+        "SELECT id, segment_id FROM segment_definition_marks"
+        f" WHERE workspace_id = {params.add(workspace_id)} ORDER BY id",
+        params.values,
+    )
+    return [(int(r["id"]), int(r["segment_id"])) for r in rows]
+
+
+def _why(mark: Mark, names: frozenset[str]) -> dict[str, Any]:
+    """The detail a change row keeps of the mark that caused it."""
+    if mark.cause is Cause.EVENT:
+        return {"names": sorted(names.intersection(mark.detail.get("names", ())))}
+    return {k: v for k, v in mark.detail.items() if k != "segments"}
+
+
+def _event_of(mark: Mark, detail: Mapping[str, Any]) -> int | None:
+    """The last event of the mark's batch with a name the segment reads, when the writer
+    recorded it in the mark (trackEvents does); else looked up (_with_events)."""
+    known = mark.detail.get("events", {})
+    ids = [known[n] for n in detail.get("names", ()) if n in known]
+    return max(ids) if ids else None
+
+
+async def detect_workspace(
+    workspace_id: int, *, now: datetime | None = None, limit: int | None = None
+) -> Round:
+    """One round for one workspace (see the module's docstring)."""
+    result = Round()
+    async with in_transaction("default") as conn:
+        if not await _locked(conn, workspace_id):
+            return Round(busy=True)
+        now = now or now_utc()
+        definitions, based = await store.segments_of(conn, workspace_id)
+        deps = segment_dependencies(definitions)
+        ctx = CompileContext(dialect_of(conn), workspace_id, now, definitions)
+        changes: list[Change] = []
+
+        # an edited definition (or one it refers to): one whole diff
+        edits = await _definition_marks(conn, workspace_id)
+        for segment_id in sorted(referrers_of({sid for _, sid in edits}, deps) & based):
+            now_in = await store.all_members(conn, ctx, definitions[segment_id])
+            seen = await store.state_of_segment(conn, workspace_id, segment_id)
+            detail = {"edited": sorted({sid for _, sid in edits})}
+            for kind, people in (("ENTERED", now_in - seen), ("EXITED", seen - now_in)):
+                changes += [
+                    Change(segment_id, pid, kind, Cause.DEFINITION_CHANGE.value, now, detail)
+                    for pid in sorted(people)
+                ]
+        await store.delete_marks(
+            conn, workspace_id, "segment_definition_marks", [i for i, _ in edits]
+        )
+        result.definitions = len(edits)
+
+        # a segment seen for the first time: one baseline, no rows per member
+        for segment_id in sorted(set(definitions) - based):
+            members = await store.all_members(conn, ctx, definitions[segment_id])
+            await store.write_baseline(conn, workspace_id, segment_id, members, now)
+            result.baselines += 1
+
+        # marked people, against the segments their change can affect
+        marks = await _marks(conn, workspace_id, limit or settings.changes_batch)
+        result.marks = len(marks)
+        found, result.segments_checked = await _person_changes(conn, ctx, marks, deps, based)
+        changes += found
+        changes = await _with_events(conn, workspace_id, changes)
+        written = await store.write_changes(conn, workspace_id, changes, now)
+        await store.delete_marks(conn, workspace_id, "segment_change_marks", [m.id for m in marks])
+        await changes_recorded.emit(conn, workspace_id, written, now)
+        result.changes = len(written)
+        result.written = [c.id for c in written]
+    return result
+
+
+async def _person_changes(
+    conn: Any,
+    ctx: CompileContext,
+    marks: Sequence[Mark],
+    deps: Mapping[int, Any],
+    based: set[int],
+) -> tuple[list[Change], int]:
+    """The entries and exits of marked people, and how many (segment, person) pairs were
+    re-checked for them.
+
+    People whose marks read alike (the same causes and details) share one decision of
+    which segments to re-check, and people with the same segments to re-check share
+    statements: one per 1,000 people with a column per segment (PersonRows)."""
+    by_person: dict[int, list[Mark]] = {}
+    for mark in marks:
+        by_person.setdefault(mark.person_id, []).append(mark)
+    decided: dict[tuple[tuple[str, str], ...], dict[int, int]] = {}
+    groups: dict[tuple[int, ...], list[int]] = {}  # segments to re-check -> people
+    causes: dict[int, dict[int, Mark]] = {}  # person -> segment -> the mark that caused it
+    for person_id, person_marks in by_person.items():
+        signature = tuple(
+            (m.cause.value, json.dumps(m.detail, sort_keys=True)) for m in person_marks
+        )
+        if signature not in decided:
+            decided[signature] = _latest_affecting(person_marks, deps, based)
+        latest = decided[signature]
+        if latest:
+            causes[person_id] = {sid: person_marks[i] for sid, i in latest.items()}
+            groups.setdefault(tuple(sorted(latest)), []).append(person_id)
+    if not groups:
+        return [], 0
+    seen = await store.state_of_people(conn, ctx.workspace_id, sorted(causes))
+    changes: list[Change] = []
+    for segments, people in sorted(groups.items()):
+        members = await store.members_of_each(conn, ctx, segments, people)
+        for segment_id in segments:
+            before = seen.get(segment_id, set()) & set(people)
+            now_in = members[segment_id]
+            names = deps[segment_id].event_names
+            for kind, group in (("ENTERED", now_in - before), ("EXITED", before - now_in)):
+                for pid in sorted(group):
+                    mark = causes[pid][segment_id]
+                    why = _why(mark, names)
+                    changes.append(
+                        Change(
+                            segment_id,
+                            pid,
+                            kind,
+                            mark.cause.value,
+                            mark.marked_at,
+                            why,
+                            _event_of(mark, why),
+                        )
+                    )
+    changes.sort(key=lambda c: (c.segment_id, c.person_id))
+    return changes, sum(len(segments) * len(people) for segments, people in groups.items())
+
+
+def _latest_affecting(
+    marks: list[Mark], deps: Mapping[int, Any], based: set[int]
+) -> dict[int, int]:
+    """Segment -> index of the person's latest mark that can affect it."""
+    found: dict[int, int] = {}
+    for segment_id in based:
+        for i in range(len(marks) - 1, -1, -1):  # marks come in id order: latest first here
+            if affects(deps[segment_id], segment_id, marks[i].cause, marks[i].detail):
+                found[segment_id] = i
+                break
+    return found
+
+
+async def _with_events(conn: Any, workspace_id: int, changes: list[Change]) -> list[Change]:
+    """EVENT changes get the id of the event that caused them (the batch's last event of
+    a name the segment reads)."""
+    wanted = [
+        (c.person_id, c.marked_at)
+        for c in changes
+        if c.cause == Cause.EVENT.value and c.event_id is None
+    ]
+    if not wanted:
+        return changes
+    found = await store.causing_events(conn, workspace_id, wanted)
+    result = []
+    for c in changes:
+        if c.cause == Cause.EVENT.value and c.event_id is None:
+            ids = [found.get((c.person_id, c.marked_at, n)) for n in c.detail.get("names", ())]
+            known = [i for i in ids if i is not None]
+            c = Change(
+                c.segment_id,
+                c.person_id,
+                c.kind,
+                c.cause,
+                c.marked_at,
+                c.detail,
+                max(known) if known else None,
+            )
+        result.append(c)
+    return result
+
+
+async def pending_workspaces() -> list[int]:
+    """Workspaces with marks to handle or segments without a baseline."""
+    rows = await fetch_all(
+        connection(),
+        "SELECT DISTINCT workspace_id FROM segment_change_marks"
+        " UNION SELECT workspace_id FROM segment_definition_marks"
+        " UNION SELECT s.workspace_id FROM segments s WHERE NOT EXISTS"
+        " (SELECT 1 FROM segment_baselines b WHERE b.segment_id = s.id)",
+    )
+    return sorted(int(r["workspace_id"]) for r in rows)
+
+
+async def detect_pending(*, now: datetime | None = None) -> Round:
+    """One round in every workspace with work; the totals."""
+    total = Round()
+    for workspace_id in await pending_workspaces():
+        done = await detect_workspace(workspace_id, now=now)
+        total.busy |= done.busy
+        total.marks += done.marks
+        total.baselines += done.baselines
+        total.definitions += done.definitions
+        total.changes += done.changes
+        total.segments_checked += done.segments_checked
+        total.written += done.written
+    if total.changes:
+        log.info("segment_changes_detected", changes=total.changes, marks=total.marks)
+    return total

@@ -1,0 +1,268 @@
+"""SQL of the change detector: its memory (segment_member_state), baselines, the log.
+
+Every function runs on the connection of the detector's transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from app.changes.hooks import RecordedChange
+from app.segments.ast import Group, from_json
+from app.segments.compiler import CompileContext, compile_id_set
+from app.segments.rows import PersonRows
+from app.sql import Dialect, SqlParams, bind_list, dialect_of, fetch_all, load_json
+
+CHUNK = 1000
+
+
+def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+@dataclass(frozen=True)
+class Change:
+    """A change to write: who, where, which way, and why."""
+
+    segment_id: int
+    person_id: int
+    kind: str
+    cause: str
+    marked_at: datetime
+    detail: Mapping[str, Any]
+    event_id: int | None = None
+
+
+async def segments_of(conn: Any, workspace_id: int) -> tuple[dict[int, Group], set[int]]:
+    """Every segment's definition, and which of them have a baseline."""
+    params = SqlParams(dialect_of(conn))
+    rows = await fetch_all(
+        conn,
+        "SELECT s.id, s.definition, b.segment_id AS based FROM segments s"
+        " LEFT JOIN segment_baselines b ON b.segment_id = s.id AND b.workspace_id = s.workspace_id"
+        f" WHERE s.workspace_id = {params.add(workspace_id)}",
+        params.values,
+    )
+    definitions = {int(r["id"]): from_json(load_json(r["definition"])) for r in rows}
+    return definitions, {int(r["id"]) for r in rows if r["based"] is not None}
+
+
+async def all_members(conn: Any, ctx: CompileContext, root: Group) -> set[int]:
+    """Every member now, by the set form (a baseline or a definition diff: once)."""
+    params = SqlParams(ctx.dialect)
+    sql = compile_id_set(root, ctx, params)
+    return {int(r["id"]) for r in await fetch_all(conn, sql, params.values)}
+
+
+async def members_of_each(
+    conn: Any, ctx: CompileContext, segment_ids: Sequence[int], people: Sequence[int]
+) -> dict[int, set[int]]:
+    """Segment -> which of these people are members now: one statement per 1,000 people
+    and 400 segments, a boolean column per segment over just their rows (the row form)."""
+    found: dict[int, set[int]] = {sid: set() for sid in segment_ids}
+    for segments in chunks(list(segment_ids), 400):
+        for chunk in chunks(sorted(people)):
+            rows = PersonRows(ctx, list(chunk))
+            columns = rows.member_columns(ctx.segments[sid] for sid in segments)
+            for r in await fetch_all(conn, rows.select(f"p.id, {columns}"), rows.params.values):
+                for i, sid in enumerate(segments):
+                    if r[f"m{i}"]:
+                        found[sid].add(int(r["id"]))
+    return found
+
+
+async def state_of_segment(conn: Any, workspace_id: int, segment_id: int) -> set[int]:
+    params = SqlParams(dialect_of(conn))
+    rows = await fetch_all(
+        conn,
+        "SELECT person_id FROM segment_member_state"
+        f" WHERE workspace_id = {params.add(workspace_id)} AND segment_id = {params.add(segment_id)}",
+        params.values,
+    )
+    return {int(r["person_id"]) for r in rows}
+
+
+async def state_of_people(
+    conn: Any, workspace_id: int, people: Sequence[int]
+) -> dict[int, set[int]]:
+    """Segment id -> which of these people the detector last saw in it."""
+    seen: dict[int, set[int]] = {}
+    for chunk in chunks(sorted(people)):
+        params = SqlParams(dialect_of(conn))
+        rows = await fetch_all(
+            conn,
+            "SELECT segment_id, person_id FROM segment_member_state"
+            f" WHERE workspace_id = {params.add(workspace_id)}"
+            f" AND person_id {bind_list(params, list(chunk), 'bigint')}",
+            params.values,
+        )
+        for r in rows:
+            seen.setdefault(int(r["segment_id"]), set()).add(int(r["person_id"]))
+    return seen
+
+
+async def add_state(conn: Any, workspace_id: int, segment_id: int, people: Iterable[int]) -> None:
+    ids = sorted(set(people))
+    dialect = dialect_of(conn)
+    for chunk in chunks(ids, 5000):
+        params = SqlParams(dialect)
+        ws, sid = params.add(workspace_id), params.add(segment_id)
+        if dialect is Dialect.POSTGRES:
+            source = f"unnest({params.add(list(chunk))}::bigint[]) AS u(id)"
+            select = f"SELECT {sid}, u.id, {ws} FROM {source}"
+        else:
+            select = (
+                f"SELECT {sid}, value, {ws} FROM json_each({params.json(list(chunk))}) WHERE true"
+            )
+        await conn.execute_query(
+            "INSERT INTO segment_member_state (segment_id, person_id, workspace_id)"
+            f" {select} ON CONFLICT DO NOTHING",
+            params.values,
+        )
+
+
+async def remove_state(
+    conn: Any, workspace_id: int, segment_id: int, people: Iterable[int]
+) -> None:
+    ids = sorted(set(people))
+    for chunk in chunks(ids, 5000):
+        params = SqlParams(dialect_of(conn))
+        await conn.execute_query(
+            "DELETE FROM segment_member_state"
+            f" WHERE workspace_id = {params.add(workspace_id)} AND segment_id = {params.add(segment_id)}"
+            f" AND person_id {bind_list(params, list(chunk), 'bigint')}",
+            params.values,
+        )
+
+
+async def write_baseline(
+    conn: Any, workspace_id: int, segment_id: int, members: set[int], now: datetime
+) -> None:
+    """The segment's first observation: its members into the memory, one baseline row."""
+    await add_state(conn, workspace_id, segment_id, members)
+    params = SqlParams(dialect_of(conn))
+    values = [params.add(v) for v in (segment_id, workspace_id, now, len(members))]
+    await conn.execute_query(
+        "INSERT INTO segment_baselines (segment_id, workspace_id, taken_at, size)"
+        f" VALUES ({', '.join(values)}) ON CONFLICT DO NOTHING",
+        params.values,
+    )
+    # the time sweep starts no later than the first baseline (sweep.py)
+    params = SqlParams(dialect_of(conn))
+    await conn.execute_query(
+        "INSERT INTO segment_sweeps (workspace_id, swept_until)"
+        f" VALUES ({params.add(workspace_id)}, {params.add(now)}) ON CONFLICT DO NOTHING",
+        params.values,
+    )
+
+
+async def write_changes(
+    conn: Any, workspace_id: int, changes: Sequence[Change], now: datetime
+) -> list[RecordedChange]:
+    """Append to the log and move the memory with it; returns the rows written."""
+    written: list[RecordedChange] = []
+    dialect = dialect_of(conn)
+    if dialect is Dialect.POSTGRES:  # one statement text for any size: arrays, unnest
+        for chunk in chunks(changes, 10_000):
+            params = SqlParams(dialect)
+            arrays = [
+                ([c.segment_id for c in chunk], "bigint"),
+                ([c.person_id for c in chunk], "bigint"),
+                ([c.kind for c in chunk], "text"),
+                ([c.cause for c in chunk], "text"),
+                ([c.event_id for c in chunk], "bigint"),
+                ([json.dumps(dict(c.detail), separators=(",", ":")) for c in chunk], "text"),
+                ([c.marked_at for c in chunk], "timestamptz"),
+            ]
+            source = ", ".join(f"{params.add(v)}::{t}[]" for v, t in arrays)
+            ws, ts = params.add(workspace_id), params.add(now)
+            result = await fetch_all(
+                conn,
+                "INSERT INTO segment_changes (workspace_id, segment_id, person_id, kind, cause,"
+                f" event_id, detail, marked_at, detected_at) SELECT {ws}, u.s, u.p, u.k, u.c, u.e,"
+                f" u.d::jsonb, u.m, {ts} FROM unnest({source}) AS u(s, p, k, c, e, d, m)"
+                " RETURNING id, segment_id, person_id, kind",
+                params.values,
+            )
+            written += [
+                RecordedChange(int(r["id"]), int(r["segment_id"]), int(r["person_id"]), r["kind"])
+                for r in result
+            ]
+    for chunk in chunks(changes, 500) if dialect is Dialect.SQLITE else ():
+        params = SqlParams(dialect)
+        ws, ts = params.add(workspace_id), params.add(now)
+        rows = []
+        for c in chunk:
+            detail = params.json(dict(c.detail))
+            rows.append(
+                f"({ws}, {params.add(c.segment_id)}, {params.add(c.person_id)}, {params.add(c.kind)},"
+                f" {params.add(c.cause)}, {params.add(c.event_id)}, {detail},"
+                f" {params.add(c.marked_at)}, {ts})"
+            )
+        result = await fetch_all(
+            conn,
+            "INSERT INTO segment_changes (workspace_id, segment_id, person_id, kind, cause,"
+            f" event_id, detail, marked_at, detected_at) VALUES {', '.join(rows)}"
+            " RETURNING id, segment_id, person_id, kind",
+            params.values,
+        )
+        written += [
+            RecordedChange(int(r["id"]), int(r["segment_id"]), int(r["person_id"]), r["kind"])
+            for r in result
+        ]
+    by_segment: dict[tuple[int, str], list[int]] = {}
+    for c in changes:
+        by_segment.setdefault((c.segment_id, c.kind), []).append(c.person_id)
+    for (segment_id, kind), people in sorted(by_segment.items()):
+        if kind == "ENTERED":
+            await add_state(conn, workspace_id, segment_id, people)
+        else:
+            await remove_state(conn, workspace_id, segment_id, people)
+    return sorted(written, key=lambda r: r.id)
+
+
+async def causing_events(
+    conn: Any, workspace_id: int, wanted: Sequence[tuple[int, datetime]]
+) -> dict[tuple[int, datetime, str], int]:
+    """(person, recorded at, name) -> the last event id a trackEvents batch recorded:
+    read only for the changes an EVENT mark caused, never on the write path."""
+    found: dict[tuple[int, datetime, str], int] = {}
+    by_time: dict[datetime, list[int]] = {}
+    for person_id, at in set(wanted):
+        by_time.setdefault(at, []).append(person_id)
+    for at, people in by_time.items():
+        for chunk in chunks(sorted(people)):
+            params = SqlParams(dialect_of(conn))
+            rows = await fetch_all(
+                conn,
+                "SELECT person_id, name, max(id) AS id FROM events"
+                f" WHERE workspace_id = {params.add(workspace_id)}"
+                f" AND person_id {bind_list(params, list(chunk), 'bigint')}"
+                f" AND created_at = {params.add(at)} GROUP BY person_id, name",
+                params.values,
+            )
+            for r in rows:
+                found[(int(r["person_id"]), at, r["name"])] = int(r["id"])
+    return found
+
+
+async def delete_marks(conn: Any, workspace_id: int, table: str, ids: Sequence[int]) -> None:
+    """Delete marks by id (`table` is one of the two mark tables, never client input)."""
+    assert table in ("segment_change_marks", "segment_definition_marks")
+    for chunk in chunks(sorted(ids), 5000):
+        params = SqlParams(dialect_of(conn))
+        await conn.execute_query(
+            f"DELETE FROM {table} WHERE workspace_id = {params.add(workspace_id)}"
+            f" AND id {bind_list(params, list(chunk), 'bigint')}",
+            params.values,
+        )
+
+
+def detail_of(raw: Any) -> dict[str, Any]:
+    value = load_json(raw)
+    return value if isinstance(value, dict) else json.loads(str(value))

@@ -1,0 +1,456 @@
+"""Segment change detection: latency under GraphQL ingestion, the sweep, webhooks.
+
+    python -m benchmarks.changes --database-url postgres://postgres@127.0.0.1:5432/sieve_bench_changes \\
+        --small-url postgres://postgres@127.0.0.1:5432/sieve_bench_changes_10k
+
+Both databases are made by `python -m benchmarks.generate` (workspace "bench"). On the
+large one: 50 segments of mixed kinds are created and baselined, `sieve serve` and
+`sieve worker` are started, clients post `trackEvents` batches through GraphQL at
+`--rate` events/s for `--seconds`, and a webhook for every segment points at a receiver
+(starlette under uvicorn) in this process. Printed: the ingest rate reached, detection
+latency (the log row's `detected_at` − its `marked_at`, the write's commit moment), the
+mark backlog, webhook latency (receipt − `detected_at`), and the time sweep's cost on
+both databases for about the same number of window crossings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+TRACK = "mutation($e: [EventInput!]!) { trackEvents(events: $e) { recorded userErrors { code } } }"
+NAMES = ["email_opened", "email_clicked", "page_viewed", "purchase"]
+console = Console(width=160)
+
+
+def segment_definitions() -> list[tuple[str, dict[str, Any]]]:
+    """50 segments: event counts and windows, aggregates, tags, attributes, ORs, NONEs, references."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    for name in (
+        "email_opened",
+        "email_clicked",
+        "page_viewed",
+        "purchase",
+        "signed_up",
+        "email_sent",
+    ):
+        for window, count in (
+            ({"lastDays": 7}, 1),
+            ({"lastDays": 30}, 3),
+            ({"lastDays": 90}, 1),
+            (None, 5),
+        ):
+            event: dict[str, Any] = {"names": [name], "count": {"op": "GTE", "value": count}}
+            if window:
+                event["window"] = window
+            out.append((f"{name} {window} >= {count}", {"conditions": [{"event": event}]}))
+    for value, window in (
+        (50, {"lastDays": 90}),
+        (200, None),
+        (500, None),
+        (100, {"lastDays": 30}),
+    ):
+        agg: dict[str, Any] = {"name": "purchase", "fn": "SUM", "op": "GT", "value": value}
+        if window:
+            agg["window"] = window
+        out.append((f"spent > {value} {window}", {"conditions": [{"aggregate": agg}]}))
+    for tag in (
+        "newsletter",
+        "product-updates",
+        "webinar",
+        "trial",
+        "churn-risk",
+        "vip",
+        "early-adopter",
+        "partner",
+    ):
+        out.append((f"tag {tag}", {"conditions": [{"tag": {"tag": tag}}]}))
+    out += [
+        (
+            "subscribed",
+            {
+                "conditions": [
+                    {"attribute": {"attribute": "STATUS", "op": "EQ", "value": "SUBSCRIBED"}}
+                ]
+            },
+        ),
+        (
+            "new this month",
+            {
+                "conditions": [
+                    {
+                        "attribute": {
+                            "attribute": "CREATED_AT",
+                            "op": "WITHIN_LAST_DAYS",
+                            "value": 30,
+                        }
+                    }
+                ]
+            },
+        ),
+        (
+            "vip or big spender",
+            {
+                "match": "ANY",
+                "conditions": [
+                    {"tag": {"tag": "vip"}},
+                    {"aggregate": {"name": "purchase", "fn": "SUM", "op": "GT", "value": 500}},
+                ],
+            },
+        ),
+        (
+            "engaged newsletter",
+            {
+                "conditions": [
+                    {"tag": {"tag": "newsletter"}},
+                    {"event": {"names": ["email_opened"], "window": {"lastDays": 30}}},
+                ]
+            },
+        ),
+        (
+            "not engaged 90d",
+            {
+                "conditions": [
+                    {
+                        "event": {
+                            "names": ["email_opened", "email_clicked"],
+                            "window": {"lastDays": 90},
+                            "count": {"op": "EQ", "value": 0},
+                        }
+                    }
+                ]
+            },
+        ),
+        (
+            "lapsed buyers",
+            {
+                "conditions": [
+                    {"event": {"names": ["purchase"], "window": {"moreThanDaysAgo": 60}}},
+                    {
+                        "event": {
+                            "names": ["purchase"],
+                            "window": {"lastDays": 60},
+                            "count": {"op": "EQ", "value": 0},
+                        }
+                    },
+                ]
+            },
+        ),
+    ]
+    return out[:48]
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p))] if ordered else float("nan")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def prepare(url: str) -> tuple[int, list[int], float]:
+    """Workspace id, the bench segments (created once), and the seconds their baselines took."""
+    from app.changes.detector import detect_pending
+    from app.segments.service import create_segment
+    from app.sql import connection, fetch_all
+
+    rows = await fetch_all(connection(), "SELECT id FROM workspaces WHERE name = 'bench'")
+    workspace = int(rows[0]["id"])
+    existing = {
+        r["name"]: int(r["id"])
+        for r in await fetch_all(
+            connection(), f"SELECT id, name FROM segments WHERE workspace_id = {workspace}"
+        )
+    }
+    ids = []
+    for name, definition in segment_definitions():
+        if name not in existing:
+            existing[name] = (await create_segment(workspace, name, None, definition)).id
+        ids.append(existing[name])
+    ref = "member of vip-or-big and subscribed"
+    if ref not in existing:
+        definition = {
+            "conditions": [
+                {"segment": {"id": f"seg_{existing['vip or big spender']}"}},
+                {"segment": {"id": f"seg_{existing['subscribed']}"}},
+            ]
+        }
+        existing[ref] = (await create_segment(workspace, ref, None, definition)).id
+    ids.append(existing[ref])
+    started = time.perf_counter()
+    while (await detect_pending()).baselines or (await detect_pending()).marks:
+        pass
+    return workspace, ids, time.perf_counter() - started
+
+
+async def ingest(
+    base: str,
+    key: str,
+    people: list[int],
+    rate: float,
+    seconds: float,
+    clients: int,
+    backlog: list[int],
+) -> tuple[int, float, list[float]]:
+    """Post batches of 500 at `rate` events/s in all; returns events sent, seconds, batch latencies."""
+    from app.sql import connection, fetch_all
+
+    batch = 500
+    interval = clients * batch / rate
+    latencies: list[float] = []
+    sent = 0
+    deadline = time.monotonic() + seconds
+
+    async def client(n: int) -> None:
+        nonlocal sent
+        rng = random.Random(n)
+        async with httpx.AsyncClient(
+            base_url=base, timeout=120, headers={"Authorization": f"Bearer {key}"}
+        ) as http:
+            next_at = time.monotonic() + n * interval / clients
+            while time.monotonic() < deadline:
+                await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+                next_at += interval
+                events = []
+                for _ in range(batch):
+                    name = rng.choice(NAMES)
+                    event: dict[str, Any] = {"personId": f"per_{rng.choice(people)}", "name": name}
+                    if name == "purchase":
+                        event["value"] = round(rng.lognormvariate(3.7, 1), 2)
+                    events.append(event)
+                started = time.perf_counter()
+                response = await http.post(
+                    "/graphql", json={"query": TRACK, "variables": {"e": events}}
+                )
+                latencies.append(time.perf_counter() - started)
+                body = response.json()
+                assert "errors" not in body, body
+                sent += body["data"]["trackEvents"]["recorded"]
+
+    async def watch() -> None:
+        while time.monotonic() < deadline + 60:
+            rows = await fetch_all(connection(), "SELECT count(*) AS n FROM segment_change_marks")
+            backlog.append(int(rows[0]["n"]))
+            if time.monotonic() > deadline and backlog[-1] == 0:
+                return
+            await asyncio.sleep(1)
+
+    started = time.perf_counter()
+    watcher = asyncio.create_task(watch())
+    await asyncio.gather(*(client(n) for n in range(clients)))
+    elapsed = time.perf_counter() - started
+    await watcher
+    return sent, elapsed, latencies
+
+
+async def latency_run(args: argparse.Namespace, rate: float, table: Table) -> None:
+    from app.changes.webhooks import create_webhook, delete_webhook
+    from app.db import database
+    from app.sql import connection, fetch_all
+    from app.tenancy import create_api_key
+    from tests.changes.receiver import running_receiver
+
+    async with database(args.database_url), running_receiver() as receiver:
+        workspace, _, baseline_s = await prepare(args.database_url)
+        if baseline_s > 0.5:
+            table.add_row(
+                "before the run",
+                f"{baseline_s:.1f} s",
+                "new baselines and marks left by earlier runs, handled in-process",
+            )
+        key = await create_api_key(workspace)
+        people = [
+            int(r["id"])
+            for r in await fetch_all(
+                connection(),
+                f"SELECT id FROM people WHERE workspace_id = {workspace} ORDER BY random() LIMIT 20000",
+            )
+        ]
+        hook = await create_webhook(workspace, receiver.url, None, ["ENTERED", "EXITED"])
+        port = free_port()
+        env = {
+            **os.environ,
+            "DATABASE_URL": args.database_url,
+            "REDIS_URL": "redis://127.0.0.1:6379/14",
+            "SIEVE_QUEUE": f"bench-changes-{port}",
+            "CHANGES_SWEEP_SECONDS": "3600",
+        }
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "app.asgi:app",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                "--workers",
+                str(args.server_workers),
+            ],
+            env=env,
+        )
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "worker"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(100):
+                try:
+                    httpx.get(f"{base}/health", timeout=1)
+                    break
+                except httpx.HTTPError:
+                    await asyncio.sleep(0.2)
+            since = datetime.now(UTC)
+            backlog: list[int] = []
+            sent, elapsed, batch_latency = await ingest(
+                base, key, people, rate, args.seconds, args.clients, backlog
+            )
+            await asyncio.sleep(3)  # the last webhook batches
+        finally:
+            server.terminate()
+            worker.terminate()
+            server.wait(timeout=30)
+            worker.wait(timeout=30)
+            await delete_webhook(workspace, hook.id)
+        rows = await fetch_all(
+            connection(),
+            "SELECT 'chg_' || id AS id, cause, EXTRACT(EPOCH FROM detected_at - marked_at) AS lag,"
+            " EXTRACT(EPOCH FROM detected_at) AS detected FROM segment_changes"
+            f" WHERE workspace_id = {workspace} AND detected_at >= $1",
+            [since],
+        )
+    arrivals = {
+        change["id"]: got.at
+        for got in receiver.accepted()
+        for change in json.loads(got.body)["changes"]
+    }
+    lags = [float(r["lag"]) for r in rows if r["cause"] == "EVENT"]
+    hooks = [arrivals[r["id"]] - float(r["detected"]) for r in rows if r["id"] in arrivals]
+    table.add_row(
+        f"ingest through GraphQL @ {rate:,.0f}/s",
+        f"{sent / elapsed:,.0f} events/s",
+        f"target {rate:,.0f}/s; {sent:,} events in {elapsed:.0f} s, {args.clients} clients,"
+        f" batches of 500 (p50 {pct(batch_latency, 0.5) * 1000:.0f} ms, p99 {pct(batch_latency, 0.99) * 1000:.0f} ms)",
+    )
+    table.add_row(
+        f"detection latency (commit → log row) @ {rate:,.0f}/s",
+        f"p50 {pct(lags, 0.5):.2f} s, p99 {pct(lags, 0.99):.2f} s",
+        f"{len(lags):,} EVENT changes in 49 segments; max {max(lags, default=0):.2f} s",
+    )
+    table.add_row(
+        f"mark backlog @ {rate:,.0f}/s",
+        f"max {max(backlog, default=0):,}",
+        f"sampled each second; drained {len(backlog) - 1} s after start",
+    )
+    table.add_row(
+        f"webhook latency (log row → received) @ {rate:,.0f}/s",
+        f"p50 {pct(hooks, 0.5):.2f} s, p99 {pct(hooks, 0.99):.2f} s",
+        f"{len(hooks):,} of {len(rows):,} changes received (batches of 500)",
+    )
+
+
+async def sweep_run(url: str, edge_hours: float, table: Table, label: str) -> None:
+    """Sweep a stretch of `edge_hours` of window edges; time the sweep and the re-checks."""
+    from app.changes.detector import detect_pending
+    from app.changes.sweep import sweep_workspace
+    from app.db import database
+    from app.sql import connection, fetch_all
+
+    async with database(url):
+        workspace, _, baseline_s = await prepare(url)
+        if baseline_s > 0.5:
+            table.add_row(
+                f"baselines of 49 new segments, {label}",
+                f"{baseline_s:.1f} s",
+                "once, at creation: one baseline row each, no ENTERED rows",
+            )
+        people = int(
+            (
+                await fetch_all(
+                    connection(),
+                    f"SELECT count(*) AS n FROM people WHERE workspace_id = {workspace}",
+                )
+            )[0]["n"]
+        )
+        runs = []
+        for _ in range(3):
+            now = datetime.now(UTC)
+            await connection().execute_query(
+                "UPDATE segment_sweeps SET swept_until = $1 WHERE workspace_id = $2",
+                [now - timedelta(hours=edge_hours), workspace],
+            )
+            started = time.perf_counter()
+            swept = await sweep_workspace(workspace, now=now)
+            sweep_s = time.perf_counter() - started
+            started = time.perf_counter()
+            checked = await detect_pending(now=now)
+            runs.append(
+                (sweep_s, time.perf_counter() - started, swept.marked, swept.edges, checked.changes)
+            )
+        sweep_s, detect_s, marked, edges, changes = sorted(runs)[1]  # the median run
+        table.add_row(
+            f"time sweep, {label}",
+            f"{sweep_s * 1000:.0f} ms (+ {detect_s * 1000:.0f} ms re-check)",
+            f"{people:,} people; {edge_hours:g} h of edges: {marked:,} crossings on {edges} edges,"
+            f" {changes:,} changes (median of 3)",
+        )
+
+
+async def run(args: argparse.Namespace) -> None:
+    table = Table(title=f"Segment changes ({os.cpu_count()} cores, PostgreSQL)")
+    for column in ("measure", "result", "notes"):
+        table.add_column(column)
+    if args.small_url:
+        await sweep_run(args.small_url, args.edge_hours * args.ratio, table, "small")
+    await sweep_run(args.database_url, args.edge_hours, table, "large")
+    for rate in (float(r) for r in args.rates.split(",") if r) if args.seconds > 0 else ():
+        await latency_run(args, rate, table)
+    console.print(table)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--database-url", default="postgres://postgres@127.0.0.1:5432/sieve_bench_changes"
+    )
+    parser.add_argument(
+        "--small-url", default="postgres://postgres@127.0.0.1:5432/sieve_bench_changes_10k"
+    )
+    parser.add_argument("--rates", default="5000,300", help="ingest rates to try, events/s")
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--server-workers", type=int, default=2)
+    parser.add_argument(
+        "--edge-hours", type=float, default=6.0, help="the large database's stretch"
+    )
+    parser.add_argument(
+        "--ratio",
+        type=float,
+        default=10.0,
+        help="large/small people: the small one sweeps this × longer",
+    )
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
