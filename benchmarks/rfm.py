@@ -102,7 +102,7 @@ async def main() -> None:
         ms, n = await timed(grid, repeat)
         rows.append(("rfmSummary grid (R x F x M)", f"{ms:,.0f}", f"{n} cells"))
         model = RfmModel(SETTINGS, edges)
-        ctx = CompileContext(Dialect.POSTGRES, ws, now, {}, model)
+        ctx = CompileContext(Dialect.POSTGRES, ws, now, {}, rfm=model)
         sample = await conn.fetch(
             "SELECT id FROM people WHERE workspace_id = $1 ORDER BY random() LIMIT $2",
             ws,

@@ -16,7 +16,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from tortoise.transactions import in_transaction
@@ -27,6 +27,7 @@ from app.changes.hooks import changes_recorded
 from app.changes.marks import Cause
 from app.changes.store import Change
 from app.segments.compiler import CompileContext
+from app.segments.conditions.rfm import uses_rfm
 from app.settings import settings
 from app.sql import (
     Dialect,
@@ -37,6 +38,9 @@ from app.sql import (
     now_utc,
     parse_db_datetime,
 )
+
+if TYPE_CHECKING:
+    from app.rfm.model import RfmModel
 
 log = structlog.get_logger("sieve.changes")
 
@@ -95,6 +99,17 @@ async def _marks(conn: Any, workspace_id: int, limit: int) -> list[Mark]:
     ]
 
 
+async def _rfm_model(workspace_id: int, now: datetime) -> RfmModel | None:
+    """The RFM edges, when a segment uses rfm: read before the round's transaction, as
+    the RFM service reads on its own connection (app/rfm, cached within its bound)."""
+    definitions, _ = await store.segments_of(connection(), workspace_id)
+    if not uses_rfm(list(definitions.values())):
+        return None
+    from app.rfm.service import model_for  # the RFM service reads the database
+
+    return await model_for(workspace_id, now)
+
+
 async def _definition_marks(conn: Any, workspace_id: int) -> list[tuple[int, int]]:
     params = SqlParams(dialect_of(conn))
     rows = await fetch_all(
@@ -126,13 +141,14 @@ async def detect_workspace(
 ) -> Round:
     """One round for one workspace (see the module's docstring)."""
     result = Round()
+    now = now or now_utc()
+    rfm = await _rfm_model(workspace_id, now)
     async with in_transaction("default") as conn:
         if not await _locked(conn, workspace_id):
             return Round(busy=True)
-        now = now or now_utc()
         definitions, based = await store.segments_of(conn, workspace_id)
         deps = segment_dependencies(definitions)
-        ctx = CompileContext(dialect_of(conn), workspace_id, now, definitions)
+        ctx = CompileContext(dialect_of(conn), workspace_id, now, definitions, rfm=rfm)
         changes: list[Change] = []
 
         # an edited definition (or one it refers to): one whole diff

@@ -98,7 +98,7 @@ def test_input_codec_and_dispatch_agree(kind: ConditionKind[Any]):
 def test_every_kind_compiles_in_both_forms(kind: ConditionKind[Any], dialect: Dialect):
     root = parse_definition(_input(kind.key))
     referenced = Group(Match.ALL, (TagCondition("beta"),))
-    ctx = CompileContext(dialect, 1, NOW, {REFERENCED: referenced}, RFM_MODEL)
+    ctx = CompileContext(dialect, 1, NOW, {REFERENCED: referenced}, rfm=RFM_MODEL)
     for compile_form in (compile_row_predicate, compile_id_set, compile_count):
         params = SqlParams(dialect)
         sql = compile_form(root, ctx, params)

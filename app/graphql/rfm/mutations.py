@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from strawberry.permission import BasePermission
 
@@ -21,7 +23,13 @@ class RfmMutation:
         permission_classes=_AUTHENTICATED,
         description="Set which events are purchases and the window RFM looks at.",
     )
-    async def set_rfm_settings(self, info: Info, input: RfmSettingsInput) -> RfmSettingsPayload:
+    async def set_rfm_settings(
+        self,
+        info: Info,
+        input: Annotated[
+            RfmSettingsInput, strawberry.argument(description="The purchase event and window.")
+        ],
+    ) -> RfmSettingsPayload:
         try:
             row = await service.set_settings(
                 info.context.workspace, input.purchase_event, input.window_days

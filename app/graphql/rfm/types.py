@@ -51,7 +51,7 @@ class PersonRfm:
     r: int = strawberry.field(description="Recency score, 1 to 5 (5: most recent).")
     f: int = strawberry.field(description="Frequency score, 1 to 5.")
     m: int = strawberry.field(description="Monetary score, 1 to 5.")
-    segment: RfmSegmentEnum = strawberry.field(description="The named RFM segment.")  # type: ignore[valid-type]
+    segment: RfmSegmentEnum = strawberry.field(description="The named RFM segment.")
     segment_title: str = strawberry.field(description="The segment's display name.")
 
     @classmethod
@@ -79,7 +79,7 @@ class RfmCell:
 
 @strawberry.type(description="How many purchasers are in a named segment, and their value.")
 class RfmSegmentCount:
-    segment: RfmSegmentEnum = strawberry.field(description="The named segment.")  # type: ignore[valid-type]
+    segment: RfmSegmentEnum = strawberry.field(description="The named segment.")
     title: str = strawberry.field(description="Its display name.")
     count: int = strawberry.field(description="Purchasers in it now.")
     monetary: float = strawberry.field(description="Their total purchase value.")

@@ -12,7 +12,7 @@ import strawberry
 from app.graphql.enums import graphql_enum
 from app.graphql.scalars import JSON
 from app.ids import encode_id
-from app.rfm.model import RfmSegment
+from app.rfm.model import SEGMENT_CELLS, SEGMENT_TITLES, RfmSegment
 from app.segments import ast
 from app.segments.ast import Aggregate as AggregateEnum
 from app.segments.ast import Match, Op, PersonAttribute
@@ -88,11 +88,17 @@ Aggregate = AggregateEnum
 
 UNSET: Any = strawberry.UNSET
 
-RfmSegmentEnum = strawberry.enum(
+graphql_enum(
     RfmSegment,
     name="RfmSegment",
     description="The named RFM segments, each a set of R x FM score cells (docs/rfm.md).",
+    values={
+        segment: f"{SEGMENT_TITLES[segment]}: recency score {r_low}-{r_high},"
+        f" FM score {fm_low}-{fm_high}."
+        for segment, (r_low, r_high, fm_low, fm_high) in SEGMENT_CELLS.items()
+    },
 )
+RfmSegmentEnum = RfmSegment
 
 # ----------------------------------------------------------------------------- inputs
 
@@ -276,7 +282,7 @@ class ScoreRangeInput:
     )
 )
 class RfmFilterInput:
-    segments: list[RfmSegmentEnum] | None = strawberry.field(  # type: ignore[valid-type]
+    segments: list[RfmSegmentEnum] | None = strawberry.field(
         default=UNSET, description="In any of these named segments."
     )
     recency: ScoreRangeInput | None = strawberry.field(
@@ -451,7 +457,7 @@ class ScoreRange:
 
 @strawberry.type(description="An rfm condition as saved: segments, or score ranges.")
 class RfmFilter:
-    segments: list[RfmSegmentEnum] | None = strawberry.field(  # type: ignore[valid-type]
+    segments: list[RfmSegmentEnum] | None = strawberry.field(
         description="The named segments (null when ranges were given)."
     )
     recency: ScoreRange | None = strawberry.field(description="The recency score range.")
