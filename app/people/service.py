@@ -181,13 +181,14 @@ async def _write_people(
             f"{column} = {mark(i + 1)}{cast if column in ('tags', 'fields') else ''}"
             for i, column in enumerate(PEOPLE_COLUMNS)
         )
-        sql = f"UPDATE people SET {sets} WHERE id = {mark(len(PEOPLE_COLUMNS) + 1)}"
+        where = len(PEOPLE_COLUMNS) + 1
+        sql = f"UPDATE people SET {sets} WHERE workspace_id = {mark(where)} AND id = {mark(where + 1)}"
         values = []
         for email, person_id in existing.items():
             s = states[email]
             values.append([
                 s["status"], _dump(s["tags"]), _dump(s["fields"]), s["country"], s["region"],
-                s["city"], s["timezone"], now, person_id,
+                s["city"], s["timezone"], now, workspace_id, person_id,
             ])  # fmt: skip
         await conn.execute_many(sql, values)
     return lost
@@ -396,7 +397,12 @@ async def _update_people(
             _apply(state, change)
         if states:
             await _write_people(conn, workspace_id, states, {p.email: p.id for p in found.values()})
-            fresh = {p.id: p for p in await Person.filter(id__in=list(found)).using_db(conn)}
+            fresh = {
+                p.id: p
+                for p in await Person.filter(
+                    workspace_id=workspace_id, id__in=list(found)
+                ).using_db(conn)
+            }
             result.people = [fresh.get(pid) for pid in person_ids]
     return result
 

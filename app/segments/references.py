@@ -157,7 +157,7 @@ async def _check_size(
     for referrer in sorted(above & set(everything)):
         grown = expanded_size(everything[referrer], everything)
         if grown > MAX_EXPANDED_CONDITIONS:
-            name = await Segment.get(id=referrer)
+            name = await Segment.get(workspace_id=workspace_id, id=referrer)
             raise UserInputError.single(
                 _largest_reference(root, definitions),
                 f"Segment {label(name)} refers to this one and would have {grown} conditions"
