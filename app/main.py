@@ -16,12 +16,14 @@ from app.db import close_database, open_database
 from app.flows import triggers
 from app.graphql.schema import schema
 from app.graphql.view import SieveGraphQL
+from app.imports.service import stop_background
 from app.logging_config import RequestContext, configure_logging
 from app.queue import open_queue, queue_reachable
 from app.settings import Settings, settings
 from app.web.export import export_segment
 from app.web.graphiql import STATIC_PATH, static_files
 from app.web.health import health, metrics_endpoint, ready
+from app.web.imports import IMPORT_PATH, MULTIPART_OVERHEAD, import_errors, upload_people
 from app.web.request_limits import RequestLimits
 from app.web.tracking import tracking_routes
 from app.web.unsubscribe import unsubscribe_endpoint
@@ -56,6 +58,7 @@ def create_app(config: Settings | None = None, *, database_url: str | None = Non
         try:
             yield
         finally:
+            await stop_background()  # running imports end FAILED, INTERRUPTED
             if app.state.arq is not None:
                 await app.state.arq.aclose()
             await close_database()
@@ -69,6 +72,8 @@ def create_app(config: Settings | None = None, *, database_url: str | None = Non
             Route("/ready", ready),
             Route("/metrics", metrics_endpoint),
             Route("/export/segments/{segment_id}", export_segment),
+            Route(IMPORT_PATH, upload_people, methods=["POST"]),
+            Route("/imports/{job_id}/errors.csv", import_errors),
             Route("/unsubscribe/{token}", unsubscribe_endpoint, methods=["GET", "POST"]),
             Mount(STATIC_PATH, static_files(), name="static"),
             *tracking_routes(config),  # open pixel and click redirect (app/web/tracking.py)
@@ -85,6 +90,7 @@ def create_app(config: Settings | None = None, *, database_url: str | None = Non
                 RequestLimits,
                 max_body_bytes=config.max_body_bytes,
                 timeout_seconds=config.request_timeout_seconds,
+                body_limits={IMPORT_PATH: config.import_max_bytes + MULTIPART_OVERHEAD},
             ),
         ],
         lifespan=lifespan,

@@ -73,9 +73,10 @@ FLOW_LAG = Gauge(
     multiprocess_mode="mostrecent",
 )
 JOBS = Counter(
-    "sieve_worker_jobs_total", "arq jobs run by this worker, by function and outcome.",
+    "sieve_worker_jobs_total",
+    "arq jobs run by this worker, by function and outcome.",
     ["function", "outcome"],
-)  # fmt: skip
+)
 JOB_DURATION = Histogram(
     "sieve_worker_job_seconds", "Time an arq job ran.", ["function"], buckets=LATENCY_BUCKETS
 )
@@ -86,7 +87,7 @@ def render() -> tuple[bytes, str]:
     mode), and its content type."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(), CONTENT_TYPE_LATEST
 

@@ -110,9 +110,21 @@ class Settings(BaseSettings):
     unavailable_retry_seconds: PositiveInt = 5
     worker_metrics_port: Annotated[int, Field(ge=0, lt=65536)] = 9100
     worker_redis_wait_seconds: Annotated[int, Field(ge=0)] = 60
+    worker_shutdown_seconds: PositiveFloat = 20
     tracing_enabled: bool = False
     metrics_max_operations: PositiveInt = 500
     migration_lock_timeout_seconds: PositiveInt = 600
+    # CSV imports of people (docs/imports.md)
+    import_max_bytes: PositiveInt = 2_000_000_000
+    import_max_rows: PositiveInt = 10_000_000
+    import_max_columns: PositiveInt = 250
+    import_max_errors: PositiveInt = 100_000  # stored for the report; more are counted
+    # at most 4,000: the suppression list's multi-row insert binds 8 values a row (PostgreSQL
+    # takes 32,767 at most)
+    import_chunk_rows: Annotated[int, Field(gt=0, le=4000)] = 2_000
+    import_max_active: PositiveInt = 2  # queued or running imports per workspace
+    import_stale_seconds: PositiveFloat = 120.0
+    import_spool_dir: str = ""  # uploads wait here for their job (empty: the system's temp)
 
     @field_validator("sieve_env", "email_transport", "log_level", "log_format", mode="before")
     @classmethod

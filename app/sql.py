@@ -113,6 +113,11 @@ def utc(value: datetime) -> datetime:
 def parse_db_datetime(value: Any) -> datetime | None:
     if value is None:
         return None
+    return db_datetime(value)
+
+
+def db_datetime(value: Any) -> datetime:
+    """A NOT NULL timestamp column: asyncpg's datetime or SQLite's ISO text, in UTC."""
     if isinstance(value, datetime):
         return utc(value)
     return utc(datetime.fromisoformat(str(value)))

@@ -116,7 +116,7 @@ async def authenticate(key: str | None) -> Principal | None:
     if row is None:
         _accepted.pop(digest, None)
         return None
-    principal = Principal(row.id, row.workspace_id, Scope(row.scope))  # type: ignore[attr-defined]
+    principal = Principal(row.id, row.workspace_id, Scope(row.scope))
     await _touch(row)
     if len(_accepted) >= _KEY_CACHE_SIZE:
         _accepted.clear()

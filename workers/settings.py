@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import faulthandler
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -44,12 +51,37 @@ async def startup(ctx: dict[str, Any]) -> None:
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
-    await close_broadcasts(ctx)
-    await close_flows(ctx)
-    await close_database()
-    if ctx.get("metrics_server") is not None:
-        ctx["metrics_server"].shutdown()
+    """Close everything even when one step fails: an open SQLite connection or a metrics
+    thread left behind keeps the process alive after arq has finished."""
+    try:
+        await close_broadcasts(ctx)
+        await close_flows(ctx)
+    finally:
+        try:
+            await close_database()
+        finally:
+            if (metrics_server := ctx.pop("metrics_server", None)) is not None:
+                metrics_server.shutdown()
     log.info("worker_stopped", queue=settings.queue_name)
+
+
+def stop_within(seconds: float) -> Callable[[signal.Signals], None]:
+    """arq's `on_stop`: a shutdown still running `seconds` after the signal (a job that
+    does not end when cancelled, a connection that never closes) prints every thread's
+    stack, so the log shows what it waited on, and exits with code 3, as a supervisor's
+    SIGKILL would. Sends survive that (tests/broadcasts/test_crash.py)."""
+
+    def on_stop(sig: signal.Signals) -> None:
+        def expire() -> None:
+            log.error("worker_shutdown_stuck", signal=sig.name, seconds=seconds)
+            faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+            os._exit(3)
+
+        timer = threading.Timer(seconds, expire)
+        timer.daemon = True
+        timer.start()
+
+    return on_stop
 
 
 def _redis_settings() -> RedisSettings:
@@ -85,7 +117,10 @@ def run() -> None:
     """
     from arq.worker import create_worker
 
+    # arq's WorkerSettingsBase protocol declares its members as mutable attributes of
+    # exact types (invariant), which a settings class with plain lists never matches
     worker = create_worker(WorkerSettings)  # type: ignore[arg-type]
+    worker.on_stop = stop_within(settings.worker_shutdown_seconds)
     try:
         worker.run()
     except QUEUE_ERRORS as exc:
@@ -94,3 +129,8 @@ def run() -> None:
         # the database here (an open SQLite connection keeps the process alive)
         worker.loop.run_until_complete(shutdown(worker.ctx))
         raise SystemExit(1) from None
+    except asyncio.CancelledError:
+        # stopped while a job was cancelled outside arq's own guard (in its first Redis
+        # round trip): arq's close re-raises that job's cancellation from its gather,
+        # before on_shutdown, and SQLite's connection thread would keep the process alive
+        worker.loop.run_until_complete(shutdown(worker.ctx))

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 import aiosmtplib
 
@@ -47,10 +48,10 @@ class TrackedSMTP(aiosmtplib.SMTP):
 
     data_sent = False
 
-    async def mail(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    async def mail(self, *args: Any, **kwargs: Any) -> aiosmtplib.SMTPResponse:
         self.data_sent = False  # a new envelope
         return await super().mail(*args, **kwargs)
 
-    async def data(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    async def data(self, *args: Any, **kwargs: Any) -> aiosmtplib.SMTPResponse:
         self.data_sent = True
         return await super().data(*args, **kwargs)

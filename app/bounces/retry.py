@@ -28,8 +28,11 @@ class RetryPolicy:
 
     @classmethod
     def of(cls, config: Settings) -> RetryPolicy:
-        return cls(config.smtp_retry_seconds, config.smtp_retry_initial_seconds,
-                   config.smtp_retry_max_wait_seconds)  # fmt: skip
+        return cls(
+            config.smtp_retry_seconds,
+            config.smtp_retry_initial_seconds,
+            config.smtp_retry_max_wait_seconds,
+        )
 
 
 class _Temporary(Exception):

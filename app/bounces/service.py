@@ -120,8 +120,12 @@ async def _insert_events(
     ws, ts, name = params.add(workspace_id), params.add(now), params.add(EVENT)
     rows = []
     for b in bounces:
-        properties = {**b.origin, "type": "hard" if b.hard else "soft",
-                      "reply": b.reply[:MAX_REPLY], "code": b.code}  # fmt: skip
+        properties = {
+            **b.origin,
+            "type": "hard" if b.hard else "soft",
+            "reply": b.reply[:MAX_REPLY],
+            "code": b.code,
+        }
         rows.append(
             f"({ws}, {params.add(b.person_id)}, {name}, {ts}, {params.json(properties)},"
             f" {params.add(b.key)}, {ts})"
@@ -215,8 +219,17 @@ def broadcast_bounces(
                 "broadcast_id": encode_id("Broadcast", broadcast_id),
                 "delivery_id": delivery_id,
             }
-            bounces.append(Bounce(person_id, emails[person_id], hard, result.error or "",
-                                  result.code, f"bounce:b{broadcast_id}.d{delivery_id}", origin))  # fmt: skip
+            bounces.append(
+                Bounce(
+                    person_id,
+                    emails[person_id],
+                    hard,
+                    result.error or "",
+                    result.code,
+                    f"bounce:b{broadcast_id}.d{delivery_id}",
+                    origin,
+                )
+            )
     return bounces, delivered
 
 

@@ -110,8 +110,9 @@ class _Scope(Protocol):
 
 
 def _context(scope: _Scope) -> CompileContext:
-    return CompileContext(dialect_of(connection()), scope.workspace_id, scope.now,
-                          scope.definitions)  # fmt: skip
+    return CompileContext(
+        dialect_of(connection()), scope.workspace_id, scope.now, scope.definitions
+    )
 
 
 async def restricted_count(scope: _Scope, root: Group, based_on: BasedOn) -> int:
@@ -161,9 +162,14 @@ async def validated(
     based = current is not None and current.based_on_id is not None
     raw = data.get("basedOn")
     if (raw is not None or based) and data.get("includeSegmentIds"):
-        errors.append(UserError(("includeSegmentIds",), "A broadcast based on an earlier one"
-                                " takes its audience from it: leave includeSegmentIds out.",
-                                ErrorCode.INVALID))  # fmt: skip
+        errors.append(
+            UserError(
+                ("includeSegmentIds",),
+                "A broadcast based on an earlier one"
+                " takes its audience from it: leave includeSegmentIds out.",
+                ErrorCode.INVALID,
+            )
+        )
     if raw is None:
         return {}
     path = ("basedOn",)
@@ -185,15 +191,31 @@ async def validated(
 def _problem(earlier: Broadcast, kind: BasedOnAudience) -> tuple[str, str, ErrorCode] | None:
     status, state = earlier.status.value, ErrorCode.INVALID_STATE
     if status not in FINISHED:
-        return ("broadcastId", f"The broadcast is {status}: only a finished one (SENT, CANCELLED"
-                " or FAILED) can be the basis of another.", state)  # fmt: skip
+        return (
+            "broadcastId",
+            f"The broadcast is {status}: only a finished one (SENT, CANCELLED"
+            " or FAILED) can be the basis of another.",
+            state,
+        )
     if kind is BasedOnAudience.NOT_ATTEMPTED and status not in RESUMABLE:
-        return ("audience", f"The broadcast is {status}: only a FAILED or CANCELLED one has people"
-                " it never attempted.", state)  # fmt: skip
+        return (
+            "audience",
+            f"The broadcast is {status}: only a FAILED or CANCELLED one has people"
+            " it never attempted.",
+            state,
+        )
     if kind is BasedOnAudience.NOT_OPENED and not (earlier.track_opens or earlier.track_clicks):
-        return ("audience", "The broadcast tracked neither opens nor clicks: everyone it reached"
-                " would count as not having opened it.", ErrorCode.INVALID)  # fmt: skip
+        return (
+            "audience",
+            "The broadcast tracked neither opens nor clicks: everyone it reached"
+            " would count as not having opened it.",
+            ErrorCode.INVALID,
+        )
     if kind is BasedOnAudience.NOT_CLICKED and not earlier.track_clicks:
-        return ("audience", "The broadcast did not track clicks: everyone it reached would count"
-                " as not having clicked.", ErrorCode.INVALID)  # fmt: skip
+        return (
+            "audience",
+            "The broadcast did not track clicks: everyone it reached would count"
+            " as not having clicked.",
+            ErrorCode.INVALID,
+        )
     return None

@@ -95,8 +95,10 @@ def _after(dialect: Dialect, params: SqlParams, window: timedelta) -> str:
     """`e` happened after `d`'s message went out, within `window` of it."""
     seconds = params.add(window.total_seconds())
     if dialect is Dialect.POSTGRES:
-        return (f"e.occurred_at >= d.updated_at"
-                f" AND e.occurred_at <= d.updated_at + make_interval(secs => {seconds})")  # fmt: skip
+        return (
+            f"e.occurred_at >= d.updated_at"
+            f" AND e.occurred_at <= d.updated_at + make_interval(secs => {seconds})"
+        )
     return (
         "julianday(e.occurred_at) >= julianday(d.updated_at)"
         f" AND julianday(e.occurred_at) <= julianday(d.updated_at) + {seconds} / 86400.0"
@@ -121,8 +123,10 @@ class _Statements:
 
     async def engagement(self) -> dict[str, Engagement]:
         params = SqlParams(self.dialect)
-        kind = f"CASE WHEN e.name = {params.add(BOUNCED)} THEN e.name || ':' ||" \
-               f" coalesce({event_property(self.dialect, 'type')}, 'hard') ELSE e.name END"  # fmt: skip
+        kind = (
+            f"CASE WHEN e.name = {params.add(BOUNCED)} THEN e.name || ':' ||"
+            f" coalesce({event_property(self.dialect, 'type')}, 'hard') ELSE e.name END"
+        )
         is_human = human(self.dialect)
         rows = await fetch_all(
             self.conn,
@@ -147,8 +151,10 @@ class _Statements:
             " ORDER BY count(*) DESC, 1",
             params.values,
         )
-        return [LinkClicks(r["url"] or "", int(r["n"]), int(r["people"]), int(r["humans"]))
-                for r in rows]  # fmt: skip
+        return [
+            LinkClicks(r["url"] or "", int(r["n"]), int(r["people"]), int(r["humans"]))
+            for r in rows
+        ]
 
     async def afterwards(self) -> dict[str, int]:
         """Of the people it reached: unsubscribed or complained since; bounced after all."""

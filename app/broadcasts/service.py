@@ -82,8 +82,9 @@ def _texts(data: Mapping[str, Any], creating: bool, reader: InputReader) -> dict
             if line is not None:
                 out[attr] = line.strip()
     for key in ("html", "text"):
-        body = reader.text(data.get(key), (key,), f"`{key}`", limit=MAX_BODY, required=False,
-                           empty=None)  # fmt: skip
+        body = reader.text(
+            data.get(key), (key,), f"`{key}`", limit=MAX_BODY, required=False, empty=None
+        )
         if body is not None:
             out[key] = body
     if "from_email" in out:

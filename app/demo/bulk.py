@@ -48,15 +48,21 @@ def demo_people(count: int, rng: random.Random) -> list[dict[str, Any]]:
             fields["lifetime_value"] = round(rng.lognormvariate(4, 1), 2)
         if rng.random() < 0.5:
             fields["beta_opt_in"] = rng.random() < 0.3
-        status = rng.choices(["SUBSCRIBED", "UNSUBSCRIBED", "BOUNCED", "COMPLAINED"],
-                             weights=[85, 10, 4, 1])[0]  # fmt: skip
-        people.append({
-            "email": f"{first.lower()}.{n}@example.com",
-            "status": status,
-            "tags": [t for t, p in TAGS if rng.random() < p],
-            "fields": fields,
-            "country": country, "region": region, "city": city, "timezone": tz,
-        })  # fmt: skip
+        status = rng.choices(
+            ["SUBSCRIBED", "UNSUBSCRIBED", "BOUNCED", "COMPLAINED"], weights=[85, 10, 4, 1]
+        )[0]
+        people.append(
+            {
+                "email": f"{first.lower()}.{n}@example.com",
+                "status": status,
+                "tags": [t for t, p in TAGS if rng.random() < p],
+                "fields": fields,
+                "country": country,
+                "region": region,
+                "city": city,
+                "timezone": tz,
+            }
+        )
     return people
 
 
@@ -67,8 +73,10 @@ def demo_events(emails: list[str], rng: random.Random, days: int = 180) -> list[
         activity = int(rng.paretovariate(1.3)) - 1  # many quiet people, a few very active
         for _ in range(min(activity * 3, 300)):
             when = now - timedelta(days=rng.random() ** 1.5 * days)
-            name = rng.choices(["email_opened", "email_clicked", "page_viewed", "purchase"],
-                               weights=[45, 12, 38, 5])[0]  # fmt: skip
+            name = rng.choices(
+                ["email_opened", "email_clicked", "page_viewed", "purchase"],
+                weights=[45, 12, 38, 5],
+            )[0]
             event: dict[str, Any] = {"email": email, "name": name, "occurredAt": when}
             if name == "purchase":
                 product, category, price = rng.choice(PRODUCTS)

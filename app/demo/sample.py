@@ -94,7 +94,7 @@ UPSERT = "mutation($p: [PersonInput!]!) { upsertPeople(people: $p) { people { id
 TRACK = "mutation($e: [EventInput!]!) { trackEvents(events: $e) { recorded userErrors { path message } } }"
 SEGMENT = "mutation($i: CreateSegmentInput!) { createSegment(input: $i) { segment { id } userErrors { path message } } }"
 BROADCAST = "mutation($i: CreateBroadcastInput!) { createBroadcast(input: $i) { broadcast { id } userErrors { path message } } }"
-FLOW = "mutation($i: CreateFlowInput!) { createFlow(input: $i) { flow { id } userErrors { path message } } }"  # fmt: skip
+FLOW = "mutation($i: CreateFlowInput!) { createFlow(input: $i) { flow { id } userErrors { path message } } }"
 
 
 class SampleError(RuntimeError):
@@ -107,9 +107,10 @@ async def _execute(workspace_id: int, document: str, variables: dict[str, Any]) 
     from app.graphql.schema import schema
 
     result = await schema.execute(
-        document, variable_values=variables,
+        document,
+        variable_values=variables,
         context_value=Context(request=None, workspace_id=workspace_id),
-    )  # fmt: skip
+    )
     if result.errors:
         raise SampleError(f"{document[:40]}...: {result.errors[0].message}")
     payload = next(iter((result.data or {}).values()))

@@ -51,8 +51,8 @@ def _store_keys(path: Path, keys: dict[str, str]) -> None:
 async def _key_for(workspace: Workspace, stored: str | None) -> str:
     """The stored key while it still works for this workspace, else a new admin key."""
     principal = await authenticate(stored)
-    if principal is not None and principal.workspace_id == workspace.id:
-        return stored  # type: ignore[return-value]
+    if stored is not None and principal is not None and principal.workspace_id == workspace.id:
+        return stored
     return (await create_key(workspace.id, name="sieve demo", scope=Scope.ADMIN)).secret
 
 

@@ -55,9 +55,14 @@ class Limits:
 
     @classmethod
     def of(cls, config: Settings) -> Limits:
-        return cls(config.template_max_iterations, config.template_max_range,
-                   config.template_max_string, config.template_max_output,
-                   config.template_max_int_bits, config.template_render_seconds)  # fmt: skip
+        return cls(
+            config.template_max_iterations,
+            config.template_max_range,
+            config.template_max_string,
+            config.template_max_output,
+            config.template_max_int_bits,
+            config.template_render_seconds,
+        )
 
 
 @dataclass

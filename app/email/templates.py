@@ -109,7 +109,9 @@ def compile_templates(subject: str, html: str, text: str) -> MessageTemplates:
             )
     if errors:
         raise UserInputError(errors)
-    return MessageTemplates(**compiled)  # type: ignore[arg-type]
+    subject_template = compiled["subject"]
+    assert subject_template is not None  # only html and text may be empty
+    return MessageTemplates(subject=subject_template, html=compiled["html"], text=compiled["text"])
 
 
 def person_context(

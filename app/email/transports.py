@@ -113,8 +113,9 @@ class SmtpTransport:
                     client = await self._connect()
                 except (aiosmtplib.SMTPException, OSError) as exc:
                     # nothing was handed over: worth trying again
-                    return Result(Outcome.FAILED, f"cannot connect to SMTP server: {exc}",
-                                  Failure.TEMPORARY)  # fmt: skip
+                    return Result(
+                        Outcome.FAILED, f"cannot connect to SMTP server: {exc}", Failure.TEMPORARY
+                    )
             try:
                 await client.sendmail(
                     message.sender,
@@ -130,8 +131,11 @@ class SmtpTransport:
                 client.close()
                 if isinstance(exc, Exception) and not client.data_sent:
                     # lost before DATA: nothing was handed over, worth trying again
-                    return Result(Outcome.FAILED, f"connection lost before DATA: {exc}"[:500],
-                                  Failure.TEMPORARY)  # fmt: skip
+                    return Result(
+                        Outcome.FAILED,
+                        f"connection lost before DATA: {exc}"[:500],
+                        Failure.TEMPORARY,
+                    )
                 # cut off mid-conversation (or cancelled): the server may have the message
                 if isinstance(exc, Exception):
                     return Result(Outcome.UNKNOWN, f"{type(exc).__name__}: {exc}"[:500])

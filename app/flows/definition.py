@@ -186,8 +186,14 @@ def _action_from(kind: StepKind, body: Mapping[str, Any]) -> Action:
         case StepKind.SPLIT:
             return Split(int(body["segmentId"]), body["yes"], body["no"])
         case StepKind.SEND_EMAIL:
-            return SendEmail(body["subject"], body["html"], body["text"], body["next"],
-                             body.get("trackOpens") is True, body.get("trackClicks") is True)  # fmt: skip
+            return SendEmail(
+                body["subject"],
+                body["html"],
+                body["text"],
+                body["next"],
+                body.get("trackOpens") is True,
+                body.get("trackClicks") is True,
+            )
         case StepKind.ADD_TAG:
             return AddTag(body["tag"], body["next"])
         case StepKind.REMOVE_TAG:

@@ -60,9 +60,13 @@ class ArqScheduler:
         # test databases) sharing a Redis never dedupe each other's jobs
         try:
             await self.pool.enqueue_job(
-                ADVANCE_JOB, flow_id, list(enrollment_ids), workspace_id=workspace_id,
-                _job_id=f"{self.pool.default_queue_name}:{job_id}", _defer_until=at,
-            )  # fmt: skip
+                ADVANCE_JOB,
+                flow_id,
+                list(enrollment_ids),
+                workspace_id=workspace_id,
+                _job_id=f"{self.pool.default_queue_name}:{job_id}",
+                _defer_until=at,
+            )
         except QUEUE_ERRORS as exc:
             # the enrollments are saved and due: the sweep dispatches them once Redis is back
             log.warning("flow_dispatch_deferred_to_sweep", flow_id=flow_id, error=str(exc))

@@ -57,6 +57,7 @@ class Enrollment(Model):
     flow: f.ForeignKeyRelation[Flow] = f.ForeignKeyField(
         "sieve.Flow", related_name="enrollments", on_delete=f.CASCADE
     )
+    flow_id: int  # the foreign key's column, for type checkers
     person_id = f.BigIntField()
     state = f.CharEnumField(EnrollmentState, max_length=16, default=EnrollmentState.ACTIVE)
     step = f.TextField()

@@ -139,10 +139,14 @@ async def enroll_triggered(
     ws = params.add(workspace_id)
     source = rows_source(
         params,
-        [("person_id", "bigint"), ("name", "text"), ("occurred_at", "timestamptz"),
-         ("idem", "text")],
+        [
+            ("person_id", "bigint"),
+            ("name", "text"),
+            ("occurred_at", "timestamptz"),
+            ("idem", "text"),
+        ],
         [(pid, name, occurred.astimezone(UTC), key) for pid, name, occurred, key in events],
-    )  # fmt: skip
+    )
     fresh = (
         f"(t.idem IS NULL OR EXISTS (SELECT 1 FROM events ev WHERE ev.workspace_id = {ws}"
         f" AND ev.idempotency_key = t.idem AND ev.created_at = {ts}))"
@@ -210,11 +214,30 @@ async def apply_moves(
     ts = _ts(params, now)
     source = rows_source(
         params,
-        [("m_id", "bigint"), ("m_step", "text"), ("m_seq", "int"), ("m_next", "text"),
-         ("m_state", "text"), ("m_due", "timestamptz"), ("m_release", "int"), ("m_error", "text")],
-        [(m.cursor.id, m.cursor.step, m.cursor.seq, m.next_step, m.state.value,
-          m.due_at.astimezone(UTC), int(m.release), m.error) for m in moves],
-    )  # fmt: skip
+        [
+            ("m_id", "bigint"),
+            ("m_step", "text"),
+            ("m_seq", "int"),
+            ("m_next", "text"),
+            ("m_state", "text"),
+            ("m_due", "timestamptz"),
+            ("m_release", "int"),
+            ("m_error", "text"),
+        ],
+        [
+            (
+                m.cursor.id,
+                m.cursor.step,
+                m.cursor.seq,
+                m.next_step,
+                m.state.value,
+                m.due_at.astimezone(UTC),
+                int(m.release),
+                m.error,
+            )
+            for m in moves
+        ],
+    )
     sql = (
         f"UPDATE flow_enrollments SET step = t.m_next, seq = seq + 1, state = t.m_state,"
         f" due_at = t.m_due, error = t.m_error, updated_at = {ts},"
@@ -239,11 +262,28 @@ async def _record_decisions(
     params = SqlParams(dialect_of(conn))
     source = rows_source(
         params,
-        [("d_enrollment", "bigint"), ("d_person", "bigint"), ("d_step", "text"), ("d_seq", "int"),
-         ("d_segment", "bigint"), ("d_result", "boolean"), ("d_next", "text")],
-        [(m.cursor.id, m.cursor.person_id, m.cursor.step, m.cursor.seq, m.segment_id,
-          bool(m.result), m.next_step) for m in moves],
-    )  # fmt: skip
+        [
+            ("d_enrollment", "bigint"),
+            ("d_person", "bigint"),
+            ("d_step", "text"),
+            ("d_seq", "int"),
+            ("d_segment", "bigint"),
+            ("d_result", "boolean"),
+            ("d_next", "text"),
+        ],
+        [
+            (
+                m.cursor.id,
+                m.cursor.person_id,
+                m.cursor.step,
+                m.cursor.seq,
+                m.segment_id,
+                bool(m.result),
+                m.next_step,
+            )
+            for m in moves
+        ],
+    )
     await conn.execute_query(
         "INSERT INTO flow_decisions (workspace_id, flow_id, enrollment_id, person_id, step, seq,"
         " segment_id, result, next_step, evaluated_at)"

@@ -49,18 +49,21 @@ async def get_cap(workspace_id: int) -> FrequencyCap | None:
     if not rows:
         return None
     row = rows[0]
-    return FrequencyCap(int(row["max_messages"]), int(row["window_seconds"]),
-                        parse_db_datetime(row["updated_at"]))  # fmt: skip
+    return FrequencyCap(
+        int(row["max_messages"]), int(row["window_seconds"]), parse_db_datetime(row["updated_at"])
+    )
 
 
 async def set_cap(workspace_id: int, max_messages: int, window_seconds: int) -> FrequencyCap:
     errors = []
     if not 1 <= max_messages <= MAX_MESSAGES:
-        errors.append(UserError(("input", "maxMessages"), f"Between 1 and {MAX_MESSAGES}.",
-                                ErrorCode.INVALID))  # fmt: skip
+        errors.append(
+            UserError(("input", "maxMessages"), f"Between 1 and {MAX_MESSAGES}.", ErrorCode.INVALID)
+        )
     if not 3600 <= window_seconds <= MAX_WINDOW_SECONDS:
-        errors.append(UserError(("input", "windowHours"), "Between 1 hour and 366 days.",
-                                ErrorCode.INVALID))  # fmt: skip
+        errors.append(
+            UserError(("input", "windowHours"), "Between 1 hour and 366 days.", ErrorCode.INVALID)
+        )
     if errors:
         raise UserInputError(errors)
     conn = connection()

@@ -60,6 +60,14 @@ WEIGHTS: dict[str, int] = {
     "Query.memberships": 200,
     "Query.membershipMatrix": 200,
     "Query.segmentEngagement": 100,
+    # a profile's timeline sorts one person's events; memberships checks every segment
+    "Person.events": 50,
+    "Person.memberships": 25_000,
+    # the catalog's GROUP BYs read every person (tags, fields) or event (names) of the workspace
+    "Catalog.tags": 3000,
+    "Catalog.fields": 3000,
+    "Catalog.events": 7000,
+    "ImportJob.errors": 20,
 }
 # `people` is a plain keyset page, unless it filters: then it evaluates a definition
 FILTERED: dict[str, tuple[str, int]] = {"Query.people": ("where", 2000)}

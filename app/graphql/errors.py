@@ -9,23 +9,57 @@ import re
 from collections.abc import Iterable, Sequence
 
 import strawberry
-from asyncpg.exceptions import QueryCanceledError  # type: ignore[import-untyped]
+from asyncpg.exceptions import QueryCanceledError
 from graphql import GraphQLError
 from strawberry.exceptions import StrawberryGraphQLError
 
 from app.errors import ErrorCode as DomainErrorCode
 from app.errors import PathPart, UserInputError, format_path
 from app.errors import UserError as DomainUserError
+from app.graphql.enums import graphql_enum
 from app.settings import settings
 
-ErrorCode = strawberry.enum(DomainErrorCode, name="ErrorCode")
+graphql_enum(
+    DomainErrorCode,
+    name="ErrorCode",
+    description="What kind of problem a userError or a GraphQL error (`extensions.code`) is.",
+    values={
+        DomainErrorCode.INVALID: "The value is not acceptable here (the message says why).",
+        DomainErrorCode.REQUIRED: "A value that must be given is missing or empty.",
+        DomainErrorCode.NOT_FOUND: "No such thing in this workspace (or not an ID of its kind).",
+        DomainErrorCode.DUPLICATE: "Something with this name or key already exists.",
+        DomainErrorCode.TOO_LARGE: "A number or a batch over its limit.",
+        DomainErrorCode.TOO_LONG: "A text over its length limit.",
+        DomainErrorCode.TOO_DEEP: "A filter or segment-reference chain nested too deeply.",
+        DomainErrorCode.TOO_MANY: "More items than allowed (conditions, ids, tags, ...).",
+        DomainErrorCode.TYPE_MISMATCH: "A value of the wrong type for the operator or field.",
+        DomainErrorCode.UNSUPPORTED_OPERATOR: "The operator does not apply to this kind of value.",
+        DomainErrorCode.CYCLE: "Segments that would refer to each other in a loop.",
+        DomainErrorCode.IN_USE: "Still used by a segment, broadcast or flow; remove that first.",
+        DomainErrorCode.INVALID_STATE: "Not allowed in the thing's current status.",
+        DomainErrorCode.TEMPLATE_ERROR: "A template that does not parse or render.",
+        DomainErrorCode.EMPTY_AUDIENCE: "A broadcast whose audience has no one to send to.",
+        DomainErrorCode.UNAUTHENTICATED: "No API key, or one that is unknown or revoked.",
+        DomainErrorCode.FORBIDDEN: "The key's scope does not allow this operation.",
+        DomainErrorCode.UNAVAILABLE: "A dependency (Redis) is down: nothing changed; retry.",
+        DomainErrorCode.SUPPRESSED: "The address is on the workspace's suppression list.",
+        DomainErrorCode.INTERRUPTED: "A job stopped before it finished (the process stopped).",
+    },
+)
+ErrorCode = DomainErrorCode
+
+# every mutation payload's userErrors
+USER_ERRORS = "What was refused and where; empty when everything was applied."
 
 
 @strawberry.type(description="Something in the input that cannot be applied, and where it is.")
 class UserError:
-    path: list[str]
-    message: str
-    code: ErrorCode  # type: ignore[valid-type]
+    path: list[str] = strawberry.field(
+        description="Where in the input: argument, then field names and list indexes,"
+        " down to the node of a filter tree."
+    )
+    message: str = strawberry.field(description="What is wrong, for a person to read.")
+    code: ErrorCode = strawberry.field(description="What kind of problem it is.")
 
 
 def user_error(error: DomainUserError) -> UserError:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any, cast
+from typing import Any
 
-from asyncpg.exceptions import QueryCanceledError  # type: ignore[import-untyped]
+from asyncpg.exceptions import QueryCanceledError
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -103,9 +103,7 @@ class FilterNulls(SchemaExtension):
                 var_type = type_from_ast(schema, definition.type)
                 if name in variables and is_input_type(var_type):
                     with contextlib.suppress(RecursionError):
-                        variables[name] = _mark_nulls(
-                            variables[name], cast(GraphQLInputType, var_type), False
-                        )
+                        variables[name] = _mark_nulls(variables[name], var_type, False)
         yield
 
 
@@ -154,10 +152,9 @@ class ErrorCodes(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
-        errors = getattr(result, "errors", None)
-        if errors:
+        if result is not None and result.errors:
             document = self.execution_context.graphql_document
-            result.errors = [with_code(e, document) for e in errors]  # type: ignore[union-attr]
+            result.errors = [with_code(e, document) for e in result.errors]
 
 
 def with_code(error: GraphQLError, document: DocumentNode | None = None) -> GraphQLError:
@@ -194,8 +191,8 @@ def literal_path(document: DocumentNode, target: Node) -> list[str | int] | None
             stack.extend((f.value, [*path, f.name.value]) for f in node.fields)
         elif isinstance(node, ListValueNode):
             stack.extend((v, [*path, i]) for i, v in enumerate(node.values))
-        elif getattr(node, "selection_set", None) is not None:
-            stack.extend((s, []) for s in node.selection_set.selections)  # type: ignore[attr-defined]
+        elif (selection_set := getattr(node, "selection_set", None)) is not None:
+            stack.extend((s, []) for s in selection_set.selections)
     return None
 
 

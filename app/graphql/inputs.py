@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 from strawberry.schema.name_converter import NameConverter
-from strawberry.types.base import has_object_definition
+from strawberry.types.base import get_object_definition, has_object_definition
 from strawberry.types.unset import UNSET
 
 _names = NameConverter()
+_Input = TypeVar("_Input", bound=type)
 
 
 class _NullItem:
@@ -47,10 +48,10 @@ def _as_plain(cls: type, value: Any, context: Any) -> dict[str, Any]:
     return {k: v.value if isinstance(v, Enum) else v for k, v in value.items()}
 
 
-def plain_input(cls: type) -> type:
+def plain_input(cls: _Input) -> _Input:
     """Build this input as the plain dict the domain takes (GraphQL names, omitted keys
     absent), skipping strawberry's per-object conversion: batches of 1,000 are hot.
     Only for inputs whose fields are scalars, enums or lists of them: graphql-core has
     already coerced those values."""
-    cls.__strawberry_definition__.from_input = _as_plain  # type: ignore[attr-defined]
+    get_object_definition(cls, strict=True).from_input = _as_plain
     return cls

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
 import strawberry
 
@@ -19,16 +19,28 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-@strawberry.type
+# Every connection's paging arguments
+First = Annotated[
+    int | None, strawberry.argument(description="Page size, 0 to the server's MAX_PAGE.")
+]
+After = Annotated[
+    str | None,
+    strawberry.argument(description="The previous page's `pageInfo.endCursor`; omit it first."),
+]
+
+
+@strawberry.type(description="Where a page ends and whether another follows.")
 class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
+    has_next_page: bool = strawberry.field(description="Is there a page after this one?")
+    end_cursor: str | None = strawberry.field(
+        description="Pass as `after` for the next page; null when the page is empty."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="One item of a page, with the cursor that points just after it.")
 class Edge(Generic[T]):
-    cursor: str
-    node: T
+    cursor: str = strawberry.field(description="Opaque; `after` this cursor starts behind it.")
+    node: T = strawberry.field(description="The item.")
 
 
 def encode_cursor(row_id: int) -> str:

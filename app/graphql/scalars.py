@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, NewType
+from typing import Any, NewType, cast
 
 import strawberry
 from strawberry.scalars import JSON
+from strawberry.types.scalar import ScalarWrapper
 
 __all__ = ["JSON", "SCALAR_OVERRIDES", "DateTime"]
 
@@ -37,4 +38,6 @@ DateTime = strawberry.scalar(
     parse_value=_parse,
 )
 
-SCALAR_OVERRIDES = {datetime: DateTime}
+# strawberry.scalar() is typed as returning the NewType it wraps; at run time it is the
+# ScalarWrapper that StrawberryConfig's scalar_overrides expects.
+SCALAR_OVERRIDES: dict[object, ScalarWrapper] = {datetime: cast(ScalarWrapper, DateTime)}

@@ -15,6 +15,7 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
+from strawberry.types.base import get_object_definition
 
 from app import settings as app_settings
 from app.graphql.admin.mutations import AdminMutation
@@ -23,12 +24,14 @@ from app.graphql.analytics.queries import AnalyticsQuery
 from app.graphql.broadcasts.mutations import BroadcastMutation
 from app.graphql.broadcasts.queries import BroadcastQuery
 from app.graphql.broadcasts.subscriptions import BroadcastSubscription
+from app.graphql.catalog.queries import CatalogQuery
 from app.graphql.errors import should_mask
 from app.graphql.extensions import ErrorCodes, FilterNulls, PricedValidation
 from app.graphql.flows.mutations import FlowMutation
 from app.graphql.flows.queries import FlowQuery
 from app.graphql.frequency.mutations import FrequencyMutation
 from app.graphql.frequency.queries import FrequencyQuery
+from app.graphql.imports.queries import ImportQuery
 from app.graphql.observability import ObservedSchema, OperationObserver, tracing_extensions
 from app.graphql.people.mutations import PeopleMutation
 from app.graphql.people.queries import PeopleQuery
@@ -54,6 +57,8 @@ Query = merge_types(
         SuppressionQuery,
         SenderQuery,
         FrequencyQuery,
+        ImportQuery,
+        CatalogQuery,
     ),
 )
 Mutation = merge_types(
@@ -70,6 +75,14 @@ Mutation = merge_types(
     ),
 )
 Subscription = merge_types("Subscription", (BroadcastSubscription,))
+
+# merge_types takes no description: the roots get theirs here
+for _root, _description in (
+    (Query, "Reads, all within the API key's workspace and answered as of now."),
+    (Mutation, "Writes; expected refusals come back as the payload's userErrors."),
+    (Subscription, "Live updates over a WebSocket on /graphql."),
+):
+    get_object_definition(_root, strict=True).description = _description
 
 # The limits' validation rules are built once, so every request validates with the same
 # rule tuple and ValidationCache can reuse the verdict for a document it has seen:
@@ -115,4 +128,5 @@ def _as_is(value: dict[str, Any]) -> dict[str, Any]:
 for _one_of in ("ConditionInput", "WindowInput"):
     _input = schema._schema.type_map[_one_of]
     assert isinstance(_input, GraphQLInputObjectType)
+    # graphql-core declares out_type a method; an instance may override it all the same
     _input.out_type = _as_is  # type: ignore[method-assign]

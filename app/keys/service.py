@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from app.errors import ErrorCode, UserInputError
@@ -77,9 +78,12 @@ async def create_key(workspace_id: int, *, name: str = "", scope: Scope = Scope.
 
 
 async def list_keys(
-    workspace_id: int | None, *, include_revoked: bool = True, after_id: int | None = None,
+    workspace_id: int | None,
+    *,
+    include_revoked: bool = True,
+    after_id: int | None = None,
     limit: int | None = None,
-) -> list[ApiKey]:  # fmt: skip
+) -> list[ApiKey]:
     """Keys in id order, for one workspace or (operator) all of them."""
     query = ApiKey.all()
     if workspace_id is not None:
@@ -117,12 +121,12 @@ async def _active_key(key_id: int, workspace_id: int | None) -> ApiKey:
     return row
 
 
-async def _revoke(row: ApiKey, connection: object | None = None) -> bool:
+async def _revoke(row: ApiKey, connection: BaseDBAsyncClient | None = None) -> bool:
     """Compare-and-set: only one of two concurrent revocations or rotations wins."""
     now = now_utc()
     query = ApiKey.filter(id=row.id, revoked_at__isnull=True)
     if connection is not None:
-        query = query.using_db(connection)  # type: ignore[arg-type]
+        query = query.using_db(connection)
     changed = await query.update(revoked_at=now)
     if changed:
         row.revoked_at = now
@@ -150,7 +154,7 @@ async def rotate_key(key_id: int, *, workspace_id: int | None = None) -> IssuedK
                 ("id",), f"Key key_{key_id} was revoked meanwhile.", ErrorCode.INVALID_STATE
             )
         fresh = await ApiKey.create(
-            workspace_id=row.workspace_id,  # type: ignore[attr-defined]
+            workspace_id=row.workspace_id,
             name=row.name,
             scope=row.scope,
             prefix=shown_prefix(secret),

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from importlib import resources
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 
 from app.settings import settings
 from app.sql import Dialect, connection, dialect_of, now_utc
@@ -125,8 +125,9 @@ async def _apply_pending(raw: Any, files: list[tuple[str, str]]) -> list[str]:
             await raw.execute(script)
             await raw.execute(
                 "INSERT INTO sieve_migrations (name, applied_at) VALUES ($1, $2)",
-                name, now_utc().isoformat(),
-            )  # fmt: skip
+                name,
+                now_utc().isoformat(),
+            )
         done.append(name)
     return done
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from tortoise import fields as f
 from tortoise.models import Model
@@ -29,6 +30,7 @@ class ApiKey(Model):
     workspace: f.ForeignKeyRelation[Workspace] = f.ForeignKeyField(
         "sieve.Workspace", related_name="api_keys", on_delete=f.CASCADE
     )
+    workspace_id: int  # the foreign key's column, for type checkers
     name = f.TextField(default="")
     scope = f.CharField(max_length=8, default="write")  # app.keys.scopes.Scope
     prefix = f.TextField()
@@ -46,10 +48,11 @@ class Person(Model):
     workspace: f.ForeignKeyRelation[Workspace] = f.ForeignKeyField(
         "sieve.Workspace", related_name="people", on_delete=f.CASCADE
     )
+    workspace_id: int  # the foreign key's column, for type checkers
     email = f.TextField()
     status = f.CharEnumField(Status, max_length=16, default=Status.SUBSCRIBED)
-    tags = f.JSONField(default=list)
-    fields = f.JSONField(default=dict)
+    tags: f.JSONField[list[str]] = f.JSONField(default=list)
+    fields: f.JSONField[dict[str, Any]] = f.JSONField(default=dict)
     country = f.TextField(null=True)
     region = f.TextField(null=True)
     city = f.TextField(null=True)
@@ -66,13 +69,14 @@ class Event(Model):
     workspace: f.ForeignKeyRelation[Workspace] = f.ForeignKeyField(
         "sieve.Workspace", related_name="events", on_delete=f.CASCADE
     )
+    workspace_id: int  # the foreign key's column, for type checkers
     person: f.ForeignKeyRelation[Person] = f.ForeignKeyField(
         "sieve.Person", related_name="events", on_delete=f.CASCADE
     )
     name = f.TextField()
     occurred_at = f.DatetimeField()
     value = f.FloatField(null=True)
-    properties = f.JSONField(default=dict)
+    properties: f.JSONField[dict[str, Any]] = f.JSONField(default=dict)
     idempotency_key = f.TextField(null=True)
     created_at = f.DatetimeField(auto_now_add=True)
 

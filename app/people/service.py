@@ -103,8 +103,13 @@ def _consented(
         if consent is not None and change.status is None:
             change.status = Status.SUBSCRIBED  # resubscribe alone means "subscribe again"
         if consent is not None and change.status is not Status.SUBSCRIBED:
-            result.errors.append(UserError(("people", index, "resubscribe"), "resubscribe goes"
-                                           " with status SUBSCRIBED.", ErrorCode.INVALID))  # fmt: skip
+            result.errors.append(
+                UserError(
+                    ("people", index, "resubscribe"),
+                    "resubscribe goes with status SUBSCRIBED.",
+                    ErrorCode.INVALID,
+                )
+            )
             continue
         if change.status is Status.SUBSCRIBED:
             problem = gate.refuse(change.email, found.get(change.email), consent)
@@ -139,8 +144,15 @@ def _state_of(person: Person | None, inherited: Status | None = None) -> dict[st
     """The attributes an upsert or update rewrites, as they are now (a new person's
     defaults; `inherited` is the status a suppressed address starts with)."""
     if person is None:
-        return {"status": (inherited or Status.SUBSCRIBED).value, "tags": [], "fields": {},
-                "country": None, "region": None, "city": None, "timezone": None}  # fmt: skip
+        return {
+            "status": (inherited or Status.SUBSCRIBED).value,
+            "tags": [],
+            "fields": {},
+            "country": None,
+            "region": None,
+            "city": None,
+            "timezone": None,
+        }
     record = person_record(person)
     return {key: record[key] for key in _STATE_KEYS}
 
@@ -169,10 +181,11 @@ async def _write_people(
         # transaction here, then skips the row instead of failing the whole batch
         inserted = await conn.execute_query_dict(
             "INSERT INTO people (workspace_id, email, status, tags, fields, country, region,"
-            " city, timezone, created_at, updated_at) VALUES " + ", ".join(rows)
+            " city, timezone, created_at, updated_at) VALUES "
+            + ", ".join(rows)
             + " ON CONFLICT (workspace_id, email) DO NOTHING RETURNING email",
             params.values,
-        )  # fmt: skip
+        )
         lost = sorted(set(new) - {row["email"] for row in inserted})
     if existing:
         cast = "::jsonb" if dialect is Dialect.POSTGRES else ""
@@ -186,10 +199,20 @@ async def _write_people(
         values = []
         for email, person_id in existing.items():
             s = states[email]
-            values.append([
-                s["status"], _dump(s["tags"]), _dump(s["fields"]), s["country"], s["region"],
-                s["city"], s["timezone"], now, workspace_id, person_id,
-            ])  # fmt: skip
+            values.append(
+                [
+                    s["status"],
+                    _dump(s["tags"]),
+                    _dump(s["fields"]),
+                    s["country"],
+                    s["region"],
+                    s["city"],
+                    s["timezone"],
+                    now,
+                    workspace_id,
+                    person_id,
+                ]
+            )
         await conn.execute_many(sql, values)
     return lost
 
@@ -354,11 +377,15 @@ async def track_events(workspace_id: int, items: Sequence[Mapping[str, Any]]) ->
                 await suppression.inherit_on_create(conn, workspace_id, emails, now)
             ids_by_email = await _ids_by_email(conn, workspace_id, emails)
         wanted = {r.person_id for _, r in records if r.person_id is not None}
-        known = set(
-            await Person.filter(workspace_id=workspace_id, id__in=wanted)
-            .using_db(conn)
-            .values_list("id", flat=True)
-        ) if wanted else set()  # fmt: skip
+        known = (
+            set(
+                await Person.filter(workspace_id=workspace_id, id__in=wanted)
+                .using_db(conn)
+                .values_list("id", flat=True)
+            )
+            if wanted
+            else set()
+        )
         rows: list[tuple[int, EventRecord]] = []
         for index, record in records:
             person_id = ids_by_email[record.email] if record.email else record.person_id
@@ -433,8 +460,14 @@ async def set_status(
 ) -> BatchResult:
     """The consent rule of app/suppression applies: see `suppression.change_status`."""
     _check_batch_size(person_ids, "personIds")
-    changed = await suppression.change_status(workspace_id, person_ids, Status(status),
-                                              resubscribe=resubscribe, admin=admin, source=source)  # fmt: skip
+    changed = await suppression.change_status(
+        workspace_id,
+        person_ids,
+        Status(status),
+        resubscribe=resubscribe,
+        admin=admin,
+        source=source,
+    )
     return BatchResult(people=changed.people, errors=changed.errors)
 
 
@@ -447,8 +480,9 @@ async def delete_person(workspace_id: int, person_id: int) -> bool:
         )
 
 
-async def get_person(workspace_id: int, *, person_id: int | None = None,
-                     email: str | None = None) -> Person | None:  # fmt: skip
+async def get_person(
+    workspace_id: int, *, person_id: int | None = None, email: str | None = None
+) -> Person | None:
     if person_id is not None:
         return await Person.get_or_none(workspace_id=workspace_id, id=person_id)
     if email:

@@ -210,8 +210,9 @@ def validate_event(
         value = None
     properties = scalar_object(raw.get("properties"), ("properties",), reader, "Properties")
     what, limit = "idempotencyKey", MAX_IDEMPOTENCY_KEY
-    key = reader.text(raw.get("idempotencyKey"), ("idempotencyKey",), what, limit=limit,
-                      required=False)  # fmt: skip
+    key = reader.text(
+        raw.get("idempotencyKey"), ("idempotencyKey",), what, limit=limit, required=False
+    )
     if reader.errors or name is None:
         return None, reader.errors
     record = EventRecord(

@@ -15,6 +15,7 @@ class Segment(Model):
     workspace: f.ForeignKeyRelation[Workspace] = f.ForeignKeyField(
         "sieve.Workspace", related_name="segments", on_delete=f.CASCADE
     )
+    workspace_id: int  # the foreign key's column, for type checkers
     name = f.TextField()
     description = f.TextField(default="")
     # {"version": 1, "root": {...}}: see app/segments/ast.py

@@ -98,7 +98,8 @@ async def check_references(
     if segment_id is not None:
         cycle = await _find_cycle(workspace_id, segment_id, root)
         if cycle:
-            names = {s.id: s for s in await Segment.filter(id__in=cycle)}
+            cyclic = Segment.filter(workspace_id=workspace_id, id__in=cycle)
+            names = {s.id: s for s in await cyclic}
             chain = " → ".join(label(names[i]) for i in cycle)
             path = next(p for p, c in direct if c.segment_id == cycle[1])
             raise UserInputError.single(path, f"This would make a cycle: {chain}.", ErrorCode.CYCLE)

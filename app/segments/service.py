@@ -48,9 +48,12 @@ async def validate_definition(
 
 
 async def _validated_input(
-    workspace_id: int, segment_id: int | None, name: Any, definition: Mapping[str, Any] | None,
+    workspace_id: int,
+    segment_id: int | None,
+    name: Any,
+    definition: Mapping[str, Any] | None,
     description: Any = None,
-) -> tuple[str | None, Group | None]:  # fmt: skip
+) -> tuple[str | None, Group | None]:
     """Every problem with a create/update input at once, with paths under `input`."""
     reader = InputReader()
     named = name is not None or segment_id is None
@@ -68,7 +71,7 @@ async def _validated_input(
 
 
 async def _save_references(conn: Any, segment: Segment, root: Group) -> None:
-    workspace_id: int = segment.workspace_id  # type: ignore[attr-defined]
+    workspace_id = segment.workspace_id
     await remove_references(conn, workspace_id, "segment", segment.id)
     ids = sorted({c.segment_id for _, c in segment_paths(root)})
     await add_references(conn, workspace_id, ids, "segment", segment.id, segment.name)

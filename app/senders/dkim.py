@@ -97,8 +97,10 @@ def sign_message(data: bytes, domain: str, selector: str, key: rsa.RSAPrivateKey
     last: dict[bytes, tuple[bytes, bytes]] = {}
     for name, value in _headers(block):  # the bottom-most instance of each is signed
         last[name.strip().lower()] = (name, value)
-    tags = (f"v=1; a=rsa-sha256; c=relaxed/simple; d={domain}; s={selector};"
-            f" t={int(time.time())}; h={':'.join(names)}; bh={body_hash}; b=")  # fmt: skip
+    tags = (
+        f"v=1; a=rsa-sha256; c=relaxed/simple; d={domain}; s={selector};"
+        f" t={int(time.time())}; h={':'.join(names)}; bh={body_hash}; b="
+    )
     signed = b"".join(_relaxed(*last[n.encode()]) + b"\r\n" for n in names)
     signed += _relaxed(b"DKIM-Signature", tags.encode())
     signature = key.sign(signed, padding.PKCS1v15(), hashes.SHA256())
@@ -108,10 +110,16 @@ def sign_message(data: bytes, domain: str, selector: str, key: rsa.RSAPrivateKey
 def _checked_pem(pem: str | None) -> tuple[bytes | None, list[UserError]]:
     if pem is None:  # generate one
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                 serialization.NoEncryption()), []  # fmt: skip
-    problem = UserError(("privateKey",), "Not an unencrypted RSA private key in PEM form"
-                        " (at least 1024 bits).", ErrorCode.INVALID)  # fmt: skip
+        return key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ), []
+    problem = UserError(
+        ("privateKey",),
+        "Not an unencrypted RSA private key in PEM form (at least 1024 bits).",
+        ErrorCode.INVALID,
+    )
     if len(pem) > MAX_PEM:
         return None, [problem]
     try:
@@ -120,8 +128,9 @@ def _checked_pem(pem: str | None) -> tuple[bytes | None, list[UserError]]:
         return None, [problem]
     if not isinstance(loaded, rsa.RSAPrivateKey) or loaded.key_size < 1024:
         return None, [problem]
-    return loaded.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()), []  # fmt: skip
+    return loaded.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ), []
 
 
 async def set_key(workspace_id: int, domain: str, selector: str, pem: str | None) -> DkimKey:
@@ -131,16 +140,21 @@ async def set_key(workspace_id: int, domain: str, selector: str, pem: str | None
     if not _DOMAIN.fullmatch(domain):
         errors.append(UserError(("domain",), "Not a domain name.", ErrorCode.INVALID))
     if not _SELECTOR.fullmatch(selector):
-        errors.append(UserError(("selector",), "A selector is letters, digits and -.",
-                                ErrorCode.INVALID))  # fmt: skip
+        errors.append(
+            UserError(("selector",), "A selector is letters, digits and -.", ErrorCode.INVALID)
+        )
     private, problems = _checked_pem(pem)
     errors += problems
     if errors or private is None:
         raise UserInputError(e.under("input") for e in errors)
     conn = connection()
     params = SqlParams(dialect_of(conn))
-    ws, dom, sel, key = (params.add(workspace_id), params.add(domain), params.add(selector),
-                         params.add(private.decode()))  # fmt: skip
+    ws, dom, sel, key = (
+        params.add(workspace_id),
+        params.add(domain),
+        params.add(selector),
+        params.add(private.decode()),
+    )
     await conn.execute_query(
         "INSERT INTO dkim_keys (workspace_id, domain, selector, private_key, created_at)"
         f" VALUES ({ws}, {dom}, {sel}, {key}, {params.add(now_utc())})"
@@ -172,8 +186,15 @@ async def _keys(workspace_id: int, domain: str | None) -> list[DkimKey]:
     if domain is not None:
         sql += f" AND domain = {params.add(domain)}"
     rows = await fetch_all(conn, sql + " ORDER BY domain", params.values)
-    return [DkimKey(r["domain"], r["selector"], r["private_key"].encode(),
-                    parse_db_datetime(r["created_at"])) for r in rows]  # fmt: skip
+    return [
+        DkimKey(
+            r["domain"],
+            r["selector"],
+            r["private_key"].encode(),
+            parse_db_datetime(r["created_at"]),
+        )
+        for r in rows
+    ]
 
 
 async def delete_key(workspace_id: int, domain: str) -> bool:

@@ -59,8 +59,9 @@ def _checked(data: Mapping[str, Any], creating: bool) -> tuple[dict[str, Any], l
     name = data.get("name")
     if name is not None:
         if len(name) > MAX_NAME:
-            errors.append(UserError(("name",), f"At most {MAX_NAME} characters.",
-                                    ErrorCode.TOO_LONG))  # fmt: skip
+            errors.append(
+                UserError(("name",), f"At most {MAX_NAME} characters.", ErrorCode.TOO_LONG)
+            )
         elif any(ch in name for ch in "\r\n\0"):
             errors.append(UserError(("name",), "A name is one line.", ErrorCode.INVALID))
         out["name"] = " ".join(name.split())
@@ -81,7 +82,9 @@ async def list_senders(workspace_id: int) -> list[SenderIdentity]:
     return [_identity(r) for r in rows]
 
 
-async def _one(conn: BaseDBAsyncClient, workspace_id: int, where: str, value: Any) -> SenderIdentity | None:  # fmt: skip
+async def _one(
+    conn: BaseDBAsyncClient, workspace_id: int, where: str, value: Any
+) -> SenderIdentity | None:
     params = SqlParams(dialect_of(conn))
     rows = await fetch_all(
         conn,
@@ -132,13 +135,25 @@ async def create_sender(workspace_id: int, data: Mapping[str, Any]) -> SenderIde
         raise UserInputError(e.under("input") for e in errors)
     async with in_transaction("default") as conn:
         if await _one(conn, workspace_id, "email", values["email"]) is not None:
-            raise UserInputError.single(("input", "email"), "This workspace already has a"
-                                        " sender with this address.", ErrorCode.DUPLICATE)  # fmt: skip
-        if len(await fetch_all(conn, "SELECT id FROM senders WHERE workspace_id = "
-                               + SqlParams(dialect_of(conn)).add(workspace_id),
-                               [workspace_id])) >= MAX_SENDERS:  # fmt: skip
-            raise UserInputError.single(("input",), f"A workspace has at most {MAX_SENDERS}"
-                                        " senders.", ErrorCode.TOO_MANY)  # fmt: skip
+            raise UserInputError.single(
+                ("input", "email"),
+                "This workspace already has a sender with this address.",
+                ErrorCode.DUPLICATE,
+            )
+        if (
+            len(
+                await fetch_all(
+                    conn,
+                    "SELECT id FROM senders WHERE workspace_id = "
+                    + SqlParams(dialect_of(conn)).add(workspace_id),
+                    [workspace_id],
+                )
+            )
+            >= MAX_SENDERS
+        ):
+            raise UserInputError.single(
+                ("input",), f"A workspace has at most {MAX_SENDERS} senders.", ErrorCode.TOO_MANY
+            )
         if values.get("default"):
             await _clear_default(conn, workspace_id)
         params = SqlParams(dialect_of(conn))

@@ -51,20 +51,36 @@ def read_consent(raw: Any, now: datetime) -> tuple[Consent | None, list[UserErro
     errors: list[UserError] = []
     source, at = raw.get("source"), raw.get("at")
     if not isinstance(source, str) or not source.strip():
-        errors.append(UserError(("resubscribe", "source"), "Say where the consent was given"
-                                " (e.g. 'signup form').", ErrorCode.REQUIRED))  # fmt: skip
+        errors.append(
+            UserError(
+                ("resubscribe", "source"),
+                "Say where the consent was given (e.g. 'signup form').",
+                ErrorCode.REQUIRED,
+            )
+        )
     elif len(source) > MAX_SOURCE:
-        errors.append(UserError(("resubscribe", "source"), f"At most {MAX_SOURCE} characters.",
-                                ErrorCode.TOO_LONG))  # fmt: skip
+        errors.append(
+            UserError(
+                ("resubscribe", "source"), f"At most {MAX_SOURCE} characters.", ErrorCode.TOO_LONG
+            )
+        )
     if not isinstance(at, datetime):
-        errors.append(UserError(("resubscribe", "at"), "When the consent was given, as an"
-                                " ISO-8601 datetime.", ErrorCode.REQUIRED))  # fmt: skip
+        errors.append(
+            UserError(
+                ("resubscribe", "at"),
+                "When the consent was given, as an ISO-8601 datetime.",
+                ErrorCode.REQUIRED,
+            )
+        )
     elif utc(at) > now + CONSENT_CLOCK_SKEW:
-        errors.append(UserError(("resubscribe", "at"), "The consent is dated in the future.",
-                                ErrorCode.INVALID))  # fmt: skip
+        errors.append(
+            UserError(
+                ("resubscribe", "at"), "The consent is dated in the future.", ErrorCode.INVALID
+            )
+        )
     if errors:
         return None, errors
-    return Consent(source.strip(), utc(at)), []  # type: ignore[union-attr,arg-type]
+    return Consent(source.strip(), utc(at)), []
 
 
 def refusal(
@@ -99,8 +115,16 @@ def refusal(
 class SubscriptionGate:
     """The rule and the list for one batch of addresses, in one transaction."""
 
-    def __init__(self, conn: BaseDBAsyncClient, workspace_id: int, hasher: EmailHasher, *,
-                 admin: bool, now: datetime, source: str) -> None:  # fmt: skip
+    def __init__(
+        self,
+        conn: BaseDBAsyncClient,
+        workspace_id: int,
+        hasher: EmailHasher,
+        *,
+        admin: bool,
+        now: datetime,
+        source: str,
+    ) -> None:
         self.conn = conn
         self.hasher = hasher
         self.workspace_id = workspace_id
@@ -112,8 +136,16 @@ class SubscriptionGate:
         self.lifted: dict[str, tuple[Consent, Reason]] = {}
 
     @classmethod
-    async def open(cls, conn: BaseDBAsyncClient, workspace_id: int, emails: Iterable[str], *,
-                   admin: bool, now: datetime, source: str = "api") -> SubscriptionGate:  # fmt: skip
+    async def open(
+        cls,
+        conn: BaseDBAsyncClient,
+        workspace_id: int,
+        emails: Iterable[str],
+        *,
+        admin: bool,
+        now: datetime,
+        source: str = "api",
+    ) -> SubscriptionGate:
         hasher = await hasher_for(conn, workspace_id)
         gate = cls(conn, workspace_id, hasher, admin=admin, now=now, source=source)
         gate.digests = gate.hasher.digests(dict.fromkeys(emails))
@@ -129,8 +161,13 @@ class SubscriptionGate:
             return Block(REASON_OF[Status(person.status)], person.updated_at)
         return None
 
-    def refuse(self, email: str, person: Person | None, consent: Consent | None,
-               status_path: tuple[str | int, ...] = ("status",)) -> UserError | None:  # fmt: skip
+    def refuse(
+        self,
+        email: str,
+        person: Person | None,
+        consent: Consent | None,
+        status_path: tuple[str | int, ...] = ("status",),
+    ) -> UserError | None:
         """Check one request to make `email` SUBSCRIBED; remembers an accepted consent."""
         if email in self.lifted:
             return None
@@ -165,9 +202,16 @@ class SubscriptionGate:
         await store.suppress(self.conn, self.workspace_id, self.hasher, entries, self.now)
         for email in lifts:
             consent, reason = self.lifted[email]
-            await store.record_consent(self.conn, self.workspace_id, self.digests[email],
-                                       people[email].id, consent.source, consent.at, reason,
-                                       self.now)  # fmt: skip
+            await store.record_consent(
+                self.conn,
+                self.workspace_id,
+                self.digests[email],
+                people[email].id,
+                consent.source,
+                consent.at,
+                reason,
+                self.now,
+            )
         await store.lift(self.conn, self.workspace_id, [self.digests[e] for e in lifts])
         fresh = {self.digests[e]: people[e].id for e in created if e in self.listed and e in people}
         await store.link_people(self.conn, self.workspace_id, fresh)

@@ -94,8 +94,14 @@ async def change_status(
         if dialect_of(conn) is Dialect.POSTGRES:
             query = query.select_for_update()
         found = {p.id: p for p in await query}
-        gate = await SubscriptionGate.open(conn, workspace_id, [p.email for p in found.values()],
-                                           admin=admin, now=now, source=source)  # fmt: skip
+        gate = await SubscriptionGate.open(
+            conn,
+            workspace_id,
+            [p.email for p in found.values()],
+            admin=admin,
+            now=now,
+            source=source,
+        )
         allowed: set[int] = set()
         for index, person_id in enumerate(person_ids):
             person = found.get(person_id)
@@ -141,8 +147,9 @@ async def suppressed_people(
     return {pid for pid, digest in digests.items() if digest in listed}
 
 
-async def audience_filter(conn: BaseDBAsyncClient, workspace_id: int, params: SqlParams,
-                          alias: str = "p") -> str:  # fmt: skip
+async def audience_filter(
+    conn: BaseDBAsyncClient, workspace_id: int, params: SqlParams, alias: str = "p"
+) -> str:
     """An SQL condition on `<alias>.email`: not on the workspace's list."""
     hasher = await hasher_for(conn, workspace_id)
     return (
@@ -154,14 +161,20 @@ async def audience_filter(conn: BaseDBAsyncClient, workspace_id: int, params: Sq
 # ----------------------------------------------------------------- the list itself
 
 
-async def list_suppressions(workspace_id: int, *, after_id: int | None, limit: int,
-                            reason: Reason | None = None,
-                            email: str | None = None) -> list[Suppression]:  # fmt: skip
+async def list_suppressions(
+    workspace_id: int,
+    *,
+    after_id: int | None,
+    limit: int,
+    reason: Reason | None = None,
+    email: str | None = None,
+) -> list[Suppression]:
     conn = connection()
     hasher = await hasher_for(conn, workspace_id)  # makes the key (and the backfill) if new
     digests = [hasher.digest(email)] if email is not None else None
-    return await store.page(conn, workspace_id, after_id=after_id, limit=limit, reason=reason,
-                            digests=digests)  # fmt: skip
+    return await store.page(
+        conn, workspace_id, after_id=after_id, limit=limit, reason=reason, digests=digests
+    )
 
 
 async def count_suppressions(workspace_id: int, reason: Reason | None = None) -> int:
@@ -171,9 +184,12 @@ async def count_suppressions(workspace_id: int, reason: Reason | None = None) ->
 
 def _check_size(items: Sequence[Any], path: str) -> None:
     if len(items) > settings.max_batch:
-        raise UserInputError.single((path,), f"A batch holds at most {settings.max_batch} items;"
-                                    f" this one has {len(items)}. Nothing was written.",
-                                    ErrorCode.TOO_LARGE)  # fmt: skip
+        raise UserInputError.single(
+            (path,),
+            f"A batch holds at most {settings.max_batch} items;"
+            f" this one has {len(items)}. Nothing was written.",
+            ErrorCode.TOO_LARGE,
+        )
 
 
 def _emails(raw: Sequence[Any], path: str, errors: list[UserError]) -> dict[int, str]:
@@ -200,8 +216,13 @@ async def add_suppressions(
     for index, email in emails.items():
         detail = items[index].get("detail")
         if detail is not None and len(detail) > MAX_DETAIL:
-            errors.append(UserError(("suppressions", index, "detail"),
-                                    f"At most {MAX_DETAIL} characters.", ErrorCode.TOO_LONG))  # fmt: skip
+            errors.append(
+                UserError(
+                    ("suppressions", index, "detail"),
+                    f"At most {MAX_DETAIL} characters.",
+                    ErrorCode.TOO_LONG,
+                )
+            )
             continue
         reason = Reason(items[index].get("reason") or Reason.MANUAL)
         entries[index] = Entry(email, reason, source, detail)
@@ -211,22 +232,33 @@ async def add_suppressions(
     async with in_transaction("default") as conn:
         hasher = await hasher_for(conn, workspace_id)
         await store.suppress(conn, workspace_id, hasher, list(entries.values()), now)
-        people = {p.email: p for p in await Person.filter(
-            workspace_id=workspace_id, email__in=[e.email for e in entries.values()]
-        ).using_db(conn)}  # fmt: skip
+        people = {
+            p.email: p
+            for p in await Person.filter(
+                workspace_id=workspace_id, email__in=[e.email for e in entries.values()]
+            ).using_db(conn)
+        }
         await _follow_list(conn, workspace_id, people, entries.values(), now)
-        await store.link_people(conn, workspace_id,
-                                {hasher.digest(e): p.id for e, p in people.items()})  # fmt: skip
+        await store.link_people(
+            conn, workspace_id, {hasher.digest(e): p.id for e, p in people.items()}
+        )
         digests = {e.email: hasher.digest(e.email) for e in entries.values()}
-        rows = await store.page(conn, workspace_id, after_id=None, limit=len(digests),
-                                digests=list(digests.values()))  # fmt: skip
+        rows = await store.page(
+            conn, workspace_id, after_id=None, limit=len(digests), digests=list(digests.values())
+        )
     by_digest = {row.email_hash: row for row in rows}
-    return [by_digest[digests[entries[i].email]] if i in entries else None
-            for i in range(len(items))], errors  # fmt: skip
+    return [
+        by_digest[digests[entries[i].email]] if i in entries else None for i in range(len(items))
+    ], errors
 
 
-async def _follow_list(conn: BaseDBAsyncClient, workspace_id: int, people: Mapping[str, Person],
-                       entries: Any, now: datetime) -> None:  # fmt: skip
+async def _follow_list(
+    conn: BaseDBAsyncClient,
+    workspace_id: int,
+    people: Mapping[str, Person],
+    entries: Any,
+    now: datetime,
+) -> None:
     """SUBSCRIBED holders of newly listed addresses stop being SUBSCRIBED."""
     for entry in entries:
         person = people.get(entry.email)
@@ -255,12 +287,19 @@ async def remove_suppressions(
         for index, digest in digests.items():
             entry = listed.get(digest)
             if entry is None:
-                errors.append(UserError(("emails", index), "Not on the suppression list.",
-                                        ErrorCode.NOT_FOUND))  # fmt: skip
+                errors.append(
+                    UserError(
+                        ("emails", index), "Not on the suppression list.", ErrorCode.NOT_FOUND
+                    )
+                )
             elif entry.reason is Reason.COMPLAINED and not admin:
-                errors.append(UserError(("emails", index), "This address complained; only an"
-                                        " admin-scoped key can lift a complaint.",
-                                        ErrorCode.SUPPRESSED))  # fmt: skip
+                errors.append(
+                    UserError(
+                        ("emails", index),
+                        "This address complained; only an admin-scoped key can lift a complaint.",
+                        ErrorCode.SUPPRESSED,
+                    )
+                )
             else:
                 removable.append(digest)
         removed = await store.lift(conn, workspace_id, removable)

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from app.sql import SqlParams, bind_list, dialect_of, fetch_all, parse_db_datetime
+from app.sql import SqlParams, bind_list, db_datetime, dialect_of, fetch_all
 from app.suppression.hashing import EmailHasher
 from app.suppression.models import RANK, Entry, Reason, Suppression
 
@@ -41,8 +41,7 @@ async def lookup(
         params.values,
     )
     return {
-        r["email_hash"]: Listed(Reason(r["reason"]), parse_db_datetime(r["suppressed_at"]))  # type: ignore[arg-type]
-        for r in rows
+        r["email_hash"]: Listed(Reason(r["reason"]), db_datetime(r["suppressed_at"])) for r in rows
     }
 
 
@@ -159,8 +158,8 @@ async def page(
             detail=r["detail"],
             person_id=int(r["person_id"]) if r["person_id"] is not None else None,
             email=r["email"],
-            suppressed_at=parse_db_datetime(r["suppressed_at"]),  # type: ignore[arg-type]
-            created_at=parse_db_datetime(r["created_at"]),  # type: ignore[arg-type]
+            suppressed_at=db_datetime(r["suppressed_at"]),
+            created_at=db_datetime(r["created_at"]),
         )
         for r in rows
     ]

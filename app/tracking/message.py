@@ -28,8 +28,13 @@ class Tracking:
         """What a broadcast (its `track_opens` / `track_clicks`) opted in to; None: nothing."""
         if not (broadcast.track_opens or broadcast.track_clicks):
             return None
-        return cls(Source.BROADCAST, broadcast.id, delivery_id,
-                   broadcast.track_opens, broadcast.track_clicks)  # fmt: skip
+        return cls(
+            Source.BROADCAST,
+            broadcast.id,
+            delivery_id,
+            broadcast.track_opens,
+            broadcast.track_clicks,
+        )
 
     @property
     def enabled(self) -> bool:
@@ -51,8 +56,14 @@ def track_rendered(
     send opted in; the text part and subject as they were (a text link is not rewritten)."""
     if not tracking.enabled or not rendered.html:
         return rendered
-    delivery = Delivery(tracking.source, tracking.source_id, tracking.delivery_id,
-                        workspace_id, person_id, int(time.time()))  # fmt: skip
+    delivery = Delivery(
+        tracking.source,
+        tracking.source_id,
+        tracking.delivery_id,
+        workspace_id,
+        person_id,
+        int(time.time()),
+    )
     secret = config.secret_key
     html = instrument(
         rendered.html,

@@ -71,8 +71,10 @@ def machine_reason(request: Request, delivery: Delivery, fast_seconds: float) ->
 
 def _origin(delivery: Delivery) -> dict[str, Any]:
     if delivery.source is Source.BROADCAST:
-        return {"broadcast_id": encode_id("Broadcast", delivery.source_id),
-                "delivery_id": delivery.delivery_id}  # fmt: skip
+        return {
+            "broadcast_id": encode_id("Broadcast", delivery.source_id),
+            "delivery_id": delivery.delivery_id,
+        }
     return {"flow_id": encode_id("Flow", delivery.source_id), "delivery_id": delivery.delivery_id}
 
 
@@ -94,8 +96,12 @@ async def record_click(click: Click, request: Request, config: Settings) -> bool
     """Record a click on one of the message's links (same rules as record_open)."""
     delivery = click.delivery
     reason = machine_reason(request, delivery, config.track_machine_click_seconds)
-    properties = {**_origin(delivery), "url": click.url, "link": click.index,
-                  "machine": reason is not None}  # fmt: skip
+    properties = {
+        **_origin(delivery),
+        "url": click.url,
+        "link": click.index,
+        "machine": reason is not None,
+    }
     if reason is not None:
         properties["machine_reason"] = reason
     key = _key("click", delivery, request.at, click.index)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -78,9 +78,9 @@ class _Exchange:
 
 
 class RequestLimits:
-    """`max_body_bytes` for every request; for `paths`, also the deadline and the
-    disconnect watch (not for streamed exports, which stop on disconnect themselves and
-    may rightly run long)."""
+    """`max_body_bytes` for every request (`body_limits` for the paths it names: uploads);
+    for `paths`, also the deadline and the disconnect watch (not for streamed exports,
+    which stop on disconnect themselves and may rightly run long)."""
 
     def __init__(
         self,
@@ -88,21 +88,24 @@ class RequestLimits:
         max_body_bytes: int,
         timeout_seconds: float,
         paths: Collection[str] = ("/graphql",),
+        body_limits: Mapping[str, int] | None = None,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.timeout_seconds = timeout_seconds
         self.paths = frozenset(paths)
+        self.body_limits = dict(body_limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if _declared_length(scope) > self.max_body_bytes:
-            await _refuse_body(send, self.max_body_bytes)
+        limit = self.body_limits.get(scope.get("path", ""), self.max_body_bytes)
+        if _declared_length(scope) > limit:
+            await _refuse_body(send, limit)
             return
         guarded = scope.get("path") in self.paths
-        exchange = _Exchange(receive, send, self.max_body_bytes, watch=guarded)
+        exchange = _Exchange(receive, send, limit, watch=guarded)
         task = asyncio.ensure_future(self.app(scope, exchange.receive, exchange.send))
         exchange.app_task = task
         try:
@@ -135,7 +138,7 @@ class RequestLimits:
             task.result()
         except BodyTooLarge:
             if not exchange.started:
-                await _refuse_body(exchange.send, self.max_body_bytes)
+                await _refuse_body(exchange.send, exchange.max_body)
         except asyncio.CancelledError:
             if not exchange.disconnected.is_set():
                 raise

@@ -68,22 +68,38 @@ async def unsubscribe_endpoint(request: Request) -> Response:
     action = await _action(request) if request.method == "POST" else None
     if request.method == "POST" and action == "resubscribe":
         consent = {"source": SOURCE, "at": now_utc()}
-        result = await set_status(workspace_id, [person_id], Status.SUBSCRIBED,
-                                  resubscribe=consent, source=SOURCE)  # fmt: skip
+        result = await set_status(
+            workspace_id, [person_id], Status.SUBSCRIBED, resubscribe=consent, source=SOURCE
+        )
         if result.errors:
-            return _page("Not subscribed", f"{email} cannot be subscribed to {sender} again from"
-                         f" this page. Please contact {sender}.")  # fmt: skip
-        return _page("Subscribed again", f"{email} will receive email from {sender} again.",
-                     _button("unsubscribe", "Unsubscribe"))  # fmt: skip
+            return _page(
+                "Not subscribed",
+                f"{email} cannot be subscribed to {sender} again from"
+                f" this page. Please contact {sender}.",
+            )
+        return _page(
+            "Subscribed again",
+            f"{email} will receive email from {sender} again.",
+            _button("unsubscribe", "Unsubscribe"),
+        )
     if request.method == "POST":
         if person.status == Status.SUBSCRIBED:
             await set_status(workspace_id, [person_id], Status.UNSUBSCRIBED, source=SOURCE)
         if action != "unsubscribe":  # a mail client's one-click POST: no page
             return PlainTextResponse(f"{person.email} is unsubscribed from {name}.")
-        return _page("Unsubscribed", f"{email} will receive no more email from {sender}."
-                     " Changed your mind?", _button("resubscribe", "Subscribe again"))  # fmt: skip
+        return _page(
+            "Unsubscribed",
+            f"{email} will receive no more email from {sender}. Changed your mind?",
+            _button("resubscribe", "Subscribe again"),
+        )
     if person.status != Status.SUBSCRIBED:
-        return _page("Not subscribed", f"{email} receives no email from {sender}.",
-                     _button("resubscribe", "Subscribe again"))  # fmt: skip
-    return _page("Unsubscribe", f"Stop sending email from {sender} to {email}?",
-                 _button("unsubscribe", "Unsubscribe"))  # fmt: skip
+        return _page(
+            "Not subscribed",
+            f"{email} receives no email from {sender}.",
+            _button("resubscribe", "Subscribe again"),
+        )
+    return _page(
+        "Unsubscribe",
+        f"Stop sending email from {sender} to {email}?",
+        _button("unsubscribe", "Unsubscribe"),
+    )

@@ -27,7 +27,7 @@ BATCH = 200
 GROUP = 20
 
 
-def start_worker(database_url: str, queue: str, smtp_port: int) -> subprocess.Popen:
+def start_worker(database_url: str, queue: str, smtp_port: int, log: Path) -> subprocess.Popen:
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -45,7 +45,7 @@ def start_worker(database_url: str, queue: str, smtp_port: int) -> subprocess.Po
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=log.open("ab"),  # shown when a worker does not stop
     )
 
 
@@ -72,7 +72,8 @@ async def test_a_killed_worker_never_sends_twice_nor_skips_anyone(
     everyone = await segment(workspace.id, "all", "all")
     broadcast = await service.create_broadcast(workspace.id, draft([everyone]))
     queue = arq_redis.sieve_queue_name
-    first = start_worker(database_url, queue, controller.port)
+    log = tmp_path / "workers.log"
+    first = start_worker(database_url, queue, controller.port, log)
     second = None
     try:
         # when: the first worker is killed mid-send and a second one takes over
@@ -86,7 +87,7 @@ async def test_a_killed_worker_never_sends_twice_nor_skips_anyone(
         first.wait()
         at_kill = mailbox.count()
         assert at_kill < AUDIENCE, "the send finished before the kill: nothing was tested"
-        second = start_worker(database_url, queue, controller.port)
+        second = start_worker(database_url, queue, controller.port, log)
 
         async def sent() -> bool:
             return (await reload(broadcast.id)).status is BroadcastStatus.SENT
@@ -96,7 +97,12 @@ async def test_a_killed_worker_never_sends_twice_nor_skips_anyone(
         for process in (first, second):
             if process is not None and process.poll() is None:
                 process.terminate()
-                process.wait(timeout=20)
+                try:
+                    process.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    tail = log.read_text(errors="replace")[-4000:]
+                    raise AssertionError(f"a worker did not stop on SIGTERM:\n{tail}") from None
 
     # then: every member has exactly one outcome, and nobody received two copies
     progress = await counts(broadcast.id)

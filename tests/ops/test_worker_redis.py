@@ -91,3 +91,60 @@ def test_a_worker_that_loses_redis_stops_with_one_line(redis_server, tmp_path):
     finally:
         worker.stop()
     assert "Traceback" not in "".join(worker.raw)
+
+
+def test_a_shutdown_stuck_past_its_deadline_prints_the_stacks_and_exits():
+    """What `sieve worker` installs as arq's on_stop: a stopped worker whose close hangs
+    (here: a main thread that never returns) is ended at WORKER_SHUTDOWN_SECONDS."""
+    script = (
+        "import signal, time\n"
+        "from app.logging_config import configure_logging\n"
+        "from app.settings import settings\n"
+        "from workers.settings import stop_within\n"
+        "configure_logging(settings)\n"
+        "stop_within(0.5)(signal.SIGTERM)\n"
+        "def stuck_in_close():\n"
+        "    time.sleep(60)\n"
+        "stuck_in_close()\n"
+    )
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", script], env={**os.environ, "LOG_FORMAT": "json"},
+        capture_output=True, text=True, timeout=50,
+    )  # fmt: skip
+    assert done.returncode == 3, done.stderr
+    assert time.monotonic() - started < 50
+    assert '"event": "worker_shutdown_stuck"' in done.stderr
+    assert "stuck_in_close" in done.stderr  # the stack says where it hung
+
+
+def test_a_worker_stopped_in_the_middle_of_many_jobs_closes_and_exits(redis_server, tmp_path):
+    """Stopped while jobs are being picked up, some are cancelled in arq's first Redis
+    round trip, outside its own guard: arq's close then re-raises before on_shutdown.
+    The worker must still close SQLite and exit (it hung, in CI, on exactly this)."""
+    import asyncio
+
+    from arq import create_pool
+    from arq.connections import RedisSettings
+
+    redis_server.start()
+    env = worker_env(redis_server.url, tmp_path)
+
+    async def enqueue(count: int) -> None:
+        pool = await create_pool(
+            RedisSettings.from_dsn(redis_server.url), default_queue_name=env["SIEVE_QUEUE"]
+        )
+        for _ in range(count):
+            await pool.enqueue_job("heartbeat")
+        await pool.close()
+
+    asyncio.run(enqueue(3000))  # more than three short runs get through
+    for round_ in range(3):  # a stop at a few moments of the stream of jobs
+        worker = WorkerProcess(env)
+        worker.wait_for("worker_started")
+        deadline = time.monotonic() + 0.2 + 0.1 * round_
+        while time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert worker.stop() == 0, "".join(worker.raw)
+        assert worker.wait_for("worker_stopped")
+        assert "Traceback" not in "".join(worker.raw)

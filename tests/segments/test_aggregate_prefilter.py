@@ -115,6 +115,8 @@ async def _both(value: float, target: float, op: Op, fn: Aggregate) -> tuple[boo
 @example(pair=(-1e17 - 16, -1e17), fn=Aggregate.MIN)
 @pytest.mark.plan
 async def test_float_prefilter_agrees_with_the_exact_comparison(db, pair, fn):
+    """Guards the float prefilter (docs/performance.md, change 1): its `CASE WHEN` shape
+    is pinned; on either database the answer must also be the one Python computes."""
     # one event: SUM, AVG, MIN and MAX are all the value itself
     value, target = pair
     for op in Op:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Annotated
 
 import strawberry
 
@@ -34,7 +35,13 @@ class AdminMutation:
         permission_classes=ADMIN,
         description="A new key for this workspace; its secret is in the payload, once.",
     )
-    async def create_api_key(self, info: Info, input: CreateApiKeyInput) -> ApiKeyPayload:
+    async def create_api_key(
+        self,
+        info: Info,
+        input: Annotated[
+            CreateApiKeyInput, strawberry.argument(description="The new key's name and scope.")
+        ],
+    ) -> ApiKeyPayload:
         workspace = info.context.workspace
         return await _payload(
             lambda: service.create_key(workspace, name=input.name, scope=Scope(input.scope))
@@ -44,7 +51,11 @@ class AdminMutation:
         permission_classes=ADMIN,
         description="Revoke a key: refused at once by this server, within 10 s by the others.",
     )
-    async def revoke_api_key(self, info: Info, id: strawberry.ID) -> ApiKeyPayload:
+    async def revoke_api_key(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The key's ID.")],
+    ) -> ApiKeyPayload:
         workspace = info.context.workspace
         return await _payload(
             lambda: service.revoke_key(service.parse_key_id(id), workspace_id=workspace)
@@ -54,7 +65,11 @@ class AdminMutation:
         permission_classes=ADMIN,
         description="A new secret with the same name and scope; the old key is revoked.",
     )
-    async def rotate_api_key(self, info: Info, id: strawberry.ID) -> ApiKeyPayload:
+    async def rotate_api_key(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The key's ID.")],
+    ) -> ApiKeyPayload:
         workspace = info.context.workspace
         return await _payload(
             lambda: service.rotate_key(service.parse_key_id(id), workspace_id=workspace)

@@ -8,7 +8,7 @@ import strawberry
 
 from app.graphql.admin.types import ApiKey, ApiKeyConnection
 from app.graphql.context import Info
-from app.graphql.pagination import decode_cursor, edges_of, page_size
+from app.graphql.pagination import After, First, decode_cursor, edges_of, page_size
 from app.graphql.permissions import ADMIN
 from app.keys import service
 
@@ -22,8 +22,8 @@ class AdminQuery:
     async def api_keys(
         self,
         info: Info,
-        first: int | None = 100,
-        after: str | None = None,
+        first: First = 100,
+        after: After = None,
         include_revoked: Annotated[
             bool, strawberry.argument(description="Also list revoked keys.")
         ] = True,
@@ -31,9 +31,11 @@ class AdminQuery:
         size = page_size(first)
         workspace = info.context.workspace
         rows = await service.list_keys(
-            workspace, include_revoked=include_revoked, after_id=decode_cursor(after),
+            workspace,
+            include_revoked=include_revoked,
+            after_id=decode_cursor(after),
             limit=size + 1,
-        )  # fmt: skip
+        )
         edges, page_info = edges_of(rows, size, ApiKey.from_model, lambda r: r.id)
         total = await service.count_keys(workspace, include_revoked=include_revoked)
         return ApiKeyConnection(edges=edges, page_info=page_info, total_count=total)

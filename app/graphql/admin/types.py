@@ -6,30 +6,39 @@ from datetime import datetime
 
 import strawberry
 
-from app.graphql.errors import UserError
+from app.graphql.enums import graphql_enum
+from app.graphql.errors import USER_ERRORS, UserError
 from app.graphql.pagination import Edge, PageInfo
 from app.ids import encode_id
 from app.keys.scopes import Scope
 from app.people.models import ApiKey as ApiKeyRow
 
-ApiKeyScope = strawberry.enum(
+graphql_enum(
     Scope,
     name="ApiKeyScope",
     description="READ: queries and subscriptions; WRITE: and mutations; ADMIN: and API keys.",
+    values={
+        Scope.READ: "Queries and subscriptions only: every mutation is FORBIDDEN.",
+        Scope.WRITE: "And every mutation of the workspace's data.",
+        Scope.ADMIN: "And the workspace's API keys.",
+    },
 )
+ApiKeyScope = Scope
 
 
 @strawberry.type(description="An API key of the workspace. Its secret is never shown again.")
 class ApiKey:
-    id: strawberry.ID
-    name: str
-    scope: ApiKeyScope  # type: ignore[valid-type]
+    id: strawberry.ID = strawberry.field(description="Opaque and stable.")
+    name: str = strawberry.field(description="What the key is for.")
+    scope: ApiKeyScope = strawberry.field(description="What the key may do.")
     prefix: str = strawberry.field(description="The key's first characters, to tell keys apart.")
-    created_at: datetime
+    created_at: datetime = strawberry.field(description="When it was created.")
     last_used_at: datetime | None = strawberry.field(
         description="Last authenticated request, to the minute (null: never used)."
     )
-    revoked_at: datetime | None
+    revoked_at: datetime | None = strawberry.field(
+        description="When it was revoked; null while it works."
+    )
 
     @classmethod
     def from_model(cls, row: ApiKeyRow) -> ApiKey:
@@ -44,23 +53,25 @@ class ApiKey:
         )
 
 
-@strawberry.type
+@strawberry.type(description="A page of API keys.")
 class ApiKeyConnection:
-    edges: list[Edge[ApiKey]]
-    page_info: PageInfo
-    total_count: int
+    edges: list[Edge[ApiKey]] = strawberry.field(description="The keys on this page, oldest first.")
+    page_info: PageInfo = strawberry.field(description="Where the page ends.")
+    total_count: int = strawberry.field(
+        description="How many keys in all (revoked ones only when listed)."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The key created, revoked or rotated.")
 class ApiKeyPayload:
-    api_key: ApiKey | None
+    api_key: ApiKey | None = strawberry.field(description="Null when refused.")
     secret: str | None = strawberry.field(
         description="The new key's secret (createApiKey, rotateApiKey): shown this once only."
     )
-    user_errors: list[UserError]
+    user_errors: list[UserError] = strawberry.field(description=USER_ERRORS)
 
 
-@strawberry.input
+@strawberry.input(description="A new API key.")
 class CreateApiKeyInput:
     name: str = strawberry.field(description="What the key is for, e.g. 'CRM sync'.")
-    scope: ApiKeyScope = Scope.WRITE  # type: ignore[valid-type]
+    scope: ApiKeyScope = strawberry.field(default=Scope.WRITE, description="What it may do.")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from app.analytics import service
@@ -18,10 +20,12 @@ from app.segments import service as segments
 MAX_SIDE_BY_SIDE = 20
 
 
-@strawberry.type
+@strawberry.type(description="One segment's engagement in a side-by-side comparison.")
 class SegmentComparison:
-    segment: Segment
-    engagement: SegmentEngagement
+    segment: Segment = strawberry.field(description="The segment compared.")
+    engagement: SegmentEngagement = strawberry.field(
+        description="Its members' engagement over the window."
+    )
 
 
 @strawberry.type
@@ -32,7 +36,16 @@ class AnalyticsQuery:
         " Without a window: the last 30 days.",
     )
     async def segment_engagement(
-        self, info: Info, segment_ids: list[strawberry.ID], window: WindowInput | None = None
+        self,
+        info: Info,
+        segment_ids: Annotated[
+            list[strawberry.ID],
+            strawberry.argument(description="The segments to compare, 1 to 20."),
+        ],
+        window: Annotated[
+            WindowInput | None,
+            strawberry.argument(description="The period the engagement is counted over."),
+        ] = None,
     ) -> list[SegmentComparison]:
         if not 1 <= len(segment_ids) <= MAX_SIDE_BY_SIDE:
             raise ClientError(
@@ -43,15 +56,12 @@ class AnalyticsQuery:
         window_ast = window_of(window) or DEFAULT_WINDOW
         ids = [decode_id("Segment", s) for s in segment_ids]
         found = await segments.segments_by_ids(info.context.workspace, [i or -1 for i in ids])
-        if None in found:
+        present = [s for s in found if s is not None]
+        if len(present) < len(found):
             index = found.index(None)
             raise ClientError("No such segment.", ErrorCode.NOT_FOUND, f"segmentIds[{index}]")
-        stats = await service.segment_engagement(
-            info.context.workspace,
-            found,
-            window_ast,  # type: ignore[arg-type]
-        )
+        stats = await service.segment_engagement(info.context.workspace, present, window_ast)
         return [
             SegmentComparison(segment=Segment.from_model(s), engagement=SegmentEngagement.of(e))
-            for s, e in zip(found, stats, strict=True)  # type: ignore[arg-type]
+            for s, e in zip(present, stats, strict=True)
         ]

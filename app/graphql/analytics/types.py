@@ -28,16 +28,18 @@ def window_of(window: WindowInput | None) -> Window | None:
 
 @strawberry.type(description="Members now, and what they did in the window.")
 class SegmentEngagement:
-    members: int
+    members: int = strawberry.field(description="Members at the moment of evaluation.")
     opened: int = strawberry.field(description="Members with an email_opened event in the window.")
     clicked: int = strawberry.field(
         description="Members with an email_clicked event in the window."
     )
     purchased: int = strawberry.field(description="Members with a purchase event in the window.")
-    open_rate: float
-    click_rate: float
+    open_rate: float = strawberry.field(description="opened / members (0 for no members).")
+    click_rate: float = strawberry.field(description="clicked / members (0 for no members).")
     revenue: float = strawberry.field(description="Sum of purchase values in the window.")
-    revenue_per_member: float
+    revenue_per_member: float = strawberry.field(
+        description="revenue / members (0 for no members)."
+    )
 
     @classmethod
     def of(cls, stats: Engagement) -> SegmentEngagement:
@@ -53,7 +55,7 @@ class SegmentEngagement:
         )
 
 
-@strawberry.type
+@strawberry.type(description="A segment's member count as recorded by the periodic size job.")
 class SegmentSize:
-    recorded_at: datetime
-    count: int
+    recorded_at: datetime = strawberry.field(description="When it was counted.")
+    count: int = strawberry.field(description="Members then.")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
@@ -34,8 +34,17 @@ def _domain_input(data: dict[str, Any]) -> dict[str, Any]:
 
 @strawberry.type
 class BroadcastMutation:
-    @strawberry.mutation(permission_classes=AUTHENTICATED)
-    async def create_broadcast(self, info: Info, input: CreateBroadcastInput) -> BroadcastPayload:
+    @strawberry.mutation(
+        description="Save a DRAFT broadcast: its message and its audience's segments.",
+        permission_classes=AUTHENTICATED,
+    )
+    async def create_broadcast(
+        self,
+        info: Info,
+        input: Annotated[
+            CreateBroadcastInput, strawberry.argument(description="The new broadcast.")
+        ],
+    ) -> BroadcastPayload:
         try:
             row = await service.create_broadcast(
                 info.context.workspace, _domain_input(to_plain(input))
@@ -45,7 +54,16 @@ class BroadcastMutation:
         return payload(row)
 
     @strawberry.mutation(permission_classes=AUTHENTICATED, description="Drafts only.")
-    async def update_broadcast(self, info: Info, input: UpdateBroadcastInput) -> BroadcastPayload:
+    async def update_broadcast(
+        self,
+        info: Info,
+        input: Annotated[
+            UpdateBroadcastInput,
+            strawberry.argument(
+                description="The broadcast's ID and what changes; what is omitted stays."
+            ),
+        ],
+    ) -> BroadcastPayload:
         data = _domain_input(to_plain(input))
         try:
             pk = broadcast_pk(data.pop("id"))
@@ -61,7 +79,13 @@ class BroadcastMutation:
         description="Send a DRAFT now, or at `at`. A broadcast is sent once only.",
     )
     async def send_broadcast(
-        self, info: Info, id: strawberry.ID, at: datetime | None = None
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The DRAFT broadcast's ID.")],
+        at: Annotated[
+            datetime | None,
+            strawberry.argument(description="When to send; omit (or a past time) to send now."),
+        ] = None,
     ) -> BroadcastPayload:
         try:
             pk = broadcast_pk(id)
@@ -81,7 +105,11 @@ class BroadcastMutation:
         permission_classes=AUTHENTICATED,
         description="Stop a DRAFT, SCHEDULED or SENDING broadcast; unsent messages stay unsent.",
     )
-    async def cancel_broadcast(self, info: Info, id: strawberry.ID) -> BroadcastPayload:
+    async def cancel_broadcast(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The broadcast's ID.")],
+    ) -> BroadcastPayload:
         try:
             pk = broadcast_pk(id)
             if pk is None:

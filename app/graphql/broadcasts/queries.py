@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from app.broadcasts import service
@@ -14,7 +16,7 @@ from app.graphql.broadcasts.types import (
 )
 from app.graphql.context import Info
 from app.graphql.errors import raise_for
-from app.graphql.pagination import decode_cursor, page_size
+from app.graphql.pagination import After, First, decode_cursor, page_size
 from app.graphql.permissions import AUTHENTICATED
 from app.ids import decode_id
 
@@ -29,15 +31,24 @@ def segment_pks(values: list[strawberry.ID] | None) -> list[int | None]:
 
 @strawberry.type
 class BroadcastQuery:
-    @strawberry.field(permission_classes=AUTHENTICATED)
-    async def broadcast(self, info: Info, id: strawberry.ID) -> Broadcast | None:
+    @strawberry.field(
+        description="One broadcast; null when there is none with this ID.",
+        permission_classes=AUTHENTICATED,
+    )
+    async def broadcast(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The broadcast's ID.")],
+    ) -> Broadcast | None:
         pk = broadcast_pk(id)
         found = await service.get_broadcast(info.context.workspace, pk) if pk else None
         return Broadcast.from_model(found) if found else None
 
-    @strawberry.field(permission_classes=AUTHENTICATED)
+    @strawberry.field(
+        description="The workspace's broadcasts, oldest first.", permission_classes=AUTHENTICATED
+    )
     async def broadcasts(
-        self, info: Info, first: int | None = 100, after: str | None = None
+        self, info: Info, first: First = 100, after: After = None
     ) -> BroadcastConnection:
         size = page_size(first)
         workspace = info.context.workspace
@@ -53,8 +64,14 @@ class BroadcastQuery:
     async def preview_audience(
         self,
         info: Info,
-        include_segment_ids: list[strawberry.ID],
-        exclude_segment_ids: list[strawberry.ID] | None = None,
+        include_segment_ids: Annotated[
+            list[strawberry.ID],
+            strawberry.argument(description="Members of any of these segments are in."),
+        ],
+        exclude_segment_ids: Annotated[
+            list[strawberry.ID] | None,
+            strawberry.argument(description="Members of any of these are out."),
+        ] = None,
     ) -> AudiencePreview:
         try:
             audience = await service.preview_audience(

@@ -14,7 +14,7 @@ from app.graphql.errors import ClientError
 
 @strawberry.type(description="Clicks on one URL of the message.")
 class LinkClicks:
-    url: str
+    url: str = strawberry.field(description="The link as written in the template.")
     clicks: int = strawberry.field(description="Every recorded click (repeats folded per minute).")
     unique_clicks: int = strawberry.field(description="People who clicked it.")
     human_clicks: int = strawberry.field(description="Of those, people not flagged `machine`.")
@@ -125,8 +125,15 @@ class BroadcastReport:
 
     @strawberry.field(description="Clicks per URL, most clicked first.")
     def links(self) -> list[LinkClicks]:
-        return [LinkClicks(url=x.url, clicks=x.clicks, unique_clicks=x.unique_clicks,
-                           human_clicks=x.human_clicks) for x in self.report.links]  # fmt: skip
+        return [
+            LinkClicks(
+                url=x.url,
+                clicks=x.clicks,
+                unique_clicks=x.unique_clicks,
+                human_clicks=x.human_clicks,
+            )
+            for x in self.report.links
+        ]
 
     @strawberry.field(
         description="Sum of `value` of `purchase` events by recipients, from their message"

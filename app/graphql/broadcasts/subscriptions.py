@@ -13,6 +13,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import AsyncGenerator
+from typing import Annotated
 
 import strawberry
 
@@ -38,7 +39,9 @@ class BroadcastSubscription:
         " (or, for a draft, until SUBSCRIPTION_DRAFT_TIMEOUT_SECONDS have passed).",
     )
     async def broadcast_progress(
-        self, info: Info, id: strawberry.ID
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The broadcast's ID.")],
     ) -> AsyncGenerator[Broadcast | None, None]:
         config = info.context.settings
         key = info.context.extra.get("api_key", "")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.dataloader import DataLoader
@@ -14,17 +14,27 @@ from app.broadcasts.audience import Audience
 from app.errors import UserInputError
 from app.graphql.broadcasts import report as report_types
 from app.graphql.context import Info
-from app.graphql.errors import UserError, raise_for
-from app.graphql.pagination import Edge, PageInfo, edges_of
+from app.graphql.enums import graphql_enum
+from app.graphql.errors import USER_ERRORS, UserError, raise_for
+from app.graphql.pagination import After, Edge, First, PageInfo, edges_of
 from app.graphql.people.types import PersonConnection
 from app.graphql.segments.types import members_connection
 from app.ids import encode_id
 
-BroadcastStatus = strawberry.enum(
+graphql_enum(
     models.BroadcastStatus,
     name="BroadcastStatus",
     description="DRAFT → SCHEDULED → SENDING → SENT; CANCELLED and FAILED are final too.",
+    values={
+        models.BroadcastStatus.DRAFT: "Being written; only a draft can be changed or sent.",
+        models.BroadcastStatus.SCHEDULED: "To be sent at `scheduledAt`.",
+        models.BroadcastStatus.SENDING: "Messages are going out.",
+        models.BroadcastStatus.SENT: "Every message was attempted.",
+        models.BroadcastStatus.CANCELLED: "Stopped; unsent messages stay unsent.",
+        models.BroadcastStatus.FAILED: "Could not go on (see `error`).",
+    },
 )
+BroadcastStatus = models.BroadcastStatus
 
 
 def _counts(info: Info) -> DataLoader[int, dict[str, int]]:
@@ -67,29 +77,37 @@ class AudiencePreview:
     async def suppressed(self) -> int:
         return await self.audience.suppressed()
 
-    @strawberry.field
-    async def members(
-        self, info: Info, first: int | None = 10, after: str | None = None
-    ) -> PersonConnection:
-        return await members_connection(info, self.audience, first, after)  # type: ignore[arg-type]
+    @strawberry.field(description="Who would receive it, in id order.")
+    async def members(self, info: Info, first: First = 10, after: After = None) -> PersonConnection:
+        return await members_connection(info, self.audience, first, after)
 
 
-@strawberry.type
+@strawberry.type(description="One email sent once to the live audience of some segments.")
 class Broadcast:
-    id: strawberry.ID
-    name: str
-    subject: str
-    html: str
-    text: str
-    from_email: str
-    status: BroadcastStatus  # type: ignore[valid-type]
-    include_segment_ids: list[strawberry.ID]
-    exclude_segment_ids: list[strawberry.ID]
-    scheduled_at: datetime | None
-    started_at: datetime | None
-    finished_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
+    id: strawberry.ID = strawberry.field(description="Opaque and stable.")
+    name: str = strawberry.field(description="For the workspace's own use; not sent.")
+    subject: str = strawberry.field(description="Jinja template of the subject.")
+    html: str = strawberry.field(description="Jinja template of the HTML body; empty when none.")
+    text: str = strawberry.field(description="Jinja template of the text body; empty when none.")
+    from_email: str = strawberry.field(
+        description="The From address; a sender identity's name and Reply-To when it has one."
+    )
+    status: BroadcastStatus = strawberry.field(description="Where it is in its life.")
+    include_segment_ids: list[strawberry.ID] = strawberry.field(
+        description="Members of any of these segments are in the audience."
+    )
+    exclude_segment_ids: list[strawberry.ID] = strawberry.field(
+        description="Members of any of these are not."
+    )
+    scheduled_at: datetime | None = strawberry.field(
+        description="When it is to be sent; null: not scheduled."
+    )
+    started_at: datetime | None = strawberry.field(description="When sending started; null before.")
+    finished_at: datetime | None = strawberry.field(
+        description="When it became SENT, CANCELLED or FAILED; null before."
+    )
+    created_at: datetime = strawberry.field(description="When it was created.")
+    updated_at: datetime = strawberry.field(description="When it last changed.")
     error: str | None = strawberry.field(description="Why the broadcast FAILED.")
     audience: int | None = strawberry.field(
         description="Recipients, resolved when sending started (null before)."
@@ -116,8 +134,12 @@ class Broadcast:
             text=row.text,
             from_email=row.from_email,
             status=row.status,
-            include_segment_ids=[strawberry.ID(encode_id("Segment", i)) for i in row.include_segment_ids],
-            exclude_segment_ids=[strawberry.ID(encode_id("Segment", i)) for i in row.exclude_segment_ids],
+            include_segment_ids=[
+                strawberry.ID(encode_id("Segment", i)) for i in row.include_segment_ids
+            ],
+            exclude_segment_ids=[
+                strawberry.ID(encode_id("Segment", i)) for i in row.exclude_segment_ids
+            ],
             scheduled_at=row.scheduled_at,
             started_at=row.started_at,
             finished_at=row.finished_at,
@@ -130,7 +152,7 @@ class Broadcast:
             track_opens=row.track_opens,
             track_clicks=row.track_clicks,
             model=row,
-        )  # fmt: skip
+        )
 
     async def _count(self, info: Info, status: str) -> int:
         return (await _counts(info).load(self.model.id))[status]
@@ -181,7 +203,13 @@ class Broadcast:
         " now from the deliveries and events (docs/broadcasts.md, Reports)."
     )
     async def report(
-        self, revenue_window_hours: int = report_types.DEFAULT_WINDOW_HOURS
+        self,
+        revenue_window_hours: Annotated[
+            int,
+            strawberry.argument(
+                description="Purchases this many hours after a click count as its revenue."
+            ),
+        ] = report_types.DEFAULT_WINDOW_HOURS,
     ) -> report_types.BroadcastReport:
         return await report_types.report_of(self.model, revenue_window_hours)
 
@@ -203,11 +231,13 @@ def _based_on(row: models.Broadcast) -> BasedOn | None:
     )
 
 
-@strawberry.type
+@strawberry.type(description="A page of broadcasts.")
 class BroadcastConnection:
-    edges: list[Edge[Broadcast]]
-    page_info: PageInfo
-    total_count: int
+    edges: list[Edge[Broadcast]] = strawberry.field(
+        description="The broadcasts on this page, oldest first."
+    )
+    page_info: PageInfo = strawberry.field(description="Where the page ends.")
+    total_count: int = strawberry.field(description="How many broadcasts the workspace has.")
 
 
 def broadcasts_page(rows: list[models.Broadcast], size: int, total: int) -> BroadcastConnection:
@@ -215,36 +245,55 @@ def broadcasts_page(rows: list[models.Broadcast], size: int, total: int) -> Broa
     return BroadcastConnection(edges=edges, page_info=page_info, total_count=total)
 
 
-BasedOnAudience = strawberry.enum(
+graphql_enum(
     based_on.BasedOnAudience,
     name="BasedOnAudience",
     description="Who of an earlier broadcast's audience a new one is for (docs/broadcasts.md).",
+    values={
+        based_on.BasedOnAudience.NOT_OPENED: "Delivered, and neither opened nor clicked.",
+        based_on.BasedOnAudience.NOT_CLICKED: "Delivered, and not clicked.",
+        based_on.BasedOnAudience.NOT_DELIVERED: "Failed, skipped, never sent or bounced; never"
+        " one that may have been delivered.",
+        based_on.BasedOnAudience.NOT_ATTEMPTED: "Of a FAILED or CANCELLED broadcast: the people"
+        " it never tried.",
+    },
 )
+BasedOnAudience = based_on.BasedOnAudience
 
 
 @strawberry.input(description="Send to who missed an earlier, finished broadcast.")
 class BasedOnInput:
-    broadcast_id: strawberry.ID
-    audience: BasedOnAudience  # type: ignore[valid-type]
+    broadcast_id: strawberry.ID = strawberry.field(description="The earlier broadcast.")
+    audience: BasedOnAudience = strawberry.field(
+        description="Who of its audience the new broadcast is for."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The earlier broadcast a follow-up's audience is taken from.")
 class BasedOn:
-    broadcast_id: strawberry.ID
-    audience: BasedOnAudience  # type: ignore[valid-type]
+    broadcast_id: strawberry.ID = strawberry.field(description="The earlier broadcast.")
+    audience: BasedOnAudience = strawberry.field(description="Who of its audience.")
 
 
-@strawberry.input
+@strawberry.input(description="A new DRAFT broadcast.")
 class CreateBroadcastInput:
-    name: str
-    subject: str
-    from_email: str
+    name: str = strawberry.field(description="For the workspace's own use; not sent.")
+    subject: str = strawberry.field(description="Jinja template of the subject.")
+    from_email: str = strawberry.field(description="The From address.")
     include_segment_ids: list[strawberry.ID] | None = strawberry.field(
         default=strawberry.UNSET, description="Required, unless basedOn chooses the audience."
     )
-    html: str | None = strawberry.UNSET
-    text: str | None = strawberry.UNSET
-    exclude_segment_ids: list[strawberry.ID] | None = strawberry.UNSET
+    html: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Jinja template of the HTML body; give it or `text`, or both.",
+    )
+    text: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Jinja template of the text body; give it or `html`, or both.",
+    )
+    exclude_segment_ids: list[strawberry.ID] | None = strawberry.field(
+        default=strawberry.UNSET, description="Members of any of these segments are left out."
+    )
     based_on: BasedOnInput | None = strawberry.field(
         default=strawberry.UNSET,
         description="The audience, built at send time from an earlier broadcast's deliveries"
@@ -261,22 +310,38 @@ class CreateBroadcastInput:
 
 @strawberry.input(description="Drafts only; omitted fields are unchanged.")
 class UpdateBroadcastInput:
-    id: strawberry.ID
-    name: str | None = strawberry.UNSET
-    subject: str | None = strawberry.UNSET
-    html: str | None = strawberry.UNSET
-    text: str | None = strawberry.UNSET
-    from_email: str | None = strawberry.UNSET
-    include_segment_ids: list[strawberry.ID] | None = strawberry.UNSET
-    exclude_segment_ids: list[strawberry.ID] | None = strawberry.UNSET
-    track_opens: bool | None = strawberry.UNSET
-    track_clicks: bool | None = strawberry.UNSET
+    id: strawberry.ID = strawberry.field(description="The DRAFT broadcast's ID.")
+    name: str | None = strawberry.field(default=strawberry.UNSET, description="A new name.")
+    subject: str | None = strawberry.field(
+        default=strawberry.UNSET, description="A new subject template."
+    )
+    html: str | None = strawberry.field(
+        default=strawberry.UNSET, description="A new HTML template."
+    )
+    text: str | None = strawberry.field(
+        default=strawberry.UNSET, description="A new text template."
+    )
+    from_email: str | None = strawberry.field(
+        default=strawberry.UNSET, description="A new From address."
+    )
+    include_segment_ids: list[strawberry.ID] | None = strawberry.field(
+        default=strawberry.UNSET, description="New segments to include."
+    )
+    exclude_segment_ids: list[strawberry.ID] | None = strawberry.field(
+        default=strawberry.UNSET, description="New segments to exclude."
+    )
+    track_opens: bool | None = strawberry.field(
+        default=strawberry.UNSET, description="Add an open pixel to the html?"
+    )
+    track_clicks: bool | None = strawberry.field(
+        default=strawberry.UNSET, description="Send links through the click redirect?"
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The broadcast created or changed.")
 class BroadcastPayload:
-    broadcast: Broadcast | None
-    user_errors: list[UserError]
+    broadcast: Broadcast | None = strawberry.field(description="Null when refused.")
+    user_errors: list[UserError] = strawberry.field(description=USER_ERRORS)
 
 
 def payload(row: models.Broadcast | None, errors: Any = ()) -> BroadcastPayload:

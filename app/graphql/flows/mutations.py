@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from typing import Annotated
 
 import strawberry
 
@@ -10,30 +11,30 @@ from app.errors import ErrorCode, UserInputError
 from app.flows import service
 from app.flows.dispatch import scheduler_for
 from app.flows.errors import flow_not_found
+from app.flows.models import Flow as FlowModel
 from app.flows.models import FlowStatus
 from app.graphql.context import Info
 from app.graphql.errors import user_errors
-from app.graphql.flows.types import (
-    CreateFlowInput,
-    EnrollPeoplePayload,
-    Flow,
-    FlowPayload,
-    UpdateFlowInput,
-)
+from app.graphql.flows.inputs import CreateFlowInput, UpdateFlowInput
+from app.graphql.flows.types import EnrollPeoplePayload, Flow, FlowPayload
 from app.graphql.inputs import to_plain
 from app.graphql.permissions import AUTHENTICATED
 from app.ids import decode_id
 from app.queue import QUEUE_ERRORS
 
 
-def _payload(call_result: object) -> FlowPayload:
-    return FlowPayload(flow=Flow.from_model(call_result), user_errors=[])  # type: ignore[arg-type]
+def _payload(call_result: FlowModel) -> FlowPayload:
+    return FlowPayload(flow=Flow.from_model(call_result), user_errors=[])
 
 
 @strawberry.type
 class FlowMutation:
     @strawberry.mutation(permission_classes=AUTHENTICATED, description="Saved as DRAFT.")
-    async def create_flow(self, info: Info, input: CreateFlowInput) -> FlowPayload:
+    async def create_flow(
+        self,
+        info: Info,
+        input: Annotated[CreateFlowInput, strawberry.argument(description="The new flow.")],
+    ) -> FlowPayload:
         data = to_plain(input)
         try:
             flow = await service.create_flow(
@@ -43,8 +44,17 @@ class FlowMutation:
             return FlowPayload(flow=None, user_errors=user_errors(exc.errors))
         return _payload(flow)
 
-    @strawberry.mutation(permission_classes=AUTHENTICATED)
-    async def update_flow(self, info: Info, input: UpdateFlowInput) -> FlowPayload:
+    @strawberry.mutation(
+        description="Change a flow's name or definition; what is omitted stays.",
+        permission_classes=AUTHENTICATED,
+    )
+    async def update_flow(
+        self,
+        info: Info,
+        input: Annotated[
+            UpdateFlowInput, strawberry.argument(description="The flow's ID and what changes.")
+        ],
+    ) -> FlowPayload:
         data = to_plain(input)
         try:
             pk = decode_id("Flow", data["id"])
@@ -61,14 +71,22 @@ class FlowMutation:
         permission_classes=AUTHENTICATED,
         description="Start (or resume) the flow: triggers enroll, workers advance enrollments.",
     )
-    async def activate_flow(self, info: Info, id: strawberry.ID) -> FlowPayload:
+    async def activate_flow(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The flow's ID.")],
+    ) -> FlowPayload:
         return await _set_status(info, id, FlowStatus.ACTIVE)
 
     @strawberry.mutation(
         permission_classes=AUTHENTICATED,
         description="Stop advancing and enrolling; enrollments stay where they are.",
     )
-    async def pause_flow(self, info: Info, id: strawberry.ID) -> FlowPayload:
+    async def pause_flow(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The flow's ID.")],
+    ) -> FlowPayload:
         return await _set_status(info, id, FlowStatus.PAUSED)
 
     @strawberry.mutation(
@@ -78,9 +96,17 @@ class FlowMutation:
     async def enroll_people(
         self,
         info: Info,
-        flow_id: strawberry.ID,
-        person_ids: list[strawberry.ID] | None = None,
-        segment_id: strawberry.ID | None = None,
+        flow_id: Annotated[strawberry.ID, strawberry.argument(description="The ACTIVE flow's ID.")],
+        person_ids: Annotated[
+            list[strawberry.ID] | None,
+            strawberry.argument(description="The people to enroll; give this or `segmentId`."),
+        ] = None,
+        segment_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(
+                description="Enroll this segment's members now; or give `personIds`."
+            ),
+        ] = None,
     ) -> EnrollPeoplePayload:
         workspace = info.context.workspace
         scheduler = scheduler_for(info.context.arq)
@@ -94,7 +120,8 @@ class FlowMutation:
                 ids = [decode_id("Person", p) for p in person_ids]
                 result = await service.enroll_people(workspace, flow_pk, ids, scheduler)
             else:
-                seg = decode_id("Segment", segment_id)  # type: ignore[arg-type]
+                assert segment_id is not None  # exactly one of the two, checked above
+                seg = decode_id("Segment", segment_id)
                 result = await service.enroll_segment(workspace, flow_pk, seg, scheduler)
         except UserInputError as exc:
             return EnrollPeoplePayload(enrolled=0, skipped=0, user_errors=user_errors(exc.errors))

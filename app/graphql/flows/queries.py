@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from app.errors import UserInputError
@@ -9,7 +11,7 @@ from app.flows import service
 from app.graphql.context import Info
 from app.graphql.errors import raise_for
 from app.graphql.flows.types import Flow, FlowConnection, MembershipRow
-from app.graphql.pagination import decode_cursor, edges_of, page_size
+from app.graphql.pagination import After, First, decode_cursor, edges_of, page_size
 from app.graphql.permissions import AUTHENTICATED
 from app.ids import decode_id, encode_id
 from app.segments import matrix
@@ -17,16 +19,23 @@ from app.segments import matrix
 
 @strawberry.type
 class FlowQuery:
-    @strawberry.field(permission_classes=AUTHENTICATED)
-    async def flow(self, info: Info, id: strawberry.ID) -> Flow | None:
+    @strawberry.field(
+        description="One flow; null when there is none with this ID.",
+        permission_classes=AUTHENTICATED,
+    )
+    async def flow(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The flow's ID.")],
+    ) -> Flow | None:
         pk = decode_id("Flow", id)
         found = await service.get_flow(info.context.workspace, pk) if pk is not None else None
         return Flow.from_model(found) if found else None
 
-    @strawberry.field(permission_classes=AUTHENTICATED)
-    async def flows(
-        self, info: Info, first: int | None = 100, after: str | None = None
-    ) -> FlowConnection:
+    @strawberry.field(
+        description="The workspace's flows, oldest first.", permission_classes=AUTHENTICATED
+    )
+    async def flows(self, info: Info, first: First = 100, after: After = None) -> FlowConnection:
         size = page_size(first)
         workspace = info.context.workspace
         rows = await service.list_flows(workspace, after_id=decode_cursor(after), limit=size + 1)
@@ -40,7 +49,16 @@ class FlowQuery:
         " Reads only these people's rows; one row per person, in request order.",
     )
     async def membership_matrix(
-        self, info: Info, person_ids: list[strawberry.ID], segment_ids: list[strawberry.ID]
+        self,
+        info: Info,
+        person_ids: Annotated[
+            list[strawberry.ID],
+            strawberry.argument(description="The people, at most 1,000: one row each."),
+        ],
+        segment_ids: Annotated[
+            list[strawberry.ID],
+            strawberry.argument(description="The segments, at most 50: one column each."),
+        ],
     ) -> list[MembershipRow]:
         segments = [decode_id("Segment", s) for s in segment_ids]
         try:

@@ -1,4 +1,4 @@
-"""Flows in GraphQL: definitions (input and output mirror the stored JSON), enrollments,
+"""Flows in GraphQL: definitions as saved (the inputs are in inputs.py), enrollments,
 decisions, and the membership matrix."""
 
 from __future__ import annotations
@@ -28,18 +28,54 @@ from app.flows.models import Enrollment as EnrollmentModel
 from app.flows.models import EnrollmentState, FlowStatus
 from app.flows.models import Flow as FlowModel
 from app.graphql.context import Info
-from app.graphql.errors import UserError
-from app.graphql.pagination import Edge, PageInfo, decode_cursor, edges_of, page_size
+from app.graphql.enums import graphql_enum
+from app.graphql.errors import USER_ERRORS, UserError
+from app.graphql.pagination import After, Edge, First, PageInfo, decode_cursor, edges_of, page_size
 from app.graphql.people.types import Person
 from app.graphql.scalars import JSON
 from app.ids import encode_id
 
-FlowStatusEnum = strawberry.enum(FlowStatus, name="FlowStatus")
-EnrollmentStateEnum = strawberry.enum(EnrollmentState, name="EnrollmentState")
-FlowStepKind = strawberry.enum(StepKind, name="FlowStepKind")
+graphql_enum(
+    FlowStatus,
+    name="FlowStatus",
+    description="Whether a flow enrolls and advances people.",
+    values={
+        FlowStatus.DRAFT: "Saved, never activated: nothing runs.",
+        FlowStatus.ACTIVE: "Triggers enroll people and workers advance enrollments.",
+        FlowStatus.PAUSED: "Nothing enrolls or advances; enrollments wait where they are.",
+    },
+)
+FlowStatusEnum = FlowStatus
+graphql_enum(
+    EnrollmentState,
+    name="EnrollmentState",
+    description="Where one person's way through a flow stands.",
+    values={
+        EnrollmentState.ACTIVE: "Has a step to run at `dueAt`.",
+        EnrollmentState.COMPLETED: "Reached an EXIT step.",
+        EnrollmentState.FAILED: "Could not go on (see `error`), e.g. its step was removed.",
+    },
+)
+EnrollmentStateEnum = EnrollmentState
+graphql_enum(
+    StepKind,
+    name="FlowStepKind",
+    description="What a flow step does.",
+    values={
+        StepKind.WAIT: "Waits a duration, then goes on.",
+        StepKind.SPLIT: "Goes to `yes` or `no` by segment membership at that moment.",
+        StepKind.SEND_EMAIL: "Sends the person one email.",
+        StepKind.ADD_TAG: "Tags the person.",
+        StepKind.REMOVE_TAG: "Untags the person.",
+        StepKind.EXIT: "Ends the enrollment as COMPLETED.",
+    },
+)
+FlowStepKind = StepKind
 
 
-def _loader(info: Info, name: str, load: Callable[[list[int]], Awaitable[Sequence[Any]]]) -> DataLoader[int, Any]:  # fmt: skip
+def _loader(
+    info: Info, name: str, load: Callable[[list[int]], Awaitable[Sequence[Any]]]
+) -> DataLoader[int, Any]:
     """One loader per request and access pattern, kept in the request's context."""
     loaders = info.context.extra.setdefault("flow_loaders", {})
     if name not in loaders:
@@ -47,130 +83,59 @@ def _loader(info: Info, name: str, load: Callable[[list[int]], Awaitable[Sequenc
     return loaders[name]
 
 
-# ---------------------------------------------------------------------------- inputs
-
-
-@strawberry.input(description="Wait this many seconds (1 to 31,536,000), then go to `next`.")
-class WaitStepInput:
-    duration: int
-    next: str
-
-
-@strawberry.input(description="Members of the segment right now go to `yes`, others to `no`.")
-class SplitStepInput:
-    segment_id: strawberry.ID
-    yes: str
-    no: str
-
-
-@strawberry.input(description="Templates (Jinja, sandboxed) see `person` and `unsubscribe_url`.")
-class SendEmailStepInput:
-    subject: str
-    html: str | None = strawberry.UNSET
-    text: str | None = strawberry.UNSET
-    next: str
-    track_opens: bool | None = strawberry.field(
-        default=strawberry.UNSET, description="Add an open pixel (default false)."
-    )
-    track_clicks: bool | None = strawberry.field(
-        default=strawberry.UNSET, description="Send the html's links through a click redirect."
-    )
-
-
-@strawberry.input
-class TagStepInput:
-    tag: str
-    next: str
-
-
-@strawberry.input
-class ExitStepInput:
-    reason: str | None = strawberry.UNSET
-
-
-@strawberry.input(description="A step: its id and exactly one action.")
-class FlowStepInput:
-    id: str
-    wait: WaitStepInput | None = strawberry.UNSET
-    split: SplitStepInput | None = strawberry.UNSET
-    send_email: SendEmailStepInput | None = strawberry.UNSET
-    add_tag: TagStepInput | None = strawberry.UNSET
-    remove_tag: TagStepInput | None = strawberry.UNSET
-    exit: ExitStepInput | None = strawberry.UNSET
-
-
-@strawberry.input
-class FlowDefinitionInput:
-    entry: str
-    steps: list[FlowStepInput]
-    trigger: str | None = strawberry.field(
-        default=strawberry.UNSET, description="Tracking an event of this name enrolls the person."
-    )
-    allow_reentry: bool | None = strawberry.field(
-        default=False, description="May a person enter again after their enrollment ended?"
-    )
-
-
-@strawberry.input
-class CreateFlowInput:
-    name: str
-    definition: FlowDefinitionInput
-
-
-@strawberry.input
-class UpdateFlowInput:
-    id: strawberry.ID
-    name: str | None = strawberry.UNSET
-    definition: FlowDefinitionInput | None = strawberry.UNSET
-
-
 # --------------------------------------------------------------------------- outputs
 
 
-@strawberry.type
+@strawberry.type(description="Wait, then go on.")
 class WaitStep:
     duration: int = strawberry.field(description="Seconds.")
-    next: str
+    next: str = strawberry.field(description="The id of the step that follows.")
 
 
-@strawberry.type
+@strawberry.type(description="Go one way or the other by segment membership at that moment.")
 class SplitStep:
-    segment_id: strawberry.ID
-    yes: str
-    no: str
+    segment_id: strawberry.ID = strawberry.field(description="The segment tested.")
+    yes: str = strawberry.field(description="The next step for members.")
+    no: str = strawberry.field(description="The next step for everyone else.")
 
 
-@strawberry.type
+@strawberry.type(description="Send the person one email.")
 class SendEmailStep:
-    subject: str
-    html: str
-    text: str
-    next: str
-    track_opens: bool = False
-    track_clicks: bool = False
+    subject: str = strawberry.field(description="Jinja template of the subject.")
+    html: str = strawberry.field(description="Jinja template of the HTML body; empty when none.")
+    text: str = strawberry.field(description="Jinja template of the text body; empty when none.")
+    next: str = strawberry.field(description="The id of the step that follows.")
+    track_opens: bool = strawberry.field(default=False, description="Is an open pixel added?")
+    track_clicks: bool = strawberry.field(
+        default=False, description="Do links go through the click redirect?"
+    )
 
 
-@strawberry.type
+@strawberry.type(description="Add or remove a tag.")
 class TagStep:
-    tag: str
-    next: str
+    tag: str = strawberry.field(description="The tag (lower-cased).")
+    next: str = strawberry.field(description="The id of the step that follows.")
 
 
-@strawberry.type
+@strawberry.type(description="End the enrollment as COMPLETED.")
 class ExitStep:
-    reason: str | None
+    reason: str | None = strawberry.field(description="Why, for the record.")
 
 
-@strawberry.type
+@strawberry.type(description="One step: an id and exactly one action, the one `kind` names.")
 class FlowStep:
-    id: str
-    kind: FlowStepKind  # type: ignore[valid-type]
-    wait: WaitStep | None = None
-    split: SplitStep | None = None
-    send_email: SendEmailStep | None = None
-    add_tag: TagStep | None = None
-    remove_tag: TagStep | None = None
-    exit: ExitStep | None = None
+    id: str = strawberry.field(
+        description="Unique in the flow; `next`, `yes` and `no` refer to it."
+    )
+    kind: FlowStepKind = strawberry.field(description="Which of the action fields is set.")
+    wait: WaitStep | None = strawberry.field(default=None, description="Set for WAIT.")
+    split: SplitStep | None = strawberry.field(default=None, description="Set for SPLIT.")
+    send_email: SendEmailStep | None = strawberry.field(
+        default=None, description="Set for SEND_EMAIL."
+    )
+    add_tag: TagStep | None = strawberry.field(default=None, description="Set for ADD_TAG.")
+    remove_tag: TagStep | None = strawberry.field(default=None, description="Set for REMOVE_TAG.")
+    exit: ExitStep | None = strawberry.field(default=None, description="Set for EXIT.")
 
     @classmethod
     def build(cls, step: Step) -> FlowStep:
@@ -183,8 +148,14 @@ class FlowStep:
                     segment_id=strawberry.ID(encode_id("Segment", segment_id)), yes=yes, no=no
                 )
             case SendEmail(subject, html, text, nxt, opens, clicks):
-                out.send_email = SendEmailStep(subject=subject, html=html, text=text, next=nxt,
-                                               track_opens=opens, track_clicks=clicks)  # fmt: skip
+                out.send_email = SendEmailStep(
+                    subject=subject,
+                    html=html,
+                    text=text,
+                    next=nxt,
+                    track_opens=opens,
+                    track_clicks=clicks,
+                )
             case AddTag(tag, nxt):
                 out.add_tag = TagStep(tag=tag, next=nxt)
             case RemoveTag(tag, nxt):
@@ -194,28 +165,34 @@ class FlowStep:
         return out
 
 
-@strawberry.type
+@strawberry.type(description="A flow's steps and how people enter (docs/flows.md).")
 class FlowDefinition:
-    entry: str
-    trigger: str | None
-    allow_reentry: bool
-    steps: list[FlowStep]
+    entry: str = strawberry.field(description="The id of the first step.")
+    trigger: str | None = strawberry.field(
+        description="Tracking an event of this name enrolls the person; null: none."
+    )
+    allow_reentry: bool = strawberry.field(
+        description="May a person enter again after their enrollment ended?"
+    )
+    steps: list[FlowStep] = strawberry.field(description="Every step, in the order given.")
 
 
 @strawberry.type(description="One split decided for one enrollment: the audit trail.")
 class FlowDecision:
-    enrollment_id: strawberry.ID
-    person_id: strawberry.ID
-    step: str
-    segment_id: strawberry.ID
+    enrollment_id: strawberry.ID = strawberry.field(
+        description="The enrollment it was decided for."
+    )
+    person_id: strawberry.ID = strawberry.field(description="The enrolled person.")
+    step: str = strawberry.field(description="The split step's id.")
+    segment_id: strawberry.ID = strawberry.field(description="The segment tested.")
     result: bool = strawberry.field(description="Was the person a member when it was decided?")
-    next_step: str
-    evaluated_at: datetime
+    next_step: str = strawberry.field(description="Where the person went.")
+    evaluated_at: datetime = strawberry.field(description="When membership was tested.")
 
     @classmethod
     def from_model(cls, row: DecisionModel) -> FlowDecision:
         return cls(
-            enrollment_id=strawberry.ID(encode_id("Enrollment", row.enrollment_id)),  # type: ignore[attr-defined]
+            enrollment_id=strawberry.ID(encode_id("Enrollment", row.enrollment_id)),
             person_id=strawberry.ID(encode_id("Person", row.person_id)),
             step=row.step,
             segment_id=strawberry.ID(encode_id("Segment", row.segment_id)),
@@ -225,24 +202,28 @@ class FlowDecision:
         )
 
 
-@strawberry.type
+@strawberry.type(description="A page of split decisions.")
 class FlowDecisionConnection:
-    edges: list[Edge[FlowDecision]]
-    page_info: PageInfo
-    total_count: int
+    edges: list[Edge[FlowDecision]] = strawberry.field(
+        description="The decisions on this page, oldest first."
+    )
+    page_info: PageInfo = strawberry.field(description="Where the page ends.")
+    total_count: int = strawberry.field(description="How many decisions in all.")
 
 
 @strawberry.type(description="One person's way through one flow.")
 class FlowEnrollment:
-    id: strawberry.ID
-    state: EnrollmentStateEnum  # type: ignore[valid-type]
+    id: strawberry.ID = strawberry.field(description="Opaque and stable.")
+    state: EnrollmentStateEnum = strawberry.field(description="ACTIVE until it completes or fails.")
     step: str = strawberry.field(description="The step to run next (or the last one run).")
-    steps_taken: int
+    steps_taken: int = strawberry.field(description="How many steps it has run.")
     due_at: datetime = strawberry.field(description="When the current step runs.")
     source: str = strawberry.field(description="trigger, people or segment.")
-    error: str | None
-    enrolled_at: datetime
-    finished_at: datetime | None
+    error: str | None = strawberry.field(description="Why it FAILED; null otherwise.")
+    enrolled_at: datetime = strawberry.field(description="When the person entered the flow.")
+    finished_at: datetime | None = strawberry.field(
+        description="When it COMPLETED or FAILED; null while ACTIVE."
+    )
     pk: strawberry.Private[int]
     flow_pk: strawberry.Private[int]
     person_pk: strawberry.Private[int]
@@ -260,18 +241,18 @@ class FlowEnrollment:
             enrolled_at=row.created_at,
             finished_at=row.finished_at,
             pk=row.id,
-            flow_pk=row.flow_id,  # type: ignore[attr-defined]
+            flow_pk=row.flow_id,
             person_pk=row.person_id,
         )
 
-    @strawberry.field
+    @strawberry.field(description="The flow.")
     async def flow(self, info: Info) -> Flow | None:
         workspace = info.context.workspace
         loader = _loader(info, "flow", lambda ids: service.flows_by_ids(workspace, ids))
         found = await loader.load(self.flow_pk)
         return Flow.from_model(found) if found else None
 
-    @strawberry.field
+    @strawberry.field(description="The person; null once deleted.")
     async def person(self, info: Info) -> Person | None:
         found = await info.context.loaders.person.load(self.person_pk)
         return Person.from_model(found) if found else None
@@ -285,38 +266,56 @@ class FlowEnrollment:
         return [FlowDecision.from_model(d) for d in await loader.load(self.pk)]
 
 
-@strawberry.type
+@strawberry.type(description="A page of enrollments.")
 class FlowEnrollmentConnection:
-    edges: list[Edge[FlowEnrollment]]
-    page_info: PageInfo
-    total_count: int
+    edges: list[Edge[FlowEnrollment]] = strawberry.field(
+        description="The enrollments on this page, oldest first."
+    )
+    page_info: PageInfo = strawberry.field(description="Where the page ends.")
+    total_count: int = strawberry.field(description="How many enrollments in all.")
 
 
 async def enrollments_connection(
-    info: Info, first: int | None, after: str | None, *, flow_id: int | None = None,
+    info: Info,
+    first: int | None,
+    after: str | None,
+    *,
+    flow_id: int | None = None,
     person_id: int | None = None,
-) -> FlowEnrollmentConnection:  # fmt: skip
+) -> FlowEnrollmentConnection:
     size = page_size(first)
     workspace = info.context.workspace
-    rows = await service.enrollments_page(workspace, flow_id=flow_id, person_id=person_id,
-                                          after_id=decode_cursor(after), limit=size + 1)  # fmt: skip
+    rows = await service.enrollments_page(
+        workspace,
+        flow_id=flow_id,
+        person_id=person_id,
+        after_id=decode_cursor(after),
+        limit=size + 1,
+    )
     edges, page_info = edges_of(rows, size, FlowEnrollment.from_model, lambda r: r.id)
     total = await service.count_enrollments(workspace, flow_id=flow_id, person_id=person_id)
     return FlowEnrollmentConnection(edges=edges, page_info=page_info, total_count=total)
 
 
-@strawberry.type
+@strawberry.type(
+    description="An automation: people enter (by trigger or by hand), then wait, split, get emails"
+    " and tags, step by step."
+)
 class Flow:
-    id: strawberry.ID
-    name: str
-    status: FlowStatusEnum  # type: ignore[valid-type]
-    definition: FlowDefinition
+    id: strawberry.ID = strawberry.field(description="Opaque and stable.")
+    name: str = strawberry.field(description="Unique in the workspace.")
+    status: FlowStatusEnum = strawberry.field(
+        description="Only an ACTIVE flow enrolls people and advances them."
+    )
+    definition: FlowDefinition = strawberry.field(description="The steps, as saved.")
     definition_json: JSON = strawberry.field(
         description='The definition as JSON ({"version": 1, ...}), split segments as IDs.'
     )
-    activated_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
+    activated_at: datetime | None = strawberry.field(
+        description="When it was last activated; null if never."
+    )
+    created_at: datetime = strawberry.field(description="When it was created.")
+    updated_at: datetime = strawberry.field(description="When it last changed.")
     pk: strawberry.Private[int]
 
     @classmethod
@@ -332,22 +331,22 @@ class Flow:
                 allow_reentry=parsed.allow_reentry,
                 steps=[FlowStep.build(s) for s in parsed.steps],
             ),
-            definition_json=to_json(parsed, client=True),
+            definition_json=JSON(to_json(parsed, client=True)),
             activated_at=row.activated_at,
             created_at=row.created_at,
             updated_at=row.updated_at,
             pk=row.id,
         )
 
-    @strawberry.field
+    @strawberry.field(description="Its enrollments, oldest first.")
     async def enrollments(
-        self, info: Info, first: int | None = 100, after: str | None = None
+        self, info: Info, first: First = 100, after: After = None
     ) -> FlowEnrollmentConnection:
         return await enrollments_connection(info, first, after, flow_id=self.pk)
 
     @strawberry.field(description="Every split decision of this flow, oldest first.")
     async def decisions(
-        self, info: Info, first: int | None = 100, after: str | None = None
+        self, info: Info, first: First = 100, after: After = None
     ) -> FlowDecisionConnection:
         size = page_size(first)
         workspace = info.context.workspace
@@ -359,29 +358,29 @@ class Flow:
         return FlowDecisionConnection(edges=edges, page_info=page_info, total_count=total)
 
 
-@strawberry.type
+@strawberry.type(description="A page of flows.")
 class FlowConnection:
-    edges: list[Edge[Flow]]
-    page_info: PageInfo
-    total_count: int
+    edges: list[Edge[Flow]] = strawberry.field(description="The flows on this page, oldest first.")
+    page_info: PageInfo = strawberry.field(description="Where the page ends.")
+    total_count: int = strawberry.field(description="How many flows the workspace has.")
 
 
-@strawberry.type
+@strawberry.type(description="The flow created or changed.")
 class FlowPayload:
-    flow: Flow | None
-    user_errors: list[UserError]
+    flow: Flow | None = strawberry.field(description="Null when refused.")
+    user_errors: list[UserError] = strawberry.field(description=USER_ERRORS)
 
 
-@strawberry.type
+@strawberry.type(description="The result of enrollPeople.")
 class EnrollPeoplePayload:
     enrolled: int = strawberry.field(description="New enrollments made by this call.")
     skipped: int = strawberry.field(description="People already enrolled (or not re-entering).")
-    user_errors: list[UserError]
+    user_errors: list[UserError] = strawberry.field(description=USER_ERRORS)
 
 
 @strawberry.type(description="One person's membership of the requested segments, right now.")
 class MembershipRow:
-    person_id: strawberry.ID
+    person_id: strawberry.ID = strawberry.field(description="The person's ID.")
     found: bool = strawberry.field(description="False when the person is not in the workspace.")
     member_of: list[strawberry.ID] = strawberry.field(
         description="The requested segments the person is in (request order)."

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from strawberry.permission import BasePermission
 
@@ -27,8 +29,19 @@ _AUTHENTICATED: list[type[BasePermission]] = [*AUTHENTICATED]
 
 @strawberry.type
 class FrequencyMutation:
-    @strawberry.mutation(permission_classes=_AUTHENTICATED)
-    async def set_frequency_cap(self, info: Info, input: FrequencyCapInput) -> FrequencyCapPayload:
+    @strawberry.mutation(
+        description="Limit broadcast emails per person in any window (docs/frequency-cap.md);"
+        " replaces the workspace's cap.",
+        permission_classes=_AUTHENTICATED,
+    )
+    async def set_frequency_cap(
+        self,
+        info: Info,
+        input: Annotated[
+            FrequencyCapInput,
+            strawberry.argument(description="At most `maxMessages` in any `windowHours`."),
+        ],
+    ) -> FrequencyCapPayload:
         seconds = round(input.window_hours * 3600)
         try:
             row = await caps.set_cap(info.context.workspace, input.max_messages, seconds)
@@ -36,7 +49,10 @@ class FrequencyMutation:
             return FrequencyCapPayload(frequency_cap=None, user_errors=user_errors(exc.errors))
         return FrequencyCapPayload(frequency_cap=FrequencyCap.from_row(row), user_errors=[])
 
-    @strawberry.mutation(permission_classes=_AUTHENTICATED)
+    @strawberry.mutation(
+        description="Remove the workspace's frequency cap; `removed` is false when there was none.",
+        permission_classes=_AUTHENTICATED,
+    )
     async def remove_frequency_cap(self, info: Info) -> RemoveFrequencyCapPayload:
         removed = await caps.remove_cap(info.context.workspace)
         return RemoveFrequencyCapPayload(removed=removed, user_errors=[])
@@ -45,7 +61,13 @@ class FrequencyMutation:
         permission_classes=_AUTHENTICATED,
         description="Send a SENT broadcast's capped messages now (the cap is checked again).",
     )
-    async def resend_capped(self, info: Info, broadcast_id: strawberry.ID) -> ResendCappedPayload:
+    async def resend_capped(
+        self,
+        info: Info,
+        broadcast_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The SENT broadcast's ID.")
+        ],
+    ) -> ResendCappedPayload:
         try:
             pk = broadcast_pk(broadcast_id)
             if pk is None:
@@ -56,7 +78,10 @@ class FrequencyMutation:
                 broadcast=None, requeued=0, user_errors=user_errors(exc.errors)
             )
         except QueueUnavailable:
-            raise ClientError("Background workers are unreachable (no Redis); nothing was queued.",
-                              ErrorCode.INVALID_STATE) from None  # fmt: skip
-        return ResendCappedPayload(broadcast=Broadcast.from_model(row), requeued=requeued,
-                                   user_errors=[])  # fmt: skip
+            raise ClientError(
+                "Background workers are unreachable (no Redis); nothing was queued.",
+                ErrorCode.INVALID_STATE,
+            ) from None
+        return ResendCappedPayload(
+            broadcast=Broadcast.from_model(row), requeued=requeued, user_errors=[]
+        )

@@ -59,8 +59,19 @@ async def _update(info: Info, ids: list[strawberry.ID], call) -> PeoplePayload:
 
 @strawberry.type
 class PeopleMutation:
-    @strawberry.mutation(permission_classes=AUTHENTICATED)
-    async def upsert_people(self, info: Info, people: list[PersonInput]) -> UpsertPeoplePayload:
+    @strawberry.mutation(
+        description="Create people or merge into those with the same email; each item is applied"
+        " whole or refused with its index in userErrors.",
+        permission_classes=AUTHENTICATED,
+    )
+    async def upsert_people(
+        self,
+        info: Info,
+        people: Annotated[
+            list[PersonInput],
+            strawberry.argument(description="The people, at most MAX_BATCH (1,000 by default)."),
+        ],
+    ) -> UpsertPeoplePayload:
         try:
             result = await service.upsert_people(
                 info.context.workspace, to_plain(people), admin=may_lift_complaints(info)
@@ -69,8 +80,19 @@ class PeopleMutation:
             return UpsertPeoplePayload(people=[], user_errors=user_errors(exc.errors))
         return _people_payload(result, UpsertPeoplePayload)
 
-    @strawberry.mutation(permission_classes=AUTHENTICATED)
-    async def track_events(self, info: Info, events: list[EventInput]) -> TrackEventsPayload:
+    @strawberry.mutation(
+        description="Record events; an unknown email creates the person. A repeated idempotencyKey"
+        " records nothing the second time.",
+        permission_classes=AUTHENTICATED,
+    )
+    async def track_events(
+        self,
+        info: Info,
+        events: Annotated[
+            list[EventInput],
+            strawberry.argument(description="The events, at most MAX_BATCH (1,000 by default)."),
+        ],
+    ) -> TrackEventsPayload:
         try:
             result = await service.track_events(info.context.workspace, to_plain(events))
         except UserInputError as exc:
@@ -84,26 +106,56 @@ class PeopleMutation:
             user_errors=user_errors(result.errors),
         )
 
-    @strawberry.mutation(permission_classes=AUTHENTICATED)
+    @strawberry.mutation(
+        description="Add tags to people; tags already held stay once.",
+        permission_classes=AUTHENTICATED,
+    )
     async def tag_people(
-        self, info: Info, person_ids: list[strawberry.ID], tags: list[str]
+        self,
+        info: Info,
+        person_ids: Annotated[
+            list[strawberry.ID], strawberry.argument(description="The people's IDs.")
+        ],
+        tags: Annotated[
+            list[str],
+            strawberry.argument(description="The tags to add (compared case-insensitively)."),
+        ],
     ) -> PeoplePayload:
         return await _update(info, person_ids, lambda ws, ids: service.tag_people(ws, ids, tags))
 
-    @strawberry.mutation(permission_classes=AUTHENTICATED)
+    @strawberry.mutation(
+        description="Remove tags from people; a tag not held is no error.",
+        permission_classes=AUTHENTICATED,
+    )
     async def untag_people(
-        self, info: Info, person_ids: list[strawberry.ID], tags: list[str]
+        self,
+        info: Info,
+        person_ids: Annotated[
+            list[strawberry.ID], strawberry.argument(description="The people's IDs.")
+        ],
+        tags: Annotated[
+            list[str],
+            strawberry.argument(description="The tags to remove (compared case-insensitively)."),
+        ],
     ) -> PeoplePayload:
         return await _update(
             info, person_ids, lambda ws, ids: service.tag_people(ws, ids, tags, remove=True)
         )
 
-    @strawberry.mutation(permission_classes=AUTHENTICATED)
+    @strawberry.mutation(
+        description="Set the people's status; SUBSCRIBED for a suppressed address needs"
+        " `resubscribe`.",
+        permission_classes=AUTHENTICATED,
+    )
     async def set_status(
         self,
         info: Info,
-        person_ids: list[strawberry.ID],
-        status: PersonStatus,  # type: ignore[valid-type]
+        person_ids: Annotated[
+            list[strawberry.ID], strawberry.argument(description="The people's IDs.")
+        ],
+        status: Annotated[
+            PersonStatus, strawberry.argument(description="The status they all take.")
+        ],
         resubscribe: Annotated[
             ConsentInput | None,
             strawberry.argument(description="Needed to make a suppressed person SUBSCRIBED again."),
@@ -117,8 +169,15 @@ class PeopleMutation:
             lambda ws, ids: service.set_status(ws, ids, status, resubscribe=consent, admin=admin),
         )
 
-    @strawberry.mutation(permission_classes=AUTHENTICATED)
-    async def delete_person(self, info: Info, id: strawberry.ID) -> DeletePersonPayload:
+    @strawberry.mutation(
+        description="Delete a person and their events; a suppression entry for the address stays.",
+        permission_classes=AUTHENTICATED,
+    )
+    async def delete_person(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The person's ID.")],
+    ) -> DeletePersonPayload:
         person_id = decode_id("Person", id)
         if person_id is None or not await service.delete_person(info.context.workspace, person_id):
             return DeletePersonPayload(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from app.errors import ErrorCode
 from app.graphql.context import Info
 from app.graphql.errors import ClientError
-from app.graphql.pagination import decode_cursor, edges_of, page_size
+from app.graphql.pagination import After, First, decode_cursor, edges_of, page_size
 from app.graphql.people.types import Person, PersonConnection
 from app.graphql.permissions import AUTHENTICATED
 from app.graphql.segments.filters import FilterGroupInput
@@ -21,7 +23,18 @@ from app.people import service
 class PeopleQuery:
     @strawberry.field(permission_classes=AUTHENTICATED, description="One person, by id or email.")
     async def person(
-        self, info: Info, id: strawberry.ID | None = None, email: str | None = None
+        self,
+        info: Info,
+        id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="The person's ID; give this or `email`."),
+        ] = None,
+        email: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The person's email (compared trimmed and lower-cased); or give `id`."
+            ),
+        ] = None,
     ) -> Person | None:
         if (id is None) == (email is None):
             raise ClientError("Give exactly one of `id` or `email`.", ErrorCode.INVALID)
@@ -38,9 +51,14 @@ class PeopleQuery:
     async def people(
         self,
         info: Info,
-        where: FilterGroupInput | None = None,
-        first: int | None = 100,
-        after: str | None = None,
+        where: Annotated[
+            FilterGroupInput | None,
+            strawberry.argument(
+                description="Only people matching this filter right now; omit for everyone."
+            ),
+        ] = None,
+        first: First = 100,
+        after: After = None,
     ) -> PersonConnection:
         if where is not None:
             evaluation = await evaluation_for(info, where, "where")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from app.errors import ErrorCode, UserError, UserInputError
@@ -22,8 +24,15 @@ from app.segments import service
 
 @strawberry.type
 class SegmentMutation:
-    @strawberry.mutation(permission_classes=AUTHENTICATED)
-    async def create_segment(self, info: Info, input: CreateSegmentInput) -> SegmentPayload:
+    @strawberry.mutation(
+        description="Save a segment: a name and a definition, validated with every error's path.",
+        permission_classes=AUTHENTICATED,
+    )
+    async def create_segment(
+        self,
+        info: Info,
+        input: Annotated[CreateSegmentInput, strawberry.argument(description="The new segment.")],
+    ) -> SegmentPayload:
         data = to_plain(input)
         try:
             segment = await service.create_segment(
@@ -33,8 +42,18 @@ class SegmentMutation:
             return SegmentPayload(segment=None, user_errors=user_errors(exc.errors))
         return SegmentPayload(segment=Segment.from_model(segment), user_errors=[])
 
-    @strawberry.mutation(permission_classes=AUTHENTICATED)
-    async def update_segment(self, info: Info, input: UpdateSegmentInput) -> SegmentPayload:
+    @strawberry.mutation(
+        description="Change a segment's name, description or definition; what is omitted stays.",
+        permission_classes=AUTHENTICATED,
+    )
+    async def update_segment(
+        self,
+        info: Info,
+        input: Annotated[
+            UpdateSegmentInput,
+            strawberry.argument(description="The segment's ID and what changes."),
+        ],
+    ) -> SegmentPayload:
         data = to_plain(input)
         pk = decode_id("Segment", data["id"])
         try:
@@ -53,8 +72,15 @@ class SegmentMutation:
             return SegmentPayload(segment=None, user_errors=user_errors(exc.errors))
         return SegmentPayload(segment=Segment.from_model(segment), user_errors=[])
 
-    @strawberry.mutation(permission_classes=AUTHENTICATED)
-    async def delete_segment(self, info: Info, id: strawberry.ID) -> DeleteSegmentPayload:
+    @strawberry.mutation(
+        description="Delete a segment that no segment, broadcast or flow uses (else IN_USE).",
+        permission_classes=AUTHENTICATED,
+    )
+    async def delete_segment(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The segment's ID.")],
+    ) -> DeleteSegmentPayload:
         pk = decode_id("Segment", id)
         try:
             if pk is None:

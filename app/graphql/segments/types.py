@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import datetime
+from typing import Annotated, Protocol
 
 import strawberry
 
@@ -10,8 +12,8 @@ from app.analytics import service as analytics
 from app.errors import ErrorCode
 from app.graphql.analytics.types import DEFAULT_WINDOW, SegmentEngagement, SegmentSize, window_of
 from app.graphql.context import Info
-from app.graphql.errors import ClientError, UserError
-from app.graphql.pagination import Edge, PageInfo, decode_cursor, edges_of, page_size
+from app.graphql.errors import USER_ERRORS, ClientError, UserError
+from app.graphql.pagination import After, Edge, First, PageInfo, decode_cursor, edges_of, page_size
 from app.graphql.people.types import Person, PersonConnection
 from app.graphql.segments.filters import (
     Condition,
@@ -34,8 +36,16 @@ def person_pk(person_id: strawberry.ID) -> int:
     return pk
 
 
+class Members(Protocol):
+    """What a members connection pages: a segment's evaluation or a broadcast's audience."""
+
+    def count(self) -> Awaitable[int]: ...
+
+    def page(self, after_id: int | None, limit: int) -> Awaitable[list[int]]: ...
+
+
 async def members_connection(
-    info: Info, evaluation: Evaluation, first: int | None, after: str | None
+    info: Info, evaluation: Members, first: int | None, after: str | None
 ) -> PersonConnection:
     size = page_size(first)
     ids = await evaluation.page(decode_cursor(after), size + 1)
@@ -50,7 +60,7 @@ class ExplainNode:
     kind: str = strawberry.field(
         description="group, tag, field, attribute, event, aggregate or segment"
     )
-    matched: bool
+    matched: bool = strawberry.field(description="Does the person match this node?")
     condition: Condition | None = strawberry.field(
         description="The node itself (null for the root)."
     )
@@ -81,13 +91,15 @@ async def explain_for(evaluation: Evaluation, person_id: strawberry.ID) -> Expla
         return None
 
 
-@strawberry.type
+@strawberry.type(
+    description="A saved definition of who is in; its members are computed when asked."
+)
 class Segment:
-    id: strawberry.ID
-    name: str
-    description: str
-    created_at: datetime
-    updated_at: datetime
+    id: strawberry.ID = strawberry.field(description="Opaque and stable.")
+    name: str = strawberry.field(description="Unique in the workspace.")
+    description: str = strawberry.field(description="Free text; empty when none was given.")
+    created_at: datetime = strawberry.field(description="When it was saved first.")
+    updated_at: datetime = strawberry.field(description="When it last changed.")
     model: strawberry.Private[SegmentModel]
 
     @classmethod
@@ -109,26 +121,41 @@ class Segment:
     async def count(self, info: Info) -> int:
         return await (await evaluation_of(info.context.workspace, self.model)).count()
 
-    @strawberry.field
+    @strawberry.field(description="Members right now, in id order.")
     async def members(
-        self, info: Info, first: int | None = 100, after: str | None = None
+        self, info: Info, first: First = 100, after: After = None
     ) -> PersonConnection:
         evaluation = await evaluation_of(info.context.workspace, self.model)
         return await members_connection(info, evaluation, first, after)
 
     @strawberry.field(description="Is this person a member right now?")
-    async def contains(self, info: Info, person_id: strawberry.ID) -> bool:
+    async def contains(
+        self,
+        info: Info,
+        person_id: Annotated[strawberry.ID, strawberry.argument(description="The person's ID.")],
+    ) -> bool:
         evaluation = await evaluation_of(info.context.workspace, self.model)
         return await evaluation.contains(person_pk(person_id))
 
     @strawberry.field(description="The definition with, at every node, whether the person matches.")
-    async def explain(self, info: Info, person_id: strawberry.ID) -> ExplainNode | None:
+    async def explain(
+        self,
+        info: Info,
+        person_id: Annotated[strawberry.ID, strawberry.argument(description="The person's ID.")],
+    ) -> ExplainNode | None:
         return await explain_for(await evaluation_of(info.context.workspace, self.model), person_id)
 
     @strawberry.field(
         description="Members now and their opens, clicks and purchases (default: last 30 days)."
     )
-    async def engagement(self, info: Info, window: WindowInput | None = None) -> SegmentEngagement:
+    async def engagement(
+        self,
+        info: Info,
+        window: Annotated[
+            WindowInput | None,
+            strawberry.argument(description="The period counted; default: the last 30 days."),
+        ] = None,
+    ) -> SegmentEngagement:
         root = ast.from_json(self.model.definition)
         stats = await analytics.engagement(
             info.context.workspace, root, window_of(window) or DEFAULT_WINDOW
@@ -137,7 +164,15 @@ class Segment:
 
     @strawberry.field(description="Counts recorded by the periodic size job, oldest first.")
     async def size_history(
-        self, info: Info, since: datetime | None = None, last: int = 100
+        self,
+        info: Info,
+        since: Annotated[
+            datetime | None,
+            strawberry.argument(description="Only counts recorded at or after this moment."),
+        ] = None,
+        last: Annotated[
+            int, strawberry.argument(description="At most this many (the latest), 1 to 1000.")
+        ] = 100,
     ) -> list[SegmentSize]:
         if not 1 <= last <= 1000:
             raise ClientError("`last` must be between 1 and 1000.", ErrorCode.INVALID, "last")
@@ -149,59 +184,72 @@ class Segment:
 class SegmentPreview:
     evaluation: strawberry.Private[Evaluation]
 
-    @strawberry.field
+    @strawberry.field(description="Members right now.")
     async def count(self) -> int:
         return await self.evaluation.count()
 
-    @strawberry.field
+    @strawberry.field(description="Members right now, in id order.")
     async def members(
-        self, info: Info, first: int | None = 100, after: str | None = None
+        self, info: Info, first: First = 100, after: After = None
     ) -> PersonConnection:
         return await members_connection(info, self.evaluation, first, after)
 
-    @strawberry.field
-    async def explain(self, person_id: strawberry.ID) -> ExplainNode | None:
+    @strawberry.field(description="The definition with, at every node, whether the person matches.")
+    async def explain(
+        self,
+        person_id: Annotated[strawberry.ID, strawberry.argument(description="The person's ID.")],
+    ) -> ExplainNode | None:
         return await explain_for(self.evaluation, person_id)
 
 
-@strawberry.type
+@strawberry.type(description="A page of segments.")
 class SegmentConnection:
-    edges: list[Edge[Segment]]
-    page_info: PageInfo
-    total_count: int
+    edges: list[Edge[Segment]] = strawberry.field(
+        description="The segments on this page, oldest first."
+    )
+    page_info: PageInfo = strawberry.field(description="Where the page ends.")
+    total_count: int = strawberry.field(description="How many segments the workspace has.")
 
 
-@strawberry.type
+@strawberry.type(description="Whether a person belongs to one segment right now.")
 class Membership:
-    segment: Segment
-    member: bool
+    segment: Segment = strawberry.field(description="The segment.")
+    member: bool = strawberry.field(description="Is the person a member right now?")
 
 
-@strawberry.input
+@strawberry.input(description="A new segment.")
 class CreateSegmentInput:
-    name: str
-    definition: FilterGroupInput
-    description: str | None = strawberry.UNSET
+    name: str = strawberry.field(description="Unique in the workspace.")
+    definition: FilterGroupInput = strawberry.field(description="Who is in.")
+    description: str | None = strawberry.field(default=strawberry.UNSET, description="Free text.")
 
 
-@strawberry.input
+@strawberry.input(description="Changes to a segment; omitted fields stay as they are.")
 class UpdateSegmentInput:
-    id: strawberry.ID
-    name: str | None = strawberry.UNSET
-    description: str | None = strawberry.UNSET
-    definition: FilterGroupInput | None = strawberry.UNSET
+    id: strawberry.ID = strawberry.field(description="The segment's ID.")
+    name: str | None = strawberry.field(
+        default=strawberry.UNSET, description="A new name, unique in the workspace."
+    )
+    description: str | None = strawberry.field(
+        default=strawberry.UNSET, description="A new description."
+    )
+    definition: FilterGroupInput | None = strawberry.field(
+        default=strawberry.UNSET, description="A new definition (validated like a new one)."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The segment created or updated.")
 class SegmentPayload:
-    segment: Segment | None
-    user_errors: list[UserError]
+    segment: Segment | None = strawberry.field(description="Null when refused.")
+    user_errors: list[UserError] = strawberry.field(description=USER_ERRORS)
 
 
-@strawberry.type
+@strawberry.type(description="The result of deleteSegment.")
 class DeleteSegmentPayload:
-    deleted_segment_id: strawberry.ID | None
-    user_errors: list[UserError]
+    deleted_segment_id: strawberry.ID | None = strawberry.field(
+        description="The deleted segment's ID; null when nothing was deleted."
+    )
+    user_errors: list[UserError] = strawberry.field(description=USER_ERRORS)
 
 
 def segments_page(rows: list[SegmentModel], size: int, total: int) -> SegmentConnection:

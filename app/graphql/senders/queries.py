@@ -6,7 +6,7 @@ import strawberry
 from strawberry.permission import BasePermission
 
 from app.graphql.context import Info
-from app.graphql.pagination import decode_cursor, edges_of, page_size
+from app.graphql.pagination import After, First, decode_cursor, edges_of, page_size
 from app.graphql.permissions import AUTHENTICATED
 from app.graphql.senders.types import DkimKey, DkimKeyConnection, Sender, SenderConnection
 from app.senders import dkim, service
@@ -19,7 +19,7 @@ _AUTHENTICATED: list[type[BasePermission]] = [*AUTHENTICATED]
 class SenderQuery:
     @strawberry.field(permission_classes=_AUTHENTICATED, description="The workspace's senders.")
     async def senders(
-        self, info: Info, first: int | None = 100, after: str | None = None
+        self, info: Info, first: First = 100, after: After = None
     ) -> SenderConnection:
         size = page_size(first)
         after_id = decode_cursor(after)
@@ -30,7 +30,7 @@ class SenderQuery:
 
     @strawberry.field(permission_classes=_AUTHENTICATED, description="DKIM keys by domain.")
     async def dkim_keys(
-        self, info: Info, first: int | None = 100, after: str | None = None
+        self, info: Info, first: First = 100, after: After = None
     ) -> DkimKeyConnection:
         size = page_size(first)
         after_id = decode_cursor(after)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from strawberry.permission import BasePermission
 
 from app.errors import UserInputError
 from app.graphql.context import Info
 from app.graphql.errors import user_errors
+from app.graphql.inputs import to_plain
 from app.graphql.permissions import AUTHENTICATED
 from app.graphql.suppression.access import may_lift_complaints
 from app.graphql.suppression.types import (
@@ -30,10 +33,18 @@ class SuppressionMutation:
         " person holding one takes the status the reason says.",
     )
     async def add_suppressions(
-        self, info: Info, suppressions: list[SuppressionInput]
+        self,
+        info: Info,
+        suppressions: Annotated[
+            list[SuppressionInput],
+            strawberry.argument(description="The addresses, at most MAX_BATCH (1,000 by default)."),
+        ],
     ) -> AddSuppressionsPayload:
         try:
-            rows, errors = await service.add_suppressions(info.context.workspace, suppressions)  # type: ignore[arg-type]
+            # plain_input: each item arrives as the dict the domain takes
+            rows, errors = await service.add_suppressions(
+                info.context.workspace, to_plain(suppressions)
+            )
         except UserInputError as exc:
             return AddSuppressionsPayload(suppressions=[], user_errors=user_errors(exc.errors))
         return AddSuppressionsPayload(
@@ -46,7 +57,11 @@ class SuppressionMutation:
         description="Take addresses off the list (a complaint only with an admin-scoped key)."
         " People keep their status: subscribe them again with upsertPeople and resubscribe.",
     )
-    async def remove_suppressions(self, info: Info, emails: list[str]) -> RemoveSuppressionsPayload:
+    async def remove_suppressions(
+        self,
+        info: Info,
+        emails: Annotated[list[str], strawberry.argument(description="The addresses to take off.")],
+    ) -> RemoveSuppressionsPayload:
         try:
             removed, errors = await service.remove_suppressions(
                 info.context.workspace, emails, admin=may_lift_complaints(info)

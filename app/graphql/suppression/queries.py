@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from strawberry.permission import BasePermission
 
 from app.graphql.context import Info
-from app.graphql.pagination import decode_cursor, edges_of, page_size
+from app.graphql.pagination import After, First, decode_cursor, edges_of, page_size
 from app.graphql.permissions import AUTHENTICATED
 from app.graphql.suppression.types import Suppression, SuppressionConnection, SuppressionReason
 from app.suppression import service
@@ -26,10 +28,15 @@ class SuppressionQuery:
     async def suppressions(
         self,
         info: Info,
-        reason: SuppressionReason | None = None,  # type: ignore[valid-type]
-        email: str | None = None,
-        first: int | None = 100,
-        after: str | None = None,
+        reason: Annotated[
+            SuppressionReason | None,
+            strawberry.argument(description="Only entries made for this reason."),
+        ] = None,
+        email: Annotated[
+            str | None, strawberry.argument(description="Only the entry for this address, if any.")
+        ] = None,
+        first: First = 100,
+        after: After = None,
     ) -> SuppressionConnection:
         size = page_size(first)
         workspace = info.context.workspace

@@ -199,4 +199,4 @@ def _created_at_test(column: str, op: Op, test: ValueTest, params: SqlParams, no
 def _days(value: Scalar) -> int:
     if not is_number(value):
         raise CompileError("a number of days is needed")
-    return int(value)  # type: ignore[arg-type]
+    return int(value)

@@ -21,11 +21,11 @@ from app.segments.compiler_values import CompileError, negate_sql
 from app.sql import Dialect, SqlParams
 
 if TYPE_CHECKING:
-    from app.segments.ast import Condition, Group
+    from app.segments.ast import Condition, Group, Leaf
     from app.segments.conditions.reader import DefinitionReader
     from app.segments.input_reader import Path
 
-N = TypeVar("N")
+N = TypeVar("N", bound="Leaf")
 
 # segment references are at most 20 deep (SPEC rule 11); deeper means a cycle slipped in
 MAX_SEGMENT_DEPTH = 20
@@ -191,7 +191,7 @@ class PersonRowKind(ConditionKind[N]):
         return True
 
     def id_set(self, node: N, negated: bool, scope: SetScope) -> SetPart:
-        return RowPart(negate_sql(scope.row(node), negated))  # type: ignore[arg-type]
+        return RowPart(negate_sql(scope.row(node), negated))
 
     def observation(self, node: N) -> Observation | None:
         return None
