@@ -125,3 +125,25 @@ def db_datetime(value: Any) -> datetime:
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
+
+
+async def save_in_workspace(row: Any, *columns: str, using_db: Any = None) -> int:
+    """`row.save()` for a per-workspace row, with `workspace_id` in the WHERE clause: the
+    ORM's own save filters by primary key alone, which Citus cannot route to one shard
+    (docs/scaling.md). Writes `columns` and `updated_at` (set to now); returns the count."""
+    row.updated_at = now_utc()
+    values = {column: getattr(row, column) for column in (*columns, "updated_at")}
+    query = type(row).filter(workspace_id=row.workspace_id, id=row.pk)
+    if using_db is not None:
+        query = query.using_db(using_db)
+    return int(await query.update(**values))
+
+
+async def refresh_in_workspace(row: Any, using_db: Any = None) -> None:
+    """`row.refresh_from_db()`, with `workspace_id` in the WHERE clause (see above)."""
+    query = type(row).filter(workspace_id=row.workspace_id, id=row.pk)
+    if using_db is not None:
+        query = query.using_db(using_db)
+    fresh = await query.get()
+    for name in row._meta.db_fields:
+        setattr(row, name, getattr(fresh, name, None))

@@ -74,6 +74,13 @@ async def list_workspaces() -> list[WorkspaceSummary]:
     return [WorkspaceSummary(w.id, w.name, w.created_at, counts.get(w.id, 0)) for w in workspaces]
 
 
+async def workspace_ids() -> list[int]:
+    """Every workspace's id, from the small `workspaces` table (a reference table on
+    Citus): periodic jobs go through the workspaces one by one, so that each of their
+    statements filters by `workspace_id` (docs/scaling.md)."""
+    return [int(str(i)) for i in await Workspace.all().order_by("id").values_list("id", flat=True)]
+
+
 async def resolve_workspace(reference: str) -> Workspace:
     """The workspace an operator means by `reference`: its id (`3` or `wsp_3`) or its name."""
     ref = reference.strip()

@@ -169,7 +169,7 @@ async def send_and_wait(
             break
         await asyncio.sleep(0.2)
     elapsed = time.perf_counter() - started
-    counts = (await service.delivery_counts([broadcast_id]))[0]
+    counts = (await service.delivery_counts(row.workspace_id, [broadcast_id]))[0]
     return row, counts, elapsed, peak
 
 

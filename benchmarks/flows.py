@@ -121,7 +121,11 @@ async def advance_all(flow: Flow, concurrency: int) -> tuple[float, int]:
         nonlocal decided
         while not queue.empty():
             outcome = await engine.advance_batch(
-                flow.id, queue.get_nowait(), dispatch.NoScheduler(), mailer
+                flow.id,
+                queue.get_nowait(),
+                dispatch.NoScheduler(),
+                mailer,
+                workspace_id=flow.workspace_id,
             )
             decided += outcome.decisions
 

@@ -15,7 +15,7 @@ from tests.conftest import PG_ADMIN_URL, _pg_url
 from tests.workspace_sql import PER_WORKSPACE
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "scaling.md"
-DISTRIBUTED = PER_WORKSPACE | {"deliveries"}
+DISTRIBUTED = PER_WORKSPACE
 
 
 def _citus_ddl() -> tuple[str, list[str]]:

@@ -24,8 +24,7 @@ from sqlglot import exp
 
 # The tables that Citus distributes by workspace_id, co-located (docs/scaling.md).
 # `workspaces` and `api_keys` are reference tables: a key is looked up before its
-# workspace is known. `deliveries` has no workspace_id column yet (docs/scaling.md says
-# which migration it needs) and is checked by broadcast instead, see BY_OTHER_KEY.
+# workspace is known. (`deliveries` has workspace_id since migration 0022.)
 PER_WORKSPACE = frozenset(
     {
         "people",
@@ -34,10 +33,20 @@ PER_WORKSPACE = frozenset(
         "segment_references",
         "segment_sizes",
         "broadcasts",
+        "deliveries",
         "flows",
         "flow_enrollments",
         "flow_decisions",
         "flow_sends",
+        # deliverability: the suppression list and its key, consents, soft bounces,
+        # sender identities, DKIM keys, the frequency cap
+        "suppressions",
+        "suppression_keys",
+        "consents",
+        "soft_bounces",
+        "senders",
+        "dkim_keys",
+        "frequency_caps",
     }
 )
 SCOPES = (exp.Select, exp.Update, exp.Delete, exp.Insert)

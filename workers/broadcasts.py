@@ -24,14 +24,33 @@ def sender_for(ctx: dict[str, Any]) -> delivery.Sender:
     return ctx["broadcast_sender"]
 
 
-async def start_broadcast(ctx: dict[str, Any], broadcast_id: int, token: str) -> str:
-    return await delivery.start_broadcast(sender_for(ctx), broadcast_id, token)
+async def _workspace(broadcast_id: int, workspace_id: int | None) -> int | None:
+    """Jobs carry their workspace; one queued before they did is looked it up by id."""
+    if workspace_id is not None:
+        return workspace_id
+    return await delivery.workspace_of_broadcast(broadcast_id)
+
+
+async def start_broadcast(
+    ctx: dict[str, Any], broadcast_id: int, token: str, workspace_id: int | None = None
+) -> str:
+    workspace = await _workspace(broadcast_id, workspace_id)
+    if workspace is None:
+        return "gone"
+    return await delivery.start_broadcast(
+        sender_for(ctx), broadcast_id, token, workspace_id=workspace
+    )
 
 
 async def send_broadcast_batch(
-    ctx: dict[str, Any], broadcast_id: int, token: str, batch: int
+    ctx: dict[str, Any], broadcast_id: int, token: str, batch: int, workspace_id: int | None = None
 ) -> str:
-    result = await delivery.send_batch(sender_for(ctx), broadcast_id, token, batch)
+    workspace = await _workspace(broadcast_id, workspace_id)
+    if workspace is None:
+        return "gone"
+    result = await delivery.send_batch(
+        sender_for(ctx), broadcast_id, token, batch, workspace_id=workspace
+    )
     if not result.done:
         raise Retry(defer=0.05)  # same job id: picks up where it stopped
     return result.detail

@@ -1,6 +1,7 @@
 """Flow jobs: thin wrappers over app.flows.engine and app.flows.dispatch.
 
-`advance_flow_batch(flow_id, enrollment_ids)` advances a batch of one flow's enrollments
+`advance_flow_batch(flow_id, enrollment_ids, workspace_id=...)` advances a batch of one
+flow's enrollments
 (enqueued by enrollPeople, by the engine itself for WAITs with `_defer_until`, and by the
 sweep); `sweep_flows` is a cron job that dispatches due enrollments no job is handling.
 
@@ -34,10 +35,17 @@ def mailer_for(ctx: dict[str, Any]) -> Mailer:
 
 
 async def advance_flow_batch(
-    ctx: dict[str, Any], flow_id: int, enrollment_ids: list[int]
+    ctx: dict[str, Any], flow_id: int, enrollment_ids: list[int], workspace_id: int | None = None
 ) -> dict[str, object]:
+    """`workspace_id` is None only in jobs queued before jobs carried it: it is looked up."""
+    if workspace_id is None:
+        workspace_id = await engine.workspace_of_flow(flow_id)
+        if workspace_id is None:
+            return engine.Outcome().as_dict()  # the flow is gone, its enrollments with it
     scheduler = dispatch.ArqScheduler(ctx["redis"])
-    outcome = await engine.advance_batch(flow_id, enrollment_ids, scheduler, mailer_for(ctx))
+    outcome = await engine.advance_batch(
+        flow_id, enrollment_ids, scheduler, mailer_for(ctx), workspace_id=workspace_id
+    )
     log.info("flow_batch", flow_id=flow_id, job_try=ctx.get("job_try"), **outcome.as_dict())
     return outcome.as_dict()
 

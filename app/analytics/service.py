@@ -21,6 +21,7 @@ from app.segments.evaluate import with_rfm
 from app.segments.models import Segment
 from app.segments.service import Evaluation, load_definitions
 from app.sql import SqlParams, dialect_of, fetch_one, now_utc, read_connection
+from app.tenancy import workspace_ids
 
 OPENED, CLICKED, PURCHASED = "email_opened", "email_clicked", "purchase"
 
@@ -96,28 +97,30 @@ async def segment_engagement(
 
 
 async def record_sizes(now: datetime | None = None) -> int:
-    """Record every segment's count at one moment; safe to run twice (unique per moment)."""
+    """Record every segment's count at one moment; safe to run twice (unique per moment).
+    Workspace by workspace, so that every statement filters by it (docs/scaling.md)."""
     now = (now or now_utc()).replace(second=0, microsecond=0)
     recorded = 0
-    async for segment in Segment.all().order_by("id"):
-        root = from_json(segment.definition)
-        evaluation = Evaluation(
-            segment.workspace_id,
-            root,
-            await load_definitions(segment.workspace_id, root),
-            now,
-        )
-        try:
-            await SegmentSize.create(
-                workspace_id=segment.workspace_id,
-                segment_id=segment.id,
-                recorded_at=now,
-                count=await evaluation.count(),
-            )
-            recorded += 1
-        except IntegrityError:
-            continue  # already recorded at this moment: a re-run of the same job
+    for workspace_id in await workspace_ids():
+        for segment in await Segment.filter(workspace_id=workspace_id).order_by("id"):
+            recorded += await _record_size(workspace_id, segment, now)
     return recorded
+
+
+async def _record_size(workspace_id: int, segment: Segment, now: datetime) -> int:
+    root = from_json(segment.definition)
+    definitions = await load_definitions(workspace_id, root)
+    evaluation = Evaluation(workspace_id, root, definitions, now)
+    try:
+        await SegmentSize.create(
+            workspace_id=workspace_id,
+            segment_id=segment.id,
+            recorded_at=now,
+            count=await evaluation.count(),
+        )
+    except IntegrityError:
+        return 0  # already recorded at this moment: a re-run of the same job
+    return 1
 
 
 async def size_history(

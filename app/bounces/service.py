@@ -87,10 +87,10 @@ async def record_outcomes(
         return recorded
     now = now_utc()
     if not bounces:  # the common case: one statement, no transaction
-        await _clear_soft(connection(), delivered)
+        await _clear_soft(connection(), workspace_id, delivered)
         return recorded
     async with in_transaction("default") as conn:
-        await _clear_soft(conn, delivered)
+        await _clear_soft(conn, workspace_id, delivered)
         fresh = await _insert_events(conn, workspace_id, bounces, now)
         recorded.events = len(fresh)
         counts = await _count_soft(conn, workspace_id, [b for b in fresh if not b.hard], now)
@@ -105,11 +105,14 @@ async def record_outcomes(
     return recorded
 
 
-async def _clear_soft(conn: BaseDBAsyncClient, person_ids: Sequence[int]) -> None:
+async def _clear_soft(
+    conn: BaseDBAsyncClient, workspace_id: int, person_ids: Sequence[int]
+) -> None:
     if person_ids:
         params = SqlParams(dialect_of(conn))
         await conn.execute_query(
-            f"DELETE FROM soft_bounces WHERE person_id {bind_list(params, person_ids, 'bigint')}",
+            f"DELETE FROM soft_bounces WHERE workspace_id = {params.add(workspace_id)}"
+            f" AND person_id {bind_list(params, person_ids, 'bigint')}",
             params.values,
         )
 
@@ -179,7 +182,8 @@ async def _count_soft(
     counted = await fetch_all(
         conn,
         "INSERT INTO soft_bounces (person_id, workspace_id, count, last_reply, updated_at)"
-        f" VALUES {rows} ON CONFLICT (person_id) DO UPDATE SET count = soft_bounces.count + 1,"
+        f" VALUES {rows} ON CONFLICT (workspace_id, person_id)"
+        " DO UPDATE SET count = soft_bounces.count + 1,"
         " last_reply = excluded.last_reply, updated_at = excluded.updated_at"
         " RETURNING person_id, count",
         params.values,
@@ -210,7 +214,7 @@ async def _make_bounced(
         for b in hard
     ]
     await store.suppress(conn, workspace_id, await hasher_for(conn, workspace_id), entries, now)
-    await _clear_soft(conn, ids)
+    await _clear_soft(conn, workspace_id, ids)
 
 
 def _detail(bounce: Bounce, counts: Mapping[int, int]) -> str:

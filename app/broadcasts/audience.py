@@ -115,8 +115,8 @@ class Audience:
         if self.based_on is not None:
             members = restrict(members, self.based_on, params, params.add(self.workspace_id))
         sql = (
-            "INSERT INTO deliveries (broadcast_id, person_id, batch, status, updated_at)"
-            f" SELECT {params.add(broadcast_id)}, p.id,"
+            "INSERT INTO deliveries (workspace_id, broadcast_id, person_id, batch, status,"
+            f" updated_at) SELECT p.workspace_id, {params.add(broadcast_id)}, p.id,"
             f" (row_number() OVER (ORDER BY p.id) - 1) / {params.add(batch_size)},"
             f" 'pending', {params.add(self.now)}"
             f" FROM people p WHERE p.workspace_id = {params.add(self.workspace_id)}"
@@ -124,11 +124,13 @@ class Audience:
             " ON CONFLICT DO NOTHING"
         )
         await conn.execute_query(sql, params.values)
+        counted = SqlParams(ctx.dialect)
         row = await fetch_one(
             conn,
-            "SELECT count(*) AS n, max(batch) AS last FROM deliveries WHERE broadcast_id = "
-            + SqlParams(ctx.dialect).add(broadcast_id),
-            [broadcast_id],
+            "SELECT count(*) AS n, max(batch) AS last FROM deliveries"
+            f" WHERE workspace_id = {counted.add(self.workspace_id)}"
+            f" AND broadcast_id = {counted.add(broadcast_id)}",
+            counted.values,
         )
         assert row is not None
         rows = int(row["n"])

@@ -71,7 +71,10 @@ class BasedOn:
 
     def person_ids(self, params: SqlParams) -> str:
         """`SELECT person_id ...`: who of the earlier broadcast this audience means."""
-        rows = f"SELECT d.person_id FROM deliveries d WHERE d.broadcast_id = {params.add(self.broadcast_id)}"
+        rows = (
+            f"SELECT d.person_id FROM deliveries d WHERE d.workspace_id = {params.add(self.workspace_id)}"
+            f" AND d.broadcast_id = {params.add(self.broadcast_id)}"
+        )
         match self.audience:
             case BasedOnAudience.NOT_ATTEMPTED:
                 return f"{rows} AND d.status = 'pending'"

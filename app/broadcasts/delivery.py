@@ -26,9 +26,16 @@ import structlog
 from tortoise.transactions import in_transaction
 
 from app.bounces.retry import RetryPolicy, send_with_retries
-from app.bounces.service import bounce_of, broadcast_bounces, record_outcomes
+from app.bounces.service import broadcast_bounces, record_outcomes
 from app.broadcasts import jobs
 from app.broadcasts.audience import Audience, audience_of
+from app.broadcasts.delivery_rows import (
+    claim,
+    finish_if_done,
+    mark_unknown,
+    open_batches,
+    record_results,
+)
 from app.broadcasts.models import Broadcast, BroadcastStatus, DeliveryStatus
 from app.broadcasts.ratelimit import workspace_bucket
 from app.broadcasts.service import REFERENCE_KIND
@@ -42,7 +49,16 @@ from app.segments.service import remove_references
 from app.senders.models import SenderIdentity
 from app.senders.service import identity_for_address
 from app.settings import Settings
-from app.sql import SqlParams, bind_list, connection, dialect_of, fetch_all, load_json, now_utc
+from app.sql import (
+    SqlParams,
+    bind_list,
+    connection,
+    dialect_of,
+    fetch_all,
+    load_json,
+    now_utc,
+    refresh_in_workspace,
+)
 from app.suppression.service import suppressed_people
 
 log = structlog.get_logger()
@@ -75,13 +91,23 @@ class BatchResult:
 # ------------------------------------------------------------------------- start job
 
 
-async def start_broadcast(sender: Sender, broadcast_id: int, token: str) -> str:
+async def workspace_of_broadcast(broadcast_id: int) -> int | None:
+    """The workspace of a broadcast known by id alone: only for jobs queued before jobs
+    carried their workspace (a multi-shard read on Citus, docs/scaling.md)."""
+    row = await Broadcast.filter(id=broadcast_id).only("id", "workspace_id").first()
+    return row.workspace_id if row is not None else None
+
+
+async def start_broadcast(
+    sender: Sender, broadcast_id: int, token: str, *, workspace_id: int
+) -> str:
     """SCHEDULED → SENDING with the audience materialised, then one job per batch.
 
     Templates are checked against the first member before anything is sent: a template
     that cannot render fails the broadcast (FAILED, with the reason) instead.
     """
-    broadcast = await Broadcast.get_or_none(id=broadcast_id)
+    ws = workspace_id
+    broadcast = await Broadcast.get_or_none(workspace_id=ws, id=broadcast_id)
     if broadcast is None or broadcast.send_token != token:
         return "gone"
     if broadcast.status is BroadcastStatus.SCHEDULED:
@@ -93,7 +119,9 @@ async def start_broadcast(sender: Sender, broadcast_id: int, token: str) -> str:
         suppressed = await audience.suppressed()
         async with in_transaction("default") as conn:
             changed = (
-                await Broadcast.filter(id=broadcast.id, status=BroadcastStatus.SCHEDULED)
+                await Broadcast.filter(
+                    workspace_id=ws, id=broadcast.id, status=BroadcastStatus.SCHEDULED
+                )
                 .using_db(conn)
                 .update(status=BroadcastStatus.SENDING, started_at=now_utc(), updated_at=now_utc())
             )
@@ -102,11 +130,11 @@ async def start_broadcast(sender: Sender, broadcast_id: int, token: str) -> str:
                     conn, broadcast.id, sender.config.broadcast_batch_size
                 )
                 await (
-                    Broadcast.filter(id=broadcast.id)
+                    Broadcast.filter(workspace_id=ws, id=broadcast.id)
                     .using_db(conn)
                     .update(audience=rows, suppressed=suppressed, batches=batches)
                 )
-        await broadcast.refresh_from_db()
+        await refresh_in_workspace(broadcast)
         if changed:
             log.info(
                 "broadcast_started",
@@ -115,13 +143,13 @@ async def start_broadcast(sender: Sender, broadcast_id: int, token: str) -> str:
                 batches=broadcast.batches,
             )
             for batch in range(broadcast.batches):
-                await enqueue_batch(sender.redis, broadcast.id, token, batch)
-            await finish_if_done(broadcast.id)
+                await enqueue_batch(sender.redis, ws, broadcast.id, token, batch)
+            await finish_if_done(ws, broadcast.id)
             return "started"
     if broadcast.status is BroadcastStatus.SENDING:  # a re-run after a crash
-        for batch in await open_batches(broadcast.id):
-            await enqueue_batch(sender.redis, broadcast.id, token, batch)
-        await finish_if_done(broadcast.id)
+        for batch in await open_batches(ws, broadcast.id):
+            await enqueue_batch(sender.redis, ws, broadcast.id, token, batch)
+        await finish_if_done(ws, broadcast.id)
         return "resumed"
     return f"nothing to do: {broadcast.status}"
 
@@ -149,7 +177,11 @@ async def _template_problem(
 async def _fail(broadcast: Broadcast, message: str) -> None:
     async with in_transaction("default") as conn:
         changed = (
-            await Broadcast.filter(id=broadcast.id, status=BroadcastStatus.SCHEDULED)
+            await Broadcast.filter(
+                workspace_id=broadcast.workspace_id,
+                id=broadcast.id,
+                status=BroadcastStatus.SCHEDULED,
+            )
             .using_db(conn)
             .update(
                 status=BroadcastStatus.FAILED,
@@ -159,56 +191,30 @@ async def _fail(broadcast: Broadcast, message: str) -> None:
             )
         )
         if changed:
-            await remove_references(conn, REFERENCE_KIND, broadcast.id)
+            await remove_references(conn, broadcast.workspace_id, REFERENCE_KIND, broadcast.id)
     log.warning("broadcast_failed", broadcast=broadcast.id, error=message)
 
 
-async def enqueue_batch(redis: Any, broadcast_id: int, token: str, batch: int) -> None:
+async def enqueue_batch(
+    redis: Any, workspace_id: int, broadcast_id: int, token: str, batch: int
+) -> None:
+    """A batch job; it carries the workspace so that the worker filters by it."""
     await redis.enqueue_job(
         jobs.BATCH_JOB,
         broadcast_id,
         token,
         batch,
+        workspace_id=workspace_id,
         _job_id=jobs.batch_job_id(broadcast_id, token, batch),
     )
-
-
-async def open_batches(broadcast_id: int) -> list[int]:
-    """Batches with rows not yet finished (pending, or claimed by a run that died)."""
-    conn = connection()
-    params = SqlParams(dialect_of(conn))
-    rows = await fetch_all(
-        conn,
-        f"SELECT DISTINCT batch FROM deliveries WHERE broadcast_id = {params.add(broadcast_id)}"
-        " AND status IN ('pending', 'sending') ORDER BY batch",
-        params.values,
-    )
-    return [int(r["batch"]) for r in rows]
-
-
-async def finish_if_done(broadcast_id: int) -> bool:
-    """SENDING → SENT once no delivery is pending or claimed (whoever finishes last)."""
-    conn = connection()
-    params = SqlParams(dialect_of(conn))
-    bid, now = params.add(broadcast_id), params.add(now_utc())
-    async with in_transaction("default") as tx:
-        changed, _ = await tx.execute_query(
-            f"UPDATE broadcasts SET status = 'SENT', finished_at = {now}, updated_at = {now}"
-            f" WHERE id = {bid} AND status = 'SENDING' AND NOT EXISTS (SELECT 1 FROM deliveries"
-            f" WHERE broadcast_id = {bid} AND status IN ('pending', 'sending'))",
-            params.values,
-        )
-        if changed:
-            await remove_references(tx, REFERENCE_KIND, broadcast_id)
-    if changed:
-        log.info("broadcast_sent", broadcast=broadcast_id)
-    return bool(changed)
 
 
 # ------------------------------------------------------------------------- batch job
 
 
-async def send_batch(sender: Sender, broadcast_id: int, token: str, batch: int) -> BatchResult:
+async def send_batch(
+    sender: Sender, broadcast_id: int, token: str, batch: int, *, workspace_id: int
+) -> BatchResult:
     """Send one batch's pending deliveries, a group at a time, until none are left, the
     broadcast is no longer SENDING (cancelled), or the time budget is spent."""
     lease = jobs.batch_lease_key(broadcast_id, token, batch)
@@ -217,15 +223,15 @@ async def send_batch(sender: Sender, broadcast_id: int, token: str, batch: int) 
         return BatchResult(True, "another run holds this batch")
     keeper = asyncio.create_task(_keep_lease(sender, lease))
     try:
-        await mark_unknown(broadcast_id, batch)  # rows a dead run had claimed
-        broadcast = await Broadcast.get_or_none(id=broadcast_id)
+        await mark_unknown(workspace_id, broadcast_id, batch)  # rows a dead run had claimed
+        broadcast = await Broadcast.get_or_none(workspace_id=workspace_id, id=broadcast_id)
         if broadcast is None or broadcast.send_token != token:
             return BatchResult(True, "gone")
         result = await _send_groups(sender, broadcast, batch)
     finally:
         keeper.cancel()
         await sender.redis.eval(_RELEASE, 1, lease, run)
-    await finish_if_done(broadcast_id)
+    await finish_if_done(workspace_id, broadcast_id)
     return result
 
 
@@ -249,32 +255,17 @@ async def _send_groups(sender: Sender, broadcast: Broadcast, batch: int) -> Batc
     identity = await identity_for_address(broadcast.workspace_id, broadcast.from_email)
     cap = await get_cap(broadcast.workspace_id)  # app/frequency: None when there is none
     while True:
-        status = await Broadcast.filter(id=broadcast.id).values_list("status", flat=True)
+        status = await Broadcast.filter(
+            workspace_id=broadcast.workspace_id, id=broadcast.id
+        ).values_list("status", flat=True)
         if not status or status[0] != BroadcastStatus.SENDING:
             return BatchResult(True, f"stopped ({status[0] if status else 'deleted'}) after {sent}")
         if time.monotonic() > deadline:
             return BatchResult(False, f"time budget spent after {sent}")
-        claimed = await claim(broadcast.id, batch, group_size)
+        claimed = await claim(broadcast.workspace_id, broadcast.id, batch, group_size)
         if not claimed:
             return BatchResult(True, f"sent {sent}")
         sent += await _send_group(sender, broadcast, templates, claimed, bucket, identity, cap)
-
-
-async def claim(broadcast_id: int, batch: int, limit: int) -> list[tuple[int, int]]:
-    """pending → sending for up to `limit` rows of the batch: (delivery id, person id)."""
-    conn = connection()
-    params = SqlParams(dialect_of(conn))
-    bid = params.add(broadcast_id)
-    rows = await fetch_all(
-        conn,
-        f"UPDATE deliveries SET status = 'sending', updated_at = {params.add(now_utc())}"
-        " WHERE id IN (SELECT id FROM deliveries"
-        f" WHERE broadcast_id = {bid} AND status = 'pending' AND batch = {params.add(batch)}"
-        f" ORDER BY id LIMIT {params.add(limit)}) AND status = 'pending'"
-        " RETURNING id, person_id",
-        params.values,
-    )
-    return sorted((int(r["id"]), int(r["person_id"])) for r in rows)
 
 
 @dataclass(frozen=True)
@@ -315,7 +306,8 @@ async def _send_group(
         broadcast.workspace_id,
         {i: p.email for i, p in people.items()},
     )
-    capped = await capped_people(cap, [i for i in people if i not in listed])
+    uncapped = [i for i in people if i not in listed]
+    capped = await capped_people(broadcast.workspace_id, cap, uncapped)
     results: dict[int, Result] = {}
     subscribed: list[tuple[int, _Member]] = []
     for delivery_id, person_id in claimed:
@@ -361,49 +353,6 @@ async def _send_group(
     )
     limit = sender.config.soft_bounce_limit
     async with in_transaction("default"):  # a bounce and its delivery row, or neither
-        await _record(results)
+        await record_results(broadcast.workspace_id, results)
         await record_outcomes(broadcast.workspace_id, bounces, delivered, soft_limit=limit)
     return sum(1 for r in results.values() if r.outcome is Outcome.SENT)
-
-
-async def _record(results: dict[int, Result]) -> None:
-    """Write outcomes: one UPDATE per (status, error), only over rows still claimed."""
-    groups: dict[tuple[str, str | None, str | None, str | None], list[int]] = {}
-    for delivery_id, result in results.items():
-        key: tuple[str, str | None, str | None, str | None]
-        if result.error == DeliveryStatus.SKIPPED:
-            key = (DeliveryStatus.SKIPPED.value, None, None, None)
-        elif result.error == CAPPED:
-            key = (DeliveryStatus.SKIPPED.value, "frequency cap reached", None, CAPPED)
-        else:
-            hard = bounce_of(result)
-            bounce = None if hard is None else "hard" if hard else "soft"
-            key = (result.outcome.value, result.error, bounce, None)
-        groups.setdefault(key, []).append(delivery_id)
-    conn = connection()
-    for (status, error, bounce, held), ids in groups.items():
-        params = SqlParams(dialect_of(conn))
-        await conn.execute_query(
-            f"UPDATE deliveries SET status = {params.add(status)}, error = {params.add(error)},"
-            f" bounce = {params.add(bounce)}, held = {params.add(held)},"
-            f" updated_at = {params.add(now_utc())}"
-            f" WHERE id {bind_list(params, ids, 'bigint')} AND status = 'sending'",
-            params.values,
-        )
-
-
-async def mark_unknown(broadcast_id: int, batch: int | None = None) -> int:
-    """Claimed-but-unfinished rows (their run died) become `unknown`: never re-sent."""
-    conn = connection()
-    params = SqlParams(dialect_of(conn))
-    sql = (
-        f"UPDATE deliveries SET status = 'unknown', updated_at = {params.add(now_utc())},"
-        " error = 'in flight when its worker stopped; not sent again'"
-        f" WHERE broadcast_id = {params.add(broadcast_id)} AND status = 'sending'"
-    )
-    if batch is not None:
-        sql += f" AND batch = {params.add(batch)}"
-    changed, _ = await conn.execute_query(sql, params.values)
-    if changed:
-        log.warning("deliveries_unknown", broadcast=broadcast_id, batch=batch, count=changed)
-    return int(changed)

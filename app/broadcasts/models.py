@@ -68,6 +68,7 @@ class Broadcast(Model):
 
 class Delivery(Model):
     id = f.BigIntField(primary_key=True)
+    workspace_id = f.BigIntField()  # its broadcast's (migration 0022: what Citus routes on)
     broadcast: f.ForeignKeyRelation[Broadcast] = f.ForeignKeyField(
         "sieve.Broadcast", related_name="deliveries", on_delete=f.CASCADE
     )

@@ -23,6 +23,7 @@ from app.broadcasts.delivery import (
 )
 from app.broadcasts.models import Broadcast, BroadcastStatus
 from app.broadcasts.service import enqueue_start
+from app.tenancy import workspace_ids
 
 log = structlog.get_logger()
 
@@ -36,20 +37,28 @@ async def recover(sender: Sender, *, wait_for_leases: bool = True) -> dict[str, 
     queued again — without waiting for arq's own timeout.
     """
     report = {"scheduled": 0, "batches": 0, "finished": 0}
-    for broadcast in await Broadcast.filter(status=BroadcastStatus.SCHEDULED):
+    active = [BroadcastStatus.SCHEDULED, BroadcastStatus.SENDING]
+    unfinished: list[Broadcast] = []
+    for workspace_id in await workspace_ids():  # one workspace at a time (docs/scaling.md)
+        unfinished += await Broadcast.filter(workspace_id=workspace_id, status__in=active)
+    for broadcast in [b for b in unfinished if b.status is BroadcastStatus.SCHEDULED]:
         if broadcast.send_token:
             # a start job that failed left a result that would dedupe this one
             await sender.redis.delete(
                 result_key_prefix + jobs.start_job_id(broadcast.id, broadcast.send_token)
             )
             await enqueue_start(
-                sender.redis, broadcast.id, broadcast.send_token, broadcast.scheduled_at
+                sender.redis,
+                broadcast.workspace_id,
+                broadcast.id,
+                broadcast.send_token,
+                broadcast.scheduled_at,
             )
             report["scheduled"] += 1
     pending: list[tuple[Broadcast, int]] = []
-    for broadcast in await Broadcast.filter(status=BroadcastStatus.SENDING):
-        batches = await open_batches(broadcast.id)
-        if not batches and await finish_if_done(broadcast.id):
+    for broadcast in [b for b in unfinished if b.status is BroadcastStatus.SENDING]:
+        batches = await open_batches(broadcast.workspace_id, broadcast.id)
+        if not batches and await finish_if_done(broadcast.workspace_id, broadcast.id):
             report["finished"] += 1
         pending += [(broadcast, b) for b in batches]
     if not pending:
@@ -63,10 +72,10 @@ async def recover(sender: Sender, *, wait_for_leases: bool = True) -> dict[str, 
             continue  # somebody is alive and sending it
         token = broadcast.send_token or ""
         job_id = jobs.batch_job_id(broadcast.id, token, batch)
-        await mark_unknown(broadcast.id, batch)
+        await mark_unknown(broadcast.workspace_id, broadcast.id, batch)
         # the dead run's claim on the job, and any result that would dedupe a new one
         await sender.redis.delete(in_progress_key_prefix + job_id, result_key_prefix + job_id)
-        await enqueue_batch(sender.redis, broadcast.id, token, batch)
+        await enqueue_batch(sender.redis, broadcast.workspace_id, broadcast.id, token, batch)
         report["batches"] += 1
     log.info("broadcasts_recovered", **report)
     return report

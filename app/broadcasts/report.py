@@ -159,7 +159,7 @@ class _Statements:
     async def afterwards(self) -> dict[str, int]:
         """Of the people it reached: unsubscribed or complained since; bounced after all."""
         params = SqlParams(self.dialect)
-        bid = params.add(self.broadcast.id)
+        ws, bid = params.add(self.broadcast.workspace_id), params.add(self.broadcast.id)
         delivery_id = event_property(self.dialect, "delivery_id")
         since = _since(self.dialect, "p.updated_at", "d.updated_at")
         late = (
@@ -173,8 +173,9 @@ class _Statements:
                 f" count(CASE WHEN p.status = 'UNSUBSCRIBED' AND {since} THEN 1 END) AS unsubscribed,"
                 f" count(CASE WHEN p.status = 'COMPLAINED' AND {since} THEN 1 END) AS complained,"
                 f" count(CASE WHEN EXISTS ({late}) THEN 1 END) AS late_bounces"
-                " FROM deliveries d LEFT JOIN people p ON p.id = d.person_id"
-                f" WHERE d.broadcast_id = {bid} AND d.status = 'sent'",
+                " FROM deliveries d LEFT JOIN people p"
+                " ON p.workspace_id = d.workspace_id AND p.id = d.person_id"
+                f" WHERE d.workspace_id = {ws} AND d.broadcast_id = {bid} AND d.status = 'sent'",
                 params.values,
             )
         )[0]
@@ -188,12 +189,13 @@ class _Statements:
                 self.conn,
                 "SELECT coalesce(sum(e.value), 0) AS revenue, count(*) AS purchases,"
                 " count(DISTINCT e.person_id) AS purchasers"
-                " FROM deliveries d JOIN events e ON e.person_id = d.person_id"
-                f" AND e.workspace_id = {params.add(b.workspace_id)}"
+                " FROM deliveries d JOIN events e ON e.workspace_id = d.workspace_id"
+                f" AND e.person_id = d.person_id"
                 f" AND e.name = {params.add(PURCHASE)}"
                 f" AND e.occurred_at >= {params.add(b.started_at)}"
                 f" AND {_after(self.dialect, params, window)}"
-                f" WHERE d.broadcast_id = {params.add(b.id)} AND d.status = 'sent'",
+                f" WHERE d.workspace_id = {params.add(b.workspace_id)}"
+                f" AND d.broadcast_id = {params.add(b.id)} AND d.status = 'sent'",
                 params.values,
             )
         )[0]
@@ -204,7 +206,7 @@ async def broadcast_report(
     broadcast: Broadcast, revenue_window: timedelta = DEFAULT_REVENUE_WINDOW
 ) -> BroadcastReport:
     """The report as of now; before the send started, every figure is zero."""
-    (counts,) = await delivery_counts([broadcast.id])
+    (counts,) = await delivery_counts(broadcast.workspace_id, [broadcast.id])
     started = broadcast.started_at is not None
     statements = _Statements(broadcast)
     engagement = await statements.engagement() if started else {}

@@ -27,7 +27,15 @@ from app.input_reader import InputReader, address_problem
 from app.queue import QUEUE_ERRORS
 from app.segments.models import Segment
 from app.segments.service import add_references, remove_references
-from app.sql import SqlParams, bind_list, connection, dialect_of, fetch_all, now_utc
+from app.sql import (
+    SqlParams,
+    bind_list,
+    connection,
+    dialect_of,
+    fetch_all,
+    now_utc,
+    refresh_in_workspace,
+)
 
 MAX_NAME = 200
 MAX_SUBJECT = 998  # one header line (RFC 5322)
@@ -141,7 +149,7 @@ async def _validated(
 
 
 async def _save_references(conn: Any, broadcast: Broadcast) -> None:
-    await remove_references(conn, REFERENCE_KIND, broadcast.id)
+    await remove_references(conn, broadcast.workspace_id, REFERENCE_KIND, broadcast.id)
     ids = sorted({*broadcast.include_segment_ids, *broadcast.exclude_segment_ids})
     await add_references(
         conn, broadcast.workspace_id, ids, REFERENCE_KIND, broadcast.id, broadcast.name
@@ -169,13 +177,15 @@ async def update_broadcast(
     values = await _validated(workspace_id, data, broadcast)
     async with in_transaction("default") as conn:
         changed = (
-            await Broadcast.filter(id=broadcast.id, status=BroadcastStatus.DRAFT)
+            await Broadcast.filter(
+                workspace_id=workspace_id, id=broadcast.id, status=BroadcastStatus.DRAFT
+            )
             .using_db(conn)
             .update(**values, updated_at=now_utc())
         )
         if not changed:
             raise invalid_state(broadcast.status, "edited", ("input", "id"))
-        await broadcast.refresh_from_db(using_db=conn)
+        await refresh_in_workspace(broadcast, using_db=conn)
         await _save_references(conn, broadcast)
     return broadcast
 
@@ -204,31 +214,38 @@ async def send_broadcast(
         )
     token = secrets.token_hex(6)
     when = at or now_utc()
-    changed = await Broadcast.filter(id=broadcast.id, status=BroadcastStatus.DRAFT).update(
+    changed = await Broadcast.filter(
+        workspace_id=workspace_id, id=broadcast.id, status=BroadcastStatus.DRAFT
+    ).update(
         status=BroadcastStatus.SCHEDULED, send_token=token, scheduled_at=when, updated_at=now_utc()
     )
     if not changed:  # someone else sent it a moment ago
-        await broadcast.refresh_from_db()
+        await refresh_in_workspace(broadcast)
         raise invalid_state(broadcast.status, "sent again")
     try:
-        await enqueue_start(queue, broadcast.id, token, at)
+        await enqueue_start(queue, workspace_id, broadcast.id, token, at)
     except Exception as exc:
         # back to DRAFT: a start job that reached Redis anyway finds another token, and stops
-        await Broadcast.filter(id=broadcast.id, status=BroadcastStatus.SCHEDULED).update(
-            status=BroadcastStatus.DRAFT, send_token=None, scheduled_at=None
-        )
+        await Broadcast.filter(
+            workspace_id=workspace_id, id=broadcast.id, status=BroadcastStatus.SCHEDULED
+        ).update(status=BroadcastStatus.DRAFT, send_token=None, scheduled_at=None)
         if isinstance(exc, QUEUE_ERRORS):
             raise QueueUnavailable(f"cannot schedule the send: {exc}") from exc
         raise
-    await broadcast.refresh_from_db()
+    await refresh_in_workspace(broadcast)
     return broadcast
 
 
-async def enqueue_start(queue: Any, broadcast_id: int, token: str, at: datetime | None) -> None:
+async def enqueue_start(
+    queue: Any, workspace_id: int, broadcast_id: int, token: str, at: datetime | None
+) -> None:
+    """The start job; it carries the workspace so that the worker filters by it."""
     options: dict[str, Any] = {"_job_id": jobs.start_job_id(broadcast_id, token)}
     if at is not None and at > now_utc():
         options["_defer_until"] = at
-    await queue.enqueue_job(jobs.START_JOB, broadcast_id, token, **options)
+    await queue.enqueue_job(
+        jobs.START_JOB, broadcast_id, token, workspace_id=workspace_id, **options
+    )
 
 
 CANCELLABLE = (BroadcastStatus.DRAFT, BroadcastStatus.SCHEDULED, BroadcastStatus.SENDING)
@@ -242,13 +259,15 @@ async def cancel_broadcast(workspace_id: int, broadcast_id: int) -> Broadcast:
         raise not_found()
     async with in_transaction("default") as conn:
         changed = (
-            await Broadcast.filter(id=broadcast.id, status__in=list(CANCELLABLE))
+            await Broadcast.filter(
+                workspace_id=workspace_id, id=broadcast.id, status__in=list(CANCELLABLE)
+            )
             .using_db(conn)
             .update(status=BroadcastStatus.CANCELLED, finished_at=now_utc(), updated_at=now_utc())
         )
         if changed:
-            await remove_references(conn, REFERENCE_KIND, broadcast.id)
-    await broadcast.refresh_from_db()
+            await remove_references(conn, workspace_id, REFERENCE_KIND, broadcast.id)
+    await refresh_in_workspace(broadcast)
     if not changed:
         raise invalid_state(broadcast.status, "cancelled")
     return broadcast
@@ -274,7 +293,7 @@ async def count_broadcasts(workspace_id: int) -> int:
     return await Broadcast.filter(workspace_id=workspace_id).count()
 
 
-async def delivery_counts(broadcast_ids: Sequence[int]) -> list[dict[str, int]]:
+async def delivery_counts(workspace_id: int, broadcast_ids: Sequence[int]) -> list[dict[str, int]]:
     """Deliveries per status for each broadcast (aligned with the ids): one statement."""
     if not broadcast_ids:
         return []
@@ -283,7 +302,8 @@ async def delivery_counts(broadcast_ids: Sequence[int]) -> list[dict[str, int]]:
     rows = await fetch_all(
         conn,
         "SELECT broadcast_id, status, bounce, held, count(*) AS n FROM deliveries"
-        f" WHERE broadcast_id {bind_list(params, broadcast_ids, 'bigint')}"
+        f" WHERE workspace_id = {params.add(workspace_id)}"
+        f" AND broadcast_id {bind_list(params, broadcast_ids, 'bigint')}"
         " GROUP BY broadcast_id, status, bounce, held",
         params.values,
     )

@@ -1,6 +1,7 @@
 """Getting enrollments to a worker: batch jobs on arq, deferred for WAITs, and the sweep.
 
-Every job is `advance_flow_batch(flow_id, enrollment_ids)` with a deterministic
+Every job is `advance_flow_batch(flow_id, enrollment_ids, workspace_id=...)` (the
+workspace lets the worker filter every statement by it, docs/scaling.md) with a deterministic
 `_job_id` `flow:{enrollment}:{step}:{seq}` naming the first enrollment of the batch at
 the step visit the batch starts from; jobs carry no state of their own, so a duplicate
 or a lost job costs nothing but a claim that finds nothing (or a sweep that finds it).
@@ -26,7 +27,13 @@ log = structlog.get_logger()
 
 class Scheduler(Protocol):
     async def schedule(
-        self, flow_id: int, enrollment_ids: Sequence[int], *, job_id: str, at: datetime | None
+        self,
+        workspace_id: int,
+        flow_id: int,
+        enrollment_ids: Sequence[int],
+        *,
+        job_id: str,
+        at: datetime | None,
     ) -> None: ...
 
 
@@ -41,7 +48,13 @@ class ArqScheduler:
         self.pool = pool
 
     async def schedule(
-        self, flow_id: int, enrollment_ids: Sequence[int], *, job_id: str, at: datetime | None
+        self,
+        workspace_id: int,
+        flow_id: int,
+        enrollment_ids: Sequence[int],
+        *,
+        job_id: str,
+        at: datetime | None,
     ) -> None:
         # job ids are global in Redis: scope them by queue, so that two deployments (or
         # test databases) sharing a Redis never dedupe each other's jobs
@@ -50,6 +63,7 @@ class ArqScheduler:
                 ADVANCE_JOB,
                 flow_id,
                 list(enrollment_ids),
+                workspace_id=workspace_id,
                 _job_id=f"{self.pool.default_queue_name}:{job_id}",
                 _defer_until=at,
             )
@@ -70,7 +84,7 @@ def scheduler_for(pool: Any) -> Scheduler:
 
 
 async def dispatch_new(
-    scheduler: Scheduler, flow_id: int, enrollment_ids: Sequence[int], entry: str
+    scheduler: Scheduler, workspace_id: int, flow_id: int, enrollment_ids: Sequence[int], entry: str
 ) -> int:
     """Jobs for freshly enrolled people (seq 0 at the entry step), in batches."""
     ids = sorted(enrollment_ids)
@@ -78,7 +92,8 @@ async def dispatch_new(
     jobs = 0
     for start in range(0, len(ids), size):
         batch = ids[start : start + size]
-        await scheduler.schedule(flow_id, batch, job_id=job_id(batch[0], entry, 0), at=None)
+        first = job_id(batch[0], entry, 0)
+        await scheduler.schedule(workspace_id, flow_id, batch, job_id=first, at=None)
         jobs += 1
     return jobs
 
@@ -93,14 +108,15 @@ async def sweep(scheduler: Scheduler, *, now: datetime | None = None, limit: int
     )
     tick = int(now.timestamp()) // max(1, settings.flow_sweep_seconds)
     size = max(1, settings.flow_batch_size)
-    for flow_id, group in groupby(rows, key=lambda r: r[0]):
+    for (workspace_id, flow_id), group in groupby(rows, key=lambda r: (r[0], r[1])):
         items = list(group)
         for start in range(0, len(items), size):
             batch = items[start : start + size]
-            _, first, step, seq = batch[0]
+            _, _, first, step, seq = batch[0]
             await scheduler.schedule(
+                workspace_id,
                 flow_id,
-                [r[1] for r in batch],
+                [r[2] for r in batch],
                 job_id=f"{job_id(first, step, seq)}:sweep{tick}",
                 at=None,
             )

@@ -187,6 +187,7 @@ class _Job:
         if earlier is SendStatus.SENDING:
             # the attempt that claimed it died mid-send: its fate is unknown, never resend
             await store.finish_send(
+                self.workspace_id,
                 c,
                 SendStatus.UNKNOWN,
                 now=now_utc(),
@@ -198,28 +199,48 @@ class _Job:
             return earlier
         if person.status != Status.SUBSCRIBED:
             await store.finish_send(
-                c, SendStatus.SKIPPED, now=now_utc(), error=f"person is {person.status}"
+                self.workspace_id,
+                c,
+                SendStatus.SKIPPED,
+                now=now_utc(),
+                error=f"person is {person.status}",
             )
             return SendStatus.SKIPPED
         if await suppressed_people(connection(), self.workspace_id, {person.id: person.email}):
             await store.finish_send(
-                c, SendStatus.SKIPPED, now=now_utc(), error="address is on the suppression list"
+                self.workspace_id,
+                c,
+                SendStatus.SKIPPED,
+                now=now_utc(),
+                error="address is on the suppression list",
             )
             return SendStatus.SKIPPED
         reference = f"flow-{self.flow.id}-{c.id}-{c.seq}"
         recipient = Recipient(self.workspace_id, person.id, person.email, person.fields)
-        tracking = await step_tracking(self.flow.id, c, action)  # opt-in opens and clicks
+        # opt-in opens and clicks
+        tracking = await step_tracking(self.workspace_id, self.flow.id, c, action)
         try:
             result = await send_step_email(
-                self.mailer, recipient, action, reference=reference, tracking=tracking,
+                self.mailer,
+                recipient,
+                action,
+                reference=reference,
+                tracking=tracking,
                 identity=identity,
             )
         except BaseException:
             # cancelled or crashed with the message maybe handed over
-            await store.finish_send(c, SendStatus.UNKNOWN, now=now_utc(), error="send interrupted")
+            await store.finish_send(
+                self.workspace_id, c, SendStatus.UNKNOWN, now=now_utc(), error="send interrupted"
+            )
             raise
         await store.finish_send(
-            c, result.status, now=now_utc(), message_id=reference, error=result.error
+            self.workspace_id,
+            c,
+            result.status,
+            now=now_utc(),
+            message_id=reference,
+            error=result.error,
         )
         if result.result is not None:  # bounces (app/bounces): the person and the list
             bounces, delivered = flow_bounces(
@@ -285,8 +306,9 @@ class _Job:
             ids = sorted(m.cursor.id for m in group)
             for start in range(0, len(ids), settings.flow_batch_size):
                 batch = ids[start : start + settings.flow_batch_size]
+                visit = job_id(batch[0], step, seq_after[batch[0]])
                 await self.scheduler.schedule(
-                    self.flow.id, batch, job_id=job_id(batch[0], step, seq_after[batch[0]]), at=due
+                    self.workspace_id, self.flow.id, batch, job_id=visit, at=due
                 )
 
 
@@ -294,32 +316,45 @@ def _fail(cursor: Cursor, now: datetime, error: str) -> Move:
     return Move(cursor, cursor.step, EnrollmentState.FAILED, now, release=True, error=error)
 
 
+async def workspace_of_flow(flow_id: int) -> int | None:
+    """The workspace of a flow known by id alone: only for `advance_flow_batch` jobs
+    queued before jobs carried their workspace (a multi-shard read on Citus)."""
+    flow = await Flow.filter(id=flow_id).only("id", "workspace_id").first()
+    return flow.workspace_id if flow is not None else None
+
+
 async def advance_batch(
-    flow_id: int, enrollment_ids: Sequence[int], scheduler: Scheduler, mailer: Mailer
+    flow_id: int,
+    enrollment_ids: Sequence[int],
+    scheduler: Scheduler,
+    mailer: Mailer,
+    *,
+    workspace_id: int,
 ) -> Outcome:
     """The body of the `advance_flow_batch` job. Safe to run any number of times.
     `mailer` sends the SEND_EMAIL steps (the worker process's, from arq's ctx)."""
-    flow = await Flow.get_or_none(id=flow_id)
+    flow = await Flow.get_or_none(workspace_id=workspace_id, id=flow_id)
     if flow is None or flow.status != FlowStatus.ACTIVE or not enrollment_ids:
         return Outcome()  # a paused flow keeps its enrollments; the sweep resumes them
     job = _Job(flow, from_json(flow.definition), scheduler, mailer)
     token = uuid.uuid4().hex
     lease = timedelta(seconds=settings.flow_lease_seconds)
     cursors = await store.claim(
-        flow.id, list(enrollment_ids), token=token, now=now_utc(), lease=lease
+        workspace_id, flow.id, list(enrollment_ids), token=token, now=now_utc(), lease=lease
     )
     job.outcome.claimed = len(cursors)
     try:
         left = await job.advance(cursors)
         if left:  # out of rounds: hand the rest to a fresh job
-            await store.release([c.id for c in left], token)
+            await store.release(workspace_id, [c.id for c in left], token)
             first = min(left, key=lambda c: c.id)
             await scheduler.schedule(
+                workspace_id,
                 flow.id,
                 sorted(c.id for c in left),
                 job_id=job_id(first.id, first.step, first.seq),
                 at=None,
             )
     finally:
-        await store.release([c.id for c in cursors], token)
+        await store.release(workspace_id, [c.id for c in cursors], token)
     return job.outcome

@@ -34,11 +34,13 @@ class SendResult:
     result: Result | None = None  # the transport's own, when it was called (bounces)
 
 
-async def step_tracking(flow_id: int, cursor: Cursor, action: SendEmail) -> Tracking | None:
+async def step_tracking(
+    workspace_id: int, flow_id: int, cursor: Cursor, action: SendEmail
+) -> Tracking | None:
     """What a SEND_EMAIL step opted in to, for this visit's send row; None: nothing."""
     if not (action.track_opens or action.track_clicks):
         return None
-    send = await send_id(cursor)
+    send = await send_id(workspace_id, cursor)
     if send is None:
         return None
     return Tracking(Source.FLOW, flow_id, send, action.track_opens, action.track_clicks)

@@ -28,7 +28,7 @@ from app.people.models import Person
 from app.segments.models import Segment
 from app.segments.service import Evaluation, add_references, evaluation_of, remove_references
 from app.settings import settings
-from app.sql import now_utc
+from app.sql import now_utc, save_in_workspace
 
 MAX_NAME = 200
 REFERENCE_KIND = "flow"
@@ -95,7 +95,7 @@ async def validate_flow(
 
 
 async def _save_references(conn: Any, flow: Flow, definition: FlowDefinition) -> None:
-    await remove_references(conn, REFERENCE_KIND, flow.id)
+    await remove_references(conn, flow.workspace_id, REFERENCE_KIND, flow.id)
     await add_references(
         conn, flow.workspace_id, definition.segment_ids(), REFERENCE_KIND, flow.id, flow.name
     )
@@ -152,7 +152,9 @@ async def update_flow(
         flow.trigger_segment_kind = _trigger_kind(parsed)
         flow.allow_reentry = parsed.allow_reentry
     async with in_transaction("default") as conn:
-        await flow.save(using_db=conn)
+        await save_in_workspace(
+            flow, "name", "definition", "trigger_event", "allow_reentry", using_db=conn
+        )
         if parsed is not None or checked_name is not None:
             await _save_references(conn, flow, parsed or from_json(flow.definition))
     return flow
@@ -175,7 +177,7 @@ async def set_status(workspace_id: int, flow_id: int, status: FlowStatus) -> Flo
     flow.status = status
     if status is FlowStatus.ACTIVE:
         flow.activated_at = now_utc()
-    await flow.save()
+    await save_in_workspace(flow, "status", "activated_at")
     return flow
 
 
@@ -227,7 +229,7 @@ async def _enroll_chunk(flow: Flow, ids: Sequence[int], source: str, scheduler: 
             now=now_utc(),
         )
     if new:
-        await dispatch_new(scheduler, flow.id, new, entry)
+        await dispatch_new(scheduler, flow.workspace_id, flow.id, new, entry)
     return len(new)
 
 

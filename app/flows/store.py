@@ -207,7 +207,13 @@ async def enroll_on_changes(
 
 
 async def claim(
-    flow_id: int, ids: Sequence[int], *, token: str, now: datetime, lease: timedelta
+    workspace_id: int,
+    flow_id: int,
+    ids: Sequence[int],
+    *,
+    token: str,
+    now: datetime,
+    lease: timedelta,
 ) -> list[Cursor]:
     """Lease the due, unleased enrollments among `ids` to this worker (one statement)."""
     conn = connection()
@@ -215,8 +221,8 @@ async def claim(
     ts = _ts(params, now)
     sql = (
         f"UPDATE flow_enrollments SET lease_until = {_ts(params, now + lease)},"
-        f" lease_token = {params.add(token)}"
-        f" WHERE id {bind_list(params, ids, 'bigint')} AND flow_id = {params.add(flow_id)}"
+        f" lease_token = {params.add(token)} WHERE workspace_id = {params.add(workspace_id)}"
+        f" AND id {bind_list(params, ids, 'bigint')} AND flow_id = {params.add(flow_id)}"
         f" AND state = 'ACTIVE' AND due_at <= {ts} AND (lease_until IS NULL OR lease_until <= {ts})"
         " RETURNING id, person_id, step, seq"
     )
@@ -225,14 +231,15 @@ async def claim(
     return sorted(cursors, key=lambda c: c.id)
 
 
-async def release(ids: Sequence[int], token: str) -> None:
+async def release(workspace_id: int, ids: Sequence[int], token: str) -> None:
     if not ids:
         return
     conn = connection()
     params = SqlParams(dialect_of(conn))
     await conn.execute_query(
         "UPDATE flow_enrollments SET lease_until = NULL, lease_token = NULL"
-        f" WHERE id {bind_list(params, ids, 'bigint')} AND lease_token = {params.add(token)}",
+        f" WHERE workspace_id = {params.add(workspace_id)}"
+        f" AND id {bind_list(params, ids, 'bigint')} AND lease_token = {params.add(token)}",
         params.values,
     )
 
@@ -278,8 +285,8 @@ async def apply_moves(
         f" finished_at = CASE WHEN t.m_state = 'ACTIVE' THEN NULL ELSE {ts} END,"
         " lease_until = CASE WHEN t.m_release = 1 THEN NULL ELSE lease_until END,"
         " lease_token = CASE WHEN t.m_release = 1 THEN NULL ELSE lease_token END"
-        f" FROM {source}"
-        " WHERE flow_enrollments.id = t.m_id AND flow_enrollments.step = t.m_step"
+        f" FROM {source} WHERE flow_enrollments.workspace_id = {params.add(workspace_id)}"
+        " AND flow_enrollments.id = t.m_id AND flow_enrollments.step = t.m_step"
         " AND flow_enrollments.seq = t.m_seq AND flow_enrollments.state = 'ACTIVE'"
         " RETURNING flow_enrollments.id"
     )
@@ -341,7 +348,7 @@ async def claim_send(
         f" ({params.add(workspace_id)}, {params.add(flow_id)}, {params.add(cursor.id)},"
         f" {params.add(cursor.person_id)}, {params.add(cursor.step)}, {params.add(cursor.seq)},"
         f" 'SENDING', {params.add(recipient)}, {_ts(params, now)})"
-        " ON CONFLICT (enrollment_id, seq) DO NOTHING RETURNING id",
+        " ON CONFLICT (workspace_id, enrollment_id, seq) DO NOTHING RETURNING id",
         params.values,
     )
     if row is not None:
@@ -349,20 +356,21 @@ async def claim_send(
     params = SqlParams(dialect_of(conn))
     existing = await fetch_one(
         conn,
-        "SELECT status FROM flow_sends WHERE enrollment_id ="
-        f" {params.add(cursor.id)} AND seq = {params.add(cursor.seq)}",
+        f"SELECT status FROM flow_sends WHERE workspace_id = {params.add(workspace_id)}"
+        f" AND enrollment_id = {params.add(cursor.id)} AND seq = {params.add(cursor.seq)}",
         params.values,
     )
     return SendStatus(existing["status"]) if existing else SendStatus.UNKNOWN
 
 
-async def send_id(cursor: Cursor) -> int | None:
+async def send_id(workspace_id: int, cursor: Cursor) -> int | None:
     """The id of this step visit's send row (tracked emails carry it as `delivery_id`)."""
     conn = connection()
     params = SqlParams(dialect_of(conn))
     row = await fetch_one(
         conn,
-        f"SELECT id FROM flow_sends WHERE enrollment_id = {params.add(cursor.id)}"
+        f"SELECT id FROM flow_sends WHERE workspace_id = {params.add(workspace_id)}"
+        f" AND enrollment_id = {params.add(cursor.id)}"
         f" AND seq = {params.add(cursor.seq)}",
         params.values,
     )
@@ -370,6 +378,7 @@ async def send_id(cursor: Cursor) -> int | None:
 
 
 async def finish_send(
+    workspace_id: int,
     cursor: Cursor,
     status: SendStatus,
     *,
@@ -385,30 +394,38 @@ async def finish_send(
         f"UPDATE flow_sends SET status = {params.add(status.value)},"
         f" message_id = {params.add(message_id)}, error = {params.add(error)},"
         f" finished_at = {_ts(params, now)}"
-        f" WHERE enrollment_id = {params.add(cursor.id)} AND seq = {params.add(cursor.seq)}{guard}"
+        f" WHERE workspace_id = {params.add(workspace_id)} AND enrollment_id = {params.add(cursor.id)}"
+        f" AND seq = {params.add(cursor.seq)}{guard}"
     )
     await conn.execute_query(sql, params.values)
 
 
 async def due_enrollments(
     *, now: datetime, grace: timedelta, limit: int
-) -> list[tuple[int, int, str, int]]:
-    """(flow_id, id, step, seq) of due, unleased enrollments of ACTIVE flows, for the sweep.
-    Enrollments that already ran a step were scheduled by a worker: give that job `grace`
-    before sweeping them; new enrollments (seq 0, e.g. from triggers) go at once."""
+) -> list[tuple[int, int, int, str, int]]:
+    """(workspace_id, flow_id, id, step, seq) of due, unleased enrollments of ACTIVE flows,
+    for the sweep. Enrollments that already ran a step were scheduled by a worker: give
+    that job `grace` before sweeping them; new enrollments (seq 0, e.g. from triggers) go
+    at once. The one statement that looks at every workspace: on Citus it fans out to
+    every shard, joined on workspace_id so that each shard answers alone
+    (docs/scaling.md, "Sweeps")."""
     conn = connection()
     params = SqlParams(dialect_of(conn))
     ts = _ts(params, now)
     sql = (
-        "SELECT e.flow_id, e.id, e.step, e.seq FROM flow_enrollments e"
-        " JOIN flows f ON f.id = e.flow_id AND f.status = 'ACTIVE'"
+        "SELECT e.workspace_id, e.flow_id, e.id, e.step, e.seq FROM flow_enrollments e"
+        " JOIN flows f ON f.workspace_id = e.workspace_id AND f.id = e.flow_id"
+        " AND f.status = 'ACTIVE'"
         f" WHERE e.state = 'ACTIVE' AND e.due_at <= {ts}"
         f" AND (e.seq = 0 OR e.due_at <= {_ts(params, now - grace)})"
         f" AND (e.lease_until IS NULL OR e.lease_until <= {ts})"
         f" ORDER BY e.flow_id, e.id LIMIT {params.add(limit)}"
     )
     rows = await fetch_all(conn, sql, params.values)
-    return [(int(r["flow_id"]), int(r["id"]), r["step"], int(r["seq"])) for r in rows]
+    return [
+        (int(r["workspace_id"]), int(r["flow_id"]), int(r["id"]), r["step"], int(r["seq"]))
+        for r in rows
+    ]
 
 
 async def oldest_due_at() -> datetime | None:
@@ -416,7 +433,8 @@ async def oldest_due_at() -> datetime | None:
     conn = connection()
     sql = (
         "SELECT min(e.due_at) AS due FROM flow_enrollments e"
-        " JOIN flows f ON f.id = e.flow_id AND f.status = 'ACTIVE' WHERE e.state = 'ACTIVE'"
+        " JOIN flows f ON f.workspace_id = e.workspace_id AND f.id = e.flow_id"
+        " AND f.status = 'ACTIVE' WHERE e.state = 'ACTIVE'"
     )
     row = await fetch_one(conn, sql, [])
     return parse_db_datetime(row["due"]) if row else None

@@ -91,7 +91,9 @@ async def remove_cap(workspace_id: int) -> bool:
     return bool(changed)
 
 
-async def capped_people(cap: FrequencyCap | None, person_ids: Sequence[int]) -> set[int]:
+async def capped_people(
+    workspace_id: int, cap: FrequencyCap | None, person_ids: Sequence[int]
+) -> set[int]:
     """Of these people, those who already had `max_messages` in the window: one statement."""
     if cap is None or not person_ids:
         return set()
@@ -100,8 +102,8 @@ async def capped_people(cap: FrequencyCap | None, person_ids: Sequence[int]) -> 
     since = now_utc() - timedelta(seconds=cap.window_seconds)
     rows = await fetch_all(
         conn,
-        "SELECT person_id FROM deliveries"
-        f" WHERE person_id {bind_list(params, person_ids, 'bigint')}"
+        f"SELECT person_id FROM deliveries WHERE workspace_id = {params.add(workspace_id)}"
+        f" AND person_id {bind_list(params, person_ids, 'bigint')}"
         f" AND status IN ('sent', 'unknown') AND updated_at >= {params.add(since)}"
         f" GROUP BY person_id HAVING count(*) >= {params.add(cap.max_messages)}",
         params.values,

@@ -15,11 +15,12 @@ from arq.constants import result_key_prefix
 from tortoise.transactions import in_transaction
 
 from app.broadcasts import jobs
+from app.broadcasts.delivery import enqueue_batch
 from app.broadcasts.errors import QueueUnavailable, invalid_state, not_found
 from app.broadcasts.models import Broadcast, BroadcastStatus
 from app.broadcasts.service import get_broadcast
 from app.frequency.caps import CAPPED
-from app.sql import SqlParams, dialect_of, fetch_all, now_utc
+from app.sql import SqlParams, dialect_of, fetch_all, now_utc, refresh_in_workspace
 
 
 async def resend_capped(workspace_id: int, broadcast_id: int, queue: Any) -> tuple[Broadcast, int]:
@@ -36,14 +37,17 @@ async def resend_capped(workspace_id: int, broadcast_id: int, queue: Any) -> tup
         rows = await fetch_all(
             conn,
             f"UPDATE deliveries SET status = 'pending', held = NULL, error = NULL,"
-            f" updated_at = {params.add(now_utc())} WHERE broadcast_id = {params.add(broadcast.id)}"
+            f" updated_at = {params.add(now_utc())} WHERE workspace_id = {params.add(workspace_id)}"
+            f" AND broadcast_id = {params.add(broadcast.id)}"
             f" AND held = {params.add(CAPPED)} AND status = 'skipped' RETURNING batch",
             params.values,
         )
         if not rows:
             return broadcast, 0
         changed = await (
-            Broadcast.filter(id=broadcast.id, status=BroadcastStatus.SENT)
+            Broadcast.filter(
+                workspace_id=workspace_id, id=broadcast.id, status=BroadcastStatus.SENT
+            )
             .using_db(conn)
             .update(status=BroadcastStatus.SENDING, finished_at=None, updated_at=now_utc())
         )
@@ -53,6 +57,6 @@ async def resend_capped(workspace_id: int, broadcast_id: int, queue: Any) -> tup
     for batch in sorted({int(r["batch"]) for r in rows}):
         job_id = jobs.batch_job_id(broadcast.id, token, batch)
         await queue.delete(result_key_prefix + job_id)  # the finished run would dedupe it
-        await queue.enqueue_job(jobs.BATCH_JOB, broadcast.id, token, batch, _job_id=job_id)
-    await broadcast.refresh_from_db()
+        await enqueue_batch(queue, workspace_id, broadcast.id, token, batch)
+    await refresh_in_workspace(broadcast)
     return broadcast, len(rows)

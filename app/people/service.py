@@ -195,7 +195,8 @@ async def _write_people(
             f"{column} = {mark(i + 1)}{cast if column in ('tags', 'fields') else ''}"
             for i, column in enumerate(PEOPLE_COLUMNS)
         )
-        sql = f"UPDATE people SET {sets} WHERE id = {mark(len(PEOPLE_COLUMNS) + 1)}"
+        where = len(PEOPLE_COLUMNS) + 1
+        sql = f"UPDATE people SET {sets} WHERE workspace_id = {mark(where)} AND id = {mark(where + 1)}"
         values = []
         for email, person_id in existing.items():
             s = states[email]
@@ -209,6 +210,7 @@ async def _write_people(
                     s["city"],
                     s["timezone"],
                     now,
+                    workspace_id,
                     person_id,
                 ]
             )
@@ -472,7 +474,12 @@ async def _update_people(
                 fields=[*change.fields, *change.remove_fields],
             )
             await mark_people(conn, workspace_id, list(found), detail)
-            fresh = {p.id: p for p in await Person.filter(id__in=list(found)).using_db(conn)}
+            fresh = {
+                p.id: p
+                for p in await Person.filter(
+                    workspace_id=workspace_id, id__in=list(found)
+                ).using_db(conn)
+            }
             result.people = [fresh.get(pid) for pid in person_ids]
     return result
 

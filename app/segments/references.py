@@ -98,7 +98,8 @@ async def check_references(
     if segment_id is not None:
         cycle = await _find_cycle(workspace_id, segment_id, root)
         if cycle:
-            names = {s.id: s for s in await Segment.filter(id__in=cycle)}
+            cyclic = Segment.filter(workspace_id=workspace_id, id__in=cycle)
+            names = {s.id: s for s in await cyclic}
             chain = " → ".join(label(names[i]) for i in cycle)
             path = next(p for p, c in direct if c.segment_id == cycle[1])
             raise UserInputError.single(path, f"This would make a cycle: {chain}.", ErrorCode.CYCLE)
@@ -157,7 +158,7 @@ async def _check_size(
     for referrer in sorted(above & set(everything)):
         grown = expanded_size(everything[referrer], everything)
         if grown > MAX_EXPANDED_CONDITIONS:
-            name = await Segment.get(id=referrer)
+            name = await Segment.get(workspace_id=workspace_id, id=referrer)
             raise UserInputError.single(
                 _largest_reference(root, definitions),
                 f"Segment {label(name)} refers to this one and would have {grown} conditions"

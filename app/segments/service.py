@@ -25,7 +25,7 @@ from app.segments.ast import Group, from_json, to_json
 from app.segments.models import Segment, SegmentReference
 from app.segments.parse import parse_definition
 from app.segments.references import check_references, label, load_definitions, segment_paths
-from app.sql import now_utc
+from app.sql import now_utc, save_in_workspace
 
 MAX_NAME = 200
 MAX_DESCRIPTION = 10_000
@@ -72,13 +72,10 @@ async def _validated_input(
 
 
 async def _save_references(conn: Any, segment: Segment, root: Group) -> None:
-    await (
-        SegmentReference.filter(referrer_kind="segment", referrer_id=segment.id)
-        .using_db(conn)
-        .delete()
-    )
+    workspace_id = segment.workspace_id
+    await remove_references(conn, workspace_id, "segment", segment.id)
     ids = sorted({c.segment_id for _, c in segment_paths(root)})
-    await add_references(conn, segment.workspace_id, ids, "segment", segment.id, segment.name)
+    await add_references(conn, workspace_id, ids, "segment", segment.id, segment.name)
 
 
 async def add_references(
@@ -99,9 +96,14 @@ async def add_references(
         await SegmentReference.bulk_create(rows, using_db=conn)
 
 
-async def remove_references(conn: Any, kind: str, referrer_id: int) -> None:
+async def remove_references(conn: Any, workspace_id: int, kind: str, referrer_id: int) -> None:
+    """Forget what a segment, broadcast or flow used (it is saved anew, or deleted)."""
     await (
-        SegmentReference.filter(referrer_kind=kind, referrer_id=referrer_id).using_db(conn).delete()
+        SegmentReference.filter(
+            workspace_id=workspace_id, referrer_kind=kind, referrer_id=referrer_id
+        )
+        .using_db(conn)
+        .delete()
     )
 
 
@@ -143,13 +145,15 @@ async def update_segment(
     async with in_transaction("default") as conn:
         if root is not None:
             segment.definition = to_json(root)
-        await segment.save(using_db=conn)
+        await save_in_workspace(segment, "name", "description", "definition", using_db=conn)
         if root is not None:  # the change detector diffs it once (app/changes)
             await mark_definition(conn, workspace_id, segment.id)
         if root is not None or checked_name is not None:
             await _save_references(conn, segment, root or from_json(segment.definition))
         await (
-            SegmentReference.filter(referrer_kind="segment", referrer_id=segment.id)
+            SegmentReference.filter(
+                workspace_id=workspace_id, referrer_kind="segment", referrer_id=segment.id
+            )
             .using_db(conn)
             .update(referrer_name=segment.name)
         )
@@ -160,9 +164,9 @@ async def delete_segment(workspace_id: int, segment_id: int) -> None:
     segment = await get_segment(workspace_id, segment_id)
     if segment is None:
         raise UserInputError.single(("id",), "No such segment.", ErrorCode.NOT_FOUND)
-    users = await SegmentReference.filter(segment_id=segment.id).order_by(
-        "referrer_kind", "referrer_id"
-    )
+    users = await SegmentReference.filter(
+        workspace_id=workspace_id, segment_id=segment.id
+    ).order_by("referrer_kind", "referrer_id")
     if users:
         names = ", ".join(
             f"{u.referrer_kind} '{u.referrer_name}' ({encode_id(u.referrer_kind.capitalize(), u.referrer_id)})"
@@ -174,8 +178,8 @@ async def delete_segment(workspace_id: int, segment_id: int) -> None:
             ErrorCode.IN_USE,
         )
     async with in_transaction("default") as conn:
-        await remove_references(conn, "segment", segment.id)
-        await segment.delete(using_db=conn)
+        await remove_references(conn, workspace_id, "segment", segment.id)
+        await Segment.filter(workspace_id=workspace_id, id=segment.id).using_db(conn).delete()
 
 
 async def get_segment(workspace_id: int, segment_id: int) -> Segment | None:

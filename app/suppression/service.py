@@ -128,7 +128,9 @@ async def change_status(
             await mark_people(
                 conn, workspace_id, allowed, change_detail(attributes=["STATUS"]), now
             )
-            fresh = {p.id: p for p in await Person.filter(id__in=sorted(allowed)).using_db(conn)}
+            fresh = {p.id: p for p in await Person.filter(
+                workspace_id=workspace_id, id__in=sorted(allowed)
+            ).using_db(conn)}  # fmt: skip
             await gate.record({p.email: p for p in fresh.values()})
             result.people = [fresh.get(pid) for pid in person_ids]
     return result
@@ -267,7 +269,7 @@ async def _follow_list(
         if person is None or person.status != Status.SUBSCRIBED:
             continue
         await (
-            Person.filter(id=person.id)
+            Person.filter(workspace_id=workspace_id, id=person.id)
             .using_db(conn)
             .update(status=STATUS_OF[entry.reason], updated_at=now)
         )

@@ -39,7 +39,8 @@ async def run_workers(pool: Any, ctx: dict[str, Any]) -> Any:
 
 
 async def counts(broadcast_id: int) -> dict[str, int]:
-    return (await service.delivery_counts([broadcast_id]))[0]
+    workspace_id = (await reload(broadcast_id)).workspace_id
+    return (await service.delivery_counts(workspace_id, [broadcast_id]))[0]
 
 
 async def reload(broadcast_id: int) -> Broadcast:

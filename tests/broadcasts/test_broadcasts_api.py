@@ -193,7 +193,10 @@ async def test_scheduled_in_the_future_waits(bgql, workspace, make_person, arq_r
     # when the deferred job comes due, it finds the broadcast cancelled and does nothing
     sender = sender_for({**worker_ctx, "redis": arq_redis})
     assert (
-        await delivery.start_broadcast(sender, row.id, row.send_token) == "nothing to do: CANCELLED"
+        await delivery.start_broadcast(
+            sender, row.id, row.send_token, workspace_id=row.workspace_id
+        )
+        == "nothing to do: CANCELLED"
     )
     await arq_redis.zrem(arq_redis.sieve_queue_name, job_id)
 

@@ -85,7 +85,8 @@ async def test_people_unsubscribed_after_the_start_are_skipped(
     await service.send_broadcast(workspace.id, broadcast.id, None, arq_redis)
     sender = sender_for({**worker_ctx, "redis": arq_redis})
     row = await reload(broadcast.id)
-    await delivery.start_broadcast(sender, row.id, row.send_token)  # audience resolved now
+    # the audience is resolved now
+    await delivery.start_broadcast(sender, row.id, row.send_token, workspace_id=workspace.id)
     await set_status(workspace.id, [leave.id], Status.UNSUBSCRIBED)
     await run_workers(arq_redis, worker_ctx)
     assert list(mailbox.recipients) == [keep.email]
@@ -104,9 +105,9 @@ async def test_cancel_stops_the_remaining_batches(
     await service.send_broadcast(workspace.id, broadcast.id, None, arq_redis)
     sender = sender_for({**worker_ctx, "redis": arq_redis})
     row = await reload(broadcast.id)
-    await delivery.start_broadcast(sender, row.id, row.send_token)
+    await delivery.start_broadcast(sender, row.id, row.send_token, workspace_id=workspace.id)
     # when the first batch has been sent, the broadcast is cancelled
-    first = await delivery.send_batch(sender, row.id, row.send_token, 0)
+    first = await delivery.send_batch(sender, row.id, row.send_token, 0, workspace_id=workspace.id)
     assert first.done and mailbox.count() == 20
     await service.cancel_broadcast(workspace.id, row.id)
     await run_workers(arq_redis, worker_ctx)
@@ -128,9 +129,9 @@ async def test_in_flight_deliveries_of_a_dead_run_become_unknown_and_are_not_res
     await service.send_broadcast(workspace.id, broadcast.id, None, arq_redis)
     sender = sender_for({**worker_ctx, "redis": arq_redis})
     row = await reload(broadcast.id)
-    await delivery.start_broadcast(sender, row.id, row.send_token)
+    await delivery.start_broadcast(sender, row.id, row.send_token, workspace_id=workspace.id)
     # a run claimed 3 rows and died before recording anything
-    assert len(await delivery.claim(row.id, 0, 3)) == 3
+    assert len(await delivery.claim(workspace.id, row.id, 0, 3)) == 3
     report = await recovery.recover(sender)
     assert report["batches"] == 1
     await run_workers(arq_redis, worker_ctx)

@@ -42,7 +42,10 @@ async def test_a_broadcast_leaves_out_listed_addresses_and_skips_those_listed_mi
 
     # when: the audience is made, then ben is listed before his message goes out
     sender = sender_for({**worker_ctx, "redis": arq_redis})
-    assert await delivery.start_broadcast(sender, broadcast.id, sending.send_token) == "started"
+    started = await delivery.start_broadcast(
+        sender, broadcast.id, sending.send_token, workspace_id=workspace.id
+    )
+    assert started == "started"
     await list_behind_the_back(workspace.id, "ben@x.test")
     await run_workers(arq_redis, worker_ctx)
 

@@ -173,9 +173,10 @@ async def test_the_same_job_twice_sends_once_and_advances_once(
     ctx = {"redis": arq_redis, **flow_ctx}
     # twice at the same time, then once more
     first, second = await asyncio.gather(
-        advance_flow_batch(ctx, flow.id, ids), advance_flow_batch(ctx, flow.id, ids)
+        advance_flow_batch(ctx, flow.id, ids, workspace.id),
+        advance_flow_batch(ctx, flow.id, ids, workspace.id),
     )
-    third = await advance_flow_batch(ctx, flow.id, ids)
+    third = await advance_flow_batch(ctx, flow.id, ids, workspace.id)
     assert first["moves"] + second["moves"] + third["moves"] == 6  # welcome and wait, once each
     assert third["claimed"] == 0
     assert len(sent_files(outbox)) == 3
@@ -200,6 +201,28 @@ async def test_the_same_job_twice_sends_once_and_advances_once(
     assert f"arq:job:{queue}:flow:{min(ids)}:vip?:2" in keys
 
 
+async def test_a_job_queued_without_its_workspace_still_advances(
+    db, arq_redis, workspace, make_person, outbox, flow_ctx
+):
+    """Jobs queued before they carried `workspace_id` (docs/scaling.md) still run: the
+    worker looks the workspace up by the flow's id, then filters by it as usual."""
+    vip = await make_segment(workspace.id, "VIP", "vip")
+    flow = await active_flow(workspace.id, split_flow(vip.id, wait=3600))
+    people = [await make_person(tags=["vip"]) for _ in range(2)]
+    await service.enroll_people(
+        workspace.id, flow.id, [p.id for p in people], dispatch.NoScheduler()
+    )
+    ids = list(await Enrollment.filter(flow_id=flow.id).values_list("id", flat=True))
+    ctx = {"redis": arq_redis, **flow_ctx}
+    # the old job shape: (flow_id, enrollment_ids) and nothing else
+    outcome = await advance_flow_batch(ctx, flow.id, ids)
+    assert (outcome["claimed"], outcome["moves"], outcome["sends"]) == (2, 4, {"SENT": 2})
+    assert len(sent_files(outbox)) == 2
+    for e in await Enrollment.filter(flow_id=flow.id):
+        assert (e.step, e.seq, e.state) == ("vip?", 2, EnrollmentState.ACTIVE)
+    assert (await advance_flow_batch(ctx, 999_999, ids))["claimed"] == 0  # a deleted flow
+
+
 async def test_a_send_left_unfinished_by_a_dead_worker_is_marked_unknown_not_resent(
     db, arq_redis, workspace, make_person, outbox, flow_ctx
 ):
@@ -217,7 +240,9 @@ async def test_a_send_left_unfinished_by_a_dead_worker_is_marked_unknown_not_res
         now=now_utc(),
     )
     ids = list(await Enrollment.filter(flow_id=flow.id).values_list("id", flat=True))
-    outcome = await engine.advance_batch(flow.id, ids, dispatch.NoScheduler(), mailer_for(flow_ctx))
+    outcome = await engine.advance_batch(
+        flow.id, ids, dispatch.NoScheduler(), mailer_for(flow_ctx), workspace_id=workspace.id
+    )
     assert dict(outcome.sends) == {"UNKNOWN": 1, "SENT": 1}
     sends = {s.person_id: s.status for s in await Send.filter(flow_id=flow.id)}
     assert sends == {ada.id: SendStatus.UNKNOWN, bob.id: SendStatus.SENT}

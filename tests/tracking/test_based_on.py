@@ -107,7 +107,10 @@ async def test_a_cancelled_broadcast_is_resumed_for_the_people_it_never_attempte
     await tgql.ok(SEND, {"id": first})
     row = await Broadcast.get(id=pk)
     await delivery.start_broadcast(
-        sender_for({"redis": arq_redis, **worker_ctx}), pk, row.send_token
+        sender_for({"redis": arq_redis, **worker_ctx}),
+        pk,
+        row.send_token,
+        workspace_id=workspace.id,
     )
     rows = await Delivery.filter(broadcast_id=pk).order_by("person_id")
     await Delivery.filter(id__in=[rows[0].id, rows[1].id]).update(status="sent")

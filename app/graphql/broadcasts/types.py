@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -40,7 +41,7 @@ def _counts(info: Info) -> DataLoader[int, dict[str, int]]:
     """Deliveries per status, for every broadcast of the request in one statement."""
     loader = info.context.extra.get("broadcast_counts")
     if loader is None:
-        loader = DataLoader(_load_counts, cache=False)
+        loader = DataLoader(_counts_of(info.context.workspace), cache=False)
         info.context.extra["broadcast_counts"] = loader
     return loader
 
@@ -48,13 +49,18 @@ def _counts(info: Info) -> DataLoader[int, dict[str, int]]:
 def counts_snapshot(info: Info) -> DataLoader[int, dict[str, int]]:
     """A fresh loader that keeps what it reads, for one subscription message: the check
     for a change and the fields sent share one read of the counts."""
-    loader: DataLoader[int, dict[str, int]] = DataLoader(_load_counts)
+    loader: DataLoader[int, dict[str, int]] = DataLoader(_counts_of(info.context.workspace))
     info.context.extra["broadcast_counts"] = loader
     return loader
 
 
-async def _load_counts(ids: list[int]) -> list[dict[str, int]]:
-    return await service.delivery_counts(list(ids))
+def _counts_of(
+    workspace_id: int,
+) -> Callable[[list[int]], Awaitable[list[dict[str, int]]]]:
+    async def load(ids: list[int]) -> list[dict[str, int]]:
+        return await service.delivery_counts(workspace_id, list(ids))
+
+    return load
 
 
 @strawberry.type(description="Who would receive a broadcast right now.")
