@@ -32,7 +32,7 @@ from app.email.transports import Outcome, Result
 from app.ids import encode_id
 from app.people.hooks import RecordedEvent, events_recorded
 from app.people.models import Status
-from app.sql import SqlParams, bind_list, connection, dialect_of, fetch_all, now_utc
+from app.sql import Dialect, SqlParams, bind_list, connection, dialect_of, fetch_all, now_utc
 from app.suppression import store
 from app.suppression.hashing import hasher_for
 from app.suppression.models import Entry, Reason
@@ -179,10 +179,13 @@ async def _count_soft(
         f"({params.add(pid)}, {ws}, 1, {params.add(b.reply[:MAX_REPLY])}, {ts})"
         for pid, b in by_person.items()
     )
+    # PostgreSQL names the key that leads with workspace_id (Citus, docs/scaling.md);
+    # SQLite cannot match a key holding its rowid (person_id) and takes the primary key
+    target = "workspace_id, person_id" if params.dialect is Dialect.POSTGRES else "person_id"
     counted = await fetch_all(
         conn,
         "INSERT INTO soft_bounces (person_id, workspace_id, count, last_reply, updated_at)"
-        f" VALUES {rows} ON CONFLICT (workspace_id, person_id)"
+        f" VALUES {rows} ON CONFLICT ({target})"
         " DO UPDATE SET count = soft_bounces.count + 1,"
         " last_reply = excluded.last_reply, updated_at = excluded.updated_at"
         " RETURNING person_id, count",

@@ -12,13 +12,15 @@ CREATE TABLE deliveries_0022 (
     updated_at TEXT NOT NULL,
     bounce TEXT CHECK (bounce IN ('hard', 'soft')),
     held TEXT CHECK (held IN ('capped')),
+    reported TEXT CHECK (reported IN ('delivered', 'soft_bounce', 'bounced', 'complained')),
+    reported_at TEXT,
     workspace_id INTEGER NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
     CONSTRAINT deliveries_once UNIQUE (broadcast_id, person_id)
 );
 INSERT INTO deliveries_0022 (id, broadcast_id, person_id, batch, status, error, updated_at,
-                             bounce, held, workspace_id)
+                             bounce, held, reported, reported_at, workspace_id)
 SELECT d.id, d.broadcast_id, d.person_id, d.batch, d.status, d.error, d.updated_at,
-       d.bounce, d.held, b.workspace_id
+       d.bounce, d.held, d.reported, d.reported_at, b.workspace_id
 FROM deliveries d JOIN broadcasts b ON b.id = d.broadcast_id;
 DROP TABLE deliveries;
 ALTER TABLE deliveries_0022 RENAME TO deliveries;

@@ -150,8 +150,9 @@ async def sent_to(workspace: Workspace, person: Person) -> Sent:
         status=BroadcastStatus.SENT, started_at=now - timedelta(minutes=5), audience=1, batches=1,
     )  # fmt: skip
     delivery = await Delivery.create(
-        broadcast=broadcast, person_id=person.id, batch=0, status=DeliveryStatus.SENT
-    )
+        workspace_id=workspace.id, broadcast=broadcast, person_id=person.id, batch=0,
+        status=DeliveryStatus.SENT,
+    )  # fmt: skip
     return Sent(broadcast, delivery, person)
 
 
