@@ -29,6 +29,8 @@ _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 TRUE = frozenset({"true", "yes", "y", "1"})
 FALSE = frozenset({"false", "no", "n", "0"})
 STATUSES = frozenset(s.value for s in Status)
+_STATUS = {s.value: s for s in Status}
+LOCATION_KEYS = ("country", "region", "city", "timezone")
 
 
 @dataclass(frozen=True)
@@ -102,31 +104,13 @@ def _item(
     return item
 
 
-def _text_ok(text: str, limit: int) -> bool:
-    return len(text) <= limit and storable(text)
-
-
-def _plain(item: dict[str, Any]) -> PersonChange | None:
-    """The change, when every value is plainly acceptable; None: ask validate_person."""
-    email = item.get("email")
-    if email is None or not plainly_valid(email) or len(email) > MAX_EMAIL:
-        return None
-    status = item.get("status")
-    if status is not None and status not in STATUSES:
-        return None
-    tags = item.get("tags", ())
-    if not all(_text_ok(t, MAX_TAG) for t in tags):
-        return None
-    fields = item.get("fields", {})
-    for value in fields.values():
-        if isinstance(value, str) and not _text_ok(value, MAX_STRING):
-            return None
+def _plain_location(item: dict[str, Any]) -> dict[str, str | None] | None:
     location: dict[str, str | None] = {}
-    for key in ("country", "region", "city", "timezone"):
+    for key in LOCATION_KEYS:
         value = item.get(key)
         if value is None:
             continue
-        if not _text_ok(value, MAX_PLACE):
+        if len(value) > MAX_PLACE:
             return None
         if key == "country":
             if len(value) != 2 or not value.isascii() or not value.isalpha():
@@ -135,11 +119,33 @@ def _plain(item: dict[str, Any]) -> PersonChange | None:
         elif key == "timezone" and value not in _timezones():
             return None
         location[key] = value
+    return location
+
+
+def _plain_lengths(item: dict[str, Any]) -> bool:
+    fields = item.get("fields", {}).values()
+    return all(len(t) <= MAX_TAG for t in item.get("tags", ())) and all(
+        len(v) <= MAX_STRING for v in fields if isinstance(v, str)
+    )
+
+
+def _plain(item: dict[str, Any]) -> PersonChange | None:
+    """The change, when every value is plainly acceptable (the caller checked that the
+    row's text is storable); None: ask validate_person."""
+    email = item.get("email")
+    if email is None or len(email) > MAX_EMAIL or not plainly_valid(email):
+        return None
+    status = item.get("status")
+    if status is not None and status not in STATUSES:
+        return None
+    location = _plain_location(item)
+    if location is None or not _plain_lengths(item):
+        return None
     return PersonChange(
         email=email.lower(),
-        status=Status(status) if status is not None else None,
-        add_tags=tuple(dict.fromkeys(t.lower() for t in tags)),
-        fields=dict(fields),
+        status=_STATUS[status] if status is not None else None,
+        add_tags=tuple(dict.fromkeys(t.lower() for t in item.get("tags", ()))),
+        fields=dict(item.get("fields", {})),
         location=location,
     )
 
@@ -165,7 +171,8 @@ def read_row(
     cells = [cell.strip() for cell in raw] + [""] * (width - len(raw))
     errors: list[RowError] = []
     item = _item(plan, cells, row, errors)
-    change = _plain(item) if not errors else None
+    # one look for NUL or lone surrogates in the whole row instead of one per value
+    change = _plain(item) if not errors and storable("\x1f".join(cells)) else None
     if change is not None:
         return change, []
     checked, problems = validate_person(item)
