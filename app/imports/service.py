@@ -35,6 +35,7 @@ from app.suppression.hashing import ensure_key
 log = structlog.get_logger()
 CHUNK_ATTEMPTS = 3
 PARALLEL_CHUNKS = 2
+ORDER_WAIT_SECONDS = 2.0
 Progress = Callable[[ImportJob], None]
 _background: set[asyncio.Task[None]] = set()
 
@@ -71,38 +72,59 @@ async def prepare(
     )
 
 
-async def _apply(
+class _OutOfTurn(Exception):
+    """The chunk before this one is still being written after ORDER_WAIT_SECONDS."""
+
+
+async def _attempt(
     job: ImportJob,
     plan: ColumnPlan,
-    rows: list[tuple[int, PersonChange]],
-    errors: list[RowError],
-    processed: int,
-    previous: asyncio.Task[None] | None = None,
+    chunk: _Chunk,
+    previous: asyncio.Task[None] | None,
+) -> None:
+    status_column = plan.name_of(plan.attributes["status"]) if "status" in plan.attributes else ""
+    async with in_transaction("default") as conn:
+        outcome = ChunkOutcome()
+        if chunk.changes:
+            outcome = await apply_chunk(
+                conn,
+                job.workspace_id,
+                chunk.changes,
+                status_column=status_column,
+                create_only=job.mode is ImportMode.CREATE_ONLY,
+                now=now_utc(),
+            )
+        found = sorted([*chunk.errors, *outcome.errors], key=lambda e: e.row)
+        if previous is not None:  # it never waits for this one
+            done, _ = await asyncio.wait({previous}, timeout=ORDER_WAIT_SECONDS)
+            if not done:
+                raise _OutOfTurn
+        await jobs.record_chunk(conn, job, outcome, chunk.processed, found)
+
+
+async def _apply(
+    job: ImportJob, plan: ColumnPlan, chunk: _Chunk, previous: asyncio.Task[None] | None = None
 ) -> None:
     """One chunk and its counters in one transaction; run again if another writer raced.
     The counters and errors are recorded after the `previous` chunk's, so the report
-    stays in row order when two chunks are written at once."""
-    status_column = plan.name_of(plan.attributes["status"]) if "status" in plan.attributes else ""
-    for attempt in range(CHUNK_ATTEMPTS):
+    stays in row order when two chunks are written at once. That wait happens while this
+    chunk's people are locked, which the database cannot see: an upsert waiting for one
+    of them, that the previous chunk waits for, would close a cycle no deadlock detector
+    breaks. So the wait is bounded: past ORDER_WAIT_SECONDS this chunk rolls back (its
+    locks go, the upsert and then the previous chunk finish) and is written again after."""
+    attempt = 0
+    while True:
         try:
-            async with in_transaction("default") as conn:
-                outcome = ChunkOutcome()
-                if rows:
-                    outcome = await apply_chunk(
-                        conn,
-                        job.workspace_id,
-                        rows,
-                        status_column=status_column,
-                        create_only=job.mode is ImportMode.CREATE_ONLY,
-                        now=now_utc(),
-                    )
-                found = sorted([*errors, *outcome.errors], key=lambda e: e.row)
-                if previous is not None:
-                    await asyncio.wait({previous})  # it never waits for this one
-                await jobs.record_chunk(conn, job, outcome, processed, found)
-                return
+            await _attempt(job, plan, chunk, previous)
+            return
+        except _OutOfTurn:
+            assert previous is not None
+            log.info("import_chunk_out_of_turn", job=job.id, rows=chunk.processed)
+            await asyncio.wait({previous})
+            previous = None
         except ChunkRace:
-            if attempt == CHUNK_ATTEMPTS - 1:
+            attempt += 1
+            if attempt == CHUNK_ATTEMPTS:
                 raise
 
 
@@ -214,7 +236,7 @@ class _Writers:
         while len(self.flying) >= self.parallel:
             await self._finish(self.flying[0][1])
         previous = self.flying[-1][1] if self.flying else None
-        work = _apply(self.job, self.plan, chunk.changes, chunk.errors, chunk.processed, previous)
+        work = _apply(self.job, self.plan, chunk, previous)
         self.flying.append((emails, asyncio.ensure_future(work)))
 
     async def drain(self) -> None:

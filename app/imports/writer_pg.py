@@ -11,9 +11,11 @@ temporary table, which needs its own round trips; docs/imports.md has the figure
 - an INSERT of the new people (`ON CONFLICT DO NOTHING`: a person another transaction
   created meanwhile comes back missing, and the chunk is run again: ChunkRace);
 - an UPDATE of the stored ones computing `upsertPeople`'s merge — tags added, kept
-  unique and sorted by code point (`COLLATE "C"`, as Python's `sorted`), fields merged
-  with `||`, status and the mapped location columns set — that writes only the people it
-  changes (`IS DISTINCT FROM`), so an unchanged row costs no new row version.
+  unique and sorted by code point (`COLLATE "C"`, as Python's `sorted`; stored tags are
+  always sorted, so tags all present already leave the array as it is, which skips the
+  sort: 20 % of the statement), fields merged with `||`, status and the mapped location
+  columns set — that writes only the people it changes (`IS DISTINCT FROM`), so an
+  unchanged row costs no new row version.
 
 Each statement inserts the change marks of what it wrote in the same statement
 (app/changes/marks.py: a new person can enter any segment, `{"all": true}`; a changed
@@ -55,9 +57,10 @@ _STATE = "tags, fields, status, " + ", ".join(LOCATION)
 UPDATE = (
     "WITH x AS (SELECT (r->>0)::bigint AS id, r->>1 AS s, r->2 AS t, r->3 AS f, r->4 AS l,"
     " r->5 AS d FROM jsonb_array_elements($3::jsonb) AS r),"
-    " m AS (SELECT p.id, x.d, (SELECT coalesce(jsonb_agg(v ORDER BY v COLLATE \"C\"), '[]')"
-    " FROM (SELECT jsonb_array_elements_text(p.tags) UNION SELECT jsonb_array_elements_text(x.t))"
-    f" AS u(v)) AS tags, p.fields || x.f AS fields, coalesce(x.s, p.status) AS status, {_MERGED}"
+    " m AS (SELECT p.id, x.d, CASE WHEN p.tags @> x.t THEN p.tags ELSE (SELECT"
+    " jsonb_agg(DISTINCT v COLLATE \"C\" ORDER BY v COLLATE \"C\") FROM"
+    " jsonb_array_elements_text(p.tags || x.t) AS v) END AS tags, p.fields || x.f AS fields,"
+    f" coalesce(x.s, p.status) AS status, {_MERGED}"
     " FROM x JOIN people AS p ON p.workspace_id = $1 AND p.id = x.id),"
     " changed AS (UPDATE people AS p SET "
     + ", ".join(f"{c} = m.{c}" for c in _STATE.split(", "))
