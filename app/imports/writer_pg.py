@@ -58,7 +58,7 @@ UPDATE = (
     "WITH x AS (SELECT (r->>0)::bigint AS id, r->>1 AS s, r->2 AS t, r->3 AS f, r->4 AS l,"
     " r->5 AS d FROM jsonb_array_elements($3::jsonb) AS r),"
     " m AS (SELECT p.id, x.d, CASE WHEN p.tags @> x.t THEN p.tags ELSE (SELECT"
-    " jsonb_agg(DISTINCT v COLLATE \"C\" ORDER BY v COLLATE \"C\") FROM"
+    ' jsonb_agg(DISTINCT v COLLATE "C" ORDER BY v COLLATE "C") FROM'
     " jsonb_array_elements_text(p.tags || x.t) AS v) END AS tags, p.fields || x.f AS fields,"
     f" coalesce(x.s, p.status) AS status, {_MERGED}"
     " FROM x JOIN people AS p ON p.workspace_id = $1 AND p.id = x.id),"
