@@ -37,7 +37,6 @@ log = structlog.get_logger()
 CHUNK_ATTEMPTS = 3
 PARALLEL_CHUNKS = 2
 ORDER_WAIT_SECONDS = 2.0
-IMPORT_LAZY_COMMIT = True
 Progress = Callable[[ImportJob], None]
 _background: set[asyncio.Task[None]] = set()
 
@@ -80,7 +79,7 @@ async def _commit_lazily(conn: BaseDBAsyncClient) -> None:
     chunks committed, but only whole: their people and the job's counters together, so
     `rowsProcessed` still counts exactly what is stored; and the job's DONE, committed
     normally, flushes every chunk before it. Each chunk's flush cost about 20 ms."""
-    if dialect_of(conn) is Dialect.POSTGRES and IMPORT_LAZY_COMMIT:
+    if dialect_of(conn) is Dialect.POSTGRES:
         await conn.execute_script("SET LOCAL synchronous_commit = off")
 
 

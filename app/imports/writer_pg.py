@@ -95,7 +95,7 @@ def _new_row(change: PersonChange, inherited: Status | None) -> list[Any]:
     return [
         change.email,
         status.value,
-        sorted(change.add_tags),
+        sorted(set(change.add_tags)),
         change.fields,
         *(place.get(c) for c in LOCATION),
     ]
