@@ -1,9 +1,9 @@
 """The SQLite chunk writer: `upsertPeople`'s merge in Python, then multi-row statements.
 
 SQLite has one writer at a time and no round trips (it runs in the process), so the
-simple way is also the fast one here: the stored states (read by writer.lock) are merged
-with each accepted row in file order (app/people/service.py `_apply`), the new people are
-inserted with multi-row VALUES (500 rows a statement, under SQLite's 32,766 variables),
+simple way is also the fast one here: the stored states (read by writer.lock) are
+merged with each accepted row in file order (app/people/writes.py `apply_change`), the
+new people are inserted with multi-row VALUES (500 rows a statement, under SQLite's 32,766 variables),
 the changed ones updated with executemany, and their change marks recorded
 (app/changes/marks.py). The PostgreSQL writer (writer_pg.py) computes the same merge in
 SQL; the tests of tests/imports run both.
@@ -21,7 +21,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from app.changes.marks import ALL, Cause, change_detail, record_marks
 from app.imports.written import STATUS, ChunkOutcome, ChunkRace, Holder, Rows, driver_rows
 from app.people.models import Status
-from app.people.service import _apply
+from app.people.writes import apply_change
 from app.sql import Dialect, SqlParams, load_json
 from app.suppression.consent import SubscriptionGate
 
@@ -65,7 +65,7 @@ def _merge(
             base = stored.get(change.email) or _new_state(gate.inherited_status(change.email))
             current = states[change.email] = dict(base)
         before = dict(current)
-        _apply(current, change)  # assigns new tags and fields: `before` keeps the old ones
+        apply_change(current, change)  # assigns new tags and fields: `before` keeps the old ones
         if created:
             outcome.created += 1
         elif current != before:
