@@ -36,7 +36,7 @@ from app.suppression.hashing import ensure_key
 log = structlog.get_logger()
 CHUNK_ATTEMPTS = 3
 PARALLEL_CHUNKS = 2
-ORDER_WAIT_SECONDS = 2.0
+ORDER_WAIT_SECONDS = 5.0  # far above a chunk's write time (about 1 s at load 14)
 Progress = Callable[[ImportJob], None]
 _background: set[asyncio.Task[None]] = set()
 
