@@ -10,12 +10,13 @@ temporary table, which needs its own round trips; docs/imports.md has the figure
 
 - an INSERT of the new people (`ON CONFLICT DO NOTHING`: a person another transaction
   created meanwhile comes back missing, and the chunk is run again: ChunkRace);
-- an UPDATE of the stored ones computing `upsertPeople`'s merge — tags added, kept
-  unique and sorted by code point (`COLLATE "C"`, as Python's `sorted`; stored tags are
-  always sorted, so tags all present already leave the array as it is, which skips the
-  sort: 20 % of the statement), fields merged with `||`, status and the mapped location
-  columns set — that writes only the people it changes (`IS DISTINCT FROM`), so an
-  unchanged row costs no new row version.
+- an UPDATE of the stored ones computing `upsertPeople`'s merge in its SET — tags added,
+  kept unique and sorted by code point (`COLLATE "C"`, as Python's `sorted`), fields
+  merged with `||`, status and the mapped location columns set — that writes only the
+  people it changes, so an unchanged row costs no new row version. Stored tags are
+  always sorted and unique and field values scalars, so containment (`@>`) says whether
+  the merge would change tags or fields without computing it, and the sort runs only
+  for a person gaining a tag.
 
 Each statement inserts the change marks of what it wrote in the same statement
 (app/changes/marks.py: a new person can enter any segment, `{"all": true}`; a changed
@@ -50,23 +51,33 @@ INSERT = (
     f" marked AS ({MARK.format(detail=ALL, source='added')})"
     " SELECT id, email, status FROM added"
 )
-_MERGED = ", ".join(
-    f"CASE WHEN x.l ? '{c}' THEN x.l->>'{c}' ELSE p.{c} END AS {c}" for c in LOCATION
+_TAGS = (
+    'CASE WHEN p.tags @> x.t THEN p.tags ELSE (SELECT jsonb_agg(DISTINCT v COLLATE "C"'
+    ' ORDER BY v COLLATE "C") FROM jsonb_array_elements_text(p.tags || x.t) AS v) END'
 )
-_STATE = "tags, fields, status, " + ", ".join(LOCATION)
+_SET = ", ".join(
+    [
+        f"tags = {_TAGS}",
+        "fields = p.fields || x.f",
+        "status = coalesce(x.s, p.status)",
+        *(f"{c} = CASE WHEN x.l ? '{c}' THEN x.l->>'{c}' ELSE p.{c} END" for c in LOCATION),
+    ]
+)
+# "the merge changes the person", without computing it: stored tags are sorted and unique
+# and field values scalars, so containment says whether tags or fields would change
+_CHANGES = " OR ".join(
+    [
+        "NOT p.tags @> x.t",
+        "NOT p.fields @> x.f",
+        "coalesce(x.s, p.status) <> p.status",
+        *(f"(x.l ? '{c}' AND x.l->>'{c}' IS DISTINCT FROM p.{c})" for c in LOCATION),
+    ]
+)
 UPDATE = (
     "WITH x AS (SELECT (r->>0)::bigint AS id, r->>1 AS s, r->2 AS t, r->3 AS f, r->4 AS l,"
     " r->5 AS d FROM jsonb_array_elements($3::jsonb) AS r),"
-    " m AS (SELECT p.id, x.d, CASE WHEN p.tags @> x.t THEN p.tags ELSE (SELECT"
-    ' jsonb_agg(DISTINCT v COLLATE "C" ORDER BY v COLLATE "C") FROM'
-    " jsonb_array_elements_text(p.tags || x.t) AS v) END AS tags, p.fields || x.f AS fields,"
-    f" coalesce(x.s, p.status) AS status, {_MERGED}"
-    " FROM x JOIN people AS p ON p.workspace_id = $1 AND p.id = x.id),"
-    " changed AS (UPDATE people AS p SET "
-    + ", ".join(f"{c} = m.{c}" for c in _STATE.split(", "))
-    + ", updated_at = $2 FROM m WHERE p.workspace_id = $1 AND p.id = m.id"
-    f" AND ({', '.join('m.' + c for c in _STATE.split(', '))}) IS DISTINCT FROM"
-    f" ({', '.join('p.' + c for c in _STATE.split(', '))}) RETURNING p.id, p.status, m.d),"
+    f" changed AS (UPDATE people AS p SET {_SET}, updated_at = $2 FROM x"
+    f" WHERE p.workspace_id = $1 AND p.id = x.id AND ({_CHANGES}) RETURNING p.id, p.status, x.d),"
     f" marked AS ({MARK.format(detail='d', source='changed')})"
     " SELECT id, status FROM changed"
 )
