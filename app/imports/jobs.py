@@ -20,7 +20,7 @@ from app import settings as app_settings
 from app.errors import ErrorCode, UserInputError
 from app.imports.rows import RowError
 from app.imports.writer import ChunkOutcome
-from app.sql import SqlParams, connection, dialect_of, fetch_all, load_json, now_utc
+from app.sql import Dialect, SqlParams, connection, dialect_of, fetch_all, load_json, now_utc
 from app.sql import parse_db_datetime as when
 
 REPORT_BATCH = 1_000
@@ -209,6 +209,18 @@ async def update_job(
     return bool(changed)
 
 
+def _counters(outcome: ChunkOutcome, rows: int, errors: Sequence[RowError]) -> dict[str, int]:
+    return {
+        "rows_processed": rows,
+        "created_count": outcome.created,
+        "updated_count": outcome.updated,
+        "unchanged_count": outcome.unchanged,
+        "skipped_count": outcome.skipped,
+        "rejected_count": len({e.row for e in errors}),
+        "error_count": len(errors),
+    }
+
+
 async def record_chunk(
     conn: BaseDBAsyncClient,
     job: ImportJob,
@@ -220,16 +232,11 @@ async def record_chunk(
     counters' update locks the job's row, so chunks written at once record one after the
     other, and errors are kept in order until IMPORT_MAX_ERRORS (the ones kept before
     are the first `min(error_count, limit)`)."""
+    if dialect_of(conn) is Dialect.POSTGRES:
+        await _record_pg(conn, job, _counters(outcome, rows, errors), errors)
+        return
     params = SqlParams(dialect_of(conn))
-    counters = {
-        "rows_processed": rows,
-        "created_count": outcome.created,
-        "updated_count": outcome.updated,
-        "unchanged_count": outcome.unchanged,
-        "skipped_count": outcome.skipped,
-        "rejected_count": len({e.row for e in errors}),
-        "error_count": len(errors),
-    }
+    counters = _counters(outcome, rows, errors)
     sets = ", ".join(f"{c} = {c} + {params.add(n)}" for c, n in counters.items())
     updated = await fetch_all(
         conn,
@@ -247,6 +254,35 @@ async def record_chunk(
             f" ({', '.join(marks.add(0) for _ in range(5))})",
             [[job.id, e.row, e.column, e.code.value, e.message] for e in keep],
         )
+
+
+async def _record_pg(
+    conn: BaseDBAsyncClient, job: ImportJob, counters: dict[str, int], errors: Sequence[RowError]
+) -> None:
+    """The same in one statement (a round trip costs 5 to 9 ms on a loaded machine): the
+    n-th error is kept while the errors before it, in earlier chunks too, are under the
+    limit. It also turns this transaction's `synchronous_commit` off (set_config in the
+    RETURNING of the one row updated), so the chunk's commit does not wait for its WAL
+    to reach the disk (about 10 ms of a 2,000-row chunk). A database crash may then lose
+    the last chunks committed, but only whole: their people with the job's counters, so
+    `rowsProcessed` still counts exactly what is stored; and the job's DONE, committed
+    normally, flushes every chunk before it."""
+    params = SqlParams(Dialect.POSTGRES)
+    sets = ", ".join(f"{c} = {c} + {params.add(n)}" for c, n in counters.items())
+    job_id = params.add(job.id)
+    found = params.json([[e.row, e.column, e.code.value, e.message] for e in errors])
+    await conn.execute_query(
+        f"WITH job AS (UPDATE import_jobs SET {sets}, heartbeat_at = {params.add(now_utc())}"
+        f" WHERE id = {job_id} RETURNING error_count,"
+        " set_config('synchronous_commit', 'off', true) AS lazy),"
+        " kept AS (INSERT INTO import_errors (job_id, row_number, column_name, code, message)"
+        f" SELECT {job_id}, (e->>0)::bigint, e->>1, e->>2, e->>3"
+        f" FROM job, jsonb_array_elements({found}::jsonb) WITH ORDINALITY AS r(e, n)"
+        f" WHERE n + job.error_count - {params.add(len(errors))} <= {params.add(app_settings.settings.import_max_errors)}"
+        " ORDER BY n)"
+        " SELECT error_count, lazy FROM job",
+        params.values,
+    )
 
 
 async def error_page(

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from app import settings as app_settings
@@ -30,7 +29,7 @@ from app.imports.rows import RowError, read_row
 from app.imports.source import SourceError, read_header, records, scan
 from app.imports.writer import ChunkOutcome, ChunkRace, apply_chunk
 from app.people.validation import PersonChange
-from app.sql import Dialect, concurrent_reads, dialect_of, now_utc
+from app.sql import concurrent_reads, now_utc
 from app.suppression.hashing import ensure_key
 
 log = structlog.get_logger()
@@ -73,16 +72,6 @@ async def prepare(
     )
 
 
-async def _commit_lazily(conn: BaseDBAsyncClient) -> None:
-    """PostgreSQL: this transaction's commit does not wait for its WAL to reach the disk
-    (`synchronous_commit = off`, this transaction only). A crash may then lose the last
-    chunks committed, but only whole: their people and the job's counters together, so
-    `rowsProcessed` still counts exactly what is stored; and the job's DONE, committed
-    normally, flushes every chunk before it. Each chunk's flush cost about 20 ms."""
-    if dialect_of(conn) is Dialect.POSTGRES:
-        await conn.execute_script("SET LOCAL synchronous_commit = off")
-
-
 class _OutOfTurn(Exception):
     """The chunk before this one is still being written after ORDER_WAIT_SECONDS."""
 
@@ -95,7 +84,6 @@ async def _attempt(
 ) -> None:
     status_column = plan.name_of(plan.attributes["status"]) if "status" in plan.attributes else ""
     async with in_transaction("default") as conn:
-        await _commit_lazily(conn)
         outcome = ChunkOutcome()
         if chunk.changes:
             outcome = await apply_chunk(
