@@ -4,9 +4,9 @@ The rows a chunk accepted (writer.decide) are split into rounds, round k holding
 k-th row of each email, so that a statement sees each person once and its RETURNING
 says per row whether it changed the person (a file rarely repeats an email: one round).
 Per round at most two statements, each one JSON array parameter expanded with
-`jsonb_array_elements` (one C-encoded `json.dumps` per chunk: about 2 µs a row of Python,
-against 4 µs for one array per column, and half the database's time of COPY into a
-temporary table, which needs its own round trips; docs/imports.md has the figures):
+`jsonb_array_elements` (one C-encoded `json.dumps` per chunk: about 2 µs a row of Python
+against 4 µs for one array per column; COPY into a temporary table measured no faster
+and costs the table and a round trip more; docs/imports.md has the figures):
 
 - an INSERT of the new people (`ON CONFLICT DO NOTHING`: a person another transaction
   created meanwhile comes back missing, and the chunk is run again: ChunkRace);
