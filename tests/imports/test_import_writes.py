@@ -8,12 +8,16 @@ import asyncio
 import json
 from pathlib import Path
 
+from asyncpg.exceptions import LockNotAvailableError
+from tortoise.exceptions import OperationalError
+from tortoise.transactions import in_transaction
+
 from app import settings as app_settings
 from app.imports import service
 from app.imports.jobs import ImportJob, ImportMode, ImportStatus
 from app.people.models import Person, Status
 from app.people.service import upsert_people
-from app.sql import SqlParams, connection, dialect_of, fetch_all
+from app.sql import Dialect, SqlParams, connection, dialect_of, fetch_all
 
 
 async def run(workspace_id: int, path: Path, text: str, **options) -> ImportJob:
@@ -125,3 +129,60 @@ async def test_upserts_racing_an_import_of_the_same_people_all_land(
         tags = set(people[email].tags)
         assert {"imported", "api0", "api1"} <= tags, (email, tags)
         assert people[email].fields == {"plan": "gold"}
+
+
+async def test_a_chunk_waiting_its_turn_gives_way_to_a_writer_the_chunk_before_waits_for(
+    db, workspace, make_person, tmp_path, monkeypatch
+):
+    """The cycle, built on purpose: a transaction holds the first chunk's person, so the
+    first chunk waits for it; the second chunk (written at once on PostgreSQL) locks its
+    people, then waits for the first to record in turn; the transaction then asks for a
+    person of the second chunk. Without the bounded wait nobody moves until the
+    statement timeout; with it the second chunk rolls back and everyone finishes."""
+    monkeypatch.setattr(
+        app_settings, "settings", app_settings.settings.replace(import_chunk_rows=2)
+    )
+    monkeypatch.setattr(service, "ORDER_WAIT_SECONDS", 0.5)
+    first = await make_person("a@example.com")
+    second = await make_person("c@example.com")
+    path = tmp_path / "cycle.csv"
+    text = (
+        "email,tags\na@example.com,one\nb@example.com,one\nc@example.com,two\nd@example.com,two\n"
+    )
+    held, locked = asyncio.Event(), asyncio.Event()
+
+    async def hold() -> None:
+        async with in_transaction("default") as conn:
+            await conn.execute_query(f"UPDATE people SET city = 'Held' WHERE id = {int(first.id)}")
+            held.set()
+            await locked.wait()
+            update = f"UPDATE people SET region = 'Also' WHERE id = {int(second.id)}"
+            await asyncio.wait_for(conn.execute_query(update), timeout=20)
+
+    holder = asyncio.ensure_future(hold())
+    await held.wait()
+    importing = asyncio.ensure_future(run(workspace.id, path, text))
+    if db is Dialect.POSTGRES:
+        await _until_locked(second.id)
+    locked.set()
+    await holder  # TimeoutError: the second chunk kept its lock while waiting its turn
+    job = await asyncio.wait_for(importing, timeout=60)
+    assert (job.created, job.updated, job.rows_processed) == (2, 2, 4)
+    c = await Person.get(id=second.id)
+    assert (c.tags, c.region) == (["two"], "Also")
+    a = await Person.get(id=first.id)
+    assert (a.tags, a.city) == (["one"], "Held")
+
+
+async def _until_locked(person_id: int) -> None:
+    """Until another transaction holds this person's row (NOWAIT fails)."""
+    for _ in range(400):
+        async with in_transaction("default") as conn:
+            try:
+                await conn.execute_query(
+                    f"SELECT id FROM people WHERE id = {int(person_id)} FOR UPDATE NOWAIT"
+                )
+            except (OperationalError, LockNotAvailableError):
+                return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the second chunk never locked its people")
