@@ -13,11 +13,14 @@ from tortoise.exceptions import OperationalError
 from tortoise.transactions import in_transaction
 
 from app import settings as app_settings
+from app.changes.detector import detect_pending
 from app.imports import service
 from app.imports.jobs import ImportJob, ImportMode, ImportStatus
 from app.people.models import Person, Status
 from app.people.service import upsert_people
+from app.segments.service import create_segment
 from app.sql import Dialect, SqlParams, connection, dialect_of, fetch_all
+from tests.changes.helpers import assert_log_matches_live, log_rows
 
 
 async def run(workspace_id: int, path: Path, text: str, **options) -> ImportJob:
@@ -186,3 +189,28 @@ async def _until_locked(person_id: int) -> None:
                 return
         await asyncio.sleep(0.05)
     raise AssertionError("the second chunk never locked its people")
+
+
+async def test_imported_people_enter_and_leave_segments_in_the_change_log(
+    workspace, make_person, tmp_path
+):
+    """The marks at work: the change detector logs what an import did to segments."""
+    leaving = await make_person("leaving@example.com", tags=["vip"], fields={"plan": "gold"})
+    vip = await create_segment(workspace.id, "vip", None, {"conditions": [{"tag": {"tag": "vip"}}]})
+    gold = await create_segment(
+        workspace.id,
+        "gold",
+        None,
+        {"conditions": [{"field": {"key": "plan", "op": "EQ", "value": "gold"}}]},
+    )
+    await detect_pending()  # the baselines: leaving is in both
+    text = "email,tags,plan\nnew@example.com,vip,gold\nleaving@example.com,vip,silver\n"
+    await run(workspace.id, tmp_path / "segments.csv", text)
+    await detect_pending()
+    new = await Person.get(workspace_id=workspace.id, email="new@example.com")
+    rows = [(r["segment_id"], r["person_id"], r["kind"]) for r in await log_rows()]
+    assert sorted(rows) == sorted(
+        [(vip.id, new.id, "ENTERED"), (gold.id, new.id, "ENTERED"), (gold.id, leaving.id, "EXITED")]
+    )
+    await assert_log_matches_live(vip)
+    await assert_log_matches_live(gold)
