@@ -1,8 +1,8 @@
 """One chunk of validated rows written in one transaction, set-based.
 
 The chunk's people are locked in one statement (email order, as every writer of people
-locks them) and every row's fate that depends on no database value but the stored
-status is decided here in Python, in file order: create-only skips, and the suppression
+locks them), and what a row's fate needs of them, their existence and status, is
+decided here in Python, in file order: create-only skips, and the suppression
 rule of the API (app/suppression/consent.py) — a suppressed address, or a person who is
 not SUBSCRIBED, is never made SUBSCRIBED by an import (an import carries no consent),
 and a new person for a listed address starts with the status of its reason. The rows
