@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import Counter
 
 from app.ids import decode_id, encode_id
-from app.people.models import Status
+from app.people.models import Person, Status
 from app.sql import connection, now_utc
 from app.suppression import store
 from app.suppression.hashing import hasher_for
@@ -142,3 +142,46 @@ async def test_without_exclusions_nothing_is_excluded_and_a_listed_only_audience
     broadcast_id = created["createBroadcast"]["broadcast"]["id"]
     refused = (await bgql.ok(SEND, {"id": broadcast_id}))["sendBroadcast"]["userErrors"]
     assert [e["code"] for e in refused] == ["EMPTY_AUDIENCE"]
+
+
+async def test_a_follow_ups_waterfall_starts_from_the_earlier_broadcasts_people(
+    bgql, workspace, make_person, arq_redis, worker_ctx, mailbox
+):
+    # given: a tracked broadcast sent to four people, none of whom opened it
+    await hasher_for(connection(), workspace.id)
+    for name in ("ann", "ben", "cat", "dan"):
+        await make_person(f"{name}@x.test", tags=["a", *(["late"] if name == "dan" else [])])
+    await make_person("new@x.test", tags=["a"])  # joins after: not the earlier's people
+    a, late = await segment(workspace.id, "a", "a"), await segment(workspace.id, "late", "late")
+    first = await bgql.ok(CREATE, {"input": draft([sid(a)], trackOpens=True)})
+    first_id = first["createBroadcast"]["broadcast"]["id"]
+    await Person.filter(workspace_id=workspace.id, email="new@x.test").update(tags=["b"])
+    await bgql.ok(SEND, {"id": first_id})
+    await run_workers(arq_redis, worker_ctx)
+    await Person.filter(workspace_id=workspace.id, email="new@x.test").update(tags=["a"])
+    # then ben unsubscribes, cat's address is listed, dan is in the excluded segment
+    await Person.filter(workspace_id=workspace.id, email="ben@x.test").update(
+        status=Status.UNSUBSCRIBED
+    )
+    await list_behind_the_back(workspace.id, "cat@x.test")
+
+    # when: a follow-up to who did not open it, leaving out `late`
+    follow_up = {
+        "name": "Again", "subject": "Did you see?", "text": "Last chance",
+        "fromEmail": "news@shop.test", "excludeSegmentIds": [sid(late)],
+        "basedOn": {"broadcastId": first_id, "audience": "NOT_OPENED"},
+    }  # fmt: skip
+    created = await bgql.ok(CREATE, {"input": follow_up})
+    assert created["createBroadcast"]["userErrors"] == []
+    second_id = created["createBroadcast"]["broadcast"]["id"]
+    preview = (await bgql.ok(DRAFT, {"id": second_id}))["broadcast"]["audiencePreview"]
+
+    # then: the four of the earlier broadcast, one excluded, two suppressed, ann left
+    assert (preview["included"], preview["excluded"], preview["count"]) == (4, 1, 1)
+    assert by_reason(preview) == {
+        "UNSUBSCRIBED": 1, "BOUNCED": 0, "COMPLAINED": 0, "SUPPRESSION_LIST": 1,
+    }  # fmt: skip
+    before = len(mailbox.messages)
+    assert (await bgql.ok(SEND, {"id": second_id}))["sendBroadcast"]["userErrors"] == []
+    await run_workers(arq_redis, worker_ctx)
+    assert [m["To"] for m in mailbox.messages[before:]] == ["ann@x.test"]
