@@ -327,6 +327,7 @@ def measure_builder(url: str, key: str, edits: int) -> list[tuple[str, str]]:
         page = context.new_page()
         page.set_default_timeout(120_000)
         for name, steps, label, values in BUILDER_CASES:
+            page.goto("about:blank")  # a fresh builder: a hash change alone keeps its state
             started = time.perf_counter()
             page.goto(f"{url}/console/#/segments/new")
             page.get_by_test_id("live-count").wait_for()
@@ -352,7 +353,6 @@ def measure_builder(url: str, key: str, edits: int) -> list[tuple[str, str]]:
                          f"{statistics.median(latencies):,.0f} / {pct(latencies, 0.99):,.0f} ms"
                          f" (round trip p50 {statistics.median(server) if server else 0:,.0f} ms;"
                          f" {errors} errors; builder opened in {opened:,.0f} ms)"))  # fmt: skip
-            print(rows[-1], flush=True)
         browser.close()
     return rows
 
@@ -382,25 +382,28 @@ def main() -> None:
     parser.add_argument("--no-demo", action="store_true", help="skip the demo-data part")
     parser.add_argument("--audience-url", help="also previewAudience's parts at scale")
     args = parser.parse_args()
-    rows: list[tuple[str, str]] = []
     if not args.no_demo:
         with tempfile.TemporaryDirectory(prefix="sieve-console-bench-") as tmp:
             server, url, key = start_demo(Path(tmp))
             try:
-                rows += measure_console(url, key, args.edits)
+                show(measure_console(url, key, args.edits))
             finally:
                 server.terminate()
                 server.wait(timeout=20)
     if args.builder_url:
-        rows += run_builder(args.builder_url, args.builder_workspace, args.edits)
+        show(run_builder(args.builder_url, args.builder_workspace, args.edits))
     if args.audience_url:
-        rows += asyncio.run(measure_audience(args.audience_url, args.builder_workspace, args.runs))
+        show(asyncio.run(measure_audience(args.audience_url, args.builder_workspace, args.runs)))
     if args.scale_url:
-        rows += asyncio.run(measure_scale(args.scale_url, args.scale_workspace, args.runs))
+        show(asyncio.run(measure_scale(args.scale_url, args.scale_workspace, args.runs)))
+
+
+def show(rows: list[tuple[str, str]]) -> None:
+    """Each part's table as soon as it is measured (a later part may fail)."""
     width = max(len(r[0]) for r in rows)
-    print(f"{'measure':<{width}}  value")
+    print(f"{'measure':<{width}}  value", flush=True)
     for label, value in rows:
-        print(f"{label:<{width}}  {value}")
+        print(f"{label:<{width}}  {value}", flush=True)
 
 
 if __name__ == "__main__":

@@ -107,7 +107,9 @@ class AudiencePreview:
         description="People who would receive it: included − excluded − every suppressedBy."
     )
     async def count(self) -> int:
-        return await self.audience.count()
+        # the waterfall's last bucket: one statement for a compose screen's whole split, and
+        # no slower alone than the audience's own count (docs/broadcasts.md, measured)
+        return (await self._waterfall()).audience
 
     @strawberry.field(
         description="People in an included segment, not excluded, left out by their status."
