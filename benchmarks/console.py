@@ -4,8 +4,8 @@ refresh latency on `sieve demo` data, and previewSegment's time at scale.
     python -m benchmarks.console                       # demo data (3,000 people), SQLite
     python -m benchmarks.console --scale-url postgres://postgres@127.0.0.1:5432/sieve_bench \\
         --scale-workspace 1                            # also the engine's part at 1M people
-    python -m benchmarks.console --builder-url postgres://postgres@127.0.0.1:5432/sieve_bench \\
-        --builder-workspace 1 [--no-demo]              # the builder in Chromium at 1M people
+    python -m benchmarks.console --no-demo --builder-url postgres://...:5432/sieve_bench \\
+        --audience-url postgres://...:5432/sieve_bench  # the builder and the waterfall at 1M
 
 Demo part: loads `sieve demo`'s workspaces into a fresh SQLite file, starts `sieve serve`
 on it and drives Debian's Chromium (Playwright) through the console: bytes over the wire
@@ -17,13 +17,11 @@ what previewSegment runs for the builder's definitions (validate, count, first 1
 members), timed in process against the database given, median and p95 of 10 after a
 warm-up — the console's refresh there is about that plus the debounce and a round trip.
 
-Builder part (`--builder-url`): `sieve serve` on that database (it writes one API key,
-revoked at the end, and nothing else), Chromium on the segment builder, and for each
-typical definition (tag, country, opened in 30 days, purchase sum > 500, an ALL of two)
-the time from an edit (the `input` event) to the new count painted (`aria-busy` back to
-false, then a frame), measured in the page: p50 and p99 of `--edits` edits that
-alternate a value (vip / webinar, US / DE, 30 / 29 days, 500 / 501), so every edit is a
-new previewSegment the server has not answered before in that form.
+Builder part (`--builder-url`; writes one API key, revoked at the end): `sieve serve` on
+that database and Chromium on the builder; per typical definition, p50 / p99 of
+`--edits` edits alternating a value, each timed in the page from its `input` event to
+the frame after the count stops being `aria-busy`. Audience part (`--audience-url`):
+previewAudience's parts in process, in a transaction rolled back at the end.
 """
 
 from __future__ import annotations

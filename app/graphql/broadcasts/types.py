@@ -15,6 +15,7 @@ from app.broadcasts import based_on, models, service, waterfall
 from app.broadcasts.audience import Audience
 from app.errors import UserInputError
 from app.graphql.broadcasts import report as report_types
+from app.graphql.broadcasts.waterfall import SuppressedCount
 from app.graphql.context import Info
 from app.graphql.enums import graphql_enum
 from app.graphql.errors import USER_ERRORS, UserError, raise_for
@@ -63,31 +64,6 @@ def _counts_of(
         return await service.delivery_counts(workspace_id, list(ids))
 
     return load
-
-
-graphql_enum(
-    waterfall.SuppressedReason,
-    name="SuppressedReason",
-    description=(
-        "Why someone included and not excluded is left out of an audience. A person is"
-        " counted under the first that applies, in this order (docs/broadcasts.md)."
-    ),
-    values={
-        waterfall.SuppressedReason.UNSUBSCRIBED: "Their status is UNSUBSCRIBED.",
-        waterfall.SuppressedReason.BOUNCED: "Their status is BOUNCED.",
-        waterfall.SuppressedReason.COMPLAINED: "Their status is COMPLAINED.",
-        waterfall.SuppressedReason.SUPPRESSION_LIST: (
-            "SUBSCRIBED, but their address is on the workspace's suppression list."
-        ),
-    },
-)
-SuppressedReason = waterfall.SuppressedReason
-
-
-@strawberry.type(description="How many people one reason leaves out of an audience.")
-class SuppressedCount:
-    reason: SuppressedReason = strawberry.field(description="Why they are left out.")
-    count: int = strawberry.field(description="How many, each counted under one reason only.")
 
 
 @strawberry.type(description="Who would receive a broadcast right now.")
