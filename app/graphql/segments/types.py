@@ -64,8 +64,8 @@ async def members_connection(
 class ExplainNode:
     kind: str = strawberry.field(
         description=(
-            "group, tag, field, attribute, event, aggregate, segment, firstTime, lastTime"
-            " or sequence"
+            "group, tag, field, attribute, event, aggregate, segment, firstTime, lastTime,"
+            " sequence or rfm"
         )
     )
     matched: bool = strawberry.field(description="Does the person match this node?")
