@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import os
 import random
 import tempfile
 import time
@@ -224,8 +225,12 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--database-url", default=DEFAULT_URL)
     args = parser.parse_args()
+    before = os.getloadavg()[0]
     results = asyncio.run(run(args.database_url, args.rows))
-    table = Table(title=f"CSV import into PostgreSQL, {args.rows:,} rows (run_import)")
+    table = Table(
+        title=f"CSV import into PostgreSQL, {args.rows:,} rows (run_import); load average"
+        f" {before:.1f} before, {os.getloadavg()[0]:.1f} after"
+    )
     for column in ("phase", "rows", "seconds", "rows/s", "created", "updated", "rejected"):
         table.add_column(column, justify="left" if column == "phase" else "right")
     for label, n, seconds, created, updated, rejected in results:
