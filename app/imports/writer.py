@@ -76,7 +76,7 @@ def _subscribe_refusal(
 
 def decide(
     rows: Rows,
-    found: dict[str, Holder],
+    found: dict[str, Any],
     gate: SubscriptionGate,
     outcome: ChunkOutcome,
     *,
@@ -93,7 +93,8 @@ def decide(
             outcome.skipped += 1
             continue
         if change.status is Status.SUBSCRIBED:
-            problem = _subscribe_refusal(gate, email, found.get(email), earlier.get(email))
+            stored = holder_of(found[email]) if email in found else None
+            problem = _subscribe_refusal(gate, email, stored, earlier.get(email))
             if problem is not None:
                 outcome.errors.append(RowError(row, status_column, ErrorCode.SUPPRESSED, problem))
                 continue
@@ -128,7 +129,7 @@ async def apply_chunk(
     emails = sorted({change.email for _, change in rows})
     postgres = dialect_of(conn) is Dialect.POSTGRES
     stored = await lock(conn, workspace_id, emails, "" if postgres else writer_sqlite.COLUMNS)
-    found = {r["email"]: holder_of(r) for r in stored}
+    found = {r["email"]: r for r in stored}  # driver rows: a Holder only where one is read
     gate = await SubscriptionGate.open(
         conn, workspace_id, emails, admin=False, now=now, source="import"
     )

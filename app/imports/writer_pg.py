@@ -152,7 +152,7 @@ async def write(
     conn: BaseDBAsyncClient,
     workspace_id: int,
     accepted: Rows,
-    found: dict[str, Holder],
+    found: dict[str, Any],
     gate: SubscriptionGate,
     now: datetime,
     outcome: ChunkOutcome,
@@ -165,7 +165,7 @@ async def write(
     new = sorted((c for c in waves[0] if c.email not in found), key=lambda c: c.email)
     written = await _insert(conn, workspace_id, new, gate, now)
     outcome.created += len(new)
-    ids = {e: h.id for e, h in found.items()} | {e: h.id for e, h in written.items()}
+    ids = {e: r["id"] for e, r in found.items()} | {e: h.id for e, h in written.items()}
     emails = {i: e for e, i in ids.items()}
     for number, wave in enumerate(waves):
         stored = [c for c in wave if number > 0 or c.email in found]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, cast
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -62,10 +63,16 @@ def holder_of(r: Any) -> Holder:
     return Holder(r["id"], r["email"], STATUS[r["status"]], parse_db_datetime(r["updated_at"]))
 
 
+@lru_cache(maxsize=4096)
+def _detail(
+    tags: tuple[str, ...], fields: tuple[str, ...], attributes: tuple[str, ...]
+) -> dict[str, Any]:
+    return change_detail(tags=tags, fields=fields, attributes=attributes)
+
+
 def detail_of(change: PersonChange) -> dict[str, Any]:
-    """The change mark's detail for one row: what it names (app/changes/marks.py)."""
-    return change_detail(
-        tags=change.add_tags,
-        fields=change.fields,
-        attributes=[*change.location, *(["STATUS"] if change.status is not None else [])],
-    )
+    """The change mark's detail for one row: what it names (app/changes/marks.py). An
+    import's rows name the same few combinations, so each is computed once (shared:
+    read, never changed)."""
+    status = ("STATUS",) if change.status is not None else ()
+    return _detail(change.add_tags, tuple(change.fields), (*change.location, *status))
