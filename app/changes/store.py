@@ -13,7 +13,7 @@ from typing import Any
 
 from app.changes.hooks import RecordedChange
 from app.segments.ast import Group, from_json
-from app.segments.compiler import CompileContext, compile_id_set
+from app.segments.compiler import CompileContext, compile_id_set, compile_row_predicate
 from app.segments.rows import PersonRows
 from app.sql import Dialect, SqlParams, bind_list, dialect_of, fetch_all, load_json
 
@@ -73,6 +73,45 @@ async def members_of_each(
                 for i, sid in enumerate(segments):
                     if r[f"m{i}"]:
                         found[sid].add(int(r["id"]))
+    return found
+
+
+async def changed_of_each(
+    conn: Any, ctx: CompileContext, segment_ids: Sequence[int], people: Sequence[int]
+) -> dict[int, tuple[set[int], set[int]]]:
+    """Segment -> (entered, exited) among these people: the live answer (the row form,
+    a column per segment) against the memory (an index probe per segment), compared in
+    the statement, so only people whose membership changed come back. One statement per
+    1,000 people and 200 segments. A person no longer in `people` (deleted) is a member
+    of nothing, so their memory rows come back as exits."""
+    found: dict[int, tuple[set[int], set[int]]] = {sid: (set(), set()) for sid in segment_ids}
+    for segments in chunks(list(segment_ids), 200):
+        for chunk in chunks(sorted(people)):
+            params = SqlParams(ctx.dialect)
+            ws = params.add(ctx.workspace_id)
+            columns, differs = [], []
+            for i, sid in enumerate(segments):
+                live = compile_row_predicate(ctx.segments[sid], ctx, params)
+                seen = (
+                    "EXISTS (SELECT 1 FROM segment_member_state s WHERE"
+                    f" s.segment_id = {params.add(sid)} AND s.person_id = c.id)"
+                )
+                columns += [f"(p.id IS NOT NULL AND ({live})) AS m{i}", f"{seen} AS w{i}"]
+                differs.append(f"x.m{i} <> x.w{i}")
+            if ctx.dialect is Dialect.POSTGRES:
+                source = f"unnest({params.add(list(chunk))}::bigint[]) AS c(id)"
+            else:
+                source = f"(SELECT value AS id FROM json_each({params.json(list(chunk))})) c"
+            sql = (
+                f"SELECT * FROM (SELECT c.id AS id, {', '.join(columns)} FROM {source}"
+                f" LEFT JOIN people p ON p.workspace_id = {ws} AND p.id = c.id) x"
+                f" WHERE {' OR '.join(differs)}"
+            )
+            for r in await fetch_all(conn, sql, params.values):
+                for i, sid in enumerate(segments):
+                    now_in, was_in = bool(r[f"m{i}"]), bool(r[f"w{i}"])
+                    if now_in != was_in:
+                        found[sid][0 if now_in else 1].add(int(r["id"]))
     return found
 
 
@@ -215,15 +254,43 @@ async def write_changes(
             RecordedChange(int(r["id"]), int(r["segment_id"]), int(r["person_id"]), r["kind"])
             for r in result
         ]
-    by_segment: dict[tuple[int, str], list[int]] = {}
-    for c in changes:
-        by_segment.setdefault((c.segment_id, c.kind), []).append(c.person_id)
-    for (segment_id, kind), people in sorted(by_segment.items()):
-        if kind == "ENTERED":
-            await add_state(conn, workspace_id, segment_id, people)
-        else:
-            await remove_state(conn, workspace_id, segment_id, people)
+    await _move_state(conn, workspace_id, changes)
     return sorted(written, key=lambda r: r.id)
+
+
+async def _move_state(conn: Any, workspace_id: int, changes: Sequence[Change]) -> None:
+    """The memory follows the log: entries in, exits out. PostgreSQL: one statement
+    each way for every segment at once (pairs as two arrays); SQLite: per segment."""
+    if dialect_of(conn) is not Dialect.POSTGRES:
+        by_segment: dict[tuple[int, str], list[int]] = {}
+        for c in changes:
+            by_segment.setdefault((c.segment_id, c.kind), []).append(c.person_id)
+        for (segment_id, kind), people in sorted(by_segment.items()):
+            if kind == "ENTERED":
+                await add_state(conn, workspace_id, segment_id, people)
+            else:
+                await remove_state(conn, workspace_id, segment_id, people)
+        return
+    for kind in ("ENTERED", "EXITED"):
+        pairs = sorted({(c.segment_id, c.person_id) for c in changes if c.kind == kind})
+        for chunk in chunks(pairs, 20_000):
+            params = SqlParams(Dialect.POSTGRES)
+            ws = params.add(workspace_id)
+            source = (
+                f"unnest({params.add([s for s, _ in chunk])}::bigint[],"
+                f" {params.add([p for _, p in chunk])}::bigint[]) AS u(s, p)"
+            )
+            if kind == "ENTERED":
+                sql = (
+                    "INSERT INTO segment_member_state (segment_id, person_id, workspace_id)"
+                    f" SELECT u.s, u.p, {ws} FROM {source} ON CONFLICT DO NOTHING"
+                )
+            else:
+                sql = (
+                    f"DELETE FROM segment_member_state m USING {source}"
+                    f" WHERE m.segment_id = u.s AND m.person_id = u.p AND m.workspace_id = {ws}"
+                )
+            await conn.execute_query(sql, params.values)
 
 
 async def causing_events(
