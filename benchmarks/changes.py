@@ -306,11 +306,12 @@ async def latency_run(args: argparse.Namespace, rate: float, table: Table) -> No
             ],
             env=env,
         )
+        worker_log = open(args.worker_log, "ab") if args.worker_log else subprocess.DEVNULL  # noqa: SIM115
         worker = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "worker"],
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=worker_log,
+            stderr=worker_log,
         )
         base = f"http://127.0.0.1:{port}"
         try:
@@ -523,6 +524,7 @@ def main() -> None:
     )
     parser.add_argument("--profile-trials", type=int, default=3)
     parser.add_argument("--no-sweep", action="store_true", help="skip the sweep runs")
+    parser.add_argument("--worker-log", default="", help="append the worker's output here")
     asyncio.run(run(parser.parse_args()))
 
 

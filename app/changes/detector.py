@@ -342,5 +342,8 @@ async def detect_pending(*, now: datetime | None = None) -> Round:
         for phase, seconds in done.seconds.items():
             total.seconds[phase] = total.seconds.get(phase, 0.0) + seconds
     if total.changes:
-        log.info("segment_changes_detected", changes=total.changes, marks=total.marks)
+        seconds = {k: round(v, 3) for k, v in total.seconds.items() if v >= 0.001}
+        log.info(
+            "segment_changes_detected", changes=total.changes, marks=total.marks, seconds=seconds
+        )
     return total
