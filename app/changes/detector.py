@@ -88,11 +88,17 @@ async def _locked(conn: Any, workspace_id: int) -> bool:
 
 
 async def _marks(conn: Any, workspace_id: int, limit: int) -> list[Mark]:
+    """The oldest `limit` marks and every other mark of the same people (at most 4 ×
+    `limit` in all, oldest first): a person marked many times in a backlog is re-checked
+    once for all of them."""
     params = SqlParams(dialect_of(conn))
+    ws, n = params.add(workspace_id), params.add(limit)
     rows = await fetch_all(
         conn,
         "SELECT id, person_id, cause, detail, created_at FROM segment_change_marks"
-        f" WHERE workspace_id = {params.add(workspace_id)} ORDER BY id LIMIT {params.add(limit)}",
+        f" WHERE workspace_id = {ws} AND person_id IN (SELECT o.person_id FROM"
+        f" segment_change_marks o WHERE o.workspace_id = {ws} ORDER BY o.id LIMIT {n})"
+        f" ORDER BY id LIMIT {params.add(4 * limit)}",
         params.values,
     )
     return [
@@ -234,7 +240,7 @@ async def _person_changes(
     for person_id, person_marks in by_person.items():
         signature = tuple(_signature(m) for m in person_marks)
         if signature not in decided:
-            decided[signature] = _latest_affecting(person_marks, deps, based)
+            decided[signature] = _first_affecting(person_marks, deps, based)
         latest = decided[signature]
         if latest:
             causes[person_id] = {sid: person_marks[i] for sid, i in latest.items()}
@@ -273,14 +279,14 @@ def _signature(mark: Mark) -> tuple[str, str]:
     return (mark.cause.value, json.dumps(mark.detail, sort_keys=True))
 
 
-def _latest_affecting(
-    marks: list[Mark], deps: Mapping[int, Any], based: set[int]
-) -> dict[int, int]:
-    """Segment -> index of the person's latest mark that can affect it."""
+def _first_affecting(marks: list[Mark], deps: Mapping[int, Any], based: set[int]) -> dict[int, int]:
+    """Segment -> index of the person's earliest mark (of this round: all written since
+    the detector last looked at them) that can affect it: the write that made the
+    change, at the latest, so `marked_at` never understates how long detection took."""
     found: dict[int, int] = {}
     for segment_id in based:
-        for i in range(len(marks) - 1, -1, -1):  # marks come in id order: latest first here
-            if affects(deps[segment_id], segment_id, marks[i].cause, marks[i].detail):
+        for i, mark in enumerate(marks):  # marks come in id order
+            if affects(deps[segment_id], segment_id, mark.cause, mark.detail):
                 found[segment_id] = i
                 break
     return found
@@ -342,8 +348,8 @@ async def detect_pending(*, now: datetime | None = None) -> Round:
         for phase, seconds in done.seconds.items():
             total.seconds[phase] = total.seconds.get(phase, 0.0) + seconds
     if total.changes:
-        seconds = {k: round(v, 3) for k, v in total.seconds.items() if v >= 0.001}
+        phases = {k: round(v, 3) for k, v in total.seconds.items() if v >= 0.001}
         log.info(
-            "segment_changes_detected", changes=total.changes, marks=total.marks, seconds=seconds
+            "segment_changes_detected", changes=total.changes, marks=total.marks, seconds=phases
         )
     return total
