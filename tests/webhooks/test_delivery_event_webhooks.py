@@ -182,3 +182,46 @@ async def test_the_outbox_is_written_only_with_its_write_and_only_for_subscriber
     assert [(r["topic"], r["change_count"]) for r in rows] == [("DELIVERY_EVENTS", 2)]
     assert await _outbox() == 0
     assert await deliver_due(FAST.replace(webhook_timeout_seconds=0.2)) == 1  # refused: retried
+
+
+async def test_a_flow_filtered_subscription_gets_its_flow_sends_and_bounces(
+    workspace, make_person, e2e, arq_redis, e2e_config, mailbox, hooks
+):
+    from app.flows.models import Send
+    from tests.flows.conftest import run_flows
+    from tests.webhooks.test_end_to_end import ACTIVATE, ENROLL, FLOW
+    from workers.flows import close_flows
+
+    ada = await make_person("ada@x.test")
+    email = {"subject": "Welcome", "html": "<p>Hi</p>", "text": "Hi", "next": "end"}
+    definition = {"entry": "welcome", "steps": [{"id": "welcome", "sendEmail": email},
+                                                {"id": "end", "exit": {}}]}  # fmt: skip
+    flows = []
+    for name in ("w", "other"):
+        made = await e2e.ok(FLOW, {"input": {"name": name, "definition": definition}})
+        flows.append(made["createFlow"]["flow"]["id"])
+    async with running_receiver() as receiver:
+        only = Filters(topics=("DELIVERY_EVENTS",), flow_id=decode_id("Flow", flows[0]))
+        await create_webhook(workspace.id, receiver.url, None, None, only)
+        # both flows send to ada; the provider reports the first flow's message bounced
+        for flow in flows:
+            await e2e.ok(ACTIVATE, {"id": flow})
+            await e2e.ok(ENROLL, {"flow": flow, "people": [f"per_{ada.id}"]})
+            ctx: dict[str, object] = {"flow_config": e2e_config}
+            try:
+                await run_flows(arq_redis, ctx)
+            finally:
+                await close_flows(ctx)
+        send = await Send.get(flow_id=decode_id("Flow", flows[0]))
+        assert len(mailbox.messages) == 2 and send.message_id
+        (first,) = [m for m in mailbox.messages if send.message_id in m["Message-ID"]]
+        body = body_of(bounce("flow-evt-1", "ada@x.test", messageId=first["Message-ID"]))
+        assert (
+            await post(e2e.http, hooks["url"]["generic"], hooks["generic"], body)
+        ).status_code == 200
+        await until(lambda: len(_received(receiver)) == 2, "the flow's send and bounce", FAST)
+    sent, bounced = _received(receiver)
+    assert (sent["kind"], bounced["kind"]) == ("SENT", "BOUNCED_HARD")
+    assert sent["flowId"] == bounced["flowId"] == flows[0] and sent["broadcastId"] is None
+    assert sent["detail"]["step"] == bounced["detail"]["step"] == "welcome"
+    assert bounced["eventId"].startswith("evt_")
