@@ -14,7 +14,6 @@ from typing import Any
 from app.changes.hooks import RecordedChange
 from app.segments.ast import Group, from_json
 from app.segments.compiler import CompileContext, compile_id_set, compile_row_predicate
-from app.segments.rows import PersonRows
 from app.sql import Dialect, SqlParams, bind_list, dialect_of, fetch_all, load_json
 
 CHUNK = 1000
@@ -57,23 +56,6 @@ async def all_members(conn: Any, ctx: CompileContext, root: Group) -> set[int]:
     params = SqlParams(ctx.dialect)
     sql = compile_id_set(root, ctx, params)
     return {int(r["id"]) for r in await fetch_all(conn, sql, params.values)}
-
-
-async def members_of_each(
-    conn: Any, ctx: CompileContext, segment_ids: Sequence[int], people: Sequence[int]
-) -> dict[int, set[int]]:
-    """Segment -> which of these people are members now: one statement per 1,000 people
-    and 400 segments, a boolean column per segment over just their rows (the row form)."""
-    found: dict[int, set[int]] = {sid: set() for sid in segment_ids}
-    for segments in chunks(list(segment_ids), 400):
-        for chunk in chunks(sorted(people)):
-            rows = PersonRows(ctx, list(chunk))
-            columns = rows.member_columns(ctx.segments[sid] for sid in segments)
-            for r in await fetch_all(conn, rows.select(f"p.id, {columns}"), rows.params.values):
-                for i, sid in enumerate(segments):
-                    if r[f"m{i}"]:
-                        found[sid].add(int(r["id"]))
-    return found
 
 
 async def changed_of_each(
@@ -142,25 +124,6 @@ async def state_of_segment(conn: Any, workspace_id: int, segment_id: int) -> set
         params.values,
     )
     return {int(r["person_id"]) for r in rows}
-
-
-async def state_of_people(
-    conn: Any, workspace_id: int, people: Sequence[int]
-) -> dict[int, set[int]]:
-    """Segment id -> which of these people the detector last saw in it."""
-    seen: dict[int, set[int]] = {}
-    for chunk in chunks(sorted(people)):
-        params = SqlParams(dialect_of(conn))
-        rows = await fetch_all(
-            conn,
-            "SELECT segment_id, person_id FROM segment_member_state"
-            f" WHERE workspace_id = {params.add(workspace_id)}"
-            f" AND person_id {bind_list(params, list(chunk), 'bigint')}",
-            params.values,
-        )
-        for r in rows:
-            seen.setdefault(int(r["segment_id"]), set()).add(int(r["person_id"]))
-    return seen
 
 
 async def add_state(conn: Any, workspace_id: int, segment_id: int, people: Iterable[int]) -> None:
