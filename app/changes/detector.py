@@ -241,10 +241,10 @@ async def _person_changes(
         signature = tuple(_signature(m) for m in person_marks)
         if signature not in decided:
             decided[signature] = _first_affecting(person_marks, deps, based)
-        latest = decided[signature]
-        if latest:
-            causes[person_id] = {sid: person_marks[i] for sid, i in latest.items()}
-            groups.setdefault(tuple(sorted(latest)), []).append(person_id)
+        first = decided[signature]
+        if first:
+            causes[person_id] = {sid: person_marks[i] for sid, i in first.items()}
+            groups.setdefault(tuple(sorted(first)), []).append(person_id)
     t = result.timed("decide", t)
     changes: list[Change] = []
     for segments, people in sorted(groups.items()):
