@@ -30,9 +30,10 @@ from typing import Any
 
 import asyncpg
 import httpx
-import psutil
 from rich.console import Console
 from rich.table import Table
+
+from benchmarks._meter import Cpu
 
 TRACK = """
 mutation($events: [EventInput!]!) {
@@ -118,60 +119,6 @@ async def _client(
             recorded += result["recorded"]
             duplicates += result["duplicates"]
     return recorded, duplicates
-
-
-class Cpu:
-    """CPU seconds used by the server's processes and the database's client backends:
-    under a shared machine's load, CPU per event varies far less than wall time."""
-
-    def __init__(self, url: str, server_pid: int) -> None:
-        self.url, self.server_pid = url, server_pid
-
-    async def sample(self) -> dict[int, float]:
-        conn = await asyncpg.connect(self.url, server_settings={"application_name": "ingest-meter"})
-        try:
-            pids = [
-                r[0]
-                for r in await conn.fetch(
-                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-                    " AND backend_type = 'client backend' AND application_name <> 'ingest-meter'"
-                )
-            ]
-        finally:
-            await conn.close()
-        server = psutil.Process(self.server_pid)
-        pids += [server.pid, *(c.pid for c in server.children(recursive=True))]
-        seconds = {}
-        for pid in pids:
-            with contextlib.suppress(psutil.Error):
-                times = psutil.Process(pid).cpu_times()
-                seconds[pid] = times.user + times.system
-        return seconds
-
-    @staticmethod
-    def used(before: dict[int, float], after: dict[int, float]) -> float:
-        return sum(t - before.get(pid, 0.0) for pid, t in after.items())
-
-    async def lock_waits(self, stop: asyncio.Event) -> tuple[int, int]:
-        """Sample the database's backends every 20 ms until `stop`: (samples of a backend
-        inside a transaction, of those waiting for a lock). Concurrent batches that write
-        the same summary rows wait for each other's commit (`transactionid`)."""
-        conn = await asyncpg.connect(self.url, server_settings={"application_name": "ingest-meter"})
-        inside = waiting = 0
-        try:
-            while not stop.is_set():
-                row = await conn.fetchrow(
-                    "SELECT count(*) FILTER (WHERE xact_start IS NOT NULL) AS inside,"
-                    " count(*) FILTER (WHERE wait_event_type = 'Lock') AS waiting"
-                    " FROM pg_stat_activity WHERE datname = current_database()"
-                    " AND backend_type = 'client backend' AND application_name <> 'ingest-meter'"
-                )
-                inside, waiting = inside + row["inside"], waiting + row["waiting"]
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), 0.02)
-        finally:
-            await conn.close()
-        return inside, waiting
 
 
 @contextlib.asynccontextmanager
@@ -301,7 +248,8 @@ async def compare(args: argparse.Namespace) -> dict[bool, dict[str, Any]]:
         batches = [_batch(rng, 1000, known, n) for n in range(args.events // 1000)]
         await _phase(base, key, batches[:2], args.clients, cpu)  # warm-up
         batches = batches[2:]
-        per_phase = max(args.clients, len(batches) // (2 * args.rounds))
+        # whole rounds of one batch per client: every phase ends the same way
+        per_phase = args.clients * max(1, round(len(batches) / (2 * args.rounds * args.clients)))
         for n, start in enumerate(range(0, len(batches), per_phase)):
             summaries = (n % 4) in (0, 3)
             await _set_summary_triggers(args.database_url, "ENABLE" if summaries else "DISABLE")
@@ -397,7 +345,12 @@ def main() -> None:
         action="store_true",
         help="with and without the summary triggers side by side in one run (alternating phases)",
     )
-    parser.add_argument("--rounds", type=int, default=3, help="--compare: ABBA rounds of phases")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="--compare: ABBA rounds of phases (more and shorter phases average a shared machine's load swings out)",
+    )
     parser.add_argument(
         "--workspace-id",
         type=int,
