@@ -1,9 +1,9 @@
 """A broadcast's audience, as a definition for the one segment compiler.
 
 members of any included segment, minus members of any excluded segment, minus everyone
-not SUBSCRIBED (and, as the rows are made, minus the suppression list) — a filter tree
-like any saved segment's, so counts, previews and the
-delivery rows all come from the same compiled SQL. Nothing is evaluated in Python, and
+not SUBSCRIBED — a filter tree like any saved segment's — minus the addresses on the
+suppression list, so the count a preview shows, its pages and the delivery rows all come
+from the same compiled SQL (the waterfall of who was left out and why: waterfall.py). Nothing is evaluated in Python, and
 the audience never passes through Python memory: it is materialised by one INSERT.
 """
 
@@ -36,7 +36,16 @@ from app.segments.ast import (
 from app.segments.compiler import CompileContext, compile_id_set
 from app.segments.evaluate import with_rfm
 from app.segments.service import Evaluation, load_definitions
-from app.sql import SqlParams, dialect_of, fetch_one, now_utc
+from app.sql import (
+    SqlParams,
+    bind_list,
+    connection,
+    dialect_of,
+    fetch_all,
+    fetch_one,
+    now_utc,
+    read_connection,
+)
 from app.suppression.service import audience_filter
 
 SUBSCRIBED = "SUBSCRIBED"
@@ -85,11 +94,31 @@ class Audience:
         root = audience_definition(self.include, self.exclude, subscribed=subscribed)
         return Evaluation(self.workspace_id, root, self.definitions, self.now)
 
-    async def count(self) -> int:
+    async def _members(self, params: SqlParams, ctx: CompileContext) -> str:
+        """`SELECT ... id` of the audience definition's members (before the list)."""
+        root = audience_definition(self.include, self.exclude)
+        members = compile_id_set(root, ctx, params)
         if self.based_on is not None:
-            root = audience_definition(self.include, self.exclude)
-            return await restricted_count(self, root, self.based_on)
-        return await self._evaluation().count()
+            members = restrict(members, self.based_on, params, params.add(self.workspace_id))
+        return members
+
+    async def _context(self, conn: Any) -> CompileContext:
+        ctx = CompileContext(dialect_of(conn), self.workspace_id, self.now, self.definitions)
+        return await with_rfm(ctx, audience_definition(self.include, self.exclude))
+
+    async def count(self) -> int:
+        """Who would receive it: the rows `materialise` would make now (the same WHERE),
+        so the status rule and the suppression list are both applied."""
+        ctx = await self._context(read_connection())
+        params = SqlParams(ctx.dialect)
+        sql = (
+            "SELECT count(*) AS n FROM people p"
+            f" WHERE p.workspace_id = {params.add(self.workspace_id)}"
+            f" AND p.id IN ({await self._members(params, ctx)})"
+            f" AND {await audience_filter(connection(), self.workspace_id, params)}"
+        )
+        row = await fetch_one(read_connection(), sql, params.values)
+        return int(row["n"]) if row else 0
 
     async def suppressed(self) -> int:
         """Included, not excluded, and not SUBSCRIBED: who the status rule kept out."""
@@ -99,21 +128,29 @@ class Audience:
         return await self._evaluation(subscribed=False).count()
 
     async def page(self, after_id: int | None, limit: int) -> list[int]:
-        if self.based_on is not None:
-            root = audience_definition(self.include, self.exclude)
-            return await restricted_page(self, root, self.based_on, after_id, limit)
-        return await self._evaluation().page(after_id, limit)
+        """A keyset page of `count`'s people: the definition's (fast) page, less anyone
+        on the suppression list, read on until the page is full or the members end."""
+        found: list[int] = []
+        while len(found) < limit:
+            want = limit - len(found)
+            if self.based_on is not None:
+                root = audience_definition(self.include, self.exclude)
+                ids = await restricted_page(self, root, self.based_on, after_id, want)
+            else:
+                ids = await self._evaluation().page(after_id, want)
+            listed = await listed_people(self.workspace_id, ids)
+            found.extend(i for i in ids if i not in listed)
+            if len(ids) < want:
+                break
+            after_id = ids[-1]
+        return found
 
     async def materialise(self, conn: Any, broadcast_id: int, batch_size: int) -> tuple[int, int]:
         """One delivery row per member, numbered into batches in id order, in ONE
         statement (re-running it adds nothing). Returns (rows, batches) of the broadcast."""
-        root = audience_definition(self.include, self.exclude)
-        ctx = CompileContext(dialect_of(conn), self.workspace_id, self.now, self.definitions)
-        ctx = await with_rfm(ctx, root)
+        ctx = await self._context(conn)
         params = SqlParams(ctx.dialect)
-        members = compile_id_set(root, ctx, params)
-        if self.based_on is not None:
-            members = restrict(members, self.based_on, params, params.add(self.workspace_id))
+        members = await self._members(params, ctx)
         sql = (
             "INSERT INTO deliveries (workspace_id, broadcast_id, person_id, batch, status,"
             f" updated_at) SELECT p.workspace_id, {params.add(broadcast_id)}, p.id,"
@@ -135,6 +172,21 @@ class Audience:
         assert row is not None
         rows = int(row["n"])
         return rows, (int(row["last"]) + 1 if row["last"] is not None else 0)
+
+
+async def listed_people(workspace_id: int, person_ids: Sequence[int]) -> set[int]:
+    """Of these people, those whose address is on the suppression list."""
+    if not person_ids:
+        return set()
+    params = SqlParams(dialect_of(read_connection()))
+    allowed = await audience_filter(connection(), workspace_id, params)
+    rows = await fetch_all(
+        read_connection(),
+        f"SELECT p.id FROM people p WHERE p.workspace_id = {params.add(workspace_id)}"
+        f" AND p.id {bind_list(params, person_ids, 'bigint')} AND NOT {allowed}",
+        params.values,
+    )
+    return {int(r["id"]) for r in rows}
 
 
 async def audience_of(broadcast: Broadcast, depth: int = 0) -> Audience:

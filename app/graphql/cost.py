@@ -45,6 +45,11 @@ WEIGHTS: dict[str, int] = {
     "PersonConnection.totalCount": 3000,
     "AudiencePreview.count": 4000,
     "AudiencePreview.suppressed": 4000,
+    # one statement answers all three (app/broadcasts/waterfall.py); each is priced as if
+    # asked alone, so asking for all three is over-priced rather than any under-priced
+    "AudiencePreview.included": 4000,
+    "AudiencePreview.excluded": 4000,
+    "AudiencePreview.suppressedBy": 4000,
     "Segment.members": 2000,
     "SegmentPreview.members": 2000,
     "AudiencePreview.members": 2000,

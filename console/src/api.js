@@ -67,6 +67,7 @@ const INTROSPECT = `query ConsoleCapabilities {
   person: __type(name: "Person") { fields { name } }
   segment: __type(name: "Segment") { fields { name } }
   workspace: __type(name: "Workspace") { fields { name } }
+  audience: __type(name: "AudiencePreview") { fields { name } }
   condition: __type(name: "ConditionInput") { inputFields { name type { name kind ofType { name } } } }
 }`;
 
@@ -84,6 +85,7 @@ export async function capabilities(key) {
     person: names(data.person),
     segment: names(data.segment),
     workspace: names(data.workspace),
+    audience: names(data.audience),
     conditionKinds: (data.condition?.inputFields ?? []).map((f) => f.name).filter((n) => n !== 'group'),
   };
 }

@@ -14,6 +14,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,17 @@ def opened(i: int) -> bool:
     return i % 2 == 0
 
 
+# purchases (days ago, value) per seeded person, for the profile's RFM: four purchasers in
+# four RFM segments, with fewer purchase events than opens (6), so that the catalog's
+# first event name, the builder's default for a new event condition, stays email_opened
+PURCHASES: dict[int, list[tuple[int, float]]] = {
+    1: [(0, 42.5)],
+    2: [(20, 250.0), (2, 80.0)],
+    4: [(90, 900.0)],
+    5: [(150, 20.0)],
+}
+
+
 @dataclass
 class Console:
     backend: str
@@ -86,7 +98,12 @@ def _seed(console: Console) -> None:
     events = [
         {"email": r["email"], "name": "email_opened"} for i, r in enumerate(rows) if opened(i)
     ]
-    events += [{"email": "console1@example.com", "name": "purchase", "value": 42.5}]
+    now = datetime.now(UTC)
+    events += [
+        {"email": f"console{i}@example.com", "name": "purchase", "value": value,
+         "occurredAt": (now - timedelta(days=days, minutes=5)).isoformat()}
+        for i, bought in PURCHASES.items() for days, value in bought
+    ]  # fmt: skip
     console.gql(
         "mutation($e: [EventInput!]!) { trackEvents(events: $e) { userErrors { message } } }",
         {"e": events},

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.console.conftest import PEOPLE, Console, opened, person_row, sign_in
+from tests.console.conftest import PEOPLE, PURCHASES, Console, opened, person_row, sign_in
 
 ROOT = "Root group"
 FIRST = f"{ROOT}, condition 1"
@@ -71,6 +71,8 @@ def test_a_two_group_segment_with_a_live_count(
     # ... and in that group also an open in the last 30 days
     page.get_by_label(f"Kind of condition to add to {GROUP}", exact=True).select_option("event")
     page.get_by_role("button", name=f"Add to {GROUP.lower()}", exact=True).click()
+    names = page.get_by_label(f"{GROUP}, condition 2: Event names, comma separated")
+    expect(names).to_have_value("email_opened")  # the catalog's most frequent event
     expected = members(lambda i, r: vip(i, r) or (r["country"] == "FR" and opened(i)))
     expect(count).to_have_text(f"{expected} people")
     first_members = page.locator(".preview .members li")
@@ -157,6 +159,69 @@ def test_a_flow_graph_and_its_enrollments(page: Page, console: Console) -> None:
     expect(page.get_by_role("heading", name=re.compile(r"Enrollments \(4\)"))).to_be_visible()
 
 
+# docs/rfm.md: R x FM cells (FM = (F + M + 1) // 2) of each named segment
+SEGMENTS = [
+    ("Champions", (5, 5), (4, 5)), ("Loyal", (3, 4), (4, 5)),
+    ("Potential Loyalist", (4, 5), (2, 3)), ("New Customers", (5, 5), (1, 1)),
+    ("Promising", (4, 4), (1, 1)), ("Need Attention", (3, 3), (3, 3)),
+    ("About to Sleep", (3, 3), (1, 2)), ("At Risk", (1, 2), (3, 4)),
+    ("Can't Lose Them", (1, 2), (5, 5)), ("Hibernating", (2, 2), (1, 2)),
+    ("Lost", (1, 1), (1, 2)),
+]  # fmt: skip
+
+
+def expected_rfm() -> dict[int, dict]:
+    """Every purchaser's metrics, rank-min quintile scores and segment, from the seed."""
+    metrics = {
+        i: (min(d for d, _ in bought), len(bought), sum(v for _, v in bought))
+        for i, bought in PURCHASES.items()
+    }
+    n = len(metrics)
+
+    def score(i: int, k: int, worse) -> int:
+        return 1 + 5 * sum(1 for other in metrics.values() if worse(other[k], metrics[i][k])) // n
+
+    out = {}
+    for i, (days, count, spent) in metrics.items():
+        r = score(i, 0, lambda o, mine: o > mine)  # more days since: worse
+        f = score(i, 1, lambda o, mine: o < mine)
+        m = score(i, 2, lambda o, mine: o < mine)
+        fm = (f + m + 1) // 2
+        (title,) = [t for t, (r0, r1), (f0, f1) in SEGMENTS if r0 <= r <= r1 and f0 <= fm <= f1]
+        out[i] = {"days": days, "count": count, "spent": spent, "r": r, "f": f, "m": m,
+                  "title": title}  # fmt: skip
+    return out
+
+
+def test_a_purchaser_profile_shows_rfm_and_a_non_purchaser_none(
+    page: Page, console: Console, screenshots: Path, request: pytest.FixtureRequest
+) -> None:
+    expected = expected_rfm()
+    assert len({e["title"] for e in expected.values()}) == 4  # the seed spreads them
+    sign_in(page, console)
+    for i, want in expected.items():
+        page.goto(f"{console.url}#/people/{console.people[f'console{i}@example.com']}")
+        card = page.get_by_test_id("rfm")
+        expect(card.get_by_test_id("rfm-segment")).to_have_text(want["title"])
+        expect(card).to_contain_text(f"R{want['r']} F{want['f']} M{want['m']}")
+        for metric, score, value in (
+            ("Recency", want["r"], f"{want['days']} day"),
+            ("Frequency", want["f"], f"{want['count']} purchase"),
+            ("Monetary", want["m"], f"{want['spent']:g} spent"),
+        ):
+            row = card.get_by_role("row", name=re.compile(f"^{metric}"))
+            expect(row.locator("td.num")).to_have_text(f"{score} / 5")
+            expect(row).to_contain_text(value)
+        if i == 2:
+            page.screenshot(path=str(screenshots / f"{request.node.name}-rfm.png"), full_page=True)
+    # a person without a purchase: the profile has no RFM at all
+    page.goto(f"{console.url}#/people/{console.people['console3@example.com']}")
+    expect(page.get_by_role("heading", name="Fields")).to_be_visible()
+    expect(page.get_by_role("heading", name="Segments")).to_be_visible()
+    expect(page.get_by_test_id("rfm")).to_have_count(0)
+    expect(page.get_by_role("heading", name="RFM")).to_have_count(0)
+
+
 CSV = (
     "email,First name,Tags,Country,Seats\n"
     'new1@example.com,Ann,"vip,beta",FR,3\n'
@@ -199,3 +264,79 @@ def test_import_a_csv_with_progress_and_refused_rows(
         "country": "FR",
     }
     assert console.gql('{ person(email: "new2@example.com") { id } }')["person"] is None
+
+
+# the waterfall's people: (tags, status); "wf" is included, "wfx" excluded
+WATERFALL = [
+    (["wf"], "SUBSCRIBED"), (["wf"], "SUBSCRIBED"), (["wf", "wfx"], "SUBSCRIBED"),
+    (["wf", "wfx"], "UNSUBSCRIBED"), (["wf"], "UNSUBSCRIBED"), (["wf"], "UNSUBSCRIBED"),
+    (["wf"], "BOUNCED"), (["wf"], "COMPLAINED"), (["wfx"], "SUBSCRIBED"),
+]  # fmt: skip
+
+
+def test_the_audience_waterfall_splits_who_is_left_out_by_reason(
+    page: Page, console: Console
+) -> None:
+    # (after the import: it adds people too, none of them tagged wf)
+    people = [
+        {"email": f"waterfall{i}@example.com", "tags": tags, "status": status}
+        for i, (tags, status) in enumerate(WATERFALL)
+    ]
+    made = console.gql(
+        "mutation($p: [PersonInput!]!) { upsertPeople(people: $p) { userErrors { message } } }",
+        {"p": people},
+    )
+    assert made["upsertPeople"]["userErrors"] == []
+    for name, tag in (("Waterfall", "wf"), ("Waterfall out", "wfx")):
+        console.gql(
+            "mutation($i: CreateSegmentInput!) { createSegment(input: $i) { userErrors { message } } }",
+            {"i": {"name": name, "definition": {"match": "ALL", "conditions": [{"tag": {"tag": tag}}]}}},
+        )  # fmt: skip
+    included = [(t, s) for t, s in WATERFALL if "wf" in t]
+    kept = [s for t, s in included if "wfx" not in t]
+    expected = {
+        "In an included segment": len(included),
+        "minus in an excluded segment": len(included) - len(kept),
+        "minus unsubscribed": kept.count("UNSUBSCRIBED"),
+        "minus bounced": kept.count("BOUNCED"),
+        "minus complained": kept.count("COMPLAINED"),
+        "minus on the suppression list": 0,
+        "= audience": kept.count("SUBSCRIBED"),
+    }
+    assert expected["= audience"] == 2 and expected["minus unsubscribed"] == 2
+
+    sign_in(page, console)
+    page.goto(f"{console.url}#/broadcasts/new")
+    page.get_by_role("group", name="Send to members of").get_by_role(
+        "checkbox", name=re.compile(r"^Waterfall \(")
+    ).check()
+    waterfall = page.get_by_test_id("waterfall")
+    expect(waterfall.get_by_role("row", name=re.compile("= audience"))).to_contain_text(
+        str(sum(1 for _, s in included if s == "SUBSCRIBED"))
+    )  # excluding nothing yet: everyone SUBSCRIBED who is tagged wf
+    page.get_by_role("group", name="Except members of").get_by_role(
+        "checkbox", name=re.compile(r"^Waterfall out \(")
+    ).check()
+    expect(waterfall.get_by_role("row", name=re.compile("minus in an excluded"))).to_contain_text(
+        f"− {expected['minus in an excluded segment']}"
+    )
+    rows = waterfall.get_by_role("row")
+    expect(rows).to_have_count(len(expected))
+    expect(rows.locator("th")).to_have_text([re.compile(f"^{re.escape(k)}") for k in expected])
+    expect(rows.locator("td.num")).to_have_text(
+        [re.compile(rf"^\S?\s*{n}$") for n in expected.values()]
+    )
+    # and the server agrees with itself: included - excluded - suppressed = count
+    split = console.gql(
+        "query($i: [ID!]!, $x: [ID!]) { previewAudience(includeSegmentIds: $i,"
+        " excludeSegmentIds: $x) { included excluded suppressedBy { count } count } }",
+        {"i": [segment_id(console, "Waterfall")], "x": [segment_id(console, "Waterfall out")]},
+    )["previewAudience"]
+    steps = split["included"] - split["excluded"] - sum(s["count"] for s in split["suppressedBy"])
+    assert steps == split["count"] == expected["= audience"]
+
+
+def segment_id(console: Console, name: str) -> str:
+    listed = console.gql("{ segments(first: 100) { edges { node { id name } } } }")
+    (found,) = [e["node"]["id"] for e in listed["segments"]["edges"] if e["node"]["name"] == name]
+    return found

@@ -3,12 +3,15 @@ import { gql, mutate, subscribe } from '../api.js';
 import { ErrorNote, fmt, Loading, pct, Status, when } from '../components/bits.jsx';
 import { useDebounced, useQuery } from '../hooks.js';
 import { useSession } from '../session.js';
+import { barGeometry, legacySteps, waterfallSteps } from '../waterfall.js';
 
 const LIST = `query Broadcasts { broadcasts(first: 100) { edges { node { id name subject status audience sent createdAt finishedAt } } } }`;
 const SEGMENTS = `query SegmentNames { segments(first: 100) { edges { node { id name count } } } }`;
 const WATERFALL = `query Waterfall($include: [ID!]!, $exclude: [ID!]) {
   included: previewAudience(includeSegmentIds: $include) { count suppressed }
   final: previewAudience(includeSegmentIds: $include, excludeSegmentIds: $exclude) { count suppressed } }`;
+const WATERFALL_SPLIT = `query AudienceWaterfall($include: [ID!]!, $exclude: [ID!]) {
+  previewAudience(includeSegmentIds: $include, excludeSegmentIds: $exclude) { included excluded suppressedBy { reason count } count } }`;
 const RENDER = `query Render($personId: ID!, $subject: String!, $html: String, $text: String) {
   renderEmail(personId: $personId, subject: $subject, html: $html, text: $text) { subject html text error } }`;
 const PERSON = `query PersonByEmail($email: String!) { person(email: $email) { id email } }`;
@@ -44,29 +47,42 @@ export function Broadcasts() {
   );
 }
 
-/** Included, minus excluded, minus not subscribed, = audience (two previewAudience calls). */
+/** Included, minus excluded, minus suppressed by reason, = audience (previewAudience). */
 export function Waterfall({ include, exclude }) {
+  const session = useSession();
+  const split = session?.caps.audience?.has('suppressedBy');
   const [data, setData] = useState(null);
   const [error, setError] = useState(null);
+  const [round, setRound] = useState(0);
   useEffect(() => {
     if (!include.length) { setData(null); return; }
-    gql(WATERFALL, { include, exclude }).then(setData, setError);
-  }, [include.join(), exclude.join()]);
+    let current = true;
+    setError(null);
+    gql(split ? WATERFALL_SPLIT : WATERFALL, { include, exclude }).then(
+      (d) => current && setData(split ? waterfallSteps(d.previewAudience) : legacySteps(d)),
+      (e) => current && setError(e),
+    );
+    return () => { current = false; };
+  }, [include.join(), exclude.join(), round]);
   if (error) return <ErrorNote error={error} />;
   if (!include.length) return <p class="muted">Choose at least one segment to include.</p>;
   if (!data) return <Loading what="Counting the audience" />;
-  const included = data.included.count + data.included.suppressed;
-  const afterExclude = data.final.count + data.final.suppressed;
-  const rows = [['In an included segment', included, ''], ['minus in an excluded segment', included - afterExclude, '−'],
-    ['minus not subscribed (unsubscribed, bounced, complained)', data.final.suppressed, '−'], ['= audience', data.final.count, '=']];
   return (
-    <table class="waterfall" data-testid="waterfall">
-      <caption>Audience right now</caption>
-      <tbody>{rows.map(([label, n, sign]) => (
-        <tr key={label}><th scope="row">{label}</th><td class="num">{sign} {fmt(n)}</td>
-          <td><span class="bar" style={{ width: `${included ? Math.round((n / included) * 200) : 0}px` }} /></td></tr>
-      ))}</tbody>
-    </table>
+    <div class="waterfall-box">
+      <table class="waterfall" data-testid="waterfall">
+        <caption>Audience right now</caption>
+        <tbody>{data.rows.map((row) => {
+          const bar = barGeometry(row, data.total, 240);
+          return (
+            <tr key={row.key} class={`step-${row.sign === '−' ? 'out' : row.key}`} data-step={row.key}>
+              <th scope="row">{row.label}</th><td class="num">{row.sign} {fmt(row.n)}</td>
+              <td class="track" aria-hidden="true"><span class="bar" style={{ marginLeft: `${bar.left}px`, width: `${bar.width}px` }} /></td></tr>
+          );
+        })}</tbody>
+      </table>
+      {!data.consistent && <p class="muted" role="status">People changed while this was counted; the steps may not add up exactly.</p>}
+      <button type="button" class="small" onClick={() => setRound(round + 1)}>Count again</button>
+    </div>
   );
 }
 

@@ -17,6 +17,8 @@ const PROFILE = `query Profile($id: ID!) {
       flow { id name } decisions { step segmentId result nextStep evaluatedAt } } } } }
   memberships(personId: $id) { member segment { id name } } }`;
 const EVENTS = `query Timeline($id: ID!) { person(id: $id) { events(first: 50) { edges { node { id name occurredAt value properties } } } } }`;
+const RFM = `query PersonRfm($id: ID!) { person(id: $id) { rfm { recency frequency monetary lastPurchaseAt r f m segment segmentTitle } }
+  rfmSettings { purchaseEvent windowDays } }`;
 const EXPLAIN_SEGMENT = `query ExplainSegment($segment: ID!, $person: ID!) { segment(id: $segment) { definitionInput explain(personId: $person) { ${EXPLAIN} } } }`;
 
 export function People() {
@@ -89,6 +91,42 @@ function Timeline({ id }) {
   );
 }
 
+/** R, F and M with their scores and the named segment; nothing for a person without
+ * purchases (and so for every person of a workspace without any), or an older server. */
+export function RfmCard({ id }) {
+  const session = useSession();
+  const offered = session.caps.person.has('rfm');
+  const [data, setData] = useState(null);
+  useEffect(() => {
+    if (!offered) return;
+    setData(null);
+    gql(RFM, { id }).then(setData).catch(() => setData(null));
+  }, [id]);
+  const rfm = data?.person?.rfm;
+  if (!offered || !rfm) return null;
+  const settings = data.rfmSettings;
+  const scope = settings?.windowDays ? `purchases of the last ${fmt(settings.windowDays)} days` : 'all purchases';
+  const rows = [
+    ['Recency', rfm.r, `${fmt(rfm.recency)} ${rfm.recency === 1 ? 'day' : 'days'} since the last purchase (${when(rfm.lastPurchaseAt)})`],
+    ['Frequency', rfm.f, `${fmt(rfm.frequency)} ${rfm.frequency === 1 ? 'purchase' : 'purchases'}`],
+    ['Monetary', rfm.m, `${rfm.monetary.toLocaleString('en-US', { maximumFractionDigits: 2 })} spent`],
+  ];
+  return (
+    <section class="rfm" aria-labelledby="rfm-title" data-testid="rfm">
+      <h2 id="rfm-title">RFM</h2>
+      <p><span class="rfm-segment" data-testid="rfm-segment">{rfm.segmentTitle}</span>{' '}
+        <span class="muted small">R{rfm.r} F{rfm.f} M{rfm.m}, among the workspace's purchasers ({settings?.purchaseEvent ?? 'purchase'} events, {scope})</span></p>
+      <table>
+        <caption class="sr-only">RFM metrics and scores</caption>
+        <thead><tr><th scope="col">Metric</th><th scope="col" class="num">Score (1–5)</th><th scope="col">Value</th></tr></thead>
+        <tbody>{rows.map(([name, score, value]) => (
+          <tr key={name}><th scope="row">{name}</th><td class="num"><span class="score">{score}</span><span class="of"> / 5</span></td><td>{value}</td></tr>
+        ))}</tbody>
+      </table>
+    </section>
+  );
+}
+
 function WhyPanel({ person, memberships }) {
   const [segment, setSegment] = useState('');
   const [result, setResult] = useState(null);
@@ -135,6 +173,7 @@ export function PersonProfile({ id }) {
         <div><dt>Created</dt><dd>{when(p.createdAt)}</dd></div>
         <div><dt>Updated</dt><dd>{when(p.updatedAt)}</dd></div>
       </dl>
+      <RfmCard id={p.id} />
       <h2>Fields</h2>
       {Object.keys(p.fields).length ? (
         <table><caption class="sr-only">Custom fields</caption><tbody>{Object.entries(p.fields).map(([k, v]) => <tr key={k}><th scope="row">{k}</th><td>{JSON.stringify(v)}</td></tr>)}</tbody></table>

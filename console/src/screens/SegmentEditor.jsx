@@ -30,24 +30,26 @@ function starter() {
   return group('ALL', [leaf('event', { names: ['email_opened'], count: { op: 'GTE', value: 1 }, window: { lastDays: 30 } })]);
 }
 
-/** Live count and first members of the definition being edited (debounced previewSegment). */
+/** Live count and first members of the definition being edited (debounced previewSegment).
+ * Stale (aria-busy) from the edit until the answer for exactly that definition is in: also
+ * in the render between the debounce settling and the request starting. */
 function usePreview(tree) {
   const definition = useMemo(() => toInput(tree), [tree]);
   const settled = useDebounced(definition, PREVIEW_DEBOUNCE_MS);
-  const [state, setState] = useState({ loading: true });
+  const key = JSON.stringify(settled);
+  const [state, setState] = useState({});
   const seq = useRef(0);
   useEffect(() => {
     const mine = ++seq.current;
     const started = performance.now();
     // a newer edit aborts the request in flight: the server stops its statement too
     const controller = new AbortController();
-    setState((s) => ({ ...s, loading: true }));
     gql(PREVIEW, { definition: settled }, { signal: controller.signal })
-      .then((data) => mine === seq.current && setState({ preview: data.previewSegment, ms: performance.now() - started, errors: [] }))
-      .catch((e) => e.name !== 'AbortError' && mine === seq.current && setState({ errors: e instanceof GraphQLErrors ? splitPathErrors(e.errors) : [{ message: e.message }] }));
+      .then((data) => mine === seq.current && setState({ preview: data.previewSegment, ms: performance.now() - started, errors: [], key }))
+      .catch((e) => e.name !== 'AbortError' && mine === seq.current && setState({ errors: e instanceof GraphQLErrors ? splitPathErrors(e.errors) : [{ message: e.message }], key }));
     return () => controller.abort();
-  }, [JSON.stringify(settled)]);
-  return { ...state, stale: settled !== definition || state.loading };
+  }, [key]);
+  return { ...state, stale: settled !== definition || state.key !== key };
 }
 
 export function SegmentEditor({ id }) {
