@@ -10,17 +10,23 @@
 -- before the commit, the rows stay locked for the commit only (8%).
 --
 -- How: trackEvents' insert statement begins with the comment
--- `/* sieve:summaries-by-writer */`, for which the statement trigger does nothing; the
--- same transaction then calls activity_summaries_apply(ids) with exactly the ids that
--- statement returned (the events it inserted: a repeated idempotency key inserts none).
--- Every other write path (any other insert, deletes, cascades, updates) keeps the
--- triggers of 0016 unchanged. A transaction that fails in between rolls both back.
+-- `/* sieve:summaries-by-writer */`, for which the statement trigger only notes, in a
+-- transaction-local setting, that it left rows to their writer; the same transaction
+-- then calls activity_summaries_apply(ids) with exactly the ids that statement returned
+-- (the events it inserted: a repeated idempotency key inserts none), which adds them
+-- only if the trigger did leave them (so a trigger that did not fire -- disabled, or not
+-- for this session's replication role -- or that did not see the marker, say behind a
+-- comment some driver prepended, never has them counted twice, and one switch turns
+-- both paths off). Every other write path (any other insert, deletes, cascades,
+-- updates) keeps the triggers of 0016 unchanged. A transaction (or savepoint) that
+-- fails in between rolls the events, the note and the summaries back together.
 
 CREATE OR REPLACE FUNCTION activity_summaries_add() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     -- current_query() is the client's top-level statement: only a statement that starts
     -- with the marker (trackEvents' insert) is left to its writer
     IF starts_with(current_query(), '/* sieve:summaries-by-writer */') THEN
+        PERFORM set_config('sieve.summaries_left_to_writer', 'on', true);
         RETURN NULL;
     END IF;
     INSERT INTO activity_summaries AS s (workspace_id, person_id, name, event_count, first_at,
@@ -42,23 +48,17 @@ BEGIN
 END
 $$;
 
--- The summaries of the events `ids` (just inserted by a marked statement of this
+-- The summaries of the events `ids` (inserted by a marked statement of this
 -- transaction, each id once), added exactly as the trigger adds a statement's rows: one
 -- upsert in key order (concurrent batches lock rows in one order, no deadlock). The
--- events are read back by primary key, so what is added is what was stored. Does
--- nothing while the insert trigger would not fire (disabled, or not for this session's
--- replication role): one switch turns both paths off, as benchmarks/ingest.py does.
+-- events are read back by primary key, so what is added is what was stored. Nothing
+-- unless the trigger left rows to their writer since the last call.
 CREATE FUNCTION activity_summaries_apply(ids bigint[]) RETURNS void LANGUAGE plpgsql AS $$
-DECLARE
-    enabled "char";
 BEGIN
-    SELECT t.tgenabled INTO enabled FROM pg_trigger t
-     WHERE t.tgrelid = 'events'::regclass AND t.tgname = 'events_summaries_insert';
-    IF enabled IS NULL OR enabled = 'D'
-       OR (enabled = 'O' AND current_setting('session_replication_role') = 'replica')
-       OR (enabled = 'R' AND current_setting('session_replication_role') <> 'replica') THEN
+    IF current_setting('sieve.summaries_left_to_writer', true) IS DISTINCT FROM 'on' THEN
         RETURN;
     END IF;
+    PERFORM set_config('sieve.summaries_left_to_writer', 'off', true);
     INSERT INTO activity_summaries AS s (workspace_id, person_id, name, event_count, first_at,
         last_at, value_count, value_sum, value_min, value_max)
     SELECT n.workspace_id, n.person_id, n.name, count(*), min(n.occurred_at), max(n.occurred_at),

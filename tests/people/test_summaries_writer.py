@@ -1,7 +1,8 @@
 """trackEvents applies its batch's activity summaries as the last statement of its
 transaction (migration 0023): on PostgreSQL the insert's trigger leaves the statement
-marked SUMMARIES_BY_WRITER to `activity_summaries_apply`, so the summary rows a batch
-locks stay locked for its commit only. Every other write keeps the 0016 triggers. The
+marked SUMMARIES_BY_WRITER to `activity_summaries_apply` (and notes that it did: the
+apply adds only what was left to it), so the summary rows a batch locks stay locked for
+its commit only. Every other write keeps the 0016 triggers. The
 summaries stay exact either way (tests/people/test_activity_summaries.py checks every
 mix of writes through this path); these tests pin the path itself.
 """
@@ -11,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import pathlib
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 import pytest
+from tortoise.transactions import in_transaction
 
 from app.people.activity import verify_summaries
 from app.people.events import SUMMARIES_BY_WRITER
@@ -87,19 +90,54 @@ async def test_only_the_marked_statement_is_left_to_its_writer(db, workspace):
     # an unmarked insert (the bounce and tracking services', a raw one): the trigger adds it
     await conn.execute_query(insert, [workspace.id, person.id, "opened", NOW, 2.5, NOW])
     assert_equal(await stored_summaries(workspace.id), await recomputed(workspace.id))
-    # a marked one: on PostgreSQL its writer adds it with activity_summaries_apply
-    rows = await conn.execute_query_dict(
-        SUMMARIES_BY_WRITER + insert, [workspace.id, person.id, "opened", NOW, 4.0, NOW]
-    )
-    if pg:
-        assert (await stored_summaries(workspace.id))[(person.id, "opened")]["count"] == 1
-        await conn.execute_query(
-            "SELECT activity_summaries_apply($1::bigint[])", [[r["id"] for r in rows]]
+    # a marked one: on PostgreSQL its writer adds it with activity_summaries_apply, in
+    # the same transaction (SQLite's row triggers never look at the statement)
+    async with in_transaction("default") as tx:
+        rows = await tx.execute_query_dict(
+            SUMMARIES_BY_WRITER + insert, [workspace.id, person.id, "opened", NOW, 4.0, NOW]
         )
-    # then (SQLite's row triggers never look at the statement) the summaries are exact
+        if pg:
+            assert await _count(tx, workspace.id, person.id) == 1
+            await _apply(tx, rows)
+            assert await _count(tx, workspace.id, person.id) == 2
+            await _apply(tx, rows)  # nothing is left to a second call
     summary = (await stored_summaries(workspace.id))[(person.id, "opened")]
     assert (summary["count"], summary["sum"], summary["max"]) == (2, 6.5, 4.0)
     assert_equal(await stored_summaries(workspace.id), await recomputed(workspace.id))
+    if not pg:
+        return
+    # a marker the trigger does not see first (a comment a driver put before it): the
+    # trigger adds the rows itself, and the writer's apply adds nothing
+    async with in_transaction("default") as tx:
+        rows = await tx.execute_query_dict(
+            "/* tagged */ " + SUMMARIES_BY_WRITER + insert,
+            [workspace.id, person.id, "opened", NOW, 1.0, NOW],
+        )
+        await _apply(tx, rows)
+    # a marked insert committed on its own: what it left is gone with its transaction, so
+    # an apply in another one adds nothing (the writer applies in the insert's transaction)
+    rows = await conn.execute_query_dict(
+        SUMMARIES_BY_WRITER + insert, [workspace.id, person.id, "opened", NOW, 8.0, NOW]
+    )
+    await _apply(conn, rows)
+    assert await _count(conn, workspace.id, person.id) == 3
+    await conn.execute_query("DELETE FROM events WHERE id = $1", [rows[0]["id"]])
+    assert_equal(await stored_summaries(workspace.id), await recomputed(workspace.id))
+
+
+async def _apply(conn: Any, rows: list[dict[str, Any]]) -> None:
+    await conn.execute_query(
+        "SELECT activity_summaries_apply($1::bigint[])", [[r["id"] for r in rows]]
+    )
+
+
+async def _count(conn: Any, workspace_id: int, person_id: int) -> int:
+    rows = await conn.execute_query_dict(
+        "SELECT event_count FROM activity_summaries WHERE workspace_id = $1 AND person_id = $2"
+        " AND name = 'opened'",
+        [workspace_id, person_id],
+    )
+    return int(rows[0]["event_count"])
 
 
 async def test_one_switch_turns_both_paths_off(db, workspace):
