@@ -5,9 +5,9 @@
 -- commits. Fired by the insert, those locks were held through the rest of trackEvents'
 -- transaction (change marks, flow enrolment, the commit, and whatever other requests the
 -- same process ran between those statements), so concurrent batches naming the same
--- people waited for each other: 19-25% of the time the benchmark's backends spent inside
--- a transaction was waiting for a lock, against 3-5% without summaries. Applied just
--- before the commit, the rows stay locked for the commit only (8%).
+-- people waited for each other: 24-31% of the samples of the benchmark's backends inside
+-- a transaction were waiting for a lock, against 2-9% without summaries. Applied just
+-- before the commit, the rows stay locked for the commit only (4-9%).
 --
 -- How: trackEvents' insert statement begins with the comment
 -- `/* sieve:summaries-by-writer */`, for which the statement trigger only notes, in a
