@@ -168,10 +168,18 @@ def key_list(workspace_ref: str | None) -> None:
         return await list_keys(found.id if found else None)
 
     rows = [
-        (f"key_{k.id}", str(k.workspace_id), k.name or "-", k.scope, f"{k.prefix}...",
-         _when(k.created_at), _when(k.last_used_at), _when(k.revoked_at))
+        (
+            f"key_{k.id}",
+            str(k.workspace_id),
+            k.name or "-",
+            k.scope,
+            f"{k.prefix}...",
+            _when(k.created_at),
+            _when(k.last_used_at),
+            _when(k.revoked_at),
+        )
         for k in _call(work)
-    ]  # fmt: skip
+    ]
     header = ("ID", "WORKSPACE", "NAME", "SCOPE", "PREFIX", "CREATED", "LAST USED", "REVOKED")
     _table(header, rows)
 
@@ -353,8 +361,11 @@ def demo(host: str, port: int, people: int, state_dir: str) -> None:
         "PUBLIC_URL": public_url,
     }
     worker_process = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], env=env)
-    lines = [f"\nSieve demo at {public_url}", f"  Console:   {public_url}/console/",
-             f"  GraphiQL:  {public_url}/graphql"]  # fmt: skip
+    lines = [
+        f"\nSieve demo at {public_url}",
+        f"  Console:   {public_url}/console/",
+        f"  GraphiQL:  {public_url}/graphql",
+    ]
     for workspace in prepared:
         lines += [
             f"  workspace {workspace.id} {workspace.name}: {workspace.note}",

@@ -37,36 +37,71 @@ async def recover(sender: Sender, *, wait_for_leases: bool = True) -> dict[str, 
     queued again — without waiting for arq's own timeout.
     """
     report = {"scheduled": 0, "batches": 0, "finished": 0}
-    active = [BroadcastStatus.SCHEDULED, BroadcastStatus.SENDING]
-    unfinished: list[Broadcast] = []
-    for workspace_id in await workspace_ids():  # one workspace at a time (docs/scaling.md)
-        unfinished += await Broadcast.filter(workspace_id=workspace_id, status__in=active)
-    for broadcast in [b for b in unfinished if b.status is BroadcastStatus.SCHEDULED]:
-        if broadcast.send_token:
-            # a start job that failed left a result that would dedupe this one
-            await sender.redis.delete(
-                result_key_prefix + jobs.start_job_id(broadcast.id, broadcast.send_token)
-            )
-            await enqueue_start(
-                sender.redis,
-                broadcast.workspace_id,
-                broadcast.id,
-                broadcast.send_token,
-                broadcast.scheduled_at,
-            )
-            report["scheduled"] += 1
-    pending: list[tuple[Broadcast, int]] = []
-    for broadcast in [b for b in unfinished if b.status is BroadcastStatus.SENDING]:
-        batches = await open_batches(broadcast.workspace_id, broadcast.id)
-        if not batches and await finish_if_done(broadcast.workspace_id, broadcast.id):
-            report["finished"] += 1
-        pending += [(broadcast, b) for b in batches]
+    unfinished = await _unfinished()
+    scheduled = [b for b in unfinished if b.status is BroadcastStatus.SCHEDULED]
+    report["scheduled"] = await _restart_scheduled(sender, scheduled)
+    sending = [b for b in unfinished if b.status is BroadcastStatus.SENDING]
+    pending, report["finished"] = await _open_batches(sending)
     if not pending:
         return report
+    report["batches"] = await _requeue_lapsed(sender, pending, wait_for_leases)
+    log.info("broadcasts_recovered", **report)
+    return report
+
+
+async def _unfinished() -> list[Broadcast]:
+    """Every SCHEDULED or SENDING broadcast, one workspace at a time (docs/scaling.md)."""
+    active = [BroadcastStatus.SCHEDULED, BroadcastStatus.SENDING]
+    unfinished: list[Broadcast] = []
+    for workspace_id in await workspace_ids():
+        unfinished += await Broadcast.filter(workspace_id=workspace_id, status__in=active)
+    return unfinished
+
+
+async def _restart_scheduled(sender: Sender, broadcasts: list[Broadcast]) -> int:
+    """Queue the start job of each scheduled broadcast again; returns how many."""
+    started = 0
+    for broadcast in broadcasts:
+        if not broadcast.send_token:
+            continue
+        # a start job that failed left a result that would dedupe this one
+        await sender.redis.delete(
+            result_key_prefix + jobs.start_job_id(broadcast.id, broadcast.send_token)
+        )
+        await enqueue_start(
+            sender.redis,
+            broadcast.workspace_id,
+            broadcast.id,
+            broadcast.send_token,
+            broadcast.scheduled_at,
+        )
+        started += 1
+    return started
+
+
+async def _open_batches(broadcasts: list[Broadcast]) -> tuple[list[tuple[Broadcast, int]], int]:
+    """The (broadcast, batch) pairs with unfinished rows, and how many broadcasts had
+    none left and were finished here."""
+    pending: list[tuple[Broadcast, int]] = []
+    finished = 0
+    for broadcast in broadcasts:
+        batches = await open_batches(broadcast.workspace_id, broadcast.id)
+        if not batches and await finish_if_done(broadcast.workspace_id, broadcast.id):
+            finished += 1
+        pending += [(broadcast, b) for b in batches]
+    return pending, finished
+
+
+async def _requeue_lapsed(
+    sender: Sender, pending: list[tuple[Broadcast, int]], wait_for_leases: bool
+) -> int:
+    """Requeue each batch whose lease has lapsed (after waiting for the leases of dead
+    runs to lapse, unless told not to); returns how many."""
     leases = [jobs.batch_lease_key(b.id, b.send_token or "", n) for b, n in pending]
     ttls = [await sender.redis.pttl(key) for key in leases]
     if wait_for_leases and max(ttls) > 0:
         await asyncio.sleep(max(ttls) / 1000 + 0.05)  # let leases of dead runs lapse
+    requeued = 0
     for (broadcast, batch), lease in zip(pending, leases, strict=True):
         if await sender.redis.exists(lease):
             continue  # somebody is alive and sending it
@@ -76,6 +111,5 @@ async def recover(sender: Sender, *, wait_for_leases: bool = True) -> dict[str, 
         # the dead run's claim on the job, and any result that would dedupe a new one
         await sender.redis.delete(in_progress_key_prefix + job_id, result_key_prefix + job_id)
         await enqueue_batch(sender.redis, broadcast.workspace_id, broadcast.id, token, batch)
-        report["batches"] += 1
-    log.info("broadcasts_recovered", **report)
-    return report
+        requeued += 1
+    return requeued

@@ -48,8 +48,11 @@ REFERENCE_KIND = "broadcast"
 # ------------------------------------------------------------------------ validation
 
 # (input key, model attribute, limit): one-line texts, stored trimmed
-_LINES = (("name", "name", MAX_NAME), ("subject", "subject", MAX_SUBJECT),
-          ("fromEmail", "from_email", MAX_FROM))  # fmt: skip
+_LINES = (
+    ("name", "name", MAX_NAME),
+    ("subject", "subject", MAX_SUBJECT),
+    ("fromEmail", "from_email", MAX_FROM),
+)
 
 
 async def _segment_ids(

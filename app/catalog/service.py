@@ -10,14 +10,23 @@ are read from the newest PROPERTY_SAMPLE events of each name (off the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from app.sql import Dialect, SqlParams, dialect_of, fetch_all, read_connection
 
 PROPERTY_SAMPLE = 1_000
 MAX_PROPERTY_KEYS = 100
 # SQLite's json_each types -> JSON types (PostgreSQL's jsonb_typeof names them already)
-SQLITE_TYPES = {"text": "string", "integer": "number", "real": "number", "true": "boolean",
-                "false": "boolean", "null": "null", "object": "object", "array": "array"}  # fmt: skip
+SQLITE_TYPES = {
+    "text": "string",
+    "integer": "number",
+    "real": "number",
+    "true": "boolean",
+    "false": "boolean",
+    "null": "null",
+    "object": "object",
+    "array": "array",
+}
 
 
 @dataclass(frozen=True)
@@ -54,12 +63,12 @@ def _typed(dialect: Dialect, kind: str) -> str:
     return kind if dialect is Dialect.POSTGRES else SQLITE_TYPES.get(kind, kind)
 
 
-def _group_keys(rows: list[dict[str, object]], dialect: Dialect, limit: int) -> list[KeyTypes]:
+def _group_keys(rows: list[dict[str, Any]], dialect: Dialect, limit: int) -> list[KeyTypes]:
     by_key: dict[str, tuple[set[str], int]] = {}
     for r in rows:
         types, count = by_key.get(str(r["key"]), (set(), 0))
         types.add(_typed(dialect, str(r["kind"])))
-        by_key[str(r["key"])] = (types, count + int(r["n"]))  # type: ignore[call-overload]
+        by_key[str(r["key"])] = (types, count + int(r["n"]))
     ordered = sorted(by_key.items(), key=lambda item: (-item[1][1], item[0]))
     return [KeyTypes(k, tuple(sorted(t)), n) for k, (t, n) in ordered[:limit]]
 

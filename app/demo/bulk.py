@@ -26,8 +26,13 @@ PLACES = [
 ]
 TAGS = [("newsletter", 0.6), ("customer", 0.25), ("vip", 0.05), ("beta", 0.1), ("churn-risk", 0.08)]
 PLANS = [("free", 0.6), ("pro", 0.25), ("team", 0.1), ("enterprise", 0.05)]
-PRODUCTS = [("T-shirt", "apparel", 25.0), ("Hoodie", "apparel", 60.0), ("Mug", "home", 15.0),
-            ("Course", "digital", 199.0), ("Sticker pack", "accessories", 5.0)]  # fmt: skip
+PRODUCTS = [
+    ("T-shirt", "apparel", 25.0),
+    ("Hoodie", "apparel", 60.0),
+    ("Mug", "home", 15.0),
+    ("Course", "digital", 199.0),
+    ("Sticker pack", "accessories", 5.0),
+]
 
 
 def _weighted(rng: random.Random, pairs: list[tuple[str, float]]) -> str:

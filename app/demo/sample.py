@@ -17,18 +17,42 @@ from app.sql import now_utc
 SAMPLE_WORKSPACE = "sample"
 
 PEOPLE: list[dict[str, Any]] = [
-    {"email": "ada@example.com", "tags": ["vip"], "country": "US", "region": "CA",
-     "city": "San Francisco", "timezone": "America/Los_Angeles",
-     "fields": {"first_name": "Ada", "plan": "pro", "seats": 3}},
-    {"email": "grace@example.com", "tags": ["beta"], "country": "US", "region": "NY",
-     "city": "New York", "timezone": "America/New_York",
-     "fields": {"first_name": "Grace", "plan": "team", "trial": True}},
-    {"email": "margaret@example.com", "tags": ["vip"], "status": "BOUNCED", "country": "GB",
-     "city": "London", "timezone": "Europe/London",
-     "fields": {"first_name": "Margaret", "plan": "team"}},
-    {"email": "linus@example.com", "tags": ["vip"], "country": "FI", "city": "Helsinki",
-     "timezone": "Europe/Helsinki", "fields": {"first_name": "Linus", "plan": "free"}},
-]  # fmt: skip
+    {
+        "email": "ada@example.com",
+        "tags": ["vip"],
+        "country": "US",
+        "region": "CA",
+        "city": "San Francisco",
+        "timezone": "America/Los_Angeles",
+        "fields": {"first_name": "Ada", "plan": "pro", "seats": 3},
+    },
+    {
+        "email": "grace@example.com",
+        "tags": ["beta"],
+        "country": "US",
+        "region": "NY",
+        "city": "New York",
+        "timezone": "America/New_York",
+        "fields": {"first_name": "Grace", "plan": "team", "trial": True},
+    },
+    {
+        "email": "margaret@example.com",
+        "tags": ["vip"],
+        "status": "BOUNCED",
+        "country": "GB",
+        "city": "London",
+        "timezone": "Europe/London",
+        "fields": {"first_name": "Margaret", "plan": "team"},
+    },
+    {
+        "email": "linus@example.com",
+        "tags": ["vip"],
+        "country": "FI",
+        "city": "Helsinki",
+        "timezone": "Europe/Helsinki",
+        "fields": {"first_name": "Linus", "plan": "free"},
+    },
+]
 
 
 def events(now: datetime) -> list[dict[str, Any]]:
@@ -48,46 +72,72 @@ def events(now: datetime) -> list[dict[str, Any]]:
 ENGAGED_VIPS = {
     "match": "ANY",
     "conditions": [
-        {"group": {"match": "ALL", "conditions": [
-            {"tag": {"tag": "vip"}},
-            {"event": {"names": ["email_opened"], "window": {"lastDays": 30}}},
-        ]}},
+        {
+            "group": {
+                "match": "ALL",
+                "conditions": [
+                    {"tag": {"tag": "vip"}},
+                    {"event": {"names": ["email_opened"], "window": {"lastDays": 30}}},
+                ],
+            }
+        },
         {"aggregate": {"name": "purchase", "fn": "SUM", "op": "GT", "value": 500}},
     ],
-}  # fmt: skip
+}
 SEGMENTS: list[dict[str, Any]] = [
     {"name": "Engaged VIPs or big spenders", "definition": ENGAGED_VIPS},
-    {"name": "VIPs", "description": "Tagged vip.",
-     "definition": {"conditions": [{"tag": {"tag": "vip"}}]}},
-    {"name": "Recent buyers", "description": "A purchase in the last 7 days.",
-     "definition": {"conditions": [{"event": {"names": ["purchase"], "window": {"lastDays": 7}}}]}},
-]  # fmt: skip
+    {
+        "name": "VIPs",
+        "description": "Tagged vip.",
+        "definition": {"conditions": [{"tag": {"tag": "vip"}}]},
+    },
+    {
+        "name": "Recent buyers",
+        "description": "A purchase in the last 7 days.",
+        "definition": {
+            "conditions": [{"event": {"names": ["purchase"], "window": {"lastDays": 7}}}]
+        },
+    },
+]
 
 BROADCASTS: list[dict[str, Any]] = [
-    {"name": "Spring sale",
-     "subject": 'Hi {{ person.fields.first_name | default("there") }}',
-     "html": '<p>20% off for you. <a href="{{ unsubscribe_url }}">Unsubscribe</a></p>',
-     "text": "20% off for you.", "fromEmail": "news@shop.example",
-     "includeSegmentIds": ["@VIPs"], "excludeSegmentIds": ["@Recent buyers"]},
-    {"name": "Thanks for your order",
-     "subject": 'Thank you, {{ person.fields.first_name | default("friend") }}',
-     "text": "Your order is on its way. Unsubscribe: {{ unsubscribe_url }}",
-     "fromEmail": "news@shop.example", "includeSegmentIds": ["@Recent buyers"]},
-]  # fmt: skip
+    {
+        "name": "Spring sale",
+        "subject": 'Hi {{ person.fields.first_name | default("there") }}',
+        "html": '<p>20% off for you. <a href="{{ unsubscribe_url }}">Unsubscribe</a></p>',
+        "text": "20% off for you.",
+        "fromEmail": "news@shop.example",
+        "includeSegmentIds": ["@VIPs"],
+        "excludeSegmentIds": ["@Recent buyers"],
+    },
+    {
+        "name": "Thanks for your order",
+        "subject": 'Thank you, {{ person.fields.first_name | default("friend") }}',
+        "text": "Your order is on its way. Unsubscribe: {{ unsubscribe_url }}",
+        "fromEmail": "news@shop.example",
+        "includeSegmentIds": ["@Recent buyers"],
+    },
+]
 
 WELCOME_SERIES = {
     "entry": "welcome",
     "trigger": "signed_up",
     "allowReentry": False,
     "steps": [
-        {"id": "welcome", "sendEmail": {"text": "Glad you are here.", "next": "wait",
-         "subject": 'Welcome, {{ person.fields.first_name | default("friend") }}'}},
+        {
+            "id": "welcome",
+            "sendEmail": {
+                "text": "Glad you are here.",
+                "next": "wait",
+                "subject": 'Welcome, {{ person.fields.first_name | default("friend") }}',
+            },
+        },
         {"id": "wait", "wait": {"duration": 259200, "next": "vip?"}},
         {"id": "vip?", "split": {"segmentId": "@VIPs", "yes": "tag", "no": "done"}},
         {"id": "tag", "addTag": {"tag": "welcomed-vip", "next": "done"}},
         {"id": "done", "exit": {"reason": "welcome series finished"}},
     ],
-}  # fmt: skip
+}
 FLOWS: list[dict[str, Any]] = [{"name": "Welcome series", "definition": WELCOME_SERIES}]
 
 UPSERT = "mutation($p: [PersonInput!]!) { upsertPeople(people: $p) { people { id } userErrors { path message } } }"
@@ -139,9 +189,11 @@ async def load_sample(workspace_id: int, now: datetime | None = None) -> dict[st
     for person in PEOPLE:  # one at a time: ids in this order
         made["people"] += await _execute(workspace_id, UPSERT, {"p": [person]})
     await _execute(workspace_id, TRACK, {"e": events(now)})
-    for kind, document, inputs in (("segments", SEGMENT, SEGMENTS),
-                                   ("broadcasts", BROADCAST, BROADCASTS),
-                                   ("flows", FLOW, FLOWS)):  # fmt: skip
+    for kind, document, inputs in (
+        ("segments", SEGMENT, SEGMENTS),
+        ("broadcasts", BROADCAST, BROADCASTS),
+        ("flows", FLOW, FLOWS),
+    ):
         for item in inputs:
             segment_ids = dict(zip([s["name"] for s in SEGMENTS], made["segments"], strict=False))
             made[kind] += await _execute(

@@ -188,8 +188,11 @@ def _modulo(left: Any, right: Any) -> Any:
 
 
 _BINOPS: dict[str, Callable[[Any, Any], Any]] = {
-    "**": _power, "*": _times, "+": _plus, "%": _modulo,
-}  # fmt: skip
+    "**": _power,
+    "*": _times,
+    "+": _plus,
+    "%": _modulo,
+}
 
 
 @pass_context

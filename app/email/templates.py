@@ -92,8 +92,11 @@ def compile_templates(subject: str, html: str, text: str) -> MessageTemplates:
     """Parse all three; every syntax error is reported with the field it is in."""
     errors: list[UserError] = []
     compiled: dict[str, Template | None] = {}
-    for name, source, env in (("subject", subject, _plain), ("html", html, _html),
-                              ("text", text, _plain)):  # fmt: skip
+    for name, source, env in (
+        ("subject", subject, _plain),
+        ("html", html, _html),
+        ("text", text, _plain),
+    ):
         if not source and name != "subject":
             compiled[name] = None
             continue

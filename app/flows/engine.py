@@ -40,6 +40,7 @@ from app.flows.definition import (
 from app.flows.dispatch import Scheduler, job_id
 from app.flows.models import EnrollmentState, Flow, FlowStatus, SendStatus
 from app.flows.send_email import send_step_email, step_tracking
+from app.flows.sends import claim_send, finish_send
 from app.flows.store import Cursor, Move
 from app.people.models import Person, Status
 from app.people.service import tag_people
@@ -177,7 +178,7 @@ class _Job:
     async def _send_one(
         self, person: Person, action: SendEmail, c: Cursor, identity: SenderIdentity
     ) -> SendStatus:
-        earlier = await store.claim_send(
+        earlier = await claim_send(
             workspace_id=self.workspace_id,
             flow_id=self.flow.id,
             cursor=c,
@@ -186,7 +187,7 @@ class _Job:
         )
         if earlier is SendStatus.SENDING:
             # the attempt that claimed it died mid-send: its fate is unknown, never resend
-            await store.finish_send(
+            await finish_send(
                 self.workspace_id,
                 c,
                 SendStatus.UNKNOWN,
@@ -198,7 +199,7 @@ class _Job:
         if earlier is not None:
             return earlier
         if person.status != Status.SUBSCRIBED:
-            await store.finish_send(
+            await finish_send(
                 self.workspace_id,
                 c,
                 SendStatus.SKIPPED,
@@ -207,7 +208,7 @@ class _Job:
             )
             return SendStatus.SKIPPED
         if await suppressed_people(connection(), self.workspace_id, {person.id: person.email}):
-            await store.finish_send(
+            await finish_send(
                 self.workspace_id,
                 c,
                 SendStatus.SKIPPED,
@@ -230,11 +231,11 @@ class _Job:
             )
         except BaseException:
             # cancelled or crashed with the message maybe handed over
-            await store.finish_send(
+            await finish_send(
                 self.workspace_id, c, SendStatus.UNKNOWN, now=now_utc(), error="send interrupted"
             )
             raise
-        await store.finish_send(
+        await finish_send(
             self.workspace_id,
             c,
             result.status,

@@ -16,7 +16,8 @@ from app.email.transports import Outcome, Result
 from app.errors import UserInputError
 from app.flows.definition import SendEmail
 from app.flows.models import SendStatus
-from app.flows.store import Cursor, send_id
+from app.flows.sends import send_id
+from app.flows.store import Cursor
 from app.senders.models import SenderIdentity
 from app.tracking.tokens import Source
 

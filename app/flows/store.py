@@ -1,4 +1,5 @@
-"""The set-based SQL of flows: enrolling, claiming, compare-and-set moves, decisions, sends.
+"""The set-based SQL of flows: enrolling, claiming, compare-and-set moves, decisions
+(the sends of SEND_EMAIL steps are in app/flows/sends.py).
 
 Every statement handles a whole batch (a derived table of rows: `unnest` of typed arrays
 on PostgreSQL, `json_each` on SQLite), so a batch of 1,000 enrollments costs a handful
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from app.flows.models import EnrollmentState, SendStatus
+from app.flows.models import EnrollmentState
 from app.sql import (
     Dialect,
     SqlParams,
@@ -72,7 +73,8 @@ def rows_source(
     return f"(SELECT {picks} FROM json_each({params.add(data)})) AS t"
 
 
-def _ts(params: SqlParams, value: datetime) -> str:
+def ts_param(params: SqlParams, value: datetime) -> str:
+    """A bound timestamp (UTC), typed on PostgreSQL."""
     placeholder = params.add(value.astimezone(UTC))
     return f"{placeholder}::timestamptz" if params.dialect is Dialect.POSTGRES else placeholder
 
@@ -106,7 +108,7 @@ async def enroll_people(
     if not person_ids:
         return []
     params = SqlParams(dialect_of(conn))
-    ts = _ts(params, now)
+    ts = ts_param(params, now)
     once = "NULL" if allow_reentry else "0"
     sql = (
         f"INSERT INTO flow_enrollments ({_ENROLL_COLUMNS})"
@@ -135,7 +137,7 @@ async def enroll_triggered(
         return []
     dialect = dialect_of(conn)
     params = SqlParams(dialect)
-    ts = _ts(params, now)
+    ts = ts_param(params, now)
     ws = params.add(workspace_id)
     source = rows_source(
         params,
@@ -179,7 +181,7 @@ async def enroll_on_changes(
         return []
     dialect = dialect_of(conn)
     params = SqlParams(dialect)
-    ts = _ts(params, now)
+    ts = ts_param(params, now)
     ws = params.add(workspace_id)
     source = rows_source(
         params,
@@ -218,9 +220,9 @@ async def claim(
     """Lease the due, unleased enrollments among `ids` to this worker (one statement)."""
     conn = connection()
     params = SqlParams(dialect_of(conn))
-    ts = _ts(params, now)
+    ts = ts_param(params, now)
     sql = (
-        f"UPDATE flow_enrollments SET lease_until = {_ts(params, now + lease)},"
+        f"UPDATE flow_enrollments SET lease_until = {ts_param(params, now + lease)},"
         f" lease_token = {params.add(token)} WHERE workspace_id = {params.add(workspace_id)}"
         f" AND id {bind_list(params, ids, 'bigint')} AND flow_id = {params.add(flow_id)}"
         f" AND state = 'ACTIVE' AND due_at <= {ts} AND (lease_until IS NULL OR lease_until <= {ts})"
@@ -252,7 +254,7 @@ async def apply_moves(
     if not moves:
         return set()
     params = SqlParams(dialect_of(conn))
-    ts = _ts(params, now)
+    ts = ts_param(params, now)
     source = rows_source(
         params,
         [
@@ -329,75 +331,9 @@ async def _record_decisions(
         "INSERT INTO flow_decisions (workspace_id, flow_id, enrollment_id, person_id, step, seq,"
         " segment_id, result, next_step, evaluated_at)"
         f" SELECT {params.add(workspace_id)}, {params.add(flow_id)}, t.d_enrollment, t.d_person,"
-        f" t.d_step, t.d_seq, t.d_segment, t.d_result, t.d_next, {_ts(params, now)} FROM {source}",
+        f" t.d_step, t.d_seq, t.d_segment, t.d_result, t.d_next, {ts_param(params, now)} FROM {source}",
         params.values,
     )
-
-
-async def claim_send(
-    *, workspace_id: int, flow_id: int, cursor: Cursor, recipient: str, now: datetime
-) -> SendStatus | None:
-    """Record the send of this step visit before calling the transport. None: this call
-    claimed it and may send; otherwise the status an earlier attempt left."""
-    conn = connection()
-    params = SqlParams(dialect_of(conn))
-    row = await fetch_one(
-        conn,
-        "INSERT INTO flow_sends (workspace_id, flow_id, enrollment_id, person_id, step, seq,"
-        " status, recipient, created_at) VALUES"
-        f" ({params.add(workspace_id)}, {params.add(flow_id)}, {params.add(cursor.id)},"
-        f" {params.add(cursor.person_id)}, {params.add(cursor.step)}, {params.add(cursor.seq)},"
-        f" 'SENDING', {params.add(recipient)}, {_ts(params, now)})"
-        " ON CONFLICT (workspace_id, enrollment_id, seq) DO NOTHING RETURNING id",
-        params.values,
-    )
-    if row is not None:
-        return None
-    params = SqlParams(dialect_of(conn))
-    existing = await fetch_one(
-        conn,
-        f"SELECT status FROM flow_sends WHERE workspace_id = {params.add(workspace_id)}"
-        f" AND enrollment_id = {params.add(cursor.id)} AND seq = {params.add(cursor.seq)}",
-        params.values,
-    )
-    return SendStatus(existing["status"]) if existing else SendStatus.UNKNOWN
-
-
-async def send_id(workspace_id: int, cursor: Cursor) -> int | None:
-    """The id of this step visit's send row (tracked emails carry it as `delivery_id`)."""
-    conn = connection()
-    params = SqlParams(dialect_of(conn))
-    row = await fetch_one(
-        conn,
-        f"SELECT id FROM flow_sends WHERE workspace_id = {params.add(workspace_id)}"
-        f" AND enrollment_id = {params.add(cursor.id)}"
-        f" AND seq = {params.add(cursor.seq)}",
-        params.values,
-    )
-    return int(row["id"]) if row else None
-
-
-async def finish_send(
-    workspace_id: int,
-    cursor: Cursor,
-    status: SendStatus,
-    *,
-    now: datetime,
-    message_id: str | None = None,
-    error: str | None = None,
-    only_if: SendStatus | None = None,
-) -> None:
-    conn = connection()
-    params = SqlParams(dialect_of(conn))
-    guard = f" AND status = {params.add(only_if.value)}" if only_if is not None else ""
-    sql = (
-        f"UPDATE flow_sends SET status = {params.add(status.value)},"
-        f" message_id = {params.add(message_id)}, error = {params.add(error)},"
-        f" finished_at = {_ts(params, now)}"
-        f" WHERE workspace_id = {params.add(workspace_id)} AND enrollment_id = {params.add(cursor.id)}"
-        f" AND seq = {params.add(cursor.seq)}{guard}"
-    )
-    await conn.execute_query(sql, params.values)
 
 
 async def due_enrollments(
@@ -411,13 +347,13 @@ async def due_enrollments(
     (docs/scaling.md, "Sweeps")."""
     conn = connection()
     params = SqlParams(dialect_of(conn))
-    ts = _ts(params, now)
+    ts = ts_param(params, now)
     sql = (
         "SELECT e.workspace_id, e.flow_id, e.id, e.step, e.seq FROM flow_enrollments e"
         " JOIN flows f ON f.workspace_id = e.workspace_id AND f.id = e.flow_id"
         " AND f.status = 'ACTIVE'"
         f" WHERE e.state = 'ACTIVE' AND e.due_at <= {ts}"
-        f" AND (e.seq = 0 OR e.due_at <= {_ts(params, now - grace)})"
+        f" AND (e.seq = 0 OR e.due_at <= {ts_param(params, now - grace)})"
         f" AND (e.lease_until IS NULL OR e.lease_until <= {ts})"
         f" ORDER BY e.flow_id, e.id LIMIT {params.add(limit)}"
     )

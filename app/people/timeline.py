@@ -16,8 +16,15 @@ from typing import Any
 from app.segments.compiler_events import window_sql
 from app.segments.compiler_values import bind_datetime
 from app.segments.terms import Window
-from app.sql import SqlParams, bind_list, dialect_of, fetch_all, load_json, point_connection
-from app.sql import parse_db_datetime as when
+from app.sql import (
+    SqlParams,
+    bind_list,
+    db_datetime,
+    dialect_of,
+    fetch_all,
+    load_json,
+    point_connection,
+)
 
 MAX_NAMES = 100
 
@@ -75,11 +82,11 @@ async def person_events(
         TimelineEvent(
             id=int(r["id"]),
             name=r["name"],
-            occurred_at=when(r["occurred_at"]),  # type: ignore[arg-type]
+            occurred_at=db_datetime(r["occurred_at"]),
             value=float(r["value"]) if r["value"] is not None else None,
             properties=load_json(r["properties"]) or {},
             idempotency_key=r["idempotency_key"],
-            created_at=when(r["created_at"]),  # type: ignore[arg-type]
+            created_at=db_datetime(r["created_at"]),
         )
         for r in rows
     ]

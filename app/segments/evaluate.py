@@ -9,13 +9,12 @@ database answers, through the one compiler, in both of its forms.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from app.segments import cache
-from app.segments.ast import Condition, Group
+from app.segments.ast import Group
 from app.segments.compiler import (
     CompileContext,
     compile_count,
@@ -23,9 +22,8 @@ from app.segments.compiler import (
     compile_id_page,
     disjunction_branches,
 )
-from app.segments.conditions import kind_of
-from app.segments.conditions.base import Observation, Observed
-from app.segments.conditions.rfm import uses_rfm
+from app.segments.context import COLUMNS_PER_STATEMENT, context_for, truthy, with_rfm
+from app.segments.explain import ExplainNode, PersonNotFound, explain
 from app.segments.rows import PersonRows
 from app.sql import (
     SqlParams,
@@ -41,8 +39,22 @@ from app.sql import (
 if TYPE_CHECKING:
     from app.rfm.model import RfmModel
 
-# columns per statement when one row answers many questions (PG allows 1,664)
-_COLUMNS_PER_STATEMENT = 400
+# callers name these here; explain lives in app/segments/explain.py, the compile
+# context every evaluation builds in app/segments/context.py
+__all__ = [
+    "ExplainNode",
+    "PersonNotFound",
+    "contains",
+    "contains_statement",
+    "count_members",
+    "explain",
+    "matching_people",
+    "member_page",
+    "memberships",
+    "stream_member_ids",
+    "with_rfm",
+]
+
 MAX_MATCHING_PEOPLE = 1000
 # member_page: a top-level OR of at most this many branches is paged branch by branch
 _BRANCH_BY_BRANCH = 8
@@ -50,58 +62,11 @@ _BRANCH_BY_BRANCH = 8
 _CANDIDATES_PER_MEMBER = 2
 
 
-class PersonNotFound(LookupError):
-    """explain() was asked about a person who is not in the workspace."""
-
-
-@dataclass(frozen=True)
-class ExplainNode:
-    """One node of a definition with what was observed for one person.
-
-    `count` is set on event nodes (matching events), `value` on aggregate nodes (None
-    when AVG/MIN/MAX had no values), `at` on firstTime/lastTime nodes (the moment, None
-    without one), `times` on sequence nodes (the moments of the earliest chain, or of
-    the longest chain's beginning), `children` on groups, and `segment` on segment
-    nodes: the referenced definition's own explanation.
-    """
-
-    condition: Condition
-    matched: bool
-    count: int | None = None
-    value: float | None = None
-    at: datetime | None = None
-    times: tuple[datetime, ...] | None = None
-    children: tuple[ExplainNode, ...] = ()
-    segment: ExplainNode | None = None
-
-
-async def with_rfm(ctx: CompileContext, *roots: Group) -> CompileContext:
-    """The context with the workspace's RFM edges when a tree (or a segment it refers
-    to) has an rfm condition (app/rfm/service.py: live, or within their freshness bound).
-    Whoever compiles a stored definition builds its context through this."""
-    if ctx.rfm is not None or not uses_rfm([*roots, *ctx.segments.values()]):
-        return ctx
-    from app.rfm.service import model_for  # the RFM service reads the database
-
-    return replace(ctx, rfm=await model_for(ctx.workspace_id, ctx.now))
-
-
-async def _context(
-    workspace_id: int, now: datetime, segments: Mapping[int, Group], *roots: Group
-) -> CompileContext:
-    ctx = CompileContext(dialect_of(connection()), workspace_id, now, segments)
-    return await with_rfm(ctx, *roots)
-
-
-def _truthy(value: Any) -> bool:
-    return bool(value)  # PG returns bool, SQLite 0/1
-
-
 async def count_members(
     root: Group, *, workspace_id: int, now: datetime, segments: Mapping[int, Group]
 ) -> int:
     """The segment's size now: set form, so event conditions are read off the indexes."""
-    ctx = await _context(workspace_id, now, segments, root)
+    ctx = await context_for(workspace_id, now, segments, root)
     params = SqlParams(ctx.dialect)
     sql = compile_count(root, ctx, params)
     row = await fetch_one(read_connection(), sql, params.values)
@@ -129,7 +94,7 @@ async def member_page(
     """
     if limit <= 0:
         return []
-    ctx = await _context(workspace_id, now, segments, root)
+    ctx = await context_for(workspace_id, now, segments, root)
     branches = disjunction_branches(root, ctx)
     if len(branches) > _BRANCH_BY_BRANCH:
         branches = [root]
@@ -233,7 +198,7 @@ async def contains(
     With a `version` (a saved segment's, app/segments/cache.py) the statement is compiled
     once per version and dialect and only its parameters are rebuilt per call; not with
     rfm conditions, whose edges may move within their freshness bound (app/rfm)."""
-    ctx = await _context(workspace_id, now, segments, root)
+    ctx = await context_for(workspace_id, now, segments, root)
     if version is None or ctx.rfm is not None:
         sql, values = contains_statement(root, workspace_id, person_id, now, segments, ctx.rfm)
     else:
@@ -252,7 +217,7 @@ async def contains(
         else:
             sql, values = contains_statement(root, workspace_id, person_id, now, segments)
     row = await fetch_one(point_connection(), sql, values)
-    return bool(row and _truthy(row["member"]))
+    return bool(row and truthy(row["member"]))
 
 
 def contains_statement(
@@ -279,16 +244,16 @@ async def memberships(
 ) -> dict[int, bool]:
     """Which of `roots` (segment id -> definition) the person is in: one statement
     reading one people row, one boolean column per segment (chunked past 400)."""
-    ctx = await _context(workspace_id, now, segments, *roots.values())
+    ctx = await context_for(workspace_id, now, segments, *roots.values())
     result = dict.fromkeys(roots, False)
     ids = list(roots)
-    for start in range(0, len(ids), _COLUMNS_PER_STATEMENT):
-        chunk = ids[start : start + _COLUMNS_PER_STATEMENT]
+    for start in range(0, len(ids), COLUMNS_PER_STATEMENT):
+        chunk = ids[start : start + COLUMNS_PER_STATEMENT]
         rows = PersonRows(ctx, person_id)
         sql = rows.select(rows.member_columns(roots[sid] for sid in chunk))
         row = await fetch_one(point_connection(), sql, rows.params.values)
         if row is not None:
-            result.update({sid: _truthy(row[f"m{i}"]) for i, sid in enumerate(chunk)})
+            result.update({sid: truthy(row[f"m{i}"]) for i, sid in enumerate(chunk)})
     return result
 
 
@@ -305,115 +270,7 @@ async def matching_people(
         raise ValueError(f"at most {MAX_MATCHING_PEOPLE} people per call")
     if not person_ids:
         return set()
-    ctx = await _context(workspace_id, now, segments, root)
+    ctx = await context_for(workspace_id, now, segments, root)
     rows = PersonRows(ctx, sorted(set(person_ids)))
     sql = rows.select("p.id", rows.predicate(root))
     return {int(r["id"]) for r in await fetch_all(point_connection(), sql, rows.params.values)}
-
-
-# --------------------------------------------------------------------------- explain
-
-
-@dataclass(frozen=True)
-class _Column:
-    alias: str
-    node: Condition
-    observation: Observation | None = None  # None: whether the node matched
-
-
-@dataclass(frozen=True)
-class _ExplainScope:
-    """The person row `p` as a kind's observation sees it (conditions.base.RowScope)."""
-
-    params: SqlParams
-    now: datetime
-    summaries: bool = True
-    alias: str = "p"
-    rfm: RfmModel | None = None
-
-    def segment(self, segment_id: int) -> str:
-        raise NotImplementedError("observations do not compile references")
-
-
-async def explain(
-    root: Group,
-    *,
-    workspace_id: int,
-    person_id: int,
-    now: datetime,
-    segments: Mapping[int, Group],
-) -> ExplainNode:
-    """Why a person is or is not a member: every node of the tree (and of referenced
-    segments) with its outcome, event counts and aggregate values, from one statement
-    reading the person's row (more only for trees wider than 400 columns)."""
-    ctx = await _context(workspace_id, now, segments, root)
-    columns: list[_Column] = []
-    _plan(root, ctx, columns, ())
-    observed: dict[str, Any] = {}
-    for start in range(0, len(columns), _COLUMNS_PER_STATEMENT):
-        chunk = columns[start : start + _COLUMNS_PER_STATEMENT]
-        rows = PersonRows(ctx, person_id)
-        sql = rows.select(", ".join(f"{_column_sql(c, rows)} AS {c.alias}" for c in chunk))
-        row = await fetch_one(point_connection(), sql, rows.params.values)
-        if row is None:
-            raise PersonNotFound(person_id)
-        observed.update(row)
-    cursor = iter(columns)
-    return _build(root, ctx, cursor, observed, ())
-
-
-def _column_sql(column: _Column, rows: PersonRows) -> str:
-    if column.observation is not None:
-        return column.observation.sql(
-            _ExplainScope(rows.params, rows.ctx.now, rows.ctx.summaries, rfm=rows.ctx.rfm)
-        )
-    return f"({rows.predicate(column.node)})"
-
-
-def _plan(node: Condition, ctx: CompileContext, out: list[_Column], trail: tuple[int, ...]) -> None:
-    """Columns in a depth-first order that `_build` replays."""
-    out.append(_Column(f"c{len(out)}", node))
-    if isinstance(node, Group):
-        for child in node.conditions:
-            _plan(child, ctx, out, trail)
-        return
-    kind = kind_of(node)
-    observation = kind.observation(node)
-    if observation is not None:
-        out.append(_Column(f"c{len(out)}", node, observation))
-    segment_id = kind.references(node)
-    if segment_id is not None:
-        _plan(ctx.segment(segment_id, trail), ctx, out, (*trail, segment_id))
-
-
-def _build(
-    node: Condition,
-    ctx: CompileContext,
-    cursor: Iterator[_Column],
-    observed: dict[str, Any],
-    trail: tuple[int, ...],
-) -> ExplainNode:
-    matched = _truthy(observed[next(cursor).alias])
-    if isinstance(node, Group):
-        children = tuple(_build(c, ctx, cursor, observed, trail) for c in node.conditions)
-        return ExplainNode(node, matched, children=children)
-    kind = kind_of(node)
-    seen = Observed()
-    if kind.observation(node) is not None:
-        column = next(cursor)
-        assert column.observation is not None
-        seen = column.observation.read(observed[column.alias])
-    inner = None
-    segment_id = kind.references(node)
-    if segment_id is not None:
-        referenced = ctx.segment(segment_id, trail)
-        inner = _build(referenced, ctx, cursor, observed, (*trail, segment_id))
-    return ExplainNode(
-        node,
-        matched,
-        count=seen.count,
-        value=seen.value,
-        at=seen.at,
-        times=seen.times,
-        segment=inner,
-    )

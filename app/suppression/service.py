@@ -128,9 +128,12 @@ async def change_status(
             await mark_people(
                 conn, workspace_id, allowed, change_detail(attributes=["STATUS"]), now
             )
-            fresh = {p.id: p for p in await Person.filter(
-                workspace_id=workspace_id, id__in=sorted(allowed)
-            ).using_db(conn)}  # fmt: skip
+            fresh = {
+                p.id: p
+                for p in await Person.filter(
+                    workspace_id=workspace_id, id__in=sorted(allowed)
+                ).using_db(conn)
+            }
             await gate.record({p.email: p for p in fresh.values()})
             result.people = [fresh.get(pid) for pid in person_ids]
     return result

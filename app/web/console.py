@@ -44,8 +44,11 @@ class _SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *_HEADERS,
-                                      (b"cache-control", cache)]  # fmt: skip
+                message["headers"] = [
+                    *message.get("headers", []),
+                    *_HEADERS,
+                    (b"cache-control", cache),
+                ]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -21,7 +21,7 @@ import os
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
@@ -35,6 +35,9 @@ from app.imports.jobs import ImportJob, ImportMode
 from app.imports.service import prepare, start_in_background
 from app.keys.scopes import Scope
 from app.tenancy import Principal, authenticate
+
+if TYPE_CHECKING:
+    from python_multipart.multipart import MultipartCallbacks
 
 IMPORT_PATH = "/imports/people"
 MAX_FORM_PART = 65_536  # mapping and mode; the file has IMPORT_MAX_BYTES
@@ -77,7 +80,7 @@ class _Form:
         self._headers: dict[bytes, bytes] = {}
         self._part: str | None = None
 
-    def callbacks(self) -> dict[str, Any]:
+    def callbacks(self) -> MultipartCallbacks:
         return {
             "on_part_begin": self._begin,
             "on_header_field": lambda d, s, e: self._add_name(d[s:e]),
@@ -147,7 +150,7 @@ async def _receive_form(request: Request, spool: Any) -> _Form:
     if kind != b"multipart/form-data" or not boundary:
         raise UploadRefused(415, ErrorCode.INVALID, "Send multipart/form-data with a file part.")
     form = _Form(spool, app_settings.settings.import_max_bytes)
-    parser = MultipartParser(boundary, form.callbacks())  # type: ignore[arg-type]
+    parser = MultipartParser(boundary, form.callbacks())
     async for chunk in request.stream():
         parser.write(chunk)
     parser.finalize()

@@ -65,9 +65,14 @@ def webhook_routes(config: Settings) -> list[Route]:
         return JSONResponse(answer)
 
     async def no_workspace(request: Request) -> Response:
-        return _error(WebhookError(404, "WORKSPACE_REQUIRED",
-                                   "Post to /webhooks/{provider}/{workspace}: the URL each"
-                                   " workspace's webhooks query shows."))  # fmt: skip
+        return _error(
+            WebhookError(
+                404,
+                "WORKSPACE_REQUIRED",
+                "Post to /webhooks/{provider}/{workspace}: the URL each"
+                " workspace's webhooks query shows.",
+            )
+        )
 
     return [
         Route("/webhooks/{provider}/{workspace}", webhook, methods=["POST"]),

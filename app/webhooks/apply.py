@@ -95,12 +95,30 @@ async def _effects(
         if notice.kind is Kind.DELIVERED:
             delivered.append(target.person_id)
         elif notice.kind is Kind.COMPLAINT:
-            complaints.append(Complaint(target.person_id, target.email, key, provider.value,
-                                        notice.detail, {**target.origin}))  # fmt: skip
+            complaints.append(
+                Complaint(
+                    target.person_id,
+                    target.email,
+                    key,
+                    provider.value,
+                    notice.detail,
+                    {**target.origin},
+                )
+            )
         else:
-            bounces.append(Bounce(target.person_id, target.email, notice.kind is Kind.HARD_BOUNCE,
-                                  notice.detail, notice.code, key, {**target.origin},
-                                  reported=True, source=provider.value))  # fmt: skip
+            bounces.append(
+                Bounce(
+                    target.person_id,
+                    target.email,
+                    notice.kind is Kind.HARD_BOUNCE,
+                    notice.detail,
+                    notice.code,
+                    key,
+                    {**target.origin},
+                    reported=True,
+                    source=provider.value,
+                )
+            )
     # one person's bounces in one request count one each: the function counts a person
     # once per call (one group of sends holds one message per person), so one call per round
     rounds: list[list[Bounce]] = [[]]
@@ -111,8 +129,9 @@ async def _effects(
             rounds.append([])
         rounds[n].append(b)
     for n, group in enumerate(rounds):
-        await record_outcomes(workspace_id, group, delivered if n == 0 else [],
-                              soft_limit=config.soft_bounce_limit)  # fmt: skip
+        await record_outcomes(
+            workspace_id, group, delivered if n == 0 else [], soft_limit=config.soft_bounce_limit
+        )
     await record_complaints(workspace_id, complaints)
     if orphans:
         hasher = await hasher_for(conn, workspace_id)

@@ -20,21 +20,15 @@ from typing import Any
 from app.errors import ErrorCode, UserError, UserInputError
 from app.ids import encode_id
 from app.settings import Settings
-from app.sql import (
-    SqlParams,
-    connection,
-    dialect_of,
-    fetch_all,
-    load_json,
-    now_utc,
-    parse_db_datetime,
-)
+from app.sql import SqlParams, connection, db_datetime, dialect_of, fetch_all, load_json, now_utc
 from app.webhooks.notices import Provider
 from app.webhooks.postmark import token_digest
 from app.webhooks.sendgrid import load_public_key
 
 MAX_TOPICS = 20
-_TOPIC = re.compile(r"arn:aws(-cn|-us-gov)?:sns:[a-z]{2}(-[a-z]+){1,2}-\d:\d{12}:[A-Za-z0-9_-]{1,256}")  # fmt: skip
+_TOPIC = re.compile(
+    r"arn:aws(-cn|-us-gov)?:sns:[a-z]{2}(-[a-z]+){1,2}-\d:\d{12}:[A-Za-z0-9_-]{1,256}"
+)
 _SECRET_PROVIDERS = (Provider.GENERIC, Provider.POSTMARK)
 
 
@@ -56,10 +50,14 @@ def webhook_url(config: Settings, provider: Provider, workspace_id: int) -> str:
 
 def _row(r: dict[str, Any]) -> WebhookConfig:
     return WebhookConfig(
-        int(r["workspace_id"]), Provider(r["provider"]), r["secret"], r["public_key"],
-        tuple(load_json(r["topic_arns"]) or ()), parse_db_datetime(r["created_at"]),  # type: ignore[arg-type]
-        parse_db_datetime(r["updated_at"]),  # type: ignore[arg-type]
-    )  # fmt: skip
+        int(r["workspace_id"]),
+        Provider(r["provider"]),
+        r["secret"],
+        r["public_key"],
+        tuple(load_json(r["topic_arns"]) or ()),
+        db_datetime(r["created_at"]),
+        db_datetime(r["updated_at"]),
+    )
 
 
 async def list_configs(workspace_id: int, provider: Provider | None = None) -> list[WebhookConfig]:
@@ -80,15 +78,23 @@ async def get_config(workspace_id: int, provider: Provider) -> WebhookConfig | N
 def _topics(value: Sequence[str]) -> tuple[str, ...]:
     errors = []
     if not value:
-        errors.append(UserError(("input", "topicArns"), "List at least one SNS topic ARN.",
-                                ErrorCode.REQUIRED))  # fmt: skip
+        errors.append(
+            UserError(
+                ("input", "topicArns"), "List at least one SNS topic ARN.", ErrorCode.REQUIRED
+            )
+        )
     if len(value) > MAX_TOPICS:
-        errors.append(UserError(("input", "topicArns"), f"At most {MAX_TOPICS} topics.",
-                                ErrorCode.TOO_MANY))  # fmt: skip
+        errors.append(
+            UserError(("input", "topicArns"), f"At most {MAX_TOPICS} topics.", ErrorCode.TOO_MANY)
+        )
     for i, arn in enumerate(value[:MAX_TOPICS]):
         if not _TOPIC.fullmatch(arn.strip()):
-            errors.append(UserError(("input", "topicArns", i), "Not an SNS topic ARN"
-                                    " (arn:aws:sns:<region>:<account>:<name>)."))  # fmt: skip
+            errors.append(
+                UserError(
+                    ("input", "topicArns", i),
+                    "Not an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>).",
+                )
+            )
     if errors:
         raise UserInputError(errors)
     return tuple(dict.fromkeys(a.strip() for a in value))

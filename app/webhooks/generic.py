@@ -64,34 +64,57 @@ def verify(headers: Mapping[str, str], body: bytes, secret: str, tolerance: int)
 
 
 def _event(index: int, raw: Any) -> Notice:
+    """One event of the body as a Notice; the first problem found (in field order) is
+    an INVALID error naming it."""
     where = f"events[{index}]"
     if not isinstance(raw, dict):
         raise invalid(f"{where} must be an object.")
     unknown = sorted(set(raw) - _FIELDS)
     if unknown:
         raise invalid(f"{where}.{unknown[0]} is not a field of the generic format.")
-    ident, email, kind_name = raw.get("id"), raw.get("email"), raw.get("type")
+    ident, email = _identity(where, raw)
+    kind = _kind(where, raw)
+    detail, code = _detail_and_code(where, raw)
+    reference = reference_of(raw.get("reference")) or reference_of(raw.get("messageId"))
+    return Notice(kind, ident, email, reference, detail, code)
+
+
+def _identity(where: str, raw: dict[str, Any]) -> tuple[str, str]:
+    """The event's id (what makes a replay change nothing) and the address it is about."""
+    ident, email = raw.get("id"), raw.get("email")
     if not isinstance(ident, str) or not ident or len(ident) > MAX_EVENT_ID:
         raise invalid(f"{where}.id must be a string of 1 to {MAX_EVENT_ID} characters.")
     if not isinstance(email, str) or "@" not in email or len(email) > 320:
         raise invalid(f"{where}.email must be an email address.")
+    return ident, email
+
+
+def _kind(where: str, raw: dict[str, Any]) -> Kind:
+    """`type`, and for a bounce its `bounceType`, as one Kind."""
+    kind_name = raw.get("type")
     if kind_name == "bounce":
         bounce_type = raw.get("bounceType")
         kind = _BOUNCES.get(bounce_type) if isinstance(bounce_type, str) else None
         if kind is None:
             raise invalid(f'{where}.bounceType must be "hard" or "soft".')
-    elif isinstance(kind_name, str) and kind_name in _TYPES:
-        kind = _TYPES[kind_name]
-    else:
-        raise invalid(f'{where}.type must be "bounce", "complaint" or "delivered".')
+        return kind
+    if isinstance(kind_name, str) and kind_name in _TYPES:
+        return _TYPES[kind_name]
+    raise invalid(f'{where}.type must be "bounce", "complaint" or "delivered".')
+
+
+def _detail_and_code(where: str, raw: dict[str, Any]) -> tuple[str, int | None]:
+    """The free-text detail and the SMTP reply code, both optional."""
     detail, code = raw.get("detail", ""), raw.get("code")
     if not isinstance(detail, str) or len(detail) > MAX_DETAIL:
         raise invalid(f"{where}.detail must be a string of at most {MAX_DETAIL} characters.")
-    if code is not None and (not isinstance(code, int) or isinstance(code, bool)
-                             or not 200 <= code <= 599):  # fmt: skip
+    if code is not None and not _is_reply_code(code):
         raise invalid(f"{where}.code must be an SMTP reply code (200 to 599).")
-    reference = reference_of(raw.get("reference")) or reference_of(raw.get("messageId"))
-    return Notice(kind, ident, email, reference, detail, code)
+    return detail, code
+
+
+def _is_reply_code(code: Any) -> bool:
+    return isinstance(code, int) and not isinstance(code, bool) and 200 <= code <= 599
 
 
 def read_generic(body: bytes, limit: int) -> list[Notice]:

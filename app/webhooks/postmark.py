@@ -53,8 +53,9 @@ def verify(headers: Mapping[str, str], digest: str) -> None:
     """Raise a 401 WebhookError unless the request carries the workspace's token."""
     token = _presented(headers)
     if token is None:
-        raise unauthorized("Send the token as the basic-auth password or in X-Sieve-Token.",
-                           "UNAUTHENTICATED")  # fmt: skip
+        raise unauthorized(
+            "Send the token as the basic-auth password or in X-Sieve-Token.", "UNAUTHENTICATED"
+        )
     if not hmac.compare_digest(token_digest(token), digest):
         raise unauthorized("The token is not this workspace's.", "BAD_CREDENTIALS")
 
@@ -83,8 +84,11 @@ def read_postmark(body: bytes) -> list[Notice]:
     metadata = record.get("Metadata") if isinstance(record.get("Metadata"), dict) else {}
     assert isinstance(metadata, dict)
     reference = reference_of(metadata.get(METADATA_KEY))
-    reply = text_of(record.get("Details")) or text_of(record.get("Description")) or \
-        text_of(record.get("Type"))  # fmt: skip
+    reply = (
+        text_of(record.get("Details"))
+        or text_of(record.get("Description"))
+        or text_of(record.get("Type"))
+    )
     return [Notice(kind, key, email, reference, reply, smtp_code(reply))]
 
 

@@ -53,15 +53,19 @@ async def receive(
     else:
         notices = _verified(provider, row, headers, body, config)
     applied = await apply_notices(workspace_id, provider, notices, config)
-    log.info("webhook_applied", provider=provider.value, workspace=workspace_id,
-             **applied.as_json())  # fmt: skip
+    log.info(
+        "webhook_applied", provider=provider.value, workspace=workspace_id, **applied.as_json()
+    )
     return applied.as_json()
 
 
 def _verified(
-    provider: Provider, row: WebhookConfig, headers: Mapping[str, str], body: bytes,
+    provider: Provider,
+    row: WebhookConfig,
+    headers: Mapping[str, str],
+    body: bytes,
     config: Settings,
-) -> list[Notice]:  # fmt: skip
+) -> list[Notice]:
     limit, tolerance = config.webhook_max_events, config.webhook_tolerance_seconds
     if provider is Provider.SENDGRID:
         assert row.public_key is not None

@@ -71,22 +71,36 @@ async def resolve(
     targets: list[Target | None] = []
     for notice, ref in zip(notices, refs, strict=True):
         email = normalise_email(notice.email)
-        found: Target | None = None
-        if ref is not None and ref[0] == "b":
-            row = deliveries.get(ref[1][1])
-            if row and int(row["broadcast_id"]) == ref[1][0] and row["email"] == email:
-                origin = {"broadcast_id": encode_id("Broadcast", ref[1][0]),
-                          "delivery_id": ref[1][1]}  # fmt: skip
-                found = Target(int(row["person_id"]), email, "deliveries", ref[1][1], origin)
-        elif ref is not None:
-            row = sends.get(ref[1][1], {}).get((ref[1][0], ref[1][2]))
-            if row and row["email"] == email:
-                origin = {"flow_id": encode_id("Flow", ref[1][0]), "step": row["step"]}
-                found = Target(int(row["person_id"]), email, "flow_sends", int(row["id"]), origin)
+        found = _sent_target(ref, email, deliveries, sends)
         if found is None and email in people:
             found = Target(people[email], email)
         targets.append(found)
     return targets
+
+
+def _sent_target(
+    ref: tuple[str, list[int]] | None,
+    email: str,
+    deliveries: dict[int, dict[str, Any]],
+    sends: dict[int, dict[tuple[int, int], dict[str, Any]]],
+) -> Target | None:
+    """The send a reference names, if it is this workspace's and went to `email`."""
+    if ref is None:
+        return None
+    kind, numbers = ref
+    if kind == "b":
+        broadcast_id, delivery_id = numbers
+        row = deliveries.get(delivery_id)
+        if not row or int(row["broadcast_id"]) != broadcast_id or row["email"] != email:
+            return None
+        origin = {"broadcast_id": encode_id("Broadcast", broadcast_id), "delivery_id": delivery_id}
+        return Target(int(row["person_id"]), email, "deliveries", delivery_id, origin)
+    flow_id, enrollment_id, seq = numbers
+    row = sends.get(enrollment_id, {}).get((flow_id, seq))
+    if not row or row["email"] != email:
+        return None
+    origin = {"flow_id": encode_id("Flow", flow_id), "step": row["step"]}
+    return Target(int(row["person_id"]), email, "flow_sends", int(row["id"]), origin)
 
 
 async def _deliveries(

@@ -62,8 +62,9 @@ def verify(headers: Mapping[str, str], body: bytes, public_key: str, tolerance: 
     """Raise a 401 WebhookError unless the workspace's key signed timestamp + body."""
     signature, stamp = headers.get(SIGNATURE), headers.get(TIMESTAMP)
     if not signature or not stamp:
-        raise unauthorized("Missing X-Twilio-Email-Event-Webhook-Signature or -Timestamp.",
-                           "UNAUTHENTICATED")  # fmt: skip
+        raise unauthorized(
+            "Missing X-Twilio-Email-Event-Webhook-Signature or -Timestamp.", "UNAUTHENTICATED"
+        )
     if not stamp.isdigit() or abs(time.time() - int(stamp)) > tolerance:
         raise unauthorized(f"The timestamp is not within {tolerance} s of now.", "STALE_TIMESTAMP")
     try:
@@ -114,6 +115,14 @@ def read_sendgrid(body: bytes, limit: int) -> list[Notice]:
             raise invalid(f"[{index}].email is missing.")
         reference = reference_of(event.get(UNIQUE_ARG)) or reference_of(event.get("smtp-id"))
         reply = text_of(event.get("reason")) or text_of(event.get("response"))
-        notices.append(Notice(kind, event_id(sg_id), email, reference, reply,
-                              smtp_code(reply) or smtp_code(event.get("status"))))  # fmt: skip
+        notices.append(
+            Notice(
+                kind,
+                event_id(sg_id),
+                email,
+                reference,
+                reply,
+                smtp_code(reply) or smtp_code(event.get("status")),
+            )
+        )
     return notices

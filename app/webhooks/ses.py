@@ -18,13 +18,17 @@ in `mail.commonHeaders.messageId` (and in `mail.headers` when headers are includ
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from app.webhooks.notices import Kind, Notice, event_id, invalid, smtp_code, text_of
 from app.webhooks.references import reference_of
 
-_BOUNCE = {"Permanent": Kind.HARD_BOUNCE, "Transient": Kind.SOFT_BOUNCE,
-           "Undetermined": Kind.SOFT_BOUNCE}  # fmt: skip
+_BOUNCE = {
+    "Permanent": Kind.HARD_BOUNCE,
+    "Transient": Kind.SOFT_BOUNCE,
+    "Undetermined": Kind.SOFT_BOUNCE,
+}
 
 
 def _reference(mail: dict[str, Any]) -> str | None:
@@ -65,35 +69,76 @@ def read_ses(text: str, limit: int) -> list[Notice]:
     if not isinstance(payload, dict):
         raise invalid("The SNS Message is not SES JSON.")
     kind = payload.get("notificationType") or payload.get("eventType")
-    mail = payload.get("mail") if isinstance(payload.get("mail"), dict) else {}
-    assert isinstance(mail, dict)
-    reference = _reference(mail)
-    if kind == "Bounce":
-        bounce = payload.get("bounce") if isinstance(payload.get("bounce"), dict) else {}
-        assert isinstance(bounce, dict)
-        what = _BOUNCE.get(str(bounce.get("bounceType")), Kind.SOFT_BOUNCE)
-        feedback = text_of(bounce.get("feedbackId"), 150) or text_of(mail.get("messageId"), 150)
-        notices = []
-        for email, entry in _recipients(bounce.get("bouncedRecipients"), "emailAddress", limit):
-            reply = text_of(entry.get("diagnosticCode")) or text_of(entry.get("status")) or \
-                text_of(bounce.get("bounceSubType"))  # fmt: skip
-            notices.append(Notice(what, event_id(feedback, email), email, reference,
-                                  reply, smtp_code(reply)))  # fmt: skip
-        return notices
-    if kind == "Complaint":
-        complaint = payload.get("complaint") if isinstance(payload.get("complaint"), dict) else {}
-        assert isinstance(complaint, dict)
-        feedback = text_of(complaint.get("feedbackId"), 150) or text_of(mail.get("messageId"), 150)
-        detail = text_of(complaint.get("complaintFeedbackType")) or "complaint"
-        listed = _recipients(complaint.get("complainedRecipients"), "emailAddress", limit)
-        return [Notice(Kind.COMPLAINT, event_id(feedback, email), email, reference, detail)
-                for email, _ in listed]  # fmt: skip
-    if kind == "Delivery":
-        delivery = payload.get("delivery") if isinstance(payload.get("delivery"), dict) else {}
-        assert isinstance(delivery, dict)
-        message_id = text_of(mail.get("messageId"), 150)
-        reply = text_of(delivery.get("smtpResponse"))
-        return [Notice(Kind.DELIVERED, event_id(message_id, "delivered", email), email,
-                       reference, reply, smtp_code(reply))
-                for email, _ in _recipients(delivery.get("recipients"), None, limit)]  # fmt: skip
-    return []
+    found = _READERS.get(kind) if isinstance(kind, str) else None
+    if found is None:  # Send, Open, DeliveryDelay...: acknowledged, ignored
+        return []
+    member, reader = found
+    mail = _section(payload, "mail")
+    return reader(_section(payload, member), mail, _reference(mail), limit)
+
+
+def _section(payload: dict[str, Any], key: str) -> dict[str, Any]:
+    """A member object of the notification; {} when missing or not an object."""
+    value = payload.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _feedback_id(section: dict[str, Any], mail: dict[str, Any]) -> str:
+    return text_of(section.get("feedbackId"), 150) or text_of(mail.get("messageId"), 150)
+
+
+def _bounces(
+    bounce: dict[str, Any], mail: dict[str, Any], reference: str | None, limit: int
+) -> list[Notice]:
+    what = _BOUNCE.get(str(bounce.get("bounceType")), Kind.SOFT_BOUNCE)
+    feedback = _feedback_id(bounce, mail)
+    notices = []
+    for email, entry in _recipients(bounce.get("bouncedRecipients"), "emailAddress", limit):
+        reply = (
+            text_of(entry.get("diagnosticCode"))
+            or text_of(entry.get("status"))
+            or text_of(bounce.get("bounceSubType"))
+        )
+        key = event_id(feedback, email)
+        notices.append(Notice(what, key, email, reference, reply, smtp_code(reply)))
+    return notices
+
+
+def _complaints(
+    complaint: dict[str, Any], mail: dict[str, Any], reference: str | None, limit: int
+) -> list[Notice]:
+    feedback = _feedback_id(complaint, mail)
+    detail = text_of(complaint.get("complaintFeedbackType")) or "complaint"
+    listed = _recipients(complaint.get("complainedRecipients"), "emailAddress", limit)
+    return [
+        Notice(Kind.COMPLAINT, event_id(feedback, email), email, reference, detail)
+        for email, _ in listed
+    ]
+
+
+def _deliveries(
+    delivery: dict[str, Any], mail: dict[str, Any], reference: str | None, limit: int
+) -> list[Notice]:
+    message_id = text_of(mail.get("messageId"), 150)
+    reply = text_of(delivery.get("smtpResponse"))
+    listed = _recipients(delivery.get("recipients"), None, limit)
+    return [
+        Notice(
+            Kind.DELIVERED,
+            event_id(message_id, "delivered", email),
+            email,
+            reference,
+            reply,
+            smtp_code(reply),
+        )
+        for email, _ in listed
+    ]
+
+
+_Reader = Callable[[dict[str, Any], dict[str, Any], str | None, int], list[Notice]]
+# notification type -> the member holding its details, and its reader
+_READERS: dict[str, tuple[str, _Reader]] = {
+    "Bounce": ("bounce", _bounces),
+    "Complaint": ("complaint", _complaints),
+    "Delivery": ("delivery", _deliveries),
+}

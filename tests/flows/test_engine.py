@@ -7,6 +7,7 @@ import asyncio
 
 from app.flows import dispatch, engine, service, store
 from app.flows.models import Decision, Enrollment, EnrollmentState, Send, SendStatus
+from app.flows.sends import claim_send
 from app.people.models import Person
 from app.people.service import tag_people, track_events
 from app.sql import now_utc
@@ -232,7 +233,7 @@ async def test_a_send_left_unfinished_by_a_dead_worker_is_marked_unknown_not_res
     await service.enroll_people(workspace.id, flow.id, [ada.id, bob.id], dispatch.NoScheduler())
     ada_enrollment = await Enrollment.get(flow_id=flow.id, person_id=ada.id)
     # a worker claimed ada's send and died before it recorded the outcome
-    await store.claim_send(
+    await claim_send(
         workspace_id=workspace.id,
         flow_id=flow.id,
         recipient=ada.email,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, TypedDict
 
 import strawberry
 
@@ -65,22 +65,31 @@ class SegmentChange:
             event_id=None
             if row.event_id is None
             else strawberry.ID(encode_id("Event", row.event_id)),
-            detail=row.detail,  # type: ignore[arg-type]
+            detail=JSON(row.detail),
             marked_at=row.marked_at,
             detected_at=row.detected_at,
         )
+
+
+class ChangeFilters(TypedDict):
+    """The log's filters (`log.changes`, `log.count_changes`), kept for totalCount."""
+
+    segment_id: int | None
+    person_id: int | None
+    since: datetime | None
+    kind: str | None
 
 
 @strawberry.type(description="Log rows, oldest first.")
 class SegmentChangeConnection:
     edges: list[Edge[SegmentChange]] = strawberry.field(description="The rows on this page.")
     page_info: PageInfo = strawberry.field(description="Where the page ends.")
-    filters: strawberry.Private[dict[str, object]]
+    filters: strawberry.Private[ChangeFilters]
     workspace_id: strawberry.Private[int]
 
     @strawberry.field(description="How many rows match in all; counted only when asked for.")
     async def total_count(self) -> int:
-        return await log.count_changes(self.workspace_id, **self.filters)  # type: ignore[arg-type]
+        return await log.count_changes(self.workspace_id, **self.filters)
 
 
 async def changes_connection(
@@ -94,18 +103,18 @@ async def changes_connection(
     kind: SegmentChangeKind | None = None,
 ) -> SegmentChangeConnection:
     size = page_size(first)
-    filters: dict[str, object] = {
+    filters: ChangeFilters = {
         "segment_id": segment_id,
         "person_id": person_id,
         "since": since,
-        "kind": None if kind is None else kind.value,
+        "kind": None if kind is None else kind.name,  # ENTERED or EXITED: names are values
     }
     workspace = info.context.workspace
     rows = await log.changes(
         workspace,
         after_id=decode_cursor(after),
         limit=size + 1,
-        **filters,  # type: ignore[arg-type]
+        **filters,
     )
     edges, page_info = edges_of(rows, size, SegmentChange.of, lambda r: r.id)
     return SegmentChangeConnection(

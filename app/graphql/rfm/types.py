@@ -7,7 +7,7 @@ from datetime import datetime
 import strawberry
 
 from app.graphql.errors import UserError
-from app.graphql.segments.filters import RfmSegmentEnum
+from app.graphql.segments.filter_enums import RfmSegmentEnum
 from app.rfm.model import SEGMENT_TITLES, RfmSegment
 from app.rfm.model import RfmSettings as SettingsRow
 from app.rfm.service import PersonRfm as PersonRow

@@ -8,7 +8,7 @@ import dataclasses
 import enum
 from typing import Any
 
-from app.graphql.segments.filters import FilterGroup
+from app.graphql.segments.filter_outputs import FilterGroup
 
 
 def _camel(name: str) -> str:

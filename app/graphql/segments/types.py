@@ -26,14 +26,8 @@ from app.graphql.pagination import After, Edge, First, PageInfo, decode_cursor, 
 from app.graphql.people.types import Person, PersonConnection
 from app.graphql.scalars import JSON
 from app.graphql.segments.definition_input import definition_input
-from app.graphql.segments.filters import (
-    Condition,
-    FilterGroup,
-    FilterGroupInput,
-    WindowInput,
-    condition_of,
-    filter_group,
-)
+from app.graphql.segments.filter_outputs import Condition, FilterGroup, condition_of, filter_group
+from app.graphql.segments.filters import FilterGroupInput, WindowInput
 from app.ids import decode_id, encode_id
 from app.segments import ast, evaluate
 from app.segments.models import Segment as SegmentModel
@@ -70,8 +64,8 @@ async def members_connection(
 class ExplainNode:
     kind: str = strawberry.field(
         description=(
-            "group, tag, field, attribute, event, aggregate, segment, firstTime, lastTime"
-            " or sequence"
+            "group, tag, field, attribute, event, aggregate, segment, firstTime, lastTime,"
+            " sequence or rfm"
         )
     )
     matched: bool = strawberry.field(description="Does the person match this node?")

@@ -1,7 +1,7 @@
 """The registry of condition kinds: one module per kind, each holding every stage.
 
 The codec (app/segments/ast.py), the parser (parse.py), both compiler forms
-(compiler.py) and explain (evaluate.py) walk groups themselves and hand every other
+(compiler.py) and explain (explain.py) walk groups themselves and hand every other
 node to `kind_of(node)`; `KINDS` lists them for the input (`ConditionInput` member
 names) and for tests/segments/test_registry.py, which checks each kind in every stage.
 Adding a kind: docs/segment-engine.md, "How to add a condition kind".

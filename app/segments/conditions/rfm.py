@@ -3,7 +3,7 @@
 `{"rfm": {"segments": ["CHAMPIONS", "LOYAL"]}}`.
 
 Scores are relative to every purchaser of the workspace; the compiler gets their edges
-in `CompileContext.rfm` (loaded by app/segments/evaluate.py, app/rfm/service.py) and
+in `CompileContext.rfm` (loaded by app/segments/context.py, app/rfm/service.py) and
 compares the person's own purchases, read live, with them. A person with no purchase
 (in the settings' window, up to now) has no scores and matches no rfm condition.
 """

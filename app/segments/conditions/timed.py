@@ -137,7 +137,7 @@ class TimedKind(ConditionKind[N], Generic[N]):
     def make(
         self, names: tuple[str, ...], window: Window | None, compare: TimeComparison | None
     ) -> N:
-        return self.node(names, window, compare)  # type: ignore[no-any-return,unused-ignore]
+        return self.node(names, window, compare)
 
     # ------------------------------------------------------------ stored form
     def encode(self, node: N) -> dict[str, Any]:

@@ -1,0 +1,45 @@
+"""The compile context of a stored definition, as every evaluation builds it.
+
+Shared by app/segments/evaluate.py and app/segments/explain.py, and by whoever else
+compiles a saved definition (matrix, broadcasts, analytics) through `with_rfm`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from app.segments.ast import Group
+from app.segments.compiler import CompileContext
+from app.segments.conditions.rfm import uses_rfm
+from app.sql import connection, dialect_of
+
+# columns per statement when one row answers many questions (PG allows 1,664)
+COLUMNS_PER_STATEMENT = 400
+
+
+async def with_rfm(ctx: CompileContext, *roots: Group) -> CompileContext:
+    """The context with the workspace's RFM edges when a tree (or a segment it refers
+    to) has an rfm condition (app/rfm/service.py: live, or within their freshness bound).
+    Whoever compiles a stored definition builds its context through this."""
+    if ctx.rfm is not None or not uses_rfm([*roots, *ctx.segments.values()]):
+        return ctx
+    from app.rfm.service import model_for  # the RFM service reads the database
+
+    return replace(ctx, rfm=await model_for(ctx.workspace_id, ctx.now))
+
+
+async def context_for(
+    workspace_id: int, now: datetime, segments: Mapping[int, Group], *roots: Group
+) -> CompileContext:
+    """The context a stored definition compiles in: this connection's dialect, one `now`,
+    the referenced definitions, and RFM edges when a tree needs them."""
+    ctx = CompileContext(dialect_of(connection()), workspace_id, now, segments)
+    return await with_rfm(ctx, *roots)
+
+
+def truthy(value: Any) -> bool:
+    """A boolean column as either dialect returns it."""
+    return bool(value)  # PG returns bool, SQLite 0/1
