@@ -5,7 +5,7 @@
 -- commits. Fired by the insert, those locks were held through the rest of trackEvents'
 -- transaction (change marks, flow enrolment, the commit, and whatever other requests the
 -- same process ran between those statements), so concurrent batches naming the same
--- people waited for each other: 24-31% of the samples of the benchmark's backends inside
+-- people waited for each other: 23-31% of the samples of the benchmark's backends inside
 -- a transaction were waiting for a lock, against 2-9% without summaries. Applied just
 -- before the commit, the rows stay locked for the commit only (4-9%).
 --
