@@ -16,6 +16,7 @@ PREFIXES = {
     "SegmentChange": "chg",
     "Webhook": "whk",
     "WebhookDelivery": "whd",
+    "DeliveryEvent": "dev",
     "Import": "imp",
 }
 

@@ -306,11 +306,12 @@ async def latency_run(args: argparse.Namespace, rate: float, table: Table) -> No
             ],
             env=env,
         )
+        worker_log = open(args.worker_log, "ab") if args.worker_log else subprocess.DEVNULL  # noqa: SIM115
         worker = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "worker"],
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=worker_log,
+            stderr=worker_log,
         )
         base = f"http://127.0.0.1:{port}"
         try:
@@ -416,13 +417,82 @@ async def sweep_run(url: str, edge_hours: float, table: Table, label: str) -> No
         )
 
 
+async def profile_run(args: argparse.Namespace, table: Table) -> None:
+    """The detector alone, in-process: `--profile` marks written by trackEvents (batches
+    of 500 events over 20,000 people, as the latency run), then drained by rounds of
+    CHANGES_BATCH; marks/s and where a round's time goes."""
+    from app.changes.detector import detect_workspace
+    from app.db import database
+    from app.people.service import track_events
+    from app.settings import settings
+    from app.sql import connection, fetch_all
+
+    async with database(args.database_url):
+        workspace, _, _ = await prepare(args.database_url)
+        people = [
+            int(r["id"])
+            for r in await fetch_all(
+                connection(),
+                f"SELECT id FROM people WHERE workspace_id = {workspace} ORDER BY random() LIMIT 20000",
+            )
+        ]
+        rng = random.Random(7)
+        for trial in range(args.profile_trials):
+            events = 0
+            while events < args.profile:
+                batch = []
+                for _ in range(500):
+                    name = rng.choice(NAMES)
+                    item: dict[str, Any] = {"personId": f"per_{rng.choice(people)}", "name": name}
+                    if name == "purchase":
+                        item["value"] = round(rng.lognormvariate(3.7, 1), 2)
+                    batch.append(item)
+                await track_events(workspace, batch)
+                events += len(batch)
+            rows = await fetch_all(
+                connection(),
+                f"SELECT count(*) AS n FROM segment_change_marks WHERE workspace_id = {workspace}",
+            )
+            marks = int(rows[0]["n"])
+            phases: dict[str, float] = {}
+            changes = rounds = checked = 0
+            started = time.perf_counter()
+            while True:
+                done = await detect_workspace(workspace)
+                if not done.marks:
+                    break
+                rounds += 1
+                changes += done.changes
+                checked += done.segments_checked
+                for phase, seconds in getattr(done, "seconds", {}).items():
+                    phases[phase] = phases.get(phase, 0.0) + seconds
+            elapsed = time.perf_counter() - started
+            split = ", ".join(
+                f"{k} {v:.2f}"
+                for k, v in sorted(phases.items(), key=lambda kv: -kv[1])
+                if v >= 0.01
+            )
+            table.add_row(
+                f"detector drain #{trial + 1}",
+                f"{marks / elapsed:,.0f} marks/s",
+                f"{marks:,} marks ({events:,} events) in {elapsed:.2f} s, {rounds} rounds of"
+                f" {settings.changes_batch:,}; {checked:,} (segment, person) re-checks,"
+                f" {changes:,} changes; seconds: {split}",
+            )
+
+
 async def run(args: argparse.Namespace) -> None:
     table = Table(title=f"Segment changes ({os.cpu_count()} cores, PostgreSQL)")
     for column in ("measure", "result", "notes"):
         table.add_column(column)
-    if args.small_url:
+    if args.profile:
+        await profile_run(args, table)
+        console.print(table)
+        return
+    if args.small_url and not args.no_sweep:
         await sweep_run(args.small_url, args.edge_hours * args.ratio, table, "small")
-    await sweep_run(args.database_url, args.edge_hours, table, "large")
+    if not args.no_sweep:
+        await sweep_run(args.database_url, args.edge_hours, table, "large")
     for rate in (float(r) for r in args.rates.split(",") if r) if args.seconds > 0 else ():
         await latency_run(args, rate, table)
     console.print(table)
@@ -449,6 +519,12 @@ def main() -> None:
         default=10.0,
         help="large/small people: the small one sweeps this × longer",
     )
+    parser.add_argument(
+        "--profile", type=int, default=0, help="only the detector: drain marks of this many events"
+    )
+    parser.add_argument("--profile-trials", type=int, default=3)
+    parser.add_argument("--no-sweep", action="store_true", help="skip the sweep runs")
+    parser.add_argument("--worker-log", default="", help="append the worker's output here")
     asyncio.run(run(parser.parse_args()))
 
 

@@ -19,7 +19,8 @@ the median of 5 alternating runs; both answers must be equal. Then, with a real 
 - a 1,000-member page through GraphQL (`members(first: 1000)`, ids and emails) vs the
   same page's SQL (the statements member_page sends, run at the database);
 - ingestion through GraphQL (`trackEvents` batches of 1,000, benchmarks/ingest.py) on a
-  fresh database of the benchmark's own, with the summary triggers and without them.
+  fresh database of the benchmark's own, with the summaries and without them side by
+  side in one run (`ingest.compare`).
 
 The segments and the API key it creates are deleted at the end.
 """
@@ -205,27 +206,29 @@ async def page_overhead(
 
 
 async def ingestion(url: str, events: int) -> list[list[str]]:
+    """With and without the summaries side by side in one run (ingest.compare: ABBA
+    phases on one server and database, so both see the same load)."""
     from benchmarks import ingest
 
+    args = argparse.Namespace(
+        database_url=url, events=events, people=50_000, clients=4, server_workers=2, rounds=15
+    )
+    by_mode = await ingest.compare(args)
     rows = []
-    for without in (False, True):
-        args = argparse.Namespace(
-            database_url=url,
-            events=events,
-            people=50_000,
-            clients=4,
-            server_workers=2,
-            without_summaries=without,
-        )
-        m = await ingest.measure(args)
+    for summaries in (True, False):
+        m = by_mode[summaries]
         rate = m["sent"] / m["elapsed"]
-        console.log(f"ingestion {'without' if without else 'with'} summaries: {rate:,.0f} events/s")
+        console.log(
+            f"ingestion {'with' if summaries else 'without'} summaries: {rate:,.0f} events/s"
+        )
         rows.append(
             [
-                "without" if without else "with",
+                "with" if summaries else "without",
                 f"{m['sent']:,}",
                 f"{m['elapsed']:.1f}",
                 f"{rate:,.0f}",
+                f"{m['cpu'] / m['sent'] * 1e6:,.0f}",
+                f"{m['waiting'] / max(1, m['inside']):.0%}",
                 f"{m['p50'] * 1000:.0f}",
                 f"{m['p99'] * 1000:.0f}",
             ]
@@ -326,6 +329,8 @@ async def main_async(args: argparse.Namespace) -> None:
             "events",
             "seconds",
             "events/s",
+            "CPU ms / 1,000",
+            "lock waits",
             "batch p50 ms",
             "batch p99 ms",
         ):

@@ -21,6 +21,7 @@ import structlog
 from tortoise.transactions import in_transaction
 
 from app.bounces.service import MAX_REPLY, insert_events
+from app.changes.outbox import DeliveryEventKind, from_origin, record_delivery_events
 from app.people.hooks import RecordedEvent, events_recorded
 from app.people.models import Status
 from app.sql import SqlParams, bind_list, dialect_of, now_utc
@@ -74,6 +75,17 @@ async def record_complaints(workspace_id: int, complaints: Sequence[Complaint]) 
             for c in fresh
         ]
         await store.suppress(conn, workspace_id, await hasher_for(conn, workspace_id), entries, now)
+        reported = [
+            from_origin(
+                DeliveryEventKind.COMPLAINED,
+                c.person_id,
+                c.origin,
+                event_id=keys[c.key],
+                detail={"provider": c.source, "feedbackType": c.detail[:MAX_REPLY]},
+            )
+            for c in fresh
+        ]
+        await record_delivery_events(conn, workspace_id, reported, now)  # webhooks
         await events_recorded.emit(
             conn, workspace_id, [RecordedEvent(c.person_id, EVENT, now, c.key) for c in fresh], now
         )

@@ -18,7 +18,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +28,7 @@ from tortoise.transactions import in_transaction
 
 from app.bounces.replies import Failure
 from app.changes.marks import change_detail, mark_events, mark_people
+from app.changes.outbox import DeliveryEvent, DeliveryEventKind, from_origin, record_delivery_events
 from app.email.transports import Outcome, Result
 from app.ids import encode_id
 from app.people.hooks import RecordedEvent, events_recorded
@@ -58,6 +59,7 @@ class Bounce:
     # something about the address even without an SMTP code
     reported: bool = False
     source: str = "smtp"  # the suppression entry's source: smtp, or the provider
+    event_id: int | None = None  # its email_bounced event, once recorded
 
 
 def bounce_of(result: Result) -> bool | None:
@@ -76,18 +78,30 @@ class Recorded:
 
 
 async def record_outcomes(
-    workspace_id: int, bounces: Sequence[Bounce], delivered: Sequence[int], *, soft_limit: int
+    workspace_id: int,
+    bounces: Sequence[Bounce],
+    delivered: Sequence[int],
+    *,
+    soft_limit: int,
+    events: Sequence[DeliveryEvent] = (),
 ) -> Recorded:
     """Apply a group's bounces and deliveries (person ids) to people and the list. A
     soft bounce with no reply from the server (no connection, or lost before DATA) says
-    nothing about the address: it is counted on the delivery, not against the person."""
+    nothing about the address: it is counted on the delivery, not against the person.
+    `events` (sent, failed, delivered) go to the delivery-event outbox in the same
+    transaction, with a BOUNCED_HARD / BOUNCED_SOFT for every new bounce."""
     recorded = Recorded()
     bounces = [b for b in bounces if b.hard or b.code is not None or b.reported]
-    if not bounces and not delivered:
+    if not bounces and not delivered and not events:
         return recorded
     now = now_utc()
-    if not bounces:  # the common case: one statement, no transaction
-        await _clear_soft(connection(), workspace_id, delivered)
+    if not bounces:  # the common case: no transaction unless there are events to report
+        if not events:
+            await _clear_soft(connection(), workspace_id, delivered)
+            return recorded
+        async with in_transaction("default") as conn:
+            await _clear_soft(conn, workspace_id, delivered)
+            await record_delivery_events(conn, workspace_id, events, now)
         return recorded
     async with in_transaction("default") as conn:
         await _clear_soft(conn, workspace_id, delivered)
@@ -97,12 +111,34 @@ async def record_outcomes(
         hard = [b for b in fresh if b.hard or counts.get(b.person_id, 0) >= soft_limit]
         await _make_bounced(conn, workspace_id, hard, counts, now)
         recorded.bounced = sorted({b.person_id for b in hard})
-        events = [RecordedEvent(b.person_id, EVENT, now, b.key) for b in fresh]
-        await mark_events(conn, workspace_id, events, now)
-        await events_recorded.emit(conn, workspace_id, events, now)
+        events = [*events, *_bounce_events(fresh, set(recorded.bounced))]
+        await record_delivery_events(conn, workspace_id, events, now)
+        marked = [RecordedEvent(b.person_id, EVENT, now, b.key) for b in fresh]
+        await mark_events(conn, workspace_id, marked, now)
+        await events_recorded.emit(conn, workspace_id, marked, now)
     if recorded.bounced:
         log.info("people_bounced", workspace=workspace_id, count=len(recorded.bounced))
     return recorded
+
+
+def _bounce_events(fresh: Sequence[Bounce], bounced: set[int]) -> list[DeliveryEvent]:
+    """A delivery event per new bounce: its type, the reply, and whether the person is
+    BOUNCED now (a hard bounce, or the SOFT_BOUNCE_LIMIT-th soft one)."""
+    return [
+        from_origin(
+            DeliveryEventKind.BOUNCED_HARD if b.hard else DeliveryEventKind.BOUNCED_SOFT,
+            b.person_id,
+            b.origin,
+            event_id=b.event_id,
+            detail={
+                "reply": b.reply[:MAX_REPLY],
+                "code": b.code,
+                "source": b.source,
+                "personBounced": b.person_id in bounced,
+            },
+        )
+        for b in fresh
+    ]
 
 
 async def _clear_soft(
@@ -135,7 +171,7 @@ async def _insert_events(
         for b in bounces
     ]
     keys = await insert_events(conn, workspace_id, EVENT, rows, now)
-    return [b for b in bounces if b.key in keys]
+    return [replace(b, event_id=keys[b.key]) for b in bounces if b.key in keys]
 
 
 async def insert_events(
@@ -144,11 +180,12 @@ async def insert_events(
     name: str,
     rows: Sequence[tuple[int, str, Mapping[str, Any]]],
     now: datetime,
-) -> set[str]:
+) -> dict[str, int]:
     """Insert (person id, idempotency key, properties) events named `name`; the keys of
-    those that are new (a repeated key inserts nothing): what bounces and complaints share."""
+    those that are new (a repeated key inserts nothing), with their event ids: what
+    bounces and complaints share."""
     if not rows:
-        return set()
+        return {}
     params = SqlParams(dialect_of(conn))
     ws, ts, event = params.add(workspace_id), params.add(now), params.add(name)
     values = [
@@ -160,10 +197,10 @@ async def insert_events(
         conn,
         "INSERT INTO events (workspace_id, person_id, name, occurred_at, properties,"
         f" idempotency_key, created_at) VALUES {', '.join(values)}"
-        " ON CONFLICT (workspace_id, idempotency_key) DO NOTHING RETURNING idempotency_key",
+        " ON CONFLICT (workspace_id, idempotency_key) DO NOTHING RETURNING idempotency_key, id",
         params.values,
     )
-    return {r["idempotency_key"] for r in inserted}
+    return {r["idempotency_key"]: int(r["id"]) for r in inserted}
 
 
 async def _count_soft(

@@ -25,6 +25,7 @@ from typing import Any
 import structlog
 from tortoise.transactions import in_transaction
 
+from app.bounces.events import broadcast_events
 from app.bounces.retry import RetryPolicy, send_with_retries
 from app.bounces.service import broadcast_bounces, record_outcomes
 from app.broadcasts import jobs
@@ -352,7 +353,10 @@ async def _send_group(
         broadcast.workspace_id, broadcast.id, results, claimed, emails
     )
     limit = sender.config.soft_bounce_limit
+    events = broadcast_events(broadcast.id, results, claimed)  # for webhooks (app/changes)
     async with in_transaction("default"):  # a bounce and its delivery row, or neither
         await record_results(broadcast.workspace_id, results)
-        await record_outcomes(broadcast.workspace_id, bounces, delivered, soft_limit=limit)
+        await record_outcomes(
+            broadcast.workspace_id, bounces, delivered, soft_limit=limit, events=events
+        )
     return sum(1 for r in results.values() if r.outcome is Outcome.SENT)

@@ -25,7 +25,8 @@ import httpx
 import structlog
 from tortoise.transactions import in_transaction
 
-from app.changes import webhooks
+from app.changes import outbox, webhooks
+from app.changes.outbox import Topic
 from app.changes.signing import signature_header
 from app.errors import ErrorCode, UserInputError
 from app.ids import encode_id
@@ -62,12 +63,13 @@ class Delivery:
     created_at: datetime
     delivered_at: datetime | None
     body: str
+    topic: str = "SEGMENT_CHANGES"
 
 
 _COLUMNS = (
     "d.id, d.workspace_id, d.webhook_id, d.first_change_id, d.last_change_id, d.change_count,"
     " d.status, d.attempts, d.next_attempt_at, d.last_status_code, d.last_error, d.replay_of,"
-    " d.created_at, d.delivered_at, d.body"
+    " d.created_at, d.delivered_at, d.body, d.topic"
 )
 
 
@@ -88,6 +90,7 @@ def _delivery(r: dict[str, Any]) -> Delivery:
         db_datetime(r["created_at"]),
         parse_db_datetime(r["delivered_at"]),
         r["body"],
+        r["topic"],
     )
 
 
@@ -194,10 +197,11 @@ async def _send(
 async def deliver_due(
     config: Settings = settings, *, client: httpx.AsyncClient | None = None, per_webhook: int = 10
 ) -> int:
-    """One pass: cut new deliveries from the log, then send each subscription's due
+    """One pass: cut new deliveries from the log and the delivery-event outbox, then send each subscription's due
     deliveries oldest first, one after another while they succeed (at most
     `per_webhook`), subscriptions side by side. Returns how many were attempted."""
     await webhooks.cut_deliveries(config)
+    await outbox.cut_event_deliveries(config)
     own = client is None
     client = client or httpx.AsyncClient(follow_redirects=False)
     attempted = 0
@@ -249,7 +253,8 @@ async def deliveries(
 
 
 async def replay(workspace_id: int, delivery_id: int) -> Delivery:
-    """Queue the same changes again as a new delivery, at the end of the queue."""
+    """Queue the same changes (or delivery events) again as a new delivery, at the end of
+    the queue."""
     conn = connection()
     params = SqlParams(dialect_of(conn))
     rows = await fetch_all(
@@ -262,7 +267,8 @@ async def replay(workspace_id: int, delivery_id: int) -> Delivery:
         raise UserInputError.single(("id",), "No such delivery.", ErrorCode.NOT_FOUND)
     original = _delivery(rows[0])
     (hook,) = await webhooks.webhooks(workspace_id, ids=[original.webhook_id])
-    changes = load_json(original.body)["changes"]
+    topic = Topic(original.topic)
+    items = load_json(original.body)["changes" if topic is Topic.SEGMENT_CHANGES else "events"]
     async with in_transaction("default") as tx:
         new_id = await webhooks.insert_delivery(
             tx,
@@ -270,8 +276,9 @@ async def replay(workspace_id: int, delivery_id: int) -> Delivery:
             original.first_change_id,
             original.last_change_id,
             original.change_count,
-            changes,
+            items,
             replay_of=original.id,
+            topic=topic,
         )
     (made,) = [d for d in await deliveries(workspace_id, hook.id, after_id=new_id - 1, limit=1)]
     return made

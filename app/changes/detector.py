@@ -13,6 +13,7 @@ writer. Membership is evaluated by the segment engine (app/segments) at the roun
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -68,6 +69,13 @@ class Round:
     changes: int = 0
     segments_checked: int = 0
     written: list[int] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)  # per phase (benchmarks)
+
+    def timed(self, phase: str, started: float) -> float:
+        """Add the time since `started` to `phase`; returns now (the next start)."""
+        now = time.perf_counter()
+        self.seconds[phase] = self.seconds.get(phase, 0.0) + now - started
+        return now
 
 
 async def _locked(conn: Any, workspace_id: int) -> bool:
@@ -80,11 +88,17 @@ async def _locked(conn: Any, workspace_id: int) -> bool:
 
 
 async def _marks(conn: Any, workspace_id: int, limit: int) -> list[Mark]:
+    """The oldest `limit` marks and every other mark of the same people (at most 4 ×
+    `limit` in all, oldest first): a person marked many times in a backlog is re-checked
+    once for all of them."""
     params = SqlParams(dialect_of(conn))
+    ws, n = params.add(workspace_id), params.add(limit)
     rows = await fetch_all(
         conn,
         "SELECT id, person_id, cause, detail, created_at FROM segment_change_marks"
-        f" WHERE workspace_id = {params.add(workspace_id)} ORDER BY id LIMIT {params.add(limit)}",
+        f" WHERE workspace_id = {ws} AND person_id IN (SELECT o.person_id FROM"
+        f" segment_change_marks o WHERE o.workspace_id = {ws} ORDER BY o.id LIMIT {n})"
+        f" ORDER BY id LIMIT {params.add(4 * limit)}",
         params.values,
     )
     return [
@@ -142,6 +156,7 @@ async def detect_workspace(
     """One round for one workspace (see the module's docstring)."""
     result = Round()
     now = now or now_utc()
+    t = time.perf_counter()
     rfm = await _rfm_model(workspace_id, now)
     async with in_transaction("default") as conn:
         if not await _locked(conn, workspace_id):
@@ -150,6 +165,7 @@ async def detect_workspace(
         deps = segment_dependencies(definitions)
         ctx = CompileContext(dialect_of(conn), workspace_id, now, definitions, rfm=rfm)
         changes: list[Change] = []
+        t = result.timed("setup", t)
 
         # an edited definition (or one it refers to): one whole diff
         edits = await _definition_marks(conn, workspace_id)
@@ -166,24 +182,35 @@ async def detect_workspace(
             conn, workspace_id, "segment_definition_marks", [i for i, _ in edits]
         )
         result.definitions = len(edits)
+        t = result.timed("definitions", t)
 
         # a segment seen for the first time: one baseline, no rows per member
         for segment_id in sorted(set(definitions) - based):
             members = await store.all_members(conn, ctx, definitions[segment_id])
             await store.write_baseline(conn, workspace_id, segment_id, members, now)
             result.baselines += 1
+        t = result.timed("baselines", t)
 
         # marked people, against the segments their change can affect
         marks = await _marks(conn, workspace_id, limit or settings.changes_batch)
         result.marks = len(marks)
-        found, result.segments_checked = await _person_changes(conn, ctx, marks, deps, based)
+        t = result.timed("read marks", t)
+        found, result.segments_checked = await _person_changes(
+            conn, ctx, marks, deps, based, result
+        )
+        t = time.perf_counter()
         changes += found
         changes = await _with_events(conn, workspace_id, changes)
+        t = result.timed("event ids", t)
         written = await store.write_changes(conn, workspace_id, changes, now)
+        t = result.timed("write log + memory", t)
         await store.delete_marks(conn, workspace_id, "segment_change_marks", [m.id for m in marks])
+        t = result.timed("delete marks", t)
         await changes_recorded.emit(conn, workspace_id, written, now)
         result.changes = len(written)
         result.written = [c.id for c in written]
+        t = result.timed("hooks", t)
+    result.timed("commit", t)
     return result
 
 
@@ -193,13 +220,17 @@ async def _person_changes(
     marks: Sequence[Mark],
     deps: Mapping[int, Any],
     based: set[int],
+    result: Round,
 ) -> tuple[list[Change], int]:
     """The entries and exits of marked people, and how many (segment, person) pairs were
     re-checked for them.
 
-    People whose marks read alike (the same causes and details) share one decision of
-    which segments to re-check, and people with the same segments to re-check share
-    statements: one per 1,000 people with a column per segment (PersonRows)."""
+    People whose marks read alike (the same causes and details, whatever their event
+    ids) share one decision of which segments to re-check, and people with the same
+    segments to re-check share statements: one per 1,000 people with a column per
+    segment, compared with the memory in the statement (store.changed_of_each), so only
+    the changes come back."""
+    t = time.perf_counter()
     by_person: dict[int, list[Mark]] = {}
     for mark in marks:
         by_person.setdefault(mark.person_id, []).append(mark)
@@ -207,26 +238,21 @@ async def _person_changes(
     groups: dict[tuple[int, ...], list[int]] = {}  # segments to re-check -> people
     causes: dict[int, dict[int, Mark]] = {}  # person -> segment -> the mark that caused it
     for person_id, person_marks in by_person.items():
-        signature = tuple(
-            (m.cause.value, json.dumps(m.detail, sort_keys=True)) for m in person_marks
-        )
+        signature = tuple(_signature(m) for m in person_marks)
         if signature not in decided:
-            decided[signature] = _latest_affecting(person_marks, deps, based)
-        latest = decided[signature]
-        if latest:
-            causes[person_id] = {sid: person_marks[i] for sid, i in latest.items()}
-            groups.setdefault(tuple(sorted(latest)), []).append(person_id)
-    if not groups:
-        return [], 0
-    seen = await store.state_of_people(conn, ctx.workspace_id, sorted(causes))
+            decided[signature] = _first_affecting(person_marks, deps, based)
+        first = decided[signature]
+        if first:
+            causes[person_id] = {sid: person_marks[i] for sid, i in first.items()}
+            groups.setdefault(tuple(sorted(first)), []).append(person_id)
+    t = result.timed("decide", t)
     changes: list[Change] = []
     for segments, people in sorted(groups.items()):
-        members = await store.members_of_each(conn, ctx, segments, people)
-        for segment_id in segments:
-            before = seen.get(segment_id, set()) & set(people)
-            now_in = members[segment_id]
+        changed = await store.changed_of_each(conn, ctx, segments, people)
+        t = result.timed("re-check", t)
+        for segment_id, (entered, exited) in changed.items():
             names = deps[segment_id].event_names
-            for kind, group in (("ENTERED", now_in - before), ("EXITED", before - now_in)):
+            for kind, group in (("ENTERED", entered), ("EXITED", exited)):
                 for pid in sorted(group):
                     mark = causes[pid][segment_id]
                     why = _why(mark, names)
@@ -245,14 +271,22 @@ async def _person_changes(
     return changes, sum(len(segments) * len(people) for segments, people in groups.items())
 
 
-def _latest_affecting(
-    marks: list[Mark], deps: Mapping[int, Any], based: set[int]
-) -> dict[int, int]:
-    """Segment -> index of the person's latest mark that can affect it."""
+def _signature(mark: Mark) -> tuple[str, str]:
+    """What decides which segments a mark can affect: its cause and detail, without the
+    event ids an EVENT mark carries (they name the cause, and differ in every mark)."""
+    if mark.cause is Cause.EVENT:
+        return (mark.cause.value, ",".join(mark.detail.get("names", ())))
+    return (mark.cause.value, json.dumps(mark.detail, sort_keys=True))
+
+
+def _first_affecting(marks: list[Mark], deps: Mapping[int, Any], based: set[int]) -> dict[int, int]:
+    """Segment -> index of the person's earliest mark (of this round: all written since
+    the detector last looked at them) that can affect it: the write that made the
+    change, at the latest, so `marked_at` never understates how long detection took."""
     found: dict[int, int] = {}
     for segment_id in based:
-        for i in range(len(marks) - 1, -1, -1):  # marks come in id order: latest first here
-            if affects(deps[segment_id], segment_id, marks[i].cause, marks[i].detail):
+        for i, mark in enumerate(marks):  # marks come in id order
+            if affects(deps[segment_id], segment_id, mark.cause, mark.detail):
                 found[segment_id] = i
                 break
     return found
@@ -311,6 +345,11 @@ async def detect_pending(*, now: datetime | None = None) -> Round:
         total.changes += done.changes
         total.segments_checked += done.segments_checked
         total.written += done.written
+        for phase, seconds in done.seconds.items():
+            total.seconds[phase] = total.seconds.get(phase, 0.0) + seconds
     if total.changes:
-        log.info("segment_changes_detected", changes=total.changes, marks=total.marks)
+        phases = {k: round(v, 3) for k, v in total.seconds.items() if v >= 0.001}
+        log.info(
+            "segment_changes_detected", changes=total.changes, marks=total.marks, seconds=phases
+        )
     return total

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from tortoise.transactions import in_transaction
 
 from app.changes import log
+from app.changes.outbox import DeliveryEventKind, OutboxRow, Topic
 from app.changes.signing import new_secret
 from app.errors import ErrorCode, UserError, UserInputError
 from app.ids import encode_id
@@ -44,9 +45,32 @@ class Webhook:
     active: bool
     change_cursor: int
     created_at: datetime
+    topics: tuple[str, ...] = (Topic.SEGMENT_CHANGES.value,)
+    event_kinds: tuple[str, ...] | None = None  # None: every kind
+    broadcast_id: int | None = None
+    flow_id: int | None = None
+    event_cursor: int = 0
+
+    def wants_event(self, row: OutboxRow) -> bool:
+        """Whether this subscription receives that delivery event."""
+        return (
+            self.active
+            and Topic.DELIVERY_EVENTS.value in self.topics
+            and row.id > self.event_cursor
+            and (self.event_kinds is None or row.kind in self.event_kinds)
+            and (self.broadcast_id is None or row.broadcast_id == self.broadcast_id)
+            and (self.flow_id is None or row.flow_id == self.flow_id)
+        )
 
 
-_COLUMNS = "id, workspace_id, url, secret, segment_id, kinds, active, change_cursor, created_at"
+_COLUMNS = (
+    "id, workspace_id, url, secret, segment_id, kinds, active, change_cursor, created_at,"
+    " topics, event_kinds, broadcast_id, flow_id, event_cursor"
+)
+
+
+def _ids(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 def _webhook(r: dict[str, Any]) -> Webhook:
@@ -60,6 +84,11 @@ def _webhook(r: dict[str, Any]) -> Webhook:
         bool(r["active"]),
         int(r["change_cursor"]),
         r["created_at"],
+        tuple(load_json(r["topics"])),
+        None if r["event_kinds"] is None else tuple(load_json(r["event_kinds"])),
+        _ids(r["broadcast_id"]),
+        _ids(r["flow_id"]),
+        int(r["event_cursor"]),
     )
 
 
@@ -80,32 +109,92 @@ def _check_url(url: Any, errors: list[UserError]) -> None:
         )
 
 
+@dataclass(frozen=True)
+class Filters:
+    """What a new subscription receives (GraphQL's CreateSegmentWebhookInput)."""
+
+    topics: tuple[str, ...] = (Topic.SEGMENT_CHANGES.value,)
+    event_kinds: tuple[str, ...] | None = None
+    broadcast_id: int | None = None
+    flow_id: int | None = None
+
+
+async def _exists(conn: Any, table: str, workspace_id: int, pk: int) -> bool:
+    assert table in ("segments", "broadcasts", "flows")  # never client input
+    params = SqlParams(dialect_of(conn))
+    rows = await fetch_all(
+        conn,
+        f"SELECT id FROM {table} WHERE workspace_id = {params.add(workspace_id)}"
+        f" AND id = {params.add(pk)}",
+        params.values,
+    )
+    return bool(rows)
+
+
+def _invalid(path: str, message: str) -> UserError:
+    return UserError(("input", path), message, ErrorCode.INVALID)
+
+
+def _topic_errors(segment_id: int | None, given_kinds: bool, filters: Filters) -> list[UserError]:
+    """Each filter applies to one topic; the topics and kinds must be known ones."""
+    errors: list[UserError] = []
+    topics = set(filters.topics)
+    if not topics or not topics <= {t.value for t in Topic}:
+        errors.append(_invalid("topics", "SEGMENT_CHANGES and/or DELIVERY_EVENTS."))
+    if Topic.SEGMENT_CHANGES.value not in topics and (segment_id is not None or given_kinds):
+        errors.append(_invalid("segmentId", "segmentId and kinds need the SEGMENT_CHANGES topic."))
+    event_filters = filters.event_kinds is not None or filters.broadcast_id or filters.flow_id
+    if Topic.DELIVERY_EVENTS.value not in topics and event_filters:
+        errors.append(
+            _invalid(
+                "deliveryEventKinds",
+                "deliveryEventKinds, broadcastId and flowId need the DELIVERY_EVENTS topic.",
+            )
+        )
+    known = {k.value for k in DeliveryEventKind}
+    kinds = filters.event_kinds
+    if kinds is not None and (not kinds or not set(kinds) <= known):
+        errors.append(_invalid("deliveryEventKinds", "One or more delivery event kinds."))
+    if filters.broadcast_id is not None and filters.flow_id is not None:
+        errors.append(_invalid("flowId", "Either broadcastId or flowId, not both."))
+    return errors
+
+
+async def _check_filters(
+    conn: Any, workspace_id: int, segment_id: int | None, given_kinds: bool, filters: Filters
+) -> list[UserError]:
+    errors = _topic_errors(segment_id, given_kinds, filters)
+    for path, table, pk in (
+        ("segmentId", "segments", segment_id),
+        ("broadcastId", "broadcasts", filters.broadcast_id),
+        ("flowId", "flows", filters.flow_id),
+    ):
+        if pk is not None and not await _exists(conn, table, workspace_id, pk):
+            errors.append(
+                UserError(("input", path), "None such in this workspace.", ErrorCode.NOT_FOUND)
+            )
+    return errors
+
+
 async def create_webhook(
-    workspace_id: int, url: Any, segment_id: int | None, kinds: Sequence[str]
+    workspace_id: int,
+    url: Any,
+    segment_id: int | None,
+    kinds: Sequence[str] | None,
+    filters: Filters | None = None,
 ) -> Webhook:
-    """A new subscription; it receives changes logged from now on."""
+    """A new subscription; it receives changes and events logged from now on. `kinds`
+    None: both (segment changes only; a subscription without them stores none)."""
+    filters = filters or Filters()
     errors: list[UserError] = []
     _check_url(url, errors)
-    kinds = sorted(set(kinds or KINDS))
+    given_kinds = kinds is not None
+    segments = Topic.SEGMENT_CHANGES.value in filters.topics
+    kinds = sorted(set(kinds or KINDS)) if segments else []
     if any(k not in KINDS for k in kinds):
         errors.append(UserError(("input", "kinds"), "ENTERED and/or EXITED.", ErrorCode.INVALID))
     conn = connection()
-    params = SqlParams(dialect_of(conn))
-    ws = params.add(workspace_id)
-    if segment_id is not None:
-        found = await fetch_all(
-            conn,
-            f"SELECT id FROM segments WHERE workspace_id = {ws} AND id = {params.add(segment_id)}",
-            params.values,
-        )
-        if not found:
-            errors.append(
-                UserError(
-                    ("input", "segmentId"),
-                    "No such segment in this workspace.",
-                    ErrorCode.NOT_FOUND,
-                )
-            )
+    errors += await _check_filters(conn, workspace_id, segment_id, given_kinds, filters)
     params = SqlParams(dialect_of(conn))
     count = await fetch_all(
         conn,
@@ -130,12 +219,19 @@ async def create_webhook(
             params.add(segment_id),
             params.json(kinds),
             params.add(now_utc()),
-        ]
+            params.json(sorted(set(filters.topics))),
+            params.add(None) if filters.event_kinds is None
+            else params.json(sorted(set(filters.event_kinds))),
+            params.add(filters.broadcast_id),
+            params.add(filters.flow_id),
+        ]  # fmt: skip
         rows = await fetch_all(
             tx,
             "INSERT INTO change_webhooks (workspace_id, url, secret, segment_id, kinds,"
-            f" created_at, change_cursor) SELECT {', '.join(values)},"
-            f" COALESCE((SELECT max(id) FROM segment_changes WHERE workspace_id = {ws}), 0)"
+            " created_at, topics, event_kinds, broadcast_id, flow_id, change_cursor, event_cursor)"
+            f" SELECT {', '.join(values)},"
+            f" COALESCE((SELECT max(id) FROM segment_changes WHERE workspace_id = {ws}), 0),"
+            f" COALESCE((SELECT max(id) FROM delivery_event_outbox WHERE workspace_id = {ws}), 0)"
             f" RETURNING {_COLUMNS}",
             params.values,
         )
@@ -160,8 +256,9 @@ async def webhooks(
     ids: Sequence[int] | None = None,
     after_id: int | None = None,
     limit: int = 100,
+    conn: Any = None,
 ) -> list[Webhook]:
-    conn = connection()
+    conn = conn or connection()
     params = SqlParams(dialect_of(conn))
     where = [f"workspace_id = {params.add(workspace_id)}"]
     if ids is not None:
@@ -217,6 +314,8 @@ async def cut_deliveries(config: Settings = settings, *, batches: int = 20) -> i
     rows = await fetch_all(connection(), f"SELECT {_COLUMNS} FROM change_webhooks WHERE active")
     made = 0
     for hook in (_webhook(r) for r in rows):
+        if Topic.SEGMENT_CHANGES.value not in hook.topics:
+            continue
         for _ in range(batches):
             changes = await _batch(hook, config.webhook_batch)
             if not changes or not await _cut(hook, changes):
@@ -252,32 +351,37 @@ async def insert_delivery(
     first: int,
     last: int,
     count: int,
-    changes: list[dict[str, Any]],
+    items: list[dict[str, Any]],
     replay_of: int | None = None,
+    topic: Topic = Topic.SEGMENT_CHANGES,
 ) -> int:
-    """A delivery row; its body is fixed here (the delivery id is in it)."""
+    """A delivery row; its body is fixed here (the delivery id is in it). Its first and
+    last ids are of the topic's rows: changes, or delivery events."""
     now = now_utc()
     params = SqlParams(dialect_of(conn))
     values = [
-        params.add(v) for v in (hook.workspace_id, hook.id, first, last, count, now, replay_of, now)
+        params.add(v)
+        for v in (hook.workspace_id, hook.id, first, last, count, now, replay_of, now, topic.value)
     ]
     rows = await fetch_all(
         conn,
         "INSERT INTO change_webhook_deliveries (workspace_id, webhook_id, first_change_id,"
-        " last_change_id, change_count, next_attempt_at, replay_of, created_at, body, status)"
-        f" VALUES ({', '.join(values)}, '', 'PENDING') RETURNING id",
+        " last_change_id, change_count, next_attempt_at, replay_of, created_at, topic, body,"
+        f" status) VALUES ({', '.join(values)}, '', 'PENDING') RETURNING id",
         params.values,
     )
     delivery_id = int(rows[0]["id"])
-    body = json.dumps(
-        {
-            "webhookId": encode_id("Webhook", hook.id),
-            "deliveryId": encode_id("WebhookDelivery", delivery_id),
-            "replayOf": None if replay_of is None else encode_id("WebhookDelivery", replay_of),
-            "changes": changes,
-        },
-        separators=(",", ":"),
-    )
+    content: dict[str, Any] = {
+        "webhookId": encode_id("Webhook", hook.id),
+        "deliveryId": encode_id("WebhookDelivery", delivery_id),
+        "replayOf": None if replay_of is None else encode_id("WebhookDelivery", replay_of),
+    }
+    if topic is Topic.SEGMENT_CHANGES:
+        content["changes"] = items
+    else:
+        content["topic"] = topic.value
+        content["events"] = items
+    body = json.dumps(content, separators=(",", ":"))
     params = SqlParams(dialect_of(conn))
     await conn.execute_query(
         f"UPDATE change_webhook_deliveries SET body = {params.add(body)}"

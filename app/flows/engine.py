@@ -23,6 +23,7 @@ from itertools import groupby
 
 from tortoise.transactions import in_transaction
 
+from app.bounces.events import flow_events
 from app.bounces.service import flow_bounces, record_outcomes
 from app.email.sending import Mailer, Recipient
 from app.flows import store
@@ -248,7 +249,10 @@ class _Job:
                 self.flow.id, c.step, reference, person.id, person.email, result.result
             )
             limit = self.mailer.config.soft_bounce_limit
-            await record_outcomes(self.workspace_id, bounces, delivered, soft_limit=limit)
+            events = flow_events(self.flow.id, c.step, reference, person.id, result.result)
+            await record_outcomes(
+                self.workspace_id, bounces, delivered, soft_limit=limit, events=events
+            )
         return result.status
 
     async def tag(self, tag: str, cursors: list[Cursor], *, remove: bool) -> None:

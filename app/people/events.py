@@ -2,7 +2,9 @@
 
 One insert statement per batch; a repeated idempotency key is recorded once. The
 recorded events are marked for the change detector and emitted through
-app/people/hooks.py (flows subscribe there: people never import flows).
+app/people/hooks.py (flows subscribe there: people never import flows). On PostgreSQL
+the batch's activity summaries are applied by the last statement before the commit
+(migration 0023, docs/summaries.md), not by the insert's trigger.
 """
 
 from __future__ import annotations
@@ -50,6 +52,11 @@ async def _create_people_by_email(
     return [int(r["id"]) for r in rows]
 
 
+# Begins trackEvents' insert on PostgreSQL: the summary trigger leaves that statement's
+# rows to `_apply_summaries` (migration 0023). Nothing else may carry it.
+SUMMARIES_BY_WRITER = "/* sieve:summaries-by-writer */ "
+
+
 def _last_ids(inserted: list[dict[str, Any]]) -> dict[tuple[int, str], int]:
     """The last event id written per (person, name): the change detector names the event
     that caused a change with it, without reading events again."""
@@ -62,10 +69,11 @@ def _last_ids(inserted: list[dict[str, Any]]) -> dict[tuple[int, str], int]:
 
 async def _insert_events(
     conn: Any, workspace_id: int, rows: list[tuple[int, EventRecord]], now: Any
-) -> tuple[int, dict[tuple[int, str], int]]:
+) -> tuple[list[int], dict[tuple[int, str], int]]:
     """One statement for the batch; a repeated idempotency key inserts nothing. Returns
-    how many were written, and the last id per (person, name). On PostgreSQL the rows travel as arrays (`unnest`), so the
-    statement text is the same for every batch and is prepared once."""
+    the ids written, and the last id per (person, name). On PostgreSQL the rows travel
+    as arrays (`unnest`), so the statement text is the same for every batch and is
+    prepared once; its summaries are left to `_apply_summaries` (SUMMARIES_BY_WRITER)."""
     columns = (
         "workspace_id, person_id, name, occurred_at, value, properties, idempotency_key, created_at"
     )
@@ -74,7 +82,8 @@ async def _insert_events(
     )
     if dialect_of(conn) is Dialect.POSTGRES:
         inserted = await conn.execute_query_dict(
-            f"INSERT INTO events ({columns}) SELECT $1, u.p, u.n, u.t, u.v, u.props::jsonb, u.k, $2"
+            f"{SUMMARIES_BY_WRITER}INSERT INTO events ({columns})"
+            " SELECT $1, u.p, u.n, u.t, u.v, u.props::jsonb, u.k, $2"
             " FROM unnest($3::bigint[], $4::text[], $5::timestamptz[], $6::float8[], $7::text[],"
             f" $8::text[]) AS u(p, n, t, v, props, k) {conflict}",
             [
@@ -88,7 +97,7 @@ async def _insert_events(
                 [r.idempotency_key for _, r in rows],
             ],
         )
-        return len(inserted), _last_ids(inserted)
+        return [int(r["id"]) for r in inserted], _last_ids(inserted)
     params = SqlParams(Dialect.SQLITE)
     ws, ts = params.add(workspace_id), params.add(now)
     values = ", ".join(
@@ -99,7 +108,19 @@ async def _insert_events(
     inserted = await conn.execute_query_dict(
         f"INSERT INTO events ({columns}) VALUES {values} {conflict}", params.values
     )
-    return len(inserted), _last_ids(inserted)
+    return [int(r["id"]) for r in inserted], _last_ids(inserted)
+
+
+async def _apply_summaries(conn: Any, ids: list[int]) -> None:
+    """PostgreSQL: add the events `_insert_events` wrote to their activity summaries, as
+    the transaction's last statement. The upsert locks each summary row it touches until
+    the commit; taken here rather than by the insert's trigger, the locks are held for
+    the commit only, so concurrent batches naming the same people seldom wait for each
+    other (docs/summaries.md). Nothing between the insert and this statement reads or
+    deletes those summaries or events. SQLite's row triggers did it already (one writer
+    at a time: nothing to wait for)."""
+    if ids and dialect_of(conn) is Dialect.POSTGRES:
+        await conn.execute_query("SELECT activity_summaries_apply($1::bigint[])", [ids])
 
 
 async def _ids_by_email(conn: Any, workspace_id: int, emails: list[str]) -> dict[str, int]:
@@ -157,11 +178,13 @@ async def track_events(workspace_id: int, items: Sequence[Mapping[str, Any]]) ->
                 continue
             rows.append((person_id, record))
         if rows:
-            result.recorded, last_ids = await _insert_events(conn, workspace_id, rows, now)
+            ids, last_ids = await _insert_events(conn, workspace_id, rows, now)
+            result.recorded = len(ids)
             result.duplicates = len(rows) - result.recorded
             recorded = [
                 RecordedEvent(pid, r.name, r.occurred_at, r.idempotency_key) for pid, r in rows
             ]
             await mark_events(conn, workspace_id, recorded, now, last_ids)
             await events_recorded.emit(conn, workspace_id, recorded, now)
+            await _apply_summaries(conn, ids)  # last: its row locks last until the commit
     return result

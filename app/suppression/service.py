@@ -14,6 +14,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from app.changes.marks import change_detail, mark_people
+from app.changes.outbox import DeliveryEvent, DeliveryEventKind, record_delivery_events
 from app.errors import ErrorCode, UserError, UserInputError
 from app.input_reader import InputReader
 from app.people.models import Person, Status
@@ -135,8 +136,30 @@ async def change_status(
                 ).using_db(conn)
             }
             await gate.record({p.email: p for p in fresh.values()})
+            await _report_unsubscribes(conn, workspace_id, status, found, allowed, source, now)
             result.people = [fresh.get(pid) for pid in person_ids]
     return result
+
+
+async def _report_unsubscribes(
+    conn: BaseDBAsyncClient,
+    workspace_id: int,
+    status: Status,
+    before: Mapping[int, Person],
+    changed: set[int],
+    source: str,
+    now: datetime,
+) -> None:
+    """An UNSUBSCRIBED delivery event (webhooks, app/changes/outbox.py) for each person
+    this made unsubscribed who was not before."""
+    if status is not Status.UNSUBSCRIBED:
+        return
+    events = [
+        DeliveryEvent(DeliveryEventKind.UNSUBSCRIBED, pid, detail={"source": source})
+        for pid in sorted(changed)
+        if before[pid].status != Status.UNSUBSCRIBED
+    ]
+    await record_delivery_events(conn, workspace_id, events, now)
 
 
 # ---------------------------------------------------------------------- send time

@@ -29,6 +29,7 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from app.changes.marks import mark_events
+from app.changes.outbox import DeliveryEventKind, from_origin, record_delivery_events
 from app.ids import encode_id
 from app.people.hooks import RecordedEvent, events_recorded
 from app.settings import Settings
@@ -128,5 +129,10 @@ async def _insert(delivery: Delivery, name: str, properties: Mapping[str, Any], 
             event = RecordedEvent(delivery.person_id, name, now, key)
             last = {(delivery.person_id, name): int(rows[0]["id"])}
             await mark_events(conn, delivery.workspace_id, [event], now, last)
+            kind = DeliveryEventKind.OPENED if name == OPENED else DeliveryEventKind.CLICKED
+            reported = from_origin(
+                kind, delivery.person_id, properties, event_id=int(rows[0]["id"])
+            )
+            await record_delivery_events(conn, delivery.workspace_id, [reported], now)
             await events_recorded.emit(conn, delivery.workspace_id, [event], now)
     return bool(rows)

@@ -26,6 +26,7 @@ from tortoise.transactions import in_transaction
 
 from app.bounces.complaints import Complaint, record_complaints
 from app.bounces.service import Bounce, record_outcomes
+from app.changes.outbox import DeliveryEvent, DeliveryEventKind, from_origin
 from app.settings import Settings
 from app.sql import SqlParams, bind_list, dialect_of, fetch_all, now_utc
 from app.suppression import store
@@ -80,6 +81,7 @@ async def _effects(
 ) -> None:
     bounces: list[Bounce] = []
     delivered: list[int] = []
+    confirmed: list[DeliveryEvent] = []  # DELIVERED, for webhooks (app/changes/outbox.py)
     complaints: list[Complaint] = []
     orphans: list[Entry] = []
     reported: dict[tuple[str, Kind], list[int]] = {}
@@ -94,6 +96,14 @@ async def _effects(
             reported.setdefault((target.table, notice.kind), []).append(target.row_id)
         if notice.kind is Kind.DELIVERED:
             delivered.append(target.person_id)
+            confirmed.append(
+                from_origin(
+                    DeliveryEventKind.DELIVERED,
+                    target.person_id,
+                    target.origin,
+                    detail={"provider": provider.value},
+                )
+            )
         elif notice.kind is Kind.COMPLAINT:
             complaints.append(
                 Complaint(
@@ -130,7 +140,11 @@ async def _effects(
         rounds[n].append(b)
     for n, group in enumerate(rounds):
         await record_outcomes(
-            workspace_id, group, delivered if n == 0 else [], soft_limit=config.soft_bounce_limit
+            workspace_id,
+            group,
+            delivered if n == 0 else [],
+            soft_limit=config.soft_bounce_limit,
+            events=confirmed if n == 0 else (),
         )
     await record_complaints(workspace_id, complaints)
     if orphans:
