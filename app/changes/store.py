@@ -89,7 +89,10 @@ async def changed_of_each(
                         f" s.workspace_id = {ws} AND s.segment_id = {params.add(sid)}"
                         " AND s.person_id = c.id)"
                     )
-                columns += [f"COALESCE(p.id IS NOT NULL AND ({live}), false) AS m{i}", f"{seen} AS w{i}"]
+                columns += [
+                    f"COALESCE(p.id IS NOT NULL AND ({live}), false) AS m{i}",
+                    f"{seen} AS w{i}",
+                ]
                 differs.append(f"x.m{i} <> x.w{i}")
             if postgres:
                 source = (
