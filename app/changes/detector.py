@@ -167,7 +167,9 @@ async def detect_workspace(
         changes: list[Change] = []
         t = result.timed("setup", t)
 
-        # an edited definition (or one it refers to): one whole diff
+        # an edited definition (or one it refers to): one whole diff, written (memory
+        # moved) before the marks below are re-checked against that memory, so a person
+        # both marked and caught by the diff is not logged twice
         edits = await _definition_marks(conn, workspace_id)
         for segment_id in sorted(referrers_of({sid for _, sid in edits}, deps) & based):
             now_in = await store.all_members(conn, ctx, definitions[segment_id])
@@ -178,17 +180,22 @@ async def detect_workspace(
                     Change(segment_id, pid, kind, Cause.DEFINITION_CHANGE.value, now, detail)
                     for pid in sorted(people)
                 ]
+        written = await store.write_changes(conn, workspace_id, changes, now)
         await store.delete_marks(
             conn, workspace_id, "segment_definition_marks", [i for i, _ in edits]
         )
         result.definitions = len(edits)
         t = result.timed("definitions", t)
 
-        # a segment seen for the first time: one baseline, no rows per member
+        # a segment seen for the first time: one baseline, no rows per member. The marks
+        # read below may have been committed after a baseline's statement saw the people:
+        # the new segments are re-checked for them like the others (an unchanged person
+        # costs a comparison, a change after the baseline is logged, not lost)
         for segment_id in sorted(set(definitions) - based):
             members = await store.all_members(conn, ctx, definitions[segment_id])
             await store.write_baseline(conn, workspace_id, segment_id, members, now)
             result.baselines += 1
+        based = set(definitions)
         t = result.timed("baselines", t)
 
         # marked people, against the segments their change can affect
@@ -199,10 +206,9 @@ async def detect_workspace(
             conn, ctx, marks, deps, based, result
         )
         t = time.perf_counter()
-        changes += found
-        changes = await _with_events(conn, workspace_id, changes)
+        changes = await _with_events(conn, workspace_id, found)
         t = result.timed("event ids", t)
-        written = await store.write_changes(conn, workspace_id, changes, now)
+        written += await store.write_changes(conn, workspace_id, changes, now)
         t = result.timed("write log + memory", t)
         await store.delete_marks(conn, workspace_id, "segment_change_marks", [m.id for m in marks])
         t = result.timed("delete marks", t)

@@ -63,7 +63,9 @@ async def changed_of_each(
 ) -> dict[int, tuple[set[int], set[int]]]:
     """Segment -> (entered, exited) among these people: the live answer (the row form,
     a column per segment) against the memory, compared in the statement, so only people
-    whose membership changed come back. One statement per 1,000 people and 200 segments.
+    whose membership changed come back (an unknown answer is false, as everywhere a row
+    is tested: a NULL would hide the row from `<>`). One statement per 1,000 people and
+    200 segments.
     A person no longer in `people` (deleted) is a member of nothing: their memory comes
     back as exits.
 
@@ -87,7 +89,10 @@ async def changed_of_each(
                         f" s.workspace_id = {ws} AND s.segment_id = {params.add(sid)}"
                         " AND s.person_id = c.id)"
                     )
-                columns += [f"(p.id IS NOT NULL AND ({live})) AS m{i}", f"{seen} AS w{i}"]
+                columns += [
+                    f"COALESCE(p.id IS NOT NULL AND ({live}), false) AS m{i}",
+                    f"{seen} AS w{i}",
+                ]
                 differs.append(f"x.m{i} <> x.w{i}")
             if postgres:
                 source = (

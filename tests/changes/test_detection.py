@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+from app.changes import store
 from app.changes.detector import detect_pending
 from app.ids import encode_id
 from app.people.models import Status
@@ -154,6 +155,45 @@ async def test_a_definition_change_diffs_once_and_reaches_referrers(workspace):
     await tag_people(workspace.id, [ids[3]], ["gold"])
     await detect_pending()
     assert {r["segment_id"] for r in (await log_rows())[4:]} == {vip.id, referrer.id}
+
+
+async def test_a_change_committed_after_a_new_segments_baseline_is_logged(workspace, monkeypatch):
+    """The round that writes a segment's baseline reads the marks after it: a write that
+    lands between the two is re-checked against the new segment, not dropped with its mark."""
+    (pid,) = await people(workspace.id, 1)
+    segment = await create_segment(workspace.id, "vip", None, VIP)
+    write_baseline = store.write_baseline
+
+    async def baseline_then_a_write(*args, **kwargs):
+        await write_baseline(*args, **kwargs)
+        await tag_people(workspace.id, [pid], ["vip"])  # after the baseline saw the person
+
+    monkeypatch.setattr(store, "write_baseline", baseline_then_a_write)
+    done = await detect_pending()
+    monkeypatch.undo()
+    assert done.baselines == 1
+    assert [(r["kind"], r["person_id"]) for r in await log_rows()] == [("ENTERED", pid)]
+    assert (await detect_pending()).changes == 0
+    await assert_log_matches_live(segment)
+
+
+async def test_a_person_marked_in_the_round_of_an_edit_is_logged_once(workspace):
+    """The definition diff moves the memory before the round's marks are re-checked
+    against it: a person both caught by the diff and marked enters once."""
+    (pid,) = await people(workspace.id, 1)
+    segment = await create_segment(workspace.id, "vip", None, VIP)
+    await detect_pending()
+    gold = {"conditions": [{"tag": {"tag": "gold"}}]}
+    await update_segment(workspace.id, segment.id, definition=gold)
+    await tag_people(workspace.id, [pid], ["gold"])
+    done = await detect_pending()
+    assert done.definitions == 1
+    rows = await log_rows()
+    assert [(r["kind"], r["person_id"], r["cause"]) for r in rows] == [
+        ("ENTERED", pid, "DEFINITION_CHANGE")
+    ]
+    assert await marks() == 0
+    await assert_log_matches_live(segment)
 
 
 async def test_an_old_event_tracked_late_is_judged_at_detection(workspace):
