@@ -52,6 +52,22 @@ def _new_state(status: Status | None) -> dict[str, Any]:
     }
 
 
+def _same(a: Any, b: Any) -> bool:
+    """Equal as JSON values, as PostgreSQL's jsonb compares them: Python's `True == 1`
+    would take a stored 1 imported as true for unchanged (1 and 1.0 stay equal)."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return a == b
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(map(_same, a, b))
+    return bool(a == b)
+
+
 def _merge(
     accepted: Rows, stored: dict[str, dict[str, Any]], gate: SubscriptionGate, outcome: ChunkOutcome
 ) -> tuple[dict[str, dict[str, Any]], dict[str, list[Any]]]:
@@ -68,7 +84,7 @@ def _merge(
         apply_change(current, change)  # assigns new tags and fields: `before` keeps the old ones
         if created:
             outcome.created += 1
-        elif current != before:
+        elif not _same(current, before):
             outcome.updated += 1
             if change.email in stored:  # a new person's insert carries its every row
                 named.setdefault(change.email, []).append(change)
@@ -90,7 +106,7 @@ async def write(
     found = {r["email"]: r["id"] for r in rows}
     stored = {r["email"]: _state(r) for r in rows}
     states, named = _merge(accepted, stored, gate, outcome)
-    named = {e: changes for e, changes in named.items() if states[e] != stored[e]}
+    named = {e: changes for e, changes in named.items() if not _same(states[e], stored[e])}
     new = sorted(email for email in states if email not in found)
     ids = await _insert(conn, workspace_id, new, states, now)
     if len(ids) != len(new):

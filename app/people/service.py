@@ -35,9 +35,6 @@ from app.people.writes import (
 )
 from app.suppression import service as suppression
 
-# app/imports/writer.py applies changes under this name
-_apply = apply_change
-
 __all__ = [
     "BatchResult",
     "count_people",

@@ -214,3 +214,33 @@ async def test_imported_people_enter_and_leave_segments_in_the_change_log(
     )
     await assert_log_matches_live(vip)
     await assert_log_matches_live(gold)
+
+
+async def test_a_stored_number_imported_as_a_boolean_is_a_change_on_both_databases(
+    workspace, make_person, tmp_path
+):
+    """jsonb's 1 is not true: the Python merge (SQLite) must not take them for equal."""
+    await make_person("n@example.com", fields={"trial": 1, "seats": 2})
+    path = tmp_path / "people.csv"
+    path.write_text("email,trial,seats\nn@example.com,true,2.0\n", encoding="utf-8")
+    mapping = {
+        "email": "email",
+        "fields": {
+            "trial": {"column": "trial", "type": "boolean"},
+            "seats": {"column": "seats", "type": "number"},
+        },
+    }
+    job = await service.prepare(
+        workspace.id,
+        path,
+        mapping=mapping,
+        mode=ImportMode.CREATE_OR_UPDATE,
+        filename=path.name,
+        source="test",
+    )
+    done = await service.run_import(job, path)
+    assert done.status is ImportStatus.DONE, done
+    assert (done.created, done.updated) == (0, 1)
+    person = await Person.get(workspace_id=workspace.id, email="n@example.com")
+    assert person.fields["trial"] is True
+    assert person.fields["seats"] == 2
