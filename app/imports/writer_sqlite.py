@@ -20,8 +20,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.changes.marks import ALL, Cause, change_detail, record_marks
 from app.imports.written import STATUS, ChunkOutcome, ChunkRace, Holder, Rows, driver_rows
-from app.people.models import Status
-from app.people.writes import apply_change
+from app.people.writes import apply_change, state_of
 from app.sql import Dialect, SqlParams, load_json
 from app.suppression.consent import SubscriptionGate
 
@@ -38,18 +37,6 @@ def _state(r: Any) -> dict[str, Any]:
     state = {key: r[key] for key in STATE}
     state["tags"], state["fields"] = load_json(r["tags"]), load_json(r["fields"])
     return state
-
-
-def _new_state(status: Status | None) -> dict[str, Any]:
-    return {
-        "status": (status or Status.SUBSCRIBED).value,
-        "tags": [],
-        "fields": {},
-        "country": None,
-        "region": None,
-        "city": None,
-        "timezone": None,
-    }
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -78,7 +65,7 @@ def _merge(
         current = states.get(change.email)
         created = current is None and change.email not in stored
         if current is None:
-            base = stored.get(change.email) or _new_state(gate.inherited_status(change.email))
+            base = stored.get(change.email) or state_of(None, gate.inherited_status(change.email))
             current = states[change.email] = dict(base)
         before = dict(current)
         apply_change(current, change)  # assigns new tags and fields: `before` keeps the old ones
