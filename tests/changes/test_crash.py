@@ -4,27 +4,24 @@ agrees with a full recomputation of every segment (nothing missed, nothing twice
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import signal
-import subprocess
-import sys
-import time
-import uuid
 from functools import partial
-from pathlib import Path
 
 import pytest
 
 from app.people.service import tag_people, track_events, upsert_people
 from app.segments.service import create_segment
-from app.sql import connection, fetch_all
 from tests.changes.helpers import assert_log_matches_live
-from tests.conftest import REDIS_TEST_URL
+from tests.changes.killing import (
+    KILLS,
+    kill_while_working,
+    kill_worker,
+    scalar,
+    start_worker,
+    wait_for,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
 PEOPLE = 300
-KILLS = int(os.environ.get("SIEVE_TEST_KILLS", "10"))
 SEGMENTS = {
     "vip": {"conditions": [{"tag": {"tag": "vip"}}]},
     "buyers": {
@@ -41,36 +38,7 @@ SEGMENTS = {
 }
 
 
-def start_worker(database_url: str, log: Path) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": REDIS_TEST_URL,
-        "SIEVE_QUEUE": f"sieve-test:{uuid.uuid4().hex[:12]}",
-        "CHANGES_POLL_SECONDS": "0.01",
-        "CHANGES_BATCH": "1000",
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "worker"],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("a"),
-        stderr=subprocess.STDOUT,
-    )
-
-
-async def scalar(sql: str) -> int:
-    rows = await fetch_all(connection(), sql)
-    return int(rows[0]["n"])
-
-
-async def wait_for(predicate, what: str, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await predicate():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
+WORKER_ENV = {"CHANGES_POLL_SECONDS": "0.01", "CHANGES_BATCH": "1000"}
 
 
 async def load(workspace_id: int, stop: asyncio.Event, rng: random.Random) -> int:
@@ -107,32 +75,21 @@ async def test_kill_9_neither_loses_nor_repeats_a_change(db, tmp_path, pg_databa
     rng = random.Random(15)
     stop = asyncio.Event()
     writer = asyncio.create_task(load(workspace.id, stop, rng))
-    worker = start_worker(database_url, tmp_path / "worker.log")
-    kills = 0
+    start = partial(start_worker, database_url, tmp_path / "worker.log", WORKER_ENV)
     try:
-        while kills < KILLS:
-            before = await scalar("SELECT count(*) AS n FROM segment_changes")
-            await wait_for(partial(_grew, before), "the worker to log changes", timeout=60)
-            await asyncio.sleep(rng.random() * 0.3)  # somewhere inside a round
-            worker.send_signal(signal.SIGKILL)
-            worker.wait()
-            kills += 1
-            worker = start_worker(database_url, tmp_path / "worker.log")
-        stop.set()
-        batches = await writer
-        await wait_for(_drained, "every mark to be handled", timeout=300)
+        worker = await kill_while_working(start, "segment_changes", rng, pause=0.3)
+        try:
+            stop.set()
+            batches = await writer
+            await wait_for(_drained, "every mark to be handled", timeout=300)
+        finally:
+            kill_worker(worker)
     finally:
         stop.set()
-        worker.send_signal(signal.SIGKILL)
-        worker.wait()
-    assert kills == KILLS and batches > KILLS
+    assert batches > KILLS
     assert await scalar("SELECT count(*) AS n FROM segment_changes") > 0
     for segment in segments:
         await assert_log_matches_live(segment)
-
-
-async def _grew(before: int) -> bool:
-    return await scalar("SELECT count(*) AS n FROM segment_changes") > before
 
 
 async def _drained() -> bool:

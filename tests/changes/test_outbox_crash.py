@@ -5,47 +5,27 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
-import signal
-import subprocess
-import sys
-import uuid
 from functools import partial
-from pathlib import Path
 
 import pytest
 from tortoise.transactions import in_transaction
 
 from app.changes.outbox import DeliveryEvent, DeliveryEventKind, record_delivery_events
 from app.changes.webhooks import Filters, create_webhook
+from tests.changes.killing import kill_while_working, kill_worker, scalar, start_worker, wait_for
 from tests.changes.receiver import running_receiver
-from tests.changes.test_crash import KILLS, scalar, wait_for
-from tests.conftest import REDIS_TEST_URL
 
-ROOT = Path(__file__).resolve().parents[2]
 KINDS = list(DeliveryEventKind)
 
 
-def start_worker(database_url: str, log: Path) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": REDIS_TEST_URL,
-        "SIEVE_QUEUE": f"sieve-test:{uuid.uuid4().hex[:12]}",
-        "WEBHOOK_POLL_SECONDS": "0.02",
-        "WEBHOOK_BATCH": "7",
-        "WEBHOOK_TIMEOUT_SECONDS": "1",
-        "WEBHOOK_RETRY_INITIAL_SECONDS": "0.1",
-        "WEBHOOK_RETRY_MAX_SECONDS": "0.5",
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "worker"],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("a"),
-        stderr=subprocess.STDOUT,
-    )
+WORKER_ENV = {
+    "WEBHOOK_POLL_SECONDS": "0.02",
+    "WEBHOOK_BATCH": "7",
+    "WEBHOOK_TIMEOUT_SECONDS": "1",
+    "WEBHOOK_RETRY_INITIAL_SECONDS": "0.1",
+    "WEBHOOK_RETRY_MAX_SECONDS": "0.5",
+}
 
 
 async def write(workspace_id: int, stop: asyncio.Event, rng: random.Random) -> int:
@@ -62,10 +42,6 @@ async def write(workspace_id: int, stop: asyncio.Event, rng: random.Random) -> i
             await record_delivery_events(conn, workspace_id, events)
         await asyncio.sleep(0.02)
     return n
-
-
-async def _grew(before: int) -> bool:
-    return await scalar("SELECT count(*) AS n FROM change_webhook_deliveries") > before
 
 
 async def _all_delivered() -> bool:
@@ -88,25 +64,18 @@ async def test_kill_9_neither_loses_nor_repeats_a_delivery_event(
         )
         stop = asyncio.Event()
         writer = asyncio.create_task(write(workspace.id, stop, rng))
-        worker = start_worker(pg_database, tmp_path / "worker.log")
-        kills = 0
+        start = partial(start_worker, pg_database, tmp_path / "worker.log", WORKER_ENV)
         try:
-            while kills < KILLS:
-                before = await scalar("SELECT count(*) AS n FROM change_webhook_deliveries")
-                await wait_for(partial(_grew, before), "the worker to cut a delivery", 60)
-                await asyncio.sleep(rng.random() * 0.2)  # somewhere inside a pass
-                worker.send_signal(signal.SIGKILL)
-                worker.wait()
-                kills += 1
-                worker = start_worker(pg_database, tmp_path / "worker.log")
-            stop.set()
-            written = await writer
-            await wait_for(_all_delivered, "every event cut and delivered", timeout=180)
+            worker = await kill_while_working(start, "change_webhook_deliveries", rng, pause=0.2)
+            try:
+                stop.set()
+                written = await writer
+                await wait_for(_all_delivered, "every event cut and delivered", timeout=180)
+            finally:
+                kill_worker(worker)
         finally:
             stop.set()
-            worker.send_signal(signal.SIGKILL)
-            worker.wait()
-    assert kills == KILLS and written > 100
+    assert written > 100
     # cut exactly once: every event in exactly one delivery row
     from app.sql import connection, fetch_all
 
