@@ -258,7 +258,12 @@ async def main_async(args: argparse.Namespace) -> None:
                 "SELECT pg_size_pretty(pg_total_relation_size('activity_summaries'))"
             )
             rows = await lanes[0].fetchval("SELECT count(*) FROM activity_summaries")
-            label = f"{people:,} people / {events:,} events; summaries {rows:,} rows, {size}"
+            # the figures depend on it (docs/summaries.md): print it beside them
+            buffers = await lanes[0].fetchval("SHOW shared_buffers")
+            label = (
+                f"{people:,} people / {events:,} events; summaries {rows:,} rows, {size};"
+                f" shared_buffers {buffers}"
+            )
             async with server(url, key) as api:
                 ids = await create_segments(api)
                 try:
