@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from app.addresses import plainly_valid
 from app.errors import ErrorCode, UserError
-from app.imports.emails import plainly_valid
 from app.imports.mapping import ColumnPlan, FieldType
 from app.input_reader import storable
 from app.people.errors import MAX_EMAIL, MAX_PLACE, MAX_STRING, MAX_TAG

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.imports.emails import plainly_valid
+from app.addresses import plainly_valid
 from app.imports.mapping import MappingError, plan_columns
 from app.imports.rows import _item, read_row
 from app.input_reader import address_problem
