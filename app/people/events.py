@@ -27,18 +27,19 @@ from app.suppression.hashing import ensure_key
 
 async def _create_people_by_email(
     conn: Any, workspace_id: int, emails: list[str], now: Any
-) -> list[int]:
-    """Insert people for unknown emails (SUBSCRIBED, no tags or fields); returns their ids.
-    In email order, as upserts insert: racing batches then never deadlock."""
+) -> dict[str, int]:
+    """Insert people for unknown emails (SUBSCRIBED, no tags or fields); returns the
+    created ones' ids by email. In email order, as upserts insert: racing batches then
+    never deadlock."""
     emails = sorted(emails)
     if dialect_of(conn) is Dialect.POSTGRES:
         rows = await conn.execute_query_dict(
             "INSERT INTO people (workspace_id, email, status, tags, fields, created_at, updated_at)"
             " SELECT $1, e, 'SUBSCRIBED', '[]', '{}', $2, $2 FROM unnest($3::text[]) AS e"
-            " ON CONFLICT (workspace_id, email) DO NOTHING RETURNING id",
+            " ON CONFLICT (workspace_id, email) DO NOTHING RETURNING id, email",
             [workspace_id, now, emails],
         )
-        return [int(r["id"]) for r in rows]
+        return {r["email"]: int(r["id"]) for r in rows}
     params = SqlParams(Dialect.SQLITE)
     ws, ts = params.add(workspace_id), params.add(now)
     values = ", ".join(
@@ -46,10 +47,10 @@ async def _create_people_by_email(
     )
     rows = await conn.execute_query_dict(
         "INSERT INTO people (workspace_id, email, status, tags, fields, created_at, updated_at)"
-        f" VALUES {values} ON CONFLICT (workspace_id, email) DO NOTHING RETURNING id",
+        f" VALUES {values} ON CONFLICT (workspace_id, email) DO NOTHING RETURNING id, email",
         params.values,
     )
-    return [int(r["id"]) for r in rows]
+    return {r["email"]: int(r["id"]) for r in rows}
 
 
 # Begins trackEvents' insert on PostgreSQL: the summary trigger leaves that statement's
@@ -154,9 +155,12 @@ async def track_events(workspace_id: int, items: Sequence[Mapping[str, Any]]) ->
         if emails:
             created = await _create_people_by_email(conn, workspace_id, emails, now)
             result.created_people = len(created)
-            await mark_people(conn, workspace_id, created, ALL, now)
-            if result.created_people:
-                await suppression.inherit_on_create(conn, workspace_id, emails, now)
+            await mark_people(conn, workspace_id, list(created.values()), ALL, now)
+            if created:
+                # only the people this batch created: linking every listed address of
+                # the batch took row locks on suppressions that concurrent batches
+                # naming the same suppressed people queued behind (docs/suppression.md)
+                await suppression.inherit_on_create(conn, workspace_id, sorted(created), now)
             ids_by_email = await _ids_by_email(conn, workspace_id, emails)
         wanted = {r.person_id for _, r in records if r.person_id is not None}
         known = (
