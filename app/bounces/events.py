@@ -105,6 +105,7 @@ def held_events(
         result = results.get(delivery_id)
         if result is None or delivery_id not in written:
             continue
+        detail: dict[str, object]
         if result.error == DeliveryStatus.SKIPPED:
             kind, detail = DeliveryEventKind.SKIPPED, {"reason": reasons.get(delivery_id)}
         elif result.error == CAPPED:
