@@ -1,21 +1,45 @@
-"""The delivery events of a group of sends (SENT, FAILED) for the webhook outbox
-(app/changes/outbox.py), written by `record_outcomes` in its transaction. Bounces are
-not here: `record_outcomes` reports each new one as BOUNCED_HARD / BOUNCED_SOFT. Not
-reported: sends skipped (the person unsubscribed or suppressed when their turn came),
-held by the frequency cap, or interrupted (`unknown`: nobody knows whether it left).
+"""The delivery events of a group of sends (SENT, FAILED, SKIPPED, CAPPED) for the
+webhook outbox (app/changes/outbox.py), written by `record_outcomes` in its transaction.
+Bounces are not here: `record_outcomes` reports each new one as BOUNCED_HARD /
+BOUNCED_SOFT. SKIPPED and CAPPED are written only for the delivery rows whose status the
+same transaction changed (`record_results` returns them; a flow's `skip_send`), so a
+retried or resumed batch never reports one twice. Not reported: sends interrupted
+(`unknown`: nobody knows whether it left, so there is no fact to report).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from app.bounces.service import bounce_of
 from app.broadcasts.models import DeliveryStatus
+from app.broadcasts.waterfall import SuppressedReason
 from app.changes.outbox import DeliveryEvent, DeliveryEventKind
 from app.email.transports import Outcome, Result
-from app.frequency.caps import CAPPED
+from app.frequency.caps import CAPPED, FrequencyCap
+from app.people.models import Status
 
 NOT_SENDS = (DeliveryStatus.SKIPPED.value, CAPPED)  # results that were never a send
+DELETED = "DELETED"  # a SKIPPED reason the waterfall has no need of: nobody to count
+
+
+def skip_reason(status: str | None, listed: bool) -> str | None:
+    """Why a send is skipped when its turn comes (None: it is not), in the names and the
+    precedence of the audience waterfall's `SuppressedReason`: the person's status
+    (UNSUBSCRIBED, BOUNCED, COMPLAINED), else SUPPRESSION_LIST; DELETED when the person
+    is gone (status None)."""
+    if status is None:
+        return DELETED
+    if status != Status.SUBSCRIBED:  # every other status is a SuppressedReason by name
+        return SuppressedReason(status).value if status in set(SuppressedReason) else status
+    return SuppressedReason.SUPPRESSION_LIST.value if listed else None
+
+
+def cap_detail(cap: FrequencyCap | None) -> dict[str, object]:
+    """What a CAPPED event says the cap was, in the API's terms (frequencyCap)."""
+    if cap is None:
+        return {}
+    return {"maxMessages": cap.max_messages, "windowHours": cap.window_seconds / 3600}
 
 
 def _kind(result: Result) -> DeliveryEventKind | None:
@@ -63,3 +87,34 @@ def flow_events(
         return []
     detail = {"step": step, "reference": reference, **_detail(result)}
     return [DeliveryEvent(kind, person_id, flow_id=flow_id, detail=detail)]
+
+
+def held_events(
+    broadcast_id: int,
+    claimed: Sequence[tuple[int, int]],
+    results: Mapping[int, Result],
+    reasons: Mapping[int, str],
+    cap: FrequencyCap | None,
+    written: Collection[int],
+) -> list[DeliveryEvent]:
+    """SKIPPED (with `reasons` by delivery id) / CAPPED for the rows of a broadcast group
+    that `record_results` changed (`written`): the statement that marked the row and
+    its event commit together, once."""
+    found = []
+    for delivery_id, person_id in claimed:
+        result = results.get(delivery_id)
+        if result is None or delivery_id not in written:
+            continue
+        detail: dict[str, object]
+        if result.error == DeliveryStatus.SKIPPED:
+            kind, detail = DeliveryEventKind.SKIPPED, {"reason": reasons.get(delivery_id)}
+        elif result.error == CAPPED:
+            kind, detail = DeliveryEventKind.CAPPED, cap_detail(cap)
+        else:
+            continue
+        found.append(
+            DeliveryEvent(
+                kind, person_id, broadcast_id=broadcast_id, send_id=delivery_id, detail=detail
+            )
+        )
+    return found

@@ -25,7 +25,7 @@ from typing import Any
 import structlog
 from tortoise.transactions import in_transaction
 
-from app.bounces.events import broadcast_events
+from app.bounces.events import broadcast_events, held_events, skip_reason
 from app.bounces.retry import RetryPolicy, send_with_retries
 from app.bounces.service import broadcast_bounces, record_outcomes
 from app.broadcasts import jobs
@@ -45,7 +45,6 @@ from app.email.templates import MessageTemplates, RenderError, compile_templates
 from app.email.transports import Outcome, Result, Transport
 from app.errors import UserInputError
 from app.frequency.caps import CAPPED, FrequencyCap, capped_people, get_cap
-from app.people.models import Status
 from app.segments.service import remove_references
 from app.senders.models import SenderIdentity
 from app.senders.service import identity_for_address
@@ -310,14 +309,18 @@ async def _send_group(
     uncapped = [i for i in people if i not in listed]
     capped = await capped_people(broadcast.workspace_id, cap, uncapped)
     results: dict[int, Result] = {}
+    reasons: dict[int, str] = {}  # why each skipped one was (its SKIPPED event's detail)
     subscribed: list[tuple[int, _Member]] = []
     for delivery_id, person_id in claimed:
         person = people.get(person_id)
-        if person is None or person.status != Status.SUBSCRIBED or person_id in listed:
+        reason = skip_reason(None if person is None else person.status, person_id in listed)
+        if reason is not None:
             results[delivery_id] = Result(Outcome.FAILED, DeliveryStatus.SKIPPED)
+            reasons[delivery_id] = reason
         elif person_id in capped:  # held back, counted `capped`, can be sent later
             results[delivery_id] = Result(Outcome.FAILED, CAPPED)
         else:
+            assert person is not None  # skip_reason names a missing person DELETED
             subscribed.append((delivery_id, person))
     renders = await render_group(templates, [p for _, p in subscribed], sender.config)
     outgoing = []
@@ -355,7 +358,8 @@ async def _send_group(
     limit = sender.config.soft_bounce_limit
     events = broadcast_events(broadcast.id, results, claimed)  # for webhooks (app/changes)
     async with in_transaction("default"):  # a bounce and its delivery row, or neither
-        await record_results(broadcast.workspace_id, results)
+        written = await record_results(broadcast.workspace_id, results)
+        events += held_events(broadcast.id, claimed, results, reasons, cap, written)
         await record_outcomes(
             broadcast.workspace_id, bounces, delivered, soft_limit=limit, events=events
         )

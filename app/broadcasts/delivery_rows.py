@@ -72,8 +72,10 @@ async def claim(
     return sorted((int(r["id"]), int(r["person_id"])) for r in rows)
 
 
-async def record_results(workspace_id: int, results: dict[int, Result]) -> None:
-    """Write outcomes: one UPDATE per (status, error), only over rows still claimed."""
+async def record_results(workspace_id: int, results: dict[int, Result]) -> set[int]:
+    """Write outcomes: one UPDATE per (status, error), only over rows still claimed.
+    Returns the ids it changed: a row no longer `sending` (marked `unknown` meanwhile)
+    is not, and the skipped and capped events are written for these rows alone."""
     groups: dict[tuple[str, str | None, str | None, str | None], list[int]] = {}
     for delivery_id, result in results.items():
         key: tuple[str, str | None, str | None, str | None]
@@ -87,16 +89,20 @@ async def record_results(workspace_id: int, results: dict[int, Result]) -> None:
             key = (result.outcome.value, result.error, bounce, None)
         groups.setdefault(key, []).append(delivery_id)
     conn = connection()
+    changed: set[int] = set()
     for (status, error, bounce, held), ids in groups.items():
         params = SqlParams(dialect_of(conn))
-        await conn.execute_query(
+        rows = await fetch_all(
+            conn,
             f"UPDATE deliveries SET status = {params.add(status)}, error = {params.add(error)},"
             f" bounce = {params.add(bounce)}, held = {params.add(held)},"
             f" updated_at = {params.add(now_utc())}"
             f" WHERE workspace_id = {params.add(workspace_id)}"
-            f" AND id {bind_list(params, ids, 'bigint')} AND status = 'sending'",
+            f" AND id {bind_list(params, ids, 'bigint')} AND status = 'sending' RETURNING id",
             params.values,
         )
+        changed.update(int(r["id"]) for r in rows)
+    return changed
 
 
 async def mark_unknown(workspace_id: int, broadcast_id: int, batch: int | None = None) -> int:

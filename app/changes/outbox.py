@@ -3,7 +3,9 @@ reports, cut into webhook deliveries by the webhook job (docs/changes.md, "Deliv
 events").
 
 Who writes: app/bounces (sent, failed, bounced, delivered as a provider reports it,
-complained), app/tracking (opened, clicked), app/suppression (unsubscribed). A row is
+complained), app/tracking (opened, clicked), app/suppression (unsubscribed), the
+broadcast and flow send paths (skipped, capped: with the statement that marks the
+delivery row, and only for the rows that statement changed). A row is
 written only while the workspace has an active subscription to DELIVERY_EVENTS (one
 indexed read first), so a workspace without one pays a single `SELECT`.
 
@@ -61,6 +63,8 @@ class DeliveryEventKind(StrEnum):
     OPENED = "OPENED"
     CLICKED = "CLICKED"
     UNSUBSCRIBED = "UNSUBSCRIBED"
+    SKIPPED = "SKIPPED"  # not attempted: unsubscribed, bounced, complained or listed by then
+    CAPPED = "CAPPED"  # a broadcast delivery held back by the frequency cap
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from itertools import groupby
 
 from tortoise.transactions import in_transaction
 
-from app.bounces.events import flow_events
+from app.bounces.events import flow_events, skip_reason
 from app.bounces.service import flow_bounces, record_outcomes
 from app.email.sending import Mailer, Recipient
 from app.flows import store
@@ -41,7 +41,7 @@ from app.flows.definition import (
 from app.flows.dispatch import Scheduler, job_id
 from app.flows.models import EnrollmentState, Flow, FlowStatus, SendStatus
 from app.flows.send_email import send_step_email, step_tracking
-from app.flows.sends import claim_send, finish_send
+from app.flows.sends import claim_send, finish_send, skip_send
 from app.flows.store import Cursor, Move
 from app.people.models import Person, Status
 from app.people.service import tag_people
@@ -199,25 +199,24 @@ class _Job:
             return SendStatus.UNKNOWN
         if earlier is not None:
             return earlier
-        if person.status != Status.SUBSCRIBED:
-            await finish_send(
-                self.workspace_id,
-                c,
-                SendStatus.SKIPPED,
-                now=now_utc(),
-                error=f"person is {person.status}",
-            )
-            return SendStatus.SKIPPED
-        if await suppressed_people(connection(), self.workspace_id, {person.id: person.email}):
-            await finish_send(
-                self.workspace_id,
-                c,
-                SendStatus.SKIPPED,
-                now=now_utc(),
-                error="address is on the suppression list",
-            )
-            return SendStatus.SKIPPED
         reference = f"flow-{self.flow.id}-{c.id}-{c.seq}"
+        subscribed = person.status == Status.SUBSCRIBED
+        listed = subscribed and bool(
+            await suppressed_people(connection(), self.workspace_id, {person.id: person.email})
+        )
+        reason = skip_reason(person.status, listed)
+        if reason is not None:  # with its SKIPPED delivery event, once
+            await skip_send(
+                self.workspace_id,
+                self.flow.id,
+                c,
+                now=now_utc(),
+                error="address is on the suppression list"
+                if listed
+                else f"person is {person.status}",
+                detail={"reason": reason, "step": c.step, "reference": reference},
+            )
+            return SendStatus.SKIPPED
         recipient = Recipient(self.workspace_id, person.id, person.email, person.fields)
         # opt-in opens and clicks
         tracking = await step_tracking(self.workspace_id, self.flow.id, c, action)

@@ -3,8 +3,13 @@ transport is called, so that a retried or duplicated job never sends twice."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
+from tortoise.transactions import in_transaction
+
+from app.changes.outbox import DeliveryEvent, DeliveryEventKind, record_delivery_events
 from app.flows.models import SendStatus
 from app.flows.store import Cursor, ts_param
 from app.sql import SqlParams, connection, dialect_of, fetch_one
@@ -76,3 +81,39 @@ async def finish_send(
         f" AND seq = {params.add(cursor.seq)}{guard}"
     )
     await conn.execute_query(sql, params.values)
+
+
+async def skip_send(
+    workspace_id: int,
+    flow_id: int,
+    cursor: Cursor,
+    *,
+    now: datetime,
+    error: str,
+    detail: Mapping[str, Any],
+) -> bool:
+    """SENDING → SKIPPED for this visit's send, and its SKIPPED delivery event (the
+    webhook outbox) in the same transaction, written only if this statement changed the
+    row: a re-run that finds the row settled reports nothing. False: it was settled."""
+    async with in_transaction("default") as conn:
+        params = SqlParams(dialect_of(conn))
+        row = await fetch_one(
+            conn,
+            f"UPDATE flow_sends SET status = {params.add(SendStatus.SKIPPED.value)},"
+            f" error = {params.add(error)}, finished_at = {ts_param(params, now)}"
+            f" WHERE workspace_id = {params.add(workspace_id)}"
+            f" AND enrollment_id = {params.add(cursor.id)} AND seq = {params.add(cursor.seq)}"
+            f" AND status = {params.add(SendStatus.SENDING.value)} RETURNING id",
+            params.values,
+        )
+        if row is None:
+            return False
+        event = DeliveryEvent(
+            DeliveryEventKind.SKIPPED,
+            cursor.person_id,
+            flow_id=flow_id,
+            send_id=int(row["id"]),
+            detail=detail,
+        )
+        await record_delivery_events(conn, workspace_id, [event], now)
+    return True

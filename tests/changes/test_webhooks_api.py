@@ -114,3 +114,11 @@ async def test_delivery_event_subscriptions_over_graphql(http_app, workspace, ma
         "SELECT count(*) AS n FROM delivery_event_outbox"
     )
     assert row["n"] == 0
+
+
+async def test_skipped_and_capped_are_kinds_a_subscription_can_choose(http_app, workspace):
+    admin = GraphQLClient(http_app, await create_api_key(workspace.id, scope=Scope.ADMIN))
+    made = await admin.ok(CREATE_EVENTS, {"i": {"url": "http://127.0.0.1:9/h",
+        "topics": ["DELIVERY_EVENTS"], "deliveryEventKinds": ["SKIPPED", "CAPPED"]}})  # fmt: skip
+    assert made["createSegmentWebhook"]["userErrors"] == []
+    assert made["createSegmentWebhook"]["webhook"]["deliveryEventKinds"] == ["CAPPED", "SKIPPED"]

@@ -45,6 +45,14 @@ graphql_enum(
         DeliveryEventKind.OPENED: "The message was opened (its tracking pixel was fetched).",
         DeliveryEventKind.CLICKED: "A tracked link was followed.",
         DeliveryEventKind.UNSUBSCRIBED: "The person became unsubscribed (the unsubscribe page, or setStatus).",
+        DeliveryEventKind.SKIPPED: (
+            "A broadcast or flow send not attempted: when its turn came the person was"
+            " unsubscribed, bounced, complained or on the suppression list (detail.reason)."
+        ),
+        DeliveryEventKind.CAPPED: (
+            "A broadcast delivery held back by the frequency cap (detail: the cap); resendCapped"
+            " may send it later, and then SENT etc. follow for the same sendId."
+        ),
     },
 )
 
