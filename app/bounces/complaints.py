@@ -21,6 +21,7 @@ import structlog
 from tortoise.transactions import in_transaction
 
 from app.bounces.service import MAX_REPLY, insert_events
+from app.changes.marks import change_detail, mark_events, mark_people
 from app.changes.outbox import DeliveryEventKind, from_origin, record_delivery_events
 from app.people.hooks import RecordedEvent, events_recorded
 from app.people.models import Status
@@ -70,6 +71,10 @@ async def record_complaints(workspace_id: int, complaints: Sequence[Complaint]) 
             f" AND id {bind_list(params, ids, 'bigint')}",
             params.values,
         )
+        # the change detector: their status and their new event can move them in segments
+        await mark_people(conn, workspace_id, ids, change_detail(attributes=["STATUS"]), now)
+        recorded = [RecordedEvent(c.person_id, EVENT, now, c.key) for c in fresh]
+        await mark_events(conn, workspace_id, recorded, now)
         entries = [
             Entry(c.email, Reason.COMPLAINED, c.source, c.detail[:MAX_REPLY] or None, c.person_id)
             for c in fresh
@@ -86,8 +91,6 @@ async def record_complaints(workspace_id: int, complaints: Sequence[Complaint]) 
             for c in fresh
         ]
         await record_delivery_events(conn, workspace_id, reported, now)  # webhooks
-        await events_recorded.emit(
-            conn, workspace_id, [RecordedEvent(c.person_id, EVENT, now, c.key) for c in fresh], now
-        )
+        await events_recorded.emit(conn, workspace_id, recorded, now)
     log.info("people_complained", workspace=workspace_id, count=len(ids))
     return ids

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+from app.bounces.complaints import Complaint, record_complaints
 from app.changes import store
 from app.changes.detector import detect_pending
 from app.ids import encode_id
@@ -207,3 +208,31 @@ async def test_an_old_event_tracked_late_is_judged_at_detection(workspace):
     )
     assert (await detect_pending()).changes == 0
     await assert_log_matches_live(segment)
+
+
+async def test_a_complaint_is_detected_by_its_status_and_its_event(workspace):
+    # complaints wrote neither mark: a complainer stayed in "subscribed" in the log
+    (pid,) = await people(workspace.id, 1)
+    subscribed = await create_segment(
+        workspace.id,
+        "subscribed",
+        None,
+        {"conditions": [{"attribute": {"attribute": "STATUS", "op": "EQ", "value": "SUBSCRIBED"}}]},
+    )
+    complainers = await create_segment(
+        workspace.id,
+        "complainers",
+        None,
+        {"conditions": [{"event": {"names": ["email_complained"]}}]},
+    )
+    await detect_pending()
+    complaint = Complaint(pid, "p0@changes.test", "fbl-1", "ses", "abuse")
+    assert await record_complaints(workspace.id, [complaint]) == [pid]
+    await detect_pending()
+    got = {(r["segment_id"], r["person_id"], r["kind"], r["cause"]) for r in await log_rows()}
+    assert got == {
+        (subscribed.id, pid, "EXITED", "PERSON_CHANGE"),
+        (complainers.id, pid, "ENTERED", "EVENT"),
+    }
+    await assert_log_matches_live(subscribed)
+    await assert_log_matches_live(complainers)
