@@ -252,10 +252,11 @@ async def _person_changes(
     # (segment, direction) pairs to re-check -> people
     groups: dict[tuple[tuple[int, int], ...], list[int]] = {}
     causes: dict[int, dict[int, Mark]] = {}  # person -> segment -> the mark that caused it
+    reach: dict[tuple[str, str], tuple[int, ...]] = {}
     for person_id, person_marks in by_person.items():
         signature = tuple(_signature(m) for m in person_marks)
         if signature not in decided:
-            decided[signature] = _affecting(person_marks, deps, based, directions)
+            decided[signature] = _affecting(person_marks, deps, based, directions, reach)
         first = decided[signature]
         if first:
             causes[person_id] = {sid: person_marks[i] for sid, (i, _) in first.items()}
@@ -295,13 +296,17 @@ async def _person_changes(
 def _signature(mark: Mark) -> tuple[str, str]:
     """What decides which segments a mark can affect: its cause and detail, without the
     event ids an EVENT mark carries (they name the cause, and differ in every mark)."""
-    if mark.cause is Cause.EVENT:
+    if mark.cause is Cause.EVENT and not mark.detail.get("all"):
         return (mark.cause.value, ",".join(mark.detail.get("names", ())))
     return (mark.cause.value, json.dumps(mark.detail, sort_keys=True))
 
 
 def _affecting(
-    marks: list[Mark], deps: Mapping[int, Any], based: set[int], directions: Directions
+    marks: list[Mark],
+    deps: Mapping[int, Any],
+    based: set[int],
+    directions: Directions,
+    reach: dict[tuple[str, str], tuple[int, ...]],
 ) -> dict[int, tuple[int, Direction]]:
     """Segment -> the index of the person's earliest mark (of this round: all written
     since the detector last looked at them) that can affect it: the write that made the
@@ -311,26 +316,33 @@ def _affecting(
     Only events added (EVENT marks) have a direction of their own (each kind's
     `direction`, for the names the segment reads); any other mark -- a person changed,
     created or deleted, time passing -- can move it either way. A segment the marks'
-    events cannot move at all (`NONE`) is not re-checked."""
-    found: dict[int, tuple[int, Direction]] = {}
-    for segment_id in based:
-        reads = deps[segment_id].event_names
-        first: int | None = None
-        names: set[str] = set()
-        either = False
-        for i, mark in enumerate(marks):  # marks come in id order
-            if not affects(deps[segment_id], segment_id, mark.cause, mark.detail):
-                continue
-            first = i if first is None else first
-            if mark.cause is Cause.EVENT and not mark.detail.get("all"):
-                names.update(reads.intersection(mark.detail.get("names", ())))
+    events cannot move at all (`NONE`) is not re-checked. `reach` keeps, per mark
+    signature, the segments such a mark can affect (a round's marks have few kinds)."""
+    first: dict[int, int] = {}
+    names: dict[int, set[str]] = {}
+    either: set[int] = set()
+    for i, mark in enumerate(marks):  # marks come in id order
+        key = _signature(mark)
+        if key not in reach:
+            reach[key] = tuple(
+                sid for sid in sorted(based) if affects(deps[sid], sid, mark.cause, mark.detail)
+            )
+        events_only = mark.cause is Cause.EVENT and not mark.detail.get("all")
+        for segment_id in reach[key]:
+            first.setdefault(segment_id, i)
+            if events_only:
+                read = deps[segment_id].event_names.intersection(mark.detail.get("names", ()))
+                names.setdefault(segment_id, set()).update(read)
             else:
-                either = True
-        if first is None:
-            continue
-        way = Direction.EITHER if either else directions.of(segment_id, frozenset(names))
+                either.add(segment_id)
+    found: dict[int, tuple[int, Direction]] = {}
+    for segment_id, i in first.items():
+        if segment_id in either:
+            way = Direction.EITHER
+        else:
+            way = directions.of(segment_id, frozenset(names.get(segment_id, ())))
         if way is not Direction.NONE:
-            found[segment_id] = (first, way)
+            found[segment_id] = (i, way)
     return found
 
 
