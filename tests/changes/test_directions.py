@@ -363,7 +363,7 @@ def one_person_cases(draw: st.DrawFn) -> tuple[Condition, list[EventData], list[
 
 
 @settings(
-    max_examples=RUNS * 20,
+    max_examples=RUNS * 10,
     deadline=None,
     derandomize=bool(os.environ.get("CI")),
     suppress_health_check=[HealthCheck.too_slow],
