@@ -92,17 +92,24 @@ async def _locked(conn: Any, workspace_id: int) -> bool:
     return bool(rows[0]["ok"])
 
 
-async def _marks(conn: Any, workspace_id: int, limit: int) -> list[Mark]:
+async def _marks(conn: Any, workspace_id: int, limit: int, now: datetime) -> list[Mark]:
     """The oldest `limit` marks and every other mark of the same people (at most 4 ×
     `limit` in all, oldest first): a person marked many times in a backlog is re-checked
-    once for all of them."""
+    once for all of them.
+
+    Only marks written at or before the round's `now`: a write that committed after the
+    round began can carry events at its own, later, moment (trackEvents' default), and
+    the sweep marks edges passed up to its own moment; judged at an earlier `now` they
+    would change nothing and their mark would be gone (and a one-way re-check would not
+    look again). Such a mark waits for the next round."""
     params = SqlParams(dialect_of(conn))
-    ws, n = params.add(workspace_id), params.add(limit)
+    ws, n, at = params.add(workspace_id), params.add(limit), params.add(now)
     rows = await fetch_all(
         conn,
         "SELECT id, person_id, cause, detail, created_at FROM segment_change_marks"
-        f" WHERE workspace_id = {ws} AND person_id IN (SELECT o.person_id FROM"
-        f" segment_change_marks o WHERE o.workspace_id = {ws} ORDER BY o.id LIMIT {n})"
+        f" WHERE workspace_id = {ws} AND created_at <= {at} AND person_id IN (SELECT"
+        f" o.person_id FROM segment_change_marks o WHERE o.workspace_id = {ws}"
+        f" AND o.created_at <= {at} ORDER BY o.id LIMIT {n})"
         f" ORDER BY id LIMIT {params.add(4 * limit)}",
         params.values,
     )
@@ -204,7 +211,7 @@ async def detect_workspace(
         t = result.timed("baselines", t)
 
         # marked people, against the segments their change can affect
-        marks = await _marks(conn, workspace_id, limit or settings.changes_batch)
+        marks = await _marks(conn, workspace_id, limit or settings.changes_batch, now)
         result.marks = len(marks)
         t = result.timed("read marks", t)
         found = await _person_changes(

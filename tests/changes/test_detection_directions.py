@@ -257,3 +257,19 @@ async def test_random_rounds_keep_the_log_exact(workspace):
     assert one_way > 0
     marks = await fetch_all(connection(), "SELECT count(*) AS n FROM segment_change_marks")
     assert int(marks[0]["n"]) == 0
+
+
+async def test_a_mark_written_after_the_rounds_now_waits_for_the_next_round(workspace):
+    """A write committed after a round began carries its events at its own moment: a
+    round judging at an earlier `now` would not count them, and must not consume the
+    mark (the person would never be looked at again for an only-entered segment)."""
+    (a,) = await people(workspace.id, 1)
+    buyers = await create_segment(workspace.id, "buyers", None, BUYERS)
+    await detect_pending()
+    before = now_utc()
+    await track_events(workspace.id, [event(a)])  # occurredAt: the write's moment
+    done = await detect_pending(now=before)
+    assert (done.marks, done.changes) == (0, 0)
+    done = await detect_pending()
+    assert (done.marks, await changes_of(buyers.id)) == (1, [(a, "ENTERED", "EVENT")])
+    await assert_log_matches_live(buyers)
