@@ -213,7 +213,7 @@ class Direction(Flag):
     EITHER = 3
 
     def flipped(self) -> Direction:
-        """The direction of the complement (NONE, ANY's NOT: `has: false`, `member: false`)."""
+        """The direction of the complement (a `NONE` group, `member: false`)."""
         return Direction((self.value & 1) << 1 | (self.value >> 1))
 
 
