@@ -455,7 +455,7 @@ async def profile_run(args: argparse.Namespace, table: Table) -> None:
             )
             marks = int(rows[0]["n"])
             phases: dict[str, float] = {}
-            changes = rounds = checked = 0
+            changes = rounds = checked = one_way = 0
             started = time.perf_counter()
             while True:
                 done = await detect_workspace(workspace)
@@ -464,6 +464,8 @@ async def profile_run(args: argparse.Namespace, table: Table) -> None:
                 rounds += 1
                 changes += done.changes
                 checked += done.segments_checked
+                # pairs re-checked one way only (the detector's directions, if it has them)
+                one_way += getattr(done, "only_entries", 0) + getattr(done, "only_exits", 0)
                 for phase, seconds in getattr(done, "seconds", {}).items():
                     phases[phase] = phases.get(phase, 0.0) + seconds
             elapsed = time.perf_counter() - started
@@ -476,7 +478,8 @@ async def profile_run(args: argparse.Namespace, table: Table) -> None:
                 f"detector drain #{trial + 1}",
                 f"{marks / elapsed:,.0f} marks/s",
                 f"{marks:,} marks ({events:,} events) in {elapsed:.2f} s, {rounds} rounds of"
-                f" {settings.changes_batch:,}; {checked:,} (segment, person) re-checks,"
+                f" {settings.changes_batch:,}; {checked:,} (segment, person) re-checks"
+                f" ({one_way:,} one way only),"
                 f" {changes:,} changes; seconds: {split}",
             )
 

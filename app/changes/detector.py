@@ -23,11 +23,12 @@ import structlog
 from tortoise.transactions import in_transaction
 
 from app.changes import store
-from app.changes.dependencies import affects, referrers_of, segment_dependencies
+from app.changes.dependencies import Directions, affects, referrers_of, segment_dependencies
 from app.changes.hooks import changes_recorded
 from app.changes.marks import Cause
 from app.changes.store import Change
 from app.segments.compiler import CompileContext
+from app.segments.conditions.base import Direction
 from app.segments.conditions.rfm import uses_rfm
 from app.settings import settings
 from app.sql import (
@@ -68,6 +69,10 @@ class Round:
     definitions: int = 0
     changes: int = 0
     segments_checked: int = 0
+    # of those pairs, re-checked one way only: only if not a member (the events can only
+    # make them enter), only if a member (only leave); the rest both ways (docs/changes.md)
+    only_entries: int = 0
+    only_exits: int = 0
     written: list[int] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)  # per phase (benchmarks)
 
@@ -87,17 +92,24 @@ async def _locked(conn: Any, workspace_id: int) -> bool:
     return bool(rows[0]["ok"])
 
 
-async def _marks(conn: Any, workspace_id: int, limit: int) -> list[Mark]:
+async def _marks(conn: Any, workspace_id: int, limit: int, now: datetime) -> list[Mark]:
     """The oldest `limit` marks and every other mark of the same people (at most 4 ×
     `limit` in all, oldest first): a person marked many times in a backlog is re-checked
-    once for all of them."""
+    once for all of them.
+
+    Only marks written at or before the round's `now`: a write that committed after the
+    round began can carry events at its own, later, moment (trackEvents' default), and
+    the sweep marks edges passed up to its own moment; judged at an earlier `now` they
+    would change nothing and their mark would be gone (and a one-way re-check would not
+    look again). Such a mark waits for the next round."""
     params = SqlParams(dialect_of(conn))
-    ws, n = params.add(workspace_id), params.add(limit)
+    ws, n, at = params.add(workspace_id), params.add(limit), params.add(now)
     rows = await fetch_all(
         conn,
         "SELECT id, person_id, cause, detail, created_at FROM segment_change_marks"
-        f" WHERE workspace_id = {ws} AND person_id IN (SELECT o.person_id FROM"
-        f" segment_change_marks o WHERE o.workspace_id = {ws} ORDER BY o.id LIMIT {n})"
+        f" WHERE workspace_id = {ws} AND created_at <= {at} AND person_id IN (SELECT"
+        f" o.person_id FROM segment_change_marks o WHERE o.workspace_id = {ws}"
+        f" AND o.created_at <= {at} ORDER BY o.id LIMIT {n})"
         f" ORDER BY id LIMIT {params.add(4 * limit)}",
         params.values,
     )
@@ -199,11 +211,11 @@ async def detect_workspace(
         t = result.timed("baselines", t)
 
         # marked people, against the segments their change can affect
-        marks = await _marks(conn, workspace_id, limit or settings.changes_batch)
+        marks = await _marks(conn, workspace_id, limit or settings.changes_batch, now)
         result.marks = len(marks)
         t = result.timed("read marks", t)
-        found, result.segments_checked = await _person_changes(
-            conn, ctx, marks, deps, based, result
+        found = await _person_changes(
+            conn, ctx, marks, deps, based, Directions(definitions, now), result
         )
         t = time.perf_counter()
         changes = await _with_events(conn, workspace_id, found)
@@ -226,35 +238,46 @@ async def _person_changes(
     marks: Sequence[Mark],
     deps: Mapping[int, Any],
     based: set[int],
+    directions: Directions,
     result: Round,
-) -> tuple[list[Change], int]:
-    """The entries and exits of marked people, and how many (segment, person) pairs were
-    re-checked for them.
+) -> list[Change]:
+    """The entries and exits of marked people; `result` counts the (segment, person)
+    pairs re-checked for them.
 
     People whose marks read alike (the same causes and details, whatever their event
-    ids) share one decision of which segments to re-check, and people with the same
-    segments to re-check share statements: one per 1,000 people with a column per
-    segment, compared with the memory in the statement (store.changed_of_each), so only
-    the changes come back."""
+    ids) share one decision of which segments to re-check and which way, and people with
+    the same segments to re-check share statements: one per 1,000 people with a column
+    per segment, compared with the memory in the statement (store.changed_of_each), so
+    only the changes come back. A pair whose marks are all events that can only make the
+    person enter the segment is probed only if the memory has them outside (and the
+    other way round): the statement tests the memory first."""
     t = time.perf_counter()
     by_person: dict[int, list[Mark]] = {}
     for mark in marks:
         by_person.setdefault(mark.person_id, []).append(mark)
-    decided: dict[tuple[tuple[str, str], ...], dict[int, int]] = {}
-    groups: dict[tuple[int, ...], list[int]] = {}  # segments to re-check -> people
+    decided: dict[tuple[tuple[str, str], ...], dict[int, tuple[int, Direction]]] = {}
+    # (segment, direction) pairs to re-check -> people
+    groups: dict[tuple[tuple[int, int], ...], list[int]] = {}
     causes: dict[int, dict[int, Mark]] = {}  # person -> segment -> the mark that caused it
+    reach: dict[tuple[str, str], tuple[int, ...]] = {}
     for person_id, person_marks in by_person.items():
         signature = tuple(_signature(m) for m in person_marks)
         if signature not in decided:
-            decided[signature] = _first_affecting(person_marks, deps, based)
+            decided[signature] = _affecting(person_marks, deps, based, directions, reach)
         first = decided[signature]
         if first:
-            causes[person_id] = {sid: person_marks[i] for sid, i in first.items()}
-            groups.setdefault(tuple(sorted(first)), []).append(person_id)
+            causes[person_id] = {sid: person_marks[i] for sid, (i, _) in first.items()}
+            key = tuple(sorted((sid, way.value) for sid, (_, way) in first.items()))
+            groups.setdefault(key, []).append(person_id)
     t = result.timed("decide", t)
     changes: list[Change] = []
-    for segments, people in sorted(groups.items()):
-        changed = await store.changed_of_each(conn, ctx, segments, people)
+    for pairs, people in sorted(groups.items()):
+        segments = [sid for sid, _ in pairs]
+        ways = {sid: Direction(way) for sid, way in pairs}
+        result.segments_checked += len(pairs) * len(people)
+        result.only_entries += sum(w is Direction.UP for w in ways.values()) * len(people)
+        result.only_exits += sum(w is Direction.DOWN for w in ways.values()) * len(people)
+        changed = await store.changed_of_each(conn, ctx, segments, people, ways)
         t = result.timed("re-check", t)
         for segment_id, (entered, exited) in changed.items():
             names = deps[segment_id].event_names
@@ -274,27 +297,59 @@ async def _person_changes(
                         )
                     )
     changes.sort(key=lambda c: (c.segment_id, c.person_id))
-    return changes, sum(len(segments) * len(people) for segments, people in groups.items())
+    return changes
 
 
 def _signature(mark: Mark) -> tuple[str, str]:
     """What decides which segments a mark can affect: its cause and detail, without the
     event ids an EVENT mark carries (they name the cause, and differ in every mark)."""
-    if mark.cause is Cause.EVENT:
+    if mark.cause is Cause.EVENT and not mark.detail.get("all"):
         return (mark.cause.value, ",".join(mark.detail.get("names", ())))
     return (mark.cause.value, json.dumps(mark.detail, sort_keys=True))
 
 
-def _first_affecting(marks: list[Mark], deps: Mapping[int, Any], based: set[int]) -> dict[int, int]:
-    """Segment -> index of the person's earliest mark (of this round: all written since
-    the detector last looked at them) that can affect it: the write that made the
-    change, at the latest, so `marked_at` never understates how long detection took."""
-    found: dict[int, int] = {}
-    for segment_id in based:
-        for i, mark in enumerate(marks):  # marks come in id order
-            if affects(deps[segment_id], segment_id, mark.cause, mark.detail):
-                found[segment_id] = i
-                break
+def _affecting(
+    marks: list[Mark],
+    deps: Mapping[int, Any],
+    based: set[int],
+    directions: Directions,
+    reach: dict[tuple[str, str], tuple[int, ...]],
+) -> dict[int, tuple[int, Direction]]:
+    """Segment -> the index of the person's earliest mark (of this round: all written
+    since the detector last looked at them) that can affect it: the write that made the
+    change, at the latest, so `marked_at` never understates how long detection took;
+    and which way all those marks together can move the person's membership.
+
+    Only events added (EVENT marks) have a direction of their own (each kind's
+    `direction`, for the names the segment reads); any other mark -- a person changed,
+    created or deleted, time passing -- can move it either way. A segment the marks'
+    events cannot move at all (`NONE`) is not re-checked. `reach` keeps, per mark
+    signature, the segments such a mark can affect (a round's marks have few kinds)."""
+    first: dict[int, int] = {}
+    names: dict[int, set[str]] = {}
+    either: set[int] = set()
+    for i, mark in enumerate(marks):  # marks come in id order
+        key = _signature(mark)
+        if key not in reach:
+            reach[key] = tuple(
+                sid for sid in sorted(based) if affects(deps[sid], sid, mark.cause, mark.detail)
+            )
+        events_only = mark.cause is Cause.EVENT and not mark.detail.get("all")
+        for segment_id in reach[key]:
+            first.setdefault(segment_id, i)
+            if events_only:
+                read = deps[segment_id].event_names.intersection(mark.detail.get("names", ()))
+                names.setdefault(segment_id, set()).update(read)
+            else:
+                either.add(segment_id)
+    found: dict[int, tuple[int, Direction]] = {}
+    for segment_id, i in first.items():
+        if segment_id in either:
+            way = Direction.EITHER
+        else:
+            way = directions.of(segment_id, frozenset(names.get(segment_id, ())))
+        if way is not Direction.NONE:
+            found[segment_id] = (i, way)
     return found
 
 
@@ -350,6 +405,8 @@ async def detect_pending(*, now: datetime | None = None) -> Round:
         total.definitions += done.definitions
         total.changes += done.changes
         total.segments_checked += done.segments_checked
+        total.only_entries += done.only_entries
+        total.only_exits += done.only_exits
         total.written += done.written
         for phase, seconds in done.seconds.items():
             total.seconds[phase] = total.seconds.get(phase, 0.0) + seconds

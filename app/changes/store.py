@@ -14,6 +14,7 @@ from typing import Any
 from app.changes.hooks import RecordedChange
 from app.segments.ast import Group, from_json
 from app.segments.compiler import CompileContext, compile_id_set, compile_row_predicate
+from app.segments.conditions.base import Direction
 from app.sql import Dialect, SqlParams, bind_list, dialect_of, fetch_all, load_json
 
 CHUNK = 1000
@@ -59,7 +60,11 @@ async def all_members(conn: Any, ctx: CompileContext, root: Group) -> set[int]:
 
 
 async def changed_of_each(
-    conn: Any, ctx: CompileContext, segment_ids: Sequence[int], people: Sequence[int]
+    conn: Any,
+    ctx: CompileContext,
+    segment_ids: Sequence[int],
+    people: Sequence[int],
+    ways: Mapping[int, Direction] | None = None,
 ) -> dict[int, tuple[set[int], set[int]]]:
     """Segment -> (entered, exited) among these people: the live answer (the row form,
     a column per segment) against the memory, compared in the statement, so only people
@@ -68,6 +73,12 @@ async def changed_of_each(
     200 segments.
     A person no longer in `people` (deleted) is a member of nothing: their memory comes
     back as exits.
+
+    `ways`: a segment these people can only enter (`Direction.UP`: their marks are
+    events that can only add them) is evaluated only for those the memory has outside,
+    one they can only leave (`DOWN`) only for its members: `CASE WHEN <in memory> ...`,
+    so the row predicate's probes never run for the others (both databases evaluate a
+    CASE branch only when it is taken). Any other segment, both ways.
 
     PostgreSQL reads each person's row and memory once, by index, per person (a LATERAL
     subquery that cannot be flattened): a correlated EXISTS per segment was planned, on
@@ -89,10 +100,13 @@ async def changed_of_each(
                         f" s.workspace_id = {ws} AND s.segment_id = {params.add(sid)}"
                         " AND s.person_id = c.id)"
                     )
-                columns += [
-                    f"COALESCE(p.id IS NOT NULL AND ({live}), false) AS m{i}",
-                    f"{seen} AS w{i}",
-                ]
+                current = f"COALESCE(p.id IS NOT NULL AND ({live}), false)"
+                way = (ways or {}).get(sid, Direction.EITHER)
+                if way is Direction.UP:  # a member stays one
+                    current = f"CASE WHEN {seen} THEN true ELSE {current} END"
+                elif way is Direction.DOWN:  # a non-member stays out
+                    current = f"CASE WHEN {seen} THEN {current} ELSE false END"
+                columns += [f"{current} AS m{i}", f"{seen} AS w{i}"]
                 differs.append(f"x.m{i} <> x.w{i}")
             if postgres:
                 source = (

@@ -32,13 +32,16 @@ from app.segments.compiler_summaries import (
 )
 from app.segments.compiler_values import COMPARE_SQL, CompileError, JsonSlot, bind_number
 from app.segments.conditions.base import (
+    AddedEvents,
     ConditionKind,
     Dependencies,
+    Direction,
     Observation,
     Observed,
     RowScope,
     SetPart,
     SetScope,
+    count_direction,
     window_edges,
 )
 from app.segments.conditions.reader import DefinitionReader
@@ -135,6 +138,21 @@ class AggregateKind(ConditionKind[AggregateCondition]):
     def affected_by(self, node: AggregateCondition) -> Dependencies:
         names = tuple(sorted(set((node.name,))))
         return Dependencies(event_names=frozenset(names), edges=window_edges(names, node.window))
+
+    def direction(self, node: AggregateCondition, added: AddedEvents) -> Direction:
+        """COUNT as an event count. MIN only falls and MAX only rises as values are added
+        (from no value, which matches no positive operator, to one), so `MIN < v` and
+        `MAX > v` can only be entered; the rest either way: SUM (values may be negative),
+        AVG, `MIN > v` (no value, then a large one, then a small one), NEQ."""
+        if not added.reads((node.name,)):
+            return Direction.NONE
+        if node.fn is Aggregate.COUNT:
+            return count_direction(node.op, node.value)
+        if (node.fn is Aggregate.MIN and node.op in (Op.LT, Op.LTE)) or (
+            node.fn is Aggregate.MAX and node.op in (Op.GT, Op.GTE)
+        ):
+            return Direction.UP
+        return Direction.EITHER
 
 
 AGGREGATE = AggregateKind()

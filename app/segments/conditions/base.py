@@ -14,11 +14,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import Flag
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 from app.segments.compiler_events import Bounds, EventSet
 from app.segments.compiler_values import CompileError, negate_sql
-from app.segments.terms import LastDays, LastHours, MoreThanDaysAgo, Window
+from app.segments.terms import LastDays, LastHours, MoreThanDaysAgo, Op, Window
 from app.sql import Dialect, SqlParams
 
 if TYPE_CHECKING:
@@ -200,6 +201,53 @@ class Dependencies:
 NO_DEPENDENCIES = Dependencies()
 
 
+class Direction(Flag):
+    """How a condition's answer for one person can move when events are added to that
+    person (at a fixed `now`): `UP` only from false to true, `DOWN` only from true to
+    false, `NONE` not at all, `EITHER` both ways. Joining two (`|`) is the direction of
+    ALL or ANY of them (`UP | DOWN` is `EITHER`); a negation flips it."""
+
+    NONE = 0
+    UP = 1
+    DOWN = 2
+    EITHER = 3
+
+    def flipped(self) -> Direction:
+        """The direction of the complement (a `NONE` group, `member: false`)."""
+        return Direction((self.value & 1) << 1 | (self.value >> 1))
+
+
+@dataclass(frozen=True)
+class AddedEvents:
+    """What `ConditionKind.direction` is asked about: events named one of `names` added
+    to a person, at any moment (before, inside, after any window, or after `now`) and
+    with any value and properties, the answer read at `now`. `referenced` gives a
+    referenced segment's direction for the same events (expanded by the caller)."""
+
+    names: frozenset[str]
+    now: datetime
+    referenced: Callable[[int], Direction]
+
+    def reads(self, names: tuple[str, ...]) -> bool:
+        """Whether a condition on `names` sees any of the added events."""
+        return not self.names.isdisjoint(names)
+
+
+def count_direction(op: Op, value: float) -> Direction:
+    """`count op value` as the count grows (adding events never lowers a count, whatever
+    the window or the `where` filters: an added event is counted or it is not)."""
+    if op in (Op.GT, Op.GTE):
+        return Direction.UP
+    if op in (Op.LT, Op.LTE):
+        return Direction.DOWN
+    possible = value >= 0 and float(value).is_integer()  # a count is a whole number
+    if not possible:
+        return Direction.NONE  # EQ: never; NEQ: always
+    if value == 0:
+        return Direction.DOWN if op is Op.EQ else Direction.UP
+    return Direction.EITHER  # EQ n, NEQ n (n > 0): reached, then passed
+
+
 def window_edges(names: tuple[str, ...], window: Window | None) -> frozenset[TimeEdge]:
     """Rule 8's moving edges: an event enters `lastDays n` when it happens (a future-dated
     one) and leaves n days later; it enters `moreThanDaysAgo n` n days after it happened.
@@ -260,6 +308,14 @@ class ConditionKind(ABC, Generic[N]):
         """The writes (event names, tags, fields, attributes) and time edges that can
         change this node's answer for a person (a reference names its segment)."""
 
+    @abstractmethod
+    def direction(self, node: N, added: AddedEvents) -> Direction:
+        """How adding `added` events to a person can move this node's answer for them
+        (the change detector re-checks only non-members of a segment that can only be
+        entered, only members of one that can only be left: docs/changes.md). Must hold
+        for every moment the events may carry, every value, every property; when unsure,
+        `Direction.EITHER`. A node that reads none of the names: `Direction.NONE`."""
+
     def references(self, node: N) -> int | None:
         """The segment this node refers to, if any (walked by every stage)."""
         return None
@@ -280,3 +336,6 @@ class PersonRowKind(ConditionKind[N]):
 
     def observation(self, node: N) -> Observation | None:
         return None
+
+    def direction(self, node: N, added: AddedEvents) -> Direction:
+        return Direction.NONE  # the people row: events do not change it

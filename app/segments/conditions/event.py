@@ -26,13 +26,16 @@ from app.segments.compiler_events import (
 from app.segments.compiler_summaries import summary_count, summary_count_set, summary_probe
 from app.segments.compiler_values import JsonSlot, json_test
 from app.segments.conditions.base import (
+    AddedEvents,
     ConditionKind,
     Dependencies,
+    Direction,
     Observation,
     Observed,
     RowScope,
     SetPart,
     SetScope,
+    count_direction,
     window_edges,
 )
 from app.segments.conditions.reader import (
@@ -170,6 +173,13 @@ class EventKind(ConditionKind[EventCondition]):
     def affected_by(self, node: EventCondition) -> Dependencies:
         names = tuple(sorted(set(node.names)))
         return Dependencies(event_names=frozenset(names), edges=window_edges(names, node.window))
+
+    def direction(self, node: EventCondition, added: AddedEvents) -> Direction:
+        """The count only grows, in any window and through any `where` (an added event is
+        counted or it is not): at least n goes up, at most n or none goes down."""
+        if not added.reads(node.names):
+            return Direction.NONE
+        return count_direction(node.count.op, node.count.value)
 
 
 EVENT = EventKind()

@@ -20,8 +20,10 @@ from app.segments.compiler_events import EventSet, events_select, grouped, perso
 from app.segments.compiler_values import FALSE, CompileError
 from app.segments.conditions.base import (
     NO_DEPENDENCIES,
+    AddedEvents,
     ConditionKind,
     Dependencies,
+    Direction,
     Observation,
     RowScope,
     SetPart,
@@ -65,6 +67,13 @@ class RfmKind(ConditionKind[RfmCondition]):
         exits of segments using rfm are recorded at baselines and definition changes
         only (docs/changes.md, "Limits")."""
         return NO_DEPENDENCIES
+
+    def direction(self, node: RfmCondition, added: AddedEvents) -> Direction:
+        """Either way, whatever the names: a score is a rank, and it moves as the person's
+        own purchases do in any direction (more recent, more frequent, a refund's value),
+        besides everyone else's. Beside an event condition in a segment, the segment is
+        re-checked both ways on its events, as it was before directions existed."""
+        return Direction.EITHER
 
     def encode(self, node: RfmCondition) -> dict[str, Any]:
         if node.segments:

@@ -15,8 +15,10 @@ from app.errors import ErrorCode
 from app.ids import decode_id
 from app.segments.compiler_values import negate_sql
 from app.segments.conditions.base import (
+    AddedEvents,
     ConditionKind,
     Dependencies,
+    Direction,
     Expansion,
     Observation,
     RowPart,
@@ -80,6 +82,11 @@ class SegmentKind(ConditionKind[SegmentCondition]):
 
     def affected_by(self, node: SegmentCondition) -> Dependencies:
         return Dependencies(segments=frozenset({node.segment_id}))  # expanded by the caller
+
+    def direction(self, node: SegmentCondition, added: AddedEvents) -> Direction:
+        """The referenced segment's direction; `member: false` flips it."""
+        found = added.referenced(node.segment_id)
+        return found if node.member else found.flipped()
 
 
 SEGMENT = SegmentKind()

@@ -26,8 +26,10 @@ from typing import Any
 from app.segments.compiler_events import EventSet, names_sql
 from app.segments.compiler_values import bind_datetime
 from app.segments.conditions.base import (
+    AddedEvents,
     ConditionKind,
     Dependencies,
+    Direction,
     Observation,
     Observed,
     RowScope,
@@ -67,6 +69,12 @@ class SequenceKind(ConditionKind[SequenceCondition]):
         return Dependencies(
             event_names=frozenset(names), edges=frozenset({TimeEdge(names, timedelta(0))})
         )
+
+    def direction(self, node: SequenceCondition, added: AddedEvents) -> Direction:
+        """A chain of events exists or not: added events can only complete one."""
+        if not any(added.reads(step.names) for step in node.steps):
+            return Direction.NONE
+        return Direction.UP
 
     def encode(self, node: SequenceCondition) -> dict[str, Any]:
         steps = []

@@ -31,8 +31,10 @@ from app.segments.compiler_events import (
 )
 from app.segments.compiler_values import bind_datetime
 from app.segments.conditions.base import (
+    AddedEvents,
     ConditionKind,
     Dependencies,
+    Direction,
     Observation,
     Observed,
     RowScope,
@@ -133,6 +135,18 @@ class TimedKind(ConditionKind[N], Generic[N]):
         names = tuple(sorted(set(node.names)))
         edges = window_edges(names, node.window) | {TimeEdge(names, timedelta(0))}
         return Dependencies(event_names=frozenset(names), edges=frozenset(edges))
+
+    def direction(self, node: N, added: AddedEvents) -> Direction:
+        """Up when one event inside the bounds decides it (`_one_existence`): a first
+        time before an instant, a last time since one (lastDays, lastHours, GT/GTE, a
+        `between` or LT/LTE ending after now) -- an added event can only make one exist.
+        Otherwise either way: an added event can move the first earlier out of a window
+        (or into it from none), or the last later out of one."""
+        if not added.reads(node.names):
+            return Direction.NONE
+        if self._one_existence(bounds_of(node, added.now), added.now):
+            return Direction.UP
+        return Direction.EITHER
 
     def make(
         self, names: tuple[str, ...], window: Window | None, compare: TimeComparison | None
