@@ -19,8 +19,9 @@ from app.errors import ErrorCode, UserError, UserInputError
 from app.input_reader import InputReader
 from app.people.models import Person, Status
 from app.people.validation import normalize_email
+from app.people.writes import lock_people
 from app.settings import settings
-from app.sql import Dialect, SqlParams, bind_list, connection, dialect_of, now_utc
+from app.sql import SqlParams, bind_list, connection, dialect_of, now_utc
 from app.suppression import store
 from app.suppression.consent import SubscriptionGate, read_consent
 from app.suppression.hashing import hasher_for
@@ -92,10 +93,7 @@ async def change_status(
         raise UserInputError(problems)
     result = StatusResult(people=[None] * len(person_ids))
     async with in_transaction("default") as conn:
-        query = Person.filter(workspace_id=workspace_id, id__in=list(person_ids)).using_db(conn)
-        if dialect_of(conn) is Dialect.POSTGRES:
-            query = query.select_for_update()
-        found = {p.id: p for p in await query}
+        found = {p.id: p for p in await lock_people(conn, workspace_id, id__in=list(person_ids))}
         gate = await SubscriptionGate.open(
             conn,
             workspace_id,

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import asyncio
 
-from app.people.models import Person
-from app.people.service import track_events, upsert_people
+import asyncpg
+
+from app.people.models import Person, Status
+from app.people.service import set_status, tag_people, track_events, upsert_people
+from app.sql import Dialect
 
 
 async def test_twenty_concurrent_upserts_of_one_new_email_all_succeed_and_merge(workspace):
@@ -53,3 +56,42 @@ async def test_twenty_concurrent_upsert_people_requests_through_graphql(gql):
     assert all(body["data"]["upsertPeople"]["userErrors"] == [] for body in bodies)
     person = await Person.get(email="same@example.com")
     assert person.tags == sorted(f"t{i}" for i in range(20))
+
+
+async def test_person_writes_do_not_wait_for_an_events_foreign_key_lock(db, workspace, pg_database):
+    """tagPeople, upsertPeople and setStatus lock people FOR NO KEY UPDATE: FOR UPDATE also
+    excluded the KEY SHARE an event's foreign-key check holds on its person until commit,
+    and a tagPeople and a trackEvents naming the same people in different orders
+    deadlocked under load. Here an open transaction has inserted an event for the person;
+    each write must go through while it stays open (on SQLite: one writer, nothing held)."""
+    result = await upsert_people(workspace.id, [{"email": "held@x.test"}])
+    (person,) = result.people
+    assert person is not None
+    other = None
+    if db is Dialect.POSTGRES:
+        other = await asyncpg.connect(pg_database)
+        tx = other.transaction()
+        await tx.start()
+        await other.execute(
+            "INSERT INTO events (workspace_id, person_id, name, occurred_at, created_at)"
+            " VALUES ($1, $2, 'opened', now(), now())",
+            workspace.id,
+            person.id,
+        )
+    try:
+        writes = (
+            lambda: tag_people(workspace.id, [person.id], ["vip"]),
+            lambda: upsert_people(
+                workspace.id, [{"email": "held@x.test", "fields": {"plan": "pro"}}]
+            ),
+            lambda: set_status(workspace.id, [person.id], Status.UNSUBSCRIBED),
+        )
+        for write in writes:
+            done = await asyncio.wait_for(write(), timeout=60)  # held: never done in time
+            assert not done.errors
+    finally:
+        if other is not None:
+            await tx.rollback()
+            await other.close()
+    stored = await Person.get(id=person.id)
+    assert (stored.tags, stored.fields, stored.status) == (["vip"], {"plan": "pro"}, "UNSUBSCRIBED")
