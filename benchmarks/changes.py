@@ -8,7 +8,10 @@ large one: 50 segments of mixed kinds are created and baselined, `sieve serve` a
 `sieve worker` are started, clients post `trackEvents` batches through GraphQL at
 `--rate` events/s for `--seconds`, and a webhook for every segment points at a receiver
 (starlette under uvicorn) in this process. Printed: the ingest rate reached, detection
-latency (the log row's `detected_at` − its `marked_at`, the write's commit moment), the
+latency (the log row's `detected_at` − its `marked_at`, the write's commit moment: for
+the events' changes, and for those of the edits a client makes beside them, tagPeople /
+untagPeople of 50 people every 0.5 s and an updateSegment of "tag partner" every
+`--definition-seconds`, put back at the end), the
 mark backlog, webhook latency (receipt − `detected_at`), and the time sweep's cost on
 both databases for about the same number of window crossings.
 """
@@ -24,6 +27,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,12 +36,21 @@ from rich.console import Console
 from rich.table import Table
 
 TRACK = "mutation($e: [EventInput!]!) { trackEvents(events: $e) { recorded userErrors { code } } }"
+TAG = 'mutation($p: [ID!]!) { tagPeople(personIds: $p, tags: ["vip"]) { userErrors { code } } }'
+UNTAG = 'mutation($p: [ID!]!) { untagPeople(personIds: $p, tags: ["vip"]) { userErrors { code } } }'
+EDIT = "mutation($i: UpdateSegmentInput!) { updateSegment(input: $i) { userErrors { code } } }"
+EDITED = "tag partner"  # the segment whose definition the edit client swaps back and forth
+EDITED_WIDER: dict[str, Any] = {
+    "match": "ANY",
+    "conditions": [{"tag": {"tag": "partner"}}, {"tag": {"tag": "early-adopter"}}],
+}
 NAMES = ["email_opened", "email_clicked", "page_viewed", "purchase"]
 console = Console(width=160)
 
 
 def segment_definitions() -> list[tuple[str, dict[str, Any]]]:
-    """50 segments: event counts and windows, aggregates, tags, attributes, ORs, NONEs, references."""
+    """49 segments (with the reference prepare() adds, 50): event counts and windows,
+    aggregates, tags, attributes, a field, ORs, NONEs, first/last times, a sequence, RFM."""
     out: list[tuple[str, dict[str, Any]]] = []
     for name in (
         "email_opened",
@@ -150,7 +163,50 @@ def segment_definitions() -> list[tuple[str, dict[str, Any]]]:
             },
         ),
     ]
-    return out[:48]
+    out += [  # the newer kinds, and a field
+        (
+            "first purchase over 90 days ago",
+            {
+                "conditions": [
+                    {"firstTime": {"names": ["purchase"], "window": {"moreThanDaysAgo": 90}}}
+                ]
+            },
+        ),
+        (
+            "last opened within 7 days",
+            {"conditions": [{"lastTime": {"names": ["email_opened"], "window": {"lastDays": 7}}}]},
+        ),
+        (
+            "viewed then bought within 3 days",
+            {
+                "conditions": [
+                    {
+                        "sequence": {
+                            "steps": [
+                                {"names": ["page_viewed"]},
+                                {"names": ["purchase"], "withinDays": 3},
+                            ]
+                        }
+                    }
+                ]
+            },
+        ),
+        ("rfm champions", {"conditions": [{"rfm": {"segments": ["CHAMPIONS"]}}]}),
+        ("plan pro", {"conditions": [{"field": {"key": "plan", "op": "EQ", "value": "pro"}}]}),
+        (
+            "country US",
+            {"conditions": [{"attribute": {"attribute": "COUNTRY", "op": "IN", "values": ["US"]}}]},
+        ),
+        (
+            "average purchase over 50",
+            {
+                "conditions": [
+                    {"aggregate": {"name": "purchase", "fn": "AVG", "op": "GT", "value": 50}}
+                ]
+            },
+        ),
+    ]
+    return out
 
 
 def pct(values: list[float], p: float) -> float:
@@ -207,8 +263,11 @@ async def ingest(
     seconds: float,
     clients: int,
     backlog: list[int],
+    edits: Edits | None = None,
 ) -> tuple[int, float, list[float]]:
-    """Post batches of 500 at `rate` events/s in all; returns events sent, seconds, batch latencies."""
+    """Post batches of 500 at `rate` events/s in all, and beside them (`edits`) tag and
+    untag people and swap a segment's definition; returns events sent, seconds, batch
+    latencies."""
     from app.sql import connection, fetch_all
 
     batch = 500
@@ -251,12 +310,57 @@ async def ingest(
                 return
             await asyncio.sleep(1)
 
+    async def editor(plan: Edits) -> None:
+        rng = random.Random(1000)
+        async with httpx.AsyncClient(
+            base_url=base, timeout=120, headers={"Authorization": f"Bearer {key}"}
+        ) as http:
+            tagged: list[int] = []
+            next_definition = time.monotonic() + plan.definition_seconds
+            wider = False
+            while time.monotonic() < deadline:
+                await asyncio.sleep(plan.people_seconds)
+                if tagged:  # untag the last batch, tag a new one: both are edits
+                    await _post(http, UNTAG, p=[f"per_{i}" for i in tagged])
+                tagged = rng.sample(people, plan.people_batch)
+                await _post(http, TAG, p=[f"per_{i}" for i in tagged])
+                if plan.definition_seconds and time.monotonic() >= next_definition:
+                    next_definition += plan.definition_seconds
+                    wider = not wider
+                    await _edit(http, plan.segment, wider)
+            if wider:  # back to the definition prepare() made
+                await _edit(http, plan.segment, False)
+
     started = time.perf_counter()
     watcher = asyncio.create_task(watch())
-    await asyncio.gather(*(client(n) for n in range(clients)))
+    editing = [editor(edits)] if edits is not None else []
+    await asyncio.gather(*(client(n) for n in range(clients)), *editing)
     elapsed = time.perf_counter() - started
     await watcher
     return sent, elapsed, latencies
+
+
+@dataclass(frozen=True)
+class Edits:
+    """People edits (untag the last batch, tag a new one, every `people_seconds`) and a
+    definition edit of `segment` every `definition_seconds` (0: none)."""
+
+    segment: int
+    people_seconds: float = 0.5
+    people_batch: int = 50
+    definition_seconds: float = 20.0
+
+
+async def _post(http: httpx.AsyncClient, query: str, **variables: Any) -> None:
+    body = (await http.post("/graphql", json={"query": query, "variables": variables})).json()
+    assert "errors" not in body, body
+    payload = next(iter(body["data"].values()))
+    assert not payload["userErrors"], payload
+
+
+async def _edit(http: httpx.AsyncClient, segment: int, wider: bool) -> None:
+    definition = EDITED_WIDER if wider else dict(segment_definitions())[EDITED]
+    await _post(http, EDIT, i={"id": f"seg_{segment}", "definition": definition})
 
 
 async def latency_run(args: argparse.Namespace, rate: float, table: Table) -> None:
@@ -267,7 +371,7 @@ async def latency_run(args: argparse.Namespace, rate: float, table: Table) -> No
     from tests.changes.receiver import running_receiver
 
     async with database(args.database_url), running_receiver() as receiver:
-        workspace, _, baseline_s = await prepare(args.database_url)
+        workspace, segments, baseline_s = await prepare(args.database_url)
         if baseline_s > 0.5:
             table.add_row(
                 "before the run",
@@ -323,8 +427,14 @@ async def latency_run(args: argparse.Namespace, rate: float, table: Table) -> No
                     await asyncio.sleep(0.2)
             since = datetime.now(UTC)
             backlog: list[int] = []
+            names = [name for name, _ in segment_definitions()]
+            edits = (
+                Edits(segments[names.index(EDITED)], definition_seconds=args.definition_seconds)
+                if args.edits
+                else None
+            )
             sent, elapsed, batch_latency = await ingest(
-                base, key, people, rate, args.seconds, args.clients, backlog
+                base, key, people, rate, args.seconds, args.clients, backlog, edits
             )
             await asyncio.sleep(3)  # the last webhook batches
         finally:
@@ -346,6 +456,10 @@ async def latency_run(args: argparse.Namespace, rate: float, table: Table) -> No
         for change in json.loads(got.body)["changes"]
     }
     lags = [float(r["lag"]) for r in rows if r["cause"] == "EVENT"]
+    edited = {
+        cause: [float(r["lag"]) for r in rows if r["cause"] == cause]
+        for cause in ("PERSON_CHANGE", "DEFINITION_CHANGE")
+    }
     hooks = [arrivals[r["id"]] - float(r["detected"]) for r in rows if r["id"] in arrivals]
     table.add_row(
         f"ingest through GraphQL @ {rate:,.0f}/s",
@@ -356,8 +470,19 @@ async def latency_run(args: argparse.Namespace, rate: float, table: Table) -> No
     table.add_row(
         f"detection latency (commit → log row) @ {rate:,.0f}/s",
         f"p50 {pct(lags, 0.5):.2f} s, p99 {pct(lags, 0.99):.2f} s",
-        f"{len(lags):,} EVENT changes in 49 segments; max {max(lags, default=0):.2f} s",
+        f"{len(lags):,} EVENT changes in {len(segments)} segments; max {max(lags, default=0):.2f} s",
     )
+    for cause, what in (
+        ("PERSON_CHANGE", "tag/untag of 50 people every 0.5 s"),
+        ("DEFINITION_CHANGE", f"updateSegment every {args.definition_seconds:.0f} s"),
+    ):
+        if edited[cause]:
+            found = edited[cause]
+            table.add_row(
+                f"detection latency of {cause} @ {rate:,.0f}/s",
+                f"p50 {pct(found, 0.5):.2f} s, p99 {pct(found, 0.99):.2f} s",
+                f"{len(found):,} changes ({what}); max {max(found):.2f} s",
+            )
     table.add_row(
         f"mark backlog @ {rate:,.0f}/s",
         f"max {max(backlog, default=0):,}",
@@ -511,6 +636,18 @@ def main() -> None:
     )
     parser.add_argument("--rates", default="5000,300", help="ingest rates to try, events/s")
     parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument(
+        "--no-edits",
+        dest="edits",
+        action="store_false",
+        help="no people or definition edits beside the events",
+    )
+    parser.add_argument(
+        "--definition-seconds",
+        type=float,
+        default=20.0,
+        help="seconds between definition edits (0: none)",
+    )
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--server-workers", type=int, default=2)
     parser.add_argument(
