@@ -20,6 +20,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import httpx
 import structlog
 
 from app.changes.delivery import deliver_due
@@ -54,16 +55,25 @@ async def _sweep() -> bool:
     return False
 
 
-async def _deliver() -> bool:
-    return await deliver_due() > 0
+def _deliverer(client: httpx.AsyncClient) -> Callable[[], Awaitable[bool]]:
+    async def deliver() -> bool:
+        return await deliver_due(client=client) > 0
+
+    return deliver
 
 
 async def start_changes(ctx: dict[str, Any]) -> None:
-    """Worker start-up: the loops, as tasks kept in `ctx` (cancelled at shutdown)."""
+    """Worker start-up: the loops, as tasks kept in `ctx` (cancelled at shutdown).
+
+    One HTTP client for the worker's life: a client per delivery pass built a TLS
+    context each time (loading the CA bundle), 12% of the worker's CPU at 5,000 events/s
+    (docs/changes.md), and kept no connection alive between passes."""
+    client = httpx.AsyncClient(follow_redirects=False)
+    ctx["changes_client"] = client
     ctx["changes_tasks"] = [
         asyncio.create_task(_loop("detect", _detect, settings.changes_poll_seconds)),
         asyncio.create_task(_loop("sweep", _sweep, settings.changes_sweep_seconds)),
-        asyncio.create_task(_loop("webhooks", _deliver, settings.webhook_poll_seconds)),
+        asyncio.create_task(_loop("webhooks", _deliverer(client), settings.webhook_poll_seconds)),
     ]
 
 
@@ -72,3 +82,6 @@ async def close_changes(ctx: dict[str, Any]) -> None:
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+    client = ctx.pop("changes_client", None)
+    if client is not None:
+        await client.aclose()
