@@ -136,15 +136,21 @@ async def _rfm_model(workspace_id: int, now: datetime) -> RfmModel | None:
     return await model_for(workspace_id, now)
 
 
-async def _definition_marks(conn: Any, workspace_id: int) -> list[tuple[int, int]]:
+async def _definition_marks(conn: Any, workspace_id: int) -> list[tuple[int, int, datetime]]:
+    """(mark id, edited segment, when the edit committed), oldest first."""
     params = SqlParams(dialect_of(conn))
     rows = await fetch_all(
         conn,
-        "SELECT id, segment_id FROM segment_definition_marks"
+        "SELECT id, segment_id, created_at FROM segment_definition_marks"
         f" WHERE workspace_id = {params.add(workspace_id)} ORDER BY id",
         params.values,
     )
-    return [(int(r["id"]), int(r["segment_id"])) for r in rows]
+    found = []
+    for r in rows:
+        at = parse_db_datetime(r["created_at"])
+        assert at is not None  # NOT NULL
+        found.append((int(r["id"]), int(r["segment_id"]), at))
+    return found
 
 
 def _why(mark: Mark, names: frozenset[str]) -> dict[str, Any]:
@@ -183,18 +189,22 @@ async def detect_workspace(
         # moved) before the marks below are re-checked against that memory, so a person
         # both marked and caught by the diff is not logged twice
         edits = await _definition_marks(conn, workspace_id)
-        for segment_id in sorted(referrers_of({sid for _, sid in edits}, deps) & based):
+        for segment_id in sorted(referrers_of({sid for _, sid, _ in edits}, deps) & based):
             now_in = await store.all_members(conn, ctx, definitions[segment_id])
             seen = await store.state_of_segment(conn, workspace_id, segment_id)
-            detail = {"edited": sorted({sid for _, sid in edits})}
+            detail = {"edited": sorted({sid for _, sid, _ in edits})}
+            # marked when the first edit reaching this segment committed (its own, or one
+            # of a segment it refers to): the log's detection latency starts there
+            reaching = {segment_id, *deps[segment_id].segments}
+            marked = min(at for _, sid, at in edits if sid in reaching)
             for kind, people in (("ENTERED", now_in - seen), ("EXITED", seen - now_in)):
                 changes += [
-                    Change(segment_id, pid, kind, Cause.DEFINITION_CHANGE.value, now, detail)
+                    Change(segment_id, pid, kind, Cause.DEFINITION_CHANGE.value, marked, detail)
                     for pid in sorted(people)
                 ]
         written = await store.write_changes(conn, workspace_id, changes, now)
         await store.delete_marks(
-            conn, workspace_id, "segment_definition_marks", [i for i, _ in edits]
+            conn, workspace_id, "segment_definition_marks", [i for i, _, _ in edits]
         )
         result.definitions = len(edits)
         t = result.timed("definitions", t)

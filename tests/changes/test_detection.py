@@ -13,7 +13,7 @@ from app.ids import encode_id
 from app.people.models import Status
 from app.people.service import delete_person, set_status, tag_people, track_events, upsert_people
 from app.segments.service import create_segment, update_segment
-from app.sql import connection, fetch_all
+from app.sql import connection, fetch_all, parse_db_datetime
 from tests.changes.helpers import assert_log_matches_live, log_rows
 
 VIP = {"conditions": [{"tag": {"tag": "vip"}}]}
@@ -141,9 +141,15 @@ async def test_a_definition_change_diffs_once_and_reaches_referrers(workspace):
     await update_segment(
         workspace.id, vip.id, definition={"conditions": [{"tag": {"tag": "gold"}}]}
     )
+    (edit,) = await fetch_all(connection(), "SELECT created_at FROM segment_definition_marks")
     done = await detect_pending()
     assert done.definitions == 1
     rows = await log_rows()
+    # marked when the edit committed, so detected_at - marked_at is how long detection took
+    stamps = await fetch_all(connection(), "SELECT DISTINCT marked_at FROM segment_changes")
+    assert [parse_db_datetime(r["marked_at"]) for r in stamps] == [
+        parse_db_datetime(edit["created_at"])
+    ]
     assert {(r["segment_id"], r["person_id"], r["kind"], r["cause"]) for r in rows} == {
         (s, pid, kind, "DEFINITION_CHANGE")
         for s in (vip.id, referrer.id)
