@@ -76,12 +76,15 @@ def _sender(mode: str) -> str:
     return f"news@{DKIM_DOMAIN}" if "dkim" in mode else "news@bench.test"
 
 
-async def prepare(people: int, modes: list[str]) -> tuple[str, int, dict[str, int]]:
+async def fresh_audience(database: str, people: int) -> tuple[str, int, int]:
+    """A new database `database` (dropped first) with one workspace whose `people`
+    subscribed people all hold the tag `all`, and a segment of them: (url, workspace id,
+    segment id). benchmarks/skipped_events.py sends to the same audience."""
     admin = await asyncpg.connect(ADMIN_URL)
-    await admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-    await admin.execute(f'CREATE DATABASE "{DATABASE}"')
+    await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    await admin.execute(f'CREATE DATABASE "{database}"')
     await admin.close()
-    url = ADMIN_URL.rsplit("/", 1)[0] + "/" + DATABASE
+    url = ADMIN_URL.rsplit("/", 1)[0] + "/" + database
     await open_database(url)
     workspace = await create_workspace("bench")
     conn = await asyncpg.connect(url)
@@ -102,28 +105,33 @@ async def prepare(people: int, modes: list[str]) -> tuple[str, int, dict[str, in
     segment = await create_segment(
         workspace.id, "all", None, {"conditions": [{"tag": {"tag": "all"}}]}
     )
+    return url, workspace.id, segment.id
+
+
+async def prepare(people: int, modes: list[str]) -> tuple[str, int, dict[str, int]]:
+    url, workspace_id, segment_id = await fresh_audience(DATABASE, people)
     if any("dkim" in m for m in modes):
         from app.senders.dkim import set_key
 
-        await set_key(workspace.id, DKIM_DOMAIN, "bench", None)
+        await set_key(workspace_id, DKIM_DOMAIN, "bench", None)
     broadcasts = {}
     for mode in modes:
         broadcast = await service.create_broadcast(
-            workspace.id,
+            workspace_id,
             {
                 "name": f"bench tracking {mode}",
                 "subject": "Hello {{ person.fields.first_name | default('there') }}",
                 "html": HTML,
                 "text": "Hi {{ person.fields.first_name }}, news for {{ person.email }}.",
                 "fromEmail": _sender(mode),
-                "includeSegmentIds": [segment.id],
+                "includeSegmentIds": [segment_id],
                 "excludeSegmentIds": [],
                 "trackOpens": "tracking" in mode,
                 "trackClicks": "tracking" in mode,
             },
         )
         broadcasts[mode] = broadcast.id
-    return url, workspace.id, broadcasts
+    return url, workspace_id, broadcasts
 
 
 async def compose_cost(workspace_id: int, modes: list[str], count: int = 2000) -> dict[str, float]:

@@ -21,51 +21,25 @@ import os
 import statistics
 import time
 import uuid
-from datetime import UTC, datetime
 
-import asyncpg
 from arq import create_pool
 from arq.connections import RedisSettings
 
 from app.broadcasts import delivery, service
 from app.broadcasts.models import Broadcast
 from app.changes.webhooks import Filters, create_webhook, delete_webhook
-from app.db import close_database, open_database
+from app.db import close_database
 from app.email.transports import make_transport
-from app.segments.service import create_segment
 from app.settings import settings
 from app.sql import connection, fetch_all
-from app.tenancy import create_workspace
+from benchmarks.broadcast import fresh_audience
 
-ADMIN_URL = os.environ.get("SIEVE_BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("SIEVE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 
 
 async def prepare(database: str, people: int) -> tuple[int, int]:
-    admin = await asyncpg.connect(ADMIN_URL)
-    await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-    await admin.execute(f'CREATE DATABASE "{database}"')
-    await admin.close()
-    url = ADMIN_URL.rsplit("/", 1)[0] + "/" + database
-    await open_database(url)
-    workspace = await create_workspace("bench")
-    conn = await asyncpg.connect(url)
-    now = datetime.now(UTC)
-    await conn.copy_records_to_table(
-        "people",
-        columns=["workspace_id", "email", "status", "tags", "fields", "created_at", "updated_at"],
-        records=(
-            (workspace.id, f"p{i}@bench.test", "SUBSCRIBED", '["all"]',
-             f'{{"first_name": "P{i}"}}', now, now)
-            for i in range(people)
-        ),
-    )  # fmt: skip
-    await conn.execute("VACUUM ANALYZE people")
-    await conn.close()
-    segment = await create_segment(
-        workspace.id, "all", None, {"conditions": [{"tag": {"tag": "all"}}]}
-    )
-    return workspace.id, segment.id
+    _, workspace_id, segment_id = await fresh_audience(database, people)
+    return workspace_id, segment_id
 
 
 async def one_send(
