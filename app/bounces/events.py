@@ -31,7 +31,7 @@ def skip_reason(status: str | None, listed: bool) -> str | None:
     if status is None:
         return DELETED
     if status != Status.SUBSCRIBED:  # every other status is a SuppressedReason by name
-        return SuppressedReason(status).value if status in set(SuppressedReason) else status
+        return status
     return SuppressedReason.SUPPRESSION_LIST.value if listed else None
 
 

@@ -67,10 +67,11 @@ async def finish_send(
     message_id: str | None = None,
     error: str | None = None,
     only_if: SendStatus | None = None,
-) -> None:
+    conn: Any = None,
+) -> int | None:
     """The send's outcome once the transport answered (`only_if`: unless another attempt
-    already settled it)."""
-    conn = connection()
+    already settled it). Returns the send's id, None when no row changed."""
+    conn = conn or connection()
     params = SqlParams(dialect_of(conn))
     guard = f" AND status = {params.add(only_if.value)}" if only_if is not None else ""
     sql = (
@@ -78,9 +79,10 @@ async def finish_send(
         f" message_id = {params.add(message_id)}, error = {params.add(error)},"
         f" finished_at = {ts_param(params, now)}"
         f" WHERE workspace_id = {params.add(workspace_id)} AND enrollment_id = {params.add(cursor.id)}"
-        f" AND seq = {params.add(cursor.seq)}{guard}"
+        f" AND seq = {params.add(cursor.seq)}{guard} RETURNING id"
     )
-    await conn.execute_query(sql, params.values)
+    row = await fetch_one(conn, sql, params.values)
+    return int(row["id"]) if row else None
 
 
 async def skip_send(
@@ -96,23 +98,22 @@ async def skip_send(
     webhook outbox) in the same transaction, written only if this statement changed the
     row: a re-run that finds the row settled reports nothing. False: it was settled."""
     async with in_transaction("default") as conn:
-        params = SqlParams(dialect_of(conn))
-        row = await fetch_one(
-            conn,
-            f"UPDATE flow_sends SET status = {params.add(SendStatus.SKIPPED.value)},"
-            f" error = {params.add(error)}, finished_at = {ts_param(params, now)}"
-            f" WHERE workspace_id = {params.add(workspace_id)}"
-            f" AND enrollment_id = {params.add(cursor.id)} AND seq = {params.add(cursor.seq)}"
-            f" AND status = {params.add(SendStatus.SENDING.value)} RETURNING id",
-            params.values,
+        send_id = await finish_send(
+            workspace_id,
+            cursor,
+            SendStatus.SKIPPED,
+            now=now,
+            error=error,
+            only_if=SendStatus.SENDING,
+            conn=conn,
         )
-        if row is None:
+        if send_id is None:
             return False
         event = DeliveryEvent(
             DeliveryEventKind.SKIPPED,
             cursor.person_id,
             flow_id=flow_id,
-            send_id=int(row["id"]),
+            send_id=send_id,
             detail=detail,
         )
         await record_delivery_events(conn, workspace_id, [event], now)
