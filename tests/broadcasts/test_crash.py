@@ -19,6 +19,7 @@ from app.broadcasts.models import BroadcastStatus
 from app.people.service import upsert_people
 from app.sql import connection, fetch_all
 from tests.broadcasts.helpers import counts, draft, reload, segment
+from tests.changes.killing import stop_workers
 from tests.conftest import REDIS_TEST_URL
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,19 +48,6 @@ def start_worker(database_url: str, queue: str, smtp_port: int, log: Path) -> su
         stdout=subprocess.DEVNULL,
         stderr=log.open("ab"),  # shown when a worker does not stop
     )
-
-
-def stop_workers(processes: list[subprocess.Popen | None], log: Path) -> None:
-    """SIGTERM each worker still running; one that does not stop fails with its log."""
-    for process in processes:
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                tail = log.read_text(errors="replace")[-4000:]
-                raise AssertionError(f"a worker did not stop on SIGTERM:\n{tail}") from None
 
 
 async def wait_for(predicate, what: str, timeout: float = 60.0, poll: float = 0.005):

@@ -87,3 +87,21 @@ def kill_worker(worker: subprocess.Popen) -> None:
     """kill -9 and reap."""
     worker.send_signal(signal.SIGKILL)
     worker.wait()
+
+
+def stop_workers(processes: list[subprocess.Popen | None], log: Path) -> None:
+    """SIGTERM each worker still running; one that does not stop, or stops only through
+    its shutdown deadline (exit code 3, see workers/settings.py stop_within), fails the
+    test with the tail of its log."""
+    for process in processes:
+        if process is None or process.poll() is not None:
+            continue
+        process.terminate()
+        try:
+            code = process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            code = None
+        if code != 0:
+            tail = log.read_text(errors="replace")[-4000:]
+            raise AssertionError(f"a worker did not stop cleanly on SIGTERM ({code}):\n{tail}")

@@ -15,6 +15,7 @@ from pathlib import Path
 from app.flows import dispatch, service
 from app.flows.models import Decision, Enrollment, EnrollmentState, Send, SendStatus
 from app.sql import Dialect
+from tests.changes.killing import stop_workers
 from tests.conftest import REDIS_TEST_URL
 from tests.flows.conftest import active_flow, make_segment, sent_files, split_flow
 
@@ -23,8 +24,9 @@ PEOPLE = 120
 
 
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
+    """`sieve worker`, as deployed: its shutdown guard is part of what is tested."""
     return subprocess.Popen(
-        [sys.executable, "-m", "arq", "workers.settings.WorkerSettings"],
+        [sys.executable, "-m", "app.cli", "worker"],
         cwd=ROOT,
         env=env,
         stdout=log.open("ab"),
@@ -89,8 +91,7 @@ async def test_sigkill_mid_flow_never_advances_twice_nor_sends_twice(
 
         await wait_for(all_done, 60, "the second worker to finish every enrollment")
     finally:
-        second.send_signal(signal.SIGTERM)
-        second.wait(10)
+        stop_workers([second], log)
 
     # then: every enrollment took each step of its path exactly once
     vips = {p.id for p in people if "vip" in p.tags}
