@@ -9,7 +9,15 @@ from tortoise.transactions import in_transaction
 
 from app.db import apply_migrations
 from app.people.models import Event, Person
-from app.sql import Dialect, SqlParams, connection, dialect_of, fetch_one, point_connection
+from app.sql import (
+    Dialect,
+    SqlParams,
+    connection,
+    dialect_of,
+    fetch_one,
+    generic_plans,
+    point_connection,
+)
 
 
 async def test_migrations_are_idempotent(db):
@@ -65,3 +73,22 @@ async def test_one_person_reads_inside_a_transaction_see_its_writes(db, make_wor
         assert row["n"] == 1
     row = await fetch_one(point_connection(), "SELECT count(*) AS n FROM workspaces")
     assert row["n"] == 1
+
+
+async def test_bulk_writes_check_foreign_keys_with_generic_plans(db):
+    """`generic_plans` switches a transaction's plan mode for its writes only: after
+    the block, and after a block that failed (its transaction rolled back), the
+    session's custom plans are back."""
+    setting = "SELECT current_setting('plan_cache_mode') AS mode"
+    if db is Dialect.SQLITE:  # nothing to switch: the block runs as it is
+        async with in_transaction("default") as conn, generic_plans(conn):
+            assert (await fetch_one(conn, "SELECT 1 AS one"))["one"] == 1
+        return
+    async with in_transaction("default") as conn:
+        async with generic_plans(conn):
+            assert (await fetch_one(conn, setting))["mode"] == "force_generic_plan"
+        assert (await fetch_one(conn, setting))["mode"] == "force_custom_plan"
+    with pytest.raises(IntegrityError):
+        async with in_transaction("default") as conn, generic_plans(conn):
+            await conn.execute_query("INSERT INTO events (workspace_id, person_id) VALUES (0, 0)")
+    assert (await fetch_one(connection(), setting))["mode"] == "force_custom_plan"

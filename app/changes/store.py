@@ -15,9 +15,19 @@ from app.changes.hooks import RecordedChange
 from app.segments.ast import Group, from_json
 from app.segments.compiler import CompileContext, compile_id_set, compile_row_predicate
 from app.segments.conditions.base import Direction
-from app.sql import Dialect, SqlParams, bind_list, dialect_of, fetch_all, load_json
+from app.sql import (
+    Dialect,
+    SqlParams,
+    bind_list,
+    dialect_of,
+    fetch_all,
+    generic_plans,
+    load_json,
+)
 
 CHUNK = 1000
+# one encoder for every change's detail: json.dumps with `separators` builds one a call
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
 
 
 def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
@@ -183,7 +193,8 @@ async def write_baseline(
     conn: Any, workspace_id: int, segment_id: int, members: set[int], now: datetime
 ) -> None:
     """The segment's first observation: its members into the memory, one baseline row."""
-    await add_state(conn, workspace_id, segment_id, members)
+    async with generic_plans(conn):
+        await add_state(conn, workspace_id, segment_id, members)
     params = SqlParams(dialect_of(conn))
     values = [params.add(v) for v in (segment_id, workspace_id, now, len(members))]
     await conn.execute_query(
@@ -204,6 +215,15 @@ async def write_changes(
     conn: Any, workspace_id: int, changes: Sequence[Change], now: datetime
 ) -> list[RecordedChange]:
     """Append to the log and move the memory with it; returns the rows written."""
+    async with generic_plans(conn):  # the foreign-key checks of every row written
+        written = await _append(conn, workspace_id, changes, now)
+        await _move_state(conn, workspace_id, changes)
+    return sorted(written, key=lambda r: r.id)
+
+
+async def _append(
+    conn: Any, workspace_id: int, changes: Sequence[Change], now: datetime
+) -> list[RecordedChange]:
     written: list[RecordedChange] = []
     dialect = dialect_of(conn)
     if dialect is Dialect.POSTGRES:  # one statement text for any size: arrays, unnest
@@ -215,7 +235,7 @@ async def write_changes(
                 ([c.kind for c in chunk], "text"),
                 ([c.cause for c in chunk], "text"),
                 ([c.event_id for c in chunk], "bigint"),
-                ([json.dumps(dict(c.detail), separators=(",", ":")) for c in chunk], "text"),
+                ([_COMPACT.encode(dict(c.detail)) for c in chunk], "text"),
                 ([c.marked_at for c in chunk], "timestamptz"),
             ]
             source = ", ".join(f"{params.add(v)}::{t}[]" for v, t in arrays)
@@ -254,8 +274,7 @@ async def write_changes(
             RecordedChange(int(r["id"]), int(r["segment_id"]), int(r["person_id"]), r["kind"])
             for r in result
         ]
-    await _move_state(conn, workspace_id, changes)
-    return sorted(written, key=lambda r: r.id)
+    return written
 
 
 async def _move_state(conn: Any, workspace_id: int, changes: Sequence[Change]) -> None:

@@ -20,7 +20,7 @@ from app.people.hooks import RecordedEvent, events_recorded
 from app.people.models import Person
 from app.people.validation import EventRecord, validate_event
 from app.people.writes import BatchResult, check_batch_size, dump_json
-from app.sql import Dialect, SqlParams, bind_list, dialect_of, now_utc
+from app.sql import Dialect, SqlParams, bind_list, dialect_of, generic_plans, now_utc
 from app.suppression import service as suppression
 from app.suppression.hashing import ensure_key
 
@@ -182,13 +182,14 @@ async def track_events(workspace_id: int, items: Sequence[Mapping[str, Any]]) ->
                 continue
             rows.append((person_id, record))
         if rows:
-            ids, last_ids = await _insert_events(conn, workspace_id, rows, now)
-            result.recorded = len(ids)
-            result.duplicates = len(rows) - result.recorded
             recorded = [
                 RecordedEvent(pid, r.name, r.occurred_at, r.idempotency_key) for pid, r in rows
             ]
-            await mark_events(conn, workspace_id, recorded, now, last_ids)
+            async with generic_plans(conn):  # each event's and mark's foreign-key check
+                ids, last_ids = await _insert_events(conn, workspace_id, rows, now)
+                await mark_events(conn, workspace_id, recorded, now, last_ids)
+            result.recorded = len(ids)
+            result.duplicates = len(rows) - result.recorded
             await events_recorded.emit(conn, workspace_id, recorded, now)
             await _apply_summaries(conn, ids)  # last: its row locks last until the commit
     return result

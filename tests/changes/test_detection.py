@@ -242,3 +242,17 @@ async def test_a_complaint_is_detected_by_its_status_and_its_event(workspace):
     }
     await assert_log_matches_live(subscribed)
     await assert_log_matches_live(complainers)
+
+
+async def test_deleting_a_workspace_removes_its_log_and_memory(workspace):
+    # the log's rows go with their segments, which go with the workspace (migration 0026
+    # dropped the log's second key, to the workspace, which that chain already implies)
+    (pid,) = await people(workspace.id, 1)
+    await create_segment(workspace.id, "buyers", None, BUYERS)
+    await detect_pending()
+    await track_events(workspace.id, [{"personId": encode_id("Person", pid), "name": "purchase"}])
+    assert (await detect_pending()).changes == 1
+    await workspace.delete()
+    for table in ("segment_changes", "segment_member_state", "segment_baselines"):
+        rows = await fetch_all(connection(), f"SELECT count(*) AS n FROM {table}")
+        assert int(rows[0]["n"]) == 0, table
