@@ -27,6 +27,7 @@ from app.sql import (
     connection,
     dialect_of,
     fetch_all,
+    generic_plans,
     now_utc,
     parse_db_datetime,
 )
@@ -96,13 +97,15 @@ async def sweep_workspace(workspace_id: int, *, now: datetime | None = None) -> 
         definitions, based = await store.segments_of(conn, workspace_id)
         deps = segment_dependencies(definitions)
         edges = time_edges({sid: d for sid, d in deps.items() if sid in based})
-        for edge, segments in sorted(edges.items(), key=lambda kv: json.dumps(repr(kv[0]))):
-            params = SqlParams(dialect_of(conn))
-            ws = params.add(workspace_id)
-            sql = _edge_sql(params, ws, edge, segments, since, now)
-            rows = await fetch_all(conn, sql + " RETURNING id", params.values)
-            result.edges += 1
-            result.marked += len(rows)
+        # generic plans: every mark's key check; each edge's read is a range of one index
+        async with generic_plans(conn):
+            for edge, segments in sorted(edges.items(), key=lambda kv: json.dumps(repr(kv[0]))):
+                params = SqlParams(dialect_of(conn))
+                ws = params.add(workspace_id)
+                sql = _edge_sql(params, ws, edge, segments, since, now)
+                rows = await fetch_all(conn, sql + " RETURNING id", params.values)
+                result.edges += 1
+                result.marked += len(rows)
         params = SqlParams(dialect_of(conn))
         moved = await fetch_all(
             conn,
