@@ -34,6 +34,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from app.imports.written import STATUS, ChunkOutcome, ChunkRace, Holder, Rows, detail_of
 from app.people.models import Status
 from app.people.validation import PersonChange
+from app.sql import generic_plans
 from app.suppression.consent import SubscriptionGate
 
 LOCATION = ("country", "region", "city", "timezone")
@@ -163,16 +164,17 @@ async def write(
     assert all(not c.remove_tags and not c.remove_fields for _, c in accepted)  # rows.py
     waves = rounds(accepted)
     new = sorted((c for c in waves[0] if c.email not in found), key=lambda c: c.email)
-    written = await _insert(conn, workspace_id, new, gate, now)
-    outcome.created += len(new)
-    ids = {e: r["id"] for e, r in found.items()} | {e: h.id for e, h in written.items()}
-    emails = {i: e for e, i in ids.items()}
-    for number, wave in enumerate(waves):
-        stored = [c for c in wave if number > 0 or c.email in found]
-        changed = await _update(conn, workspace_id, stored, ids, now)
-        outcome.updated += len(changed)
-        outcome.unchanged += len(stored) - len(changed)
-        for person_id, status in changed:
-            email = emails[person_id]
-            written[email] = Holder(person_id, email, STATUS[status])
+    async with generic_plans(conn):  # each new person's and mark's key check
+        written = await _insert(conn, workspace_id, new, gate, now)
+        outcome.created += len(new)
+        ids = {e: r["id"] for e, r in found.items()} | {e: h.id for e, h in written.items()}
+        emails = {i: e for e, i in ids.items()}
+        for number, wave in enumerate(waves):
+            stored = [c for c in wave if number > 0 or c.email in found]
+            changed = await _update(conn, workspace_id, stored, ids, now)
+            outcome.updated += len(changed)
+            outcome.unchanged += len(stored) - len(changed)
+            for person_id, status in changed:
+                email = emails[person_id]
+                written[email] = Holder(person_id, email, STATUS[status])
     return written, [c.email for c in new]
