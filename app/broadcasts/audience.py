@@ -37,12 +37,14 @@ from app.segments.compiler import CompileContext, compile_id_set
 from app.segments.evaluate import with_rfm
 from app.segments.service import Evaluation, load_definitions
 from app.sql import (
+    Dialect,
     SqlParams,
     bind_list,
     connection,
     dialect_of,
     fetch_all,
     fetch_one,
+    generic_plans,
     now_utc,
     read_connection,
 )
@@ -146,21 +148,48 @@ class Audience:
         return found
 
     async def materialise(self, conn: Any, broadcast_id: int, batch_size: int) -> tuple[int, int]:
-        """One delivery row per member, numbered into batches in id order, in ONE
-        statement (re-running it adds nothing). Returns (rows, batches) of the broadcast."""
+        """One delivery row per member, numbered into batches in id order, in the
+        caller's transaction (re-running it adds nothing). Returns (rows, batches).
+
+        On PostgreSQL the members go into a temporary table first, read by the segment
+        statement's own custom plan; the delivery rows then come from it under
+        `generic_plans`, whose key checks (broadcast, workspace) cost 2.3 µs a row
+        instead of 6.8: 261,518 deliveries at 1M people in 5.2 s instead of 7.5
+        (docs/performance.md, "Foreign-key checks")."""
         ctx = await self._context(conn)
         params = SqlParams(ctx.dialect)
         members = await self._members(params, ctx)
-        sql = (
-            "INSERT INTO deliveries (workspace_id, broadcast_id, person_id, batch, status,"
-            f" updated_at) SELECT p.workspace_id, {params.add(broadcast_id)}, p.id,"
-            f" (row_number() OVER (ORDER BY p.id) - 1) / {params.add(batch_size)},"
-            f" 'pending', {params.add(self.now)}"
+        chosen = (
+            f"SELECT p.id AS id, (row_number() OVER (ORDER BY p.id) - 1)"
+            f" / {params.add(batch_size)} AS batch"
             f" FROM people p WHERE p.workspace_id = {params.add(self.workspace_id)}"
             f" AND p.id IN ({members}) AND {await audience_filter(conn, self.workspace_id, params)}"
-            " ON CONFLICT DO NOTHING"
         )
-        await conn.execute_query(sql, params.values)
+        insert = (
+            "INSERT INTO deliveries (workspace_id, broadcast_id, person_id, batch, status,"
+            " updated_at)"
+        )
+        if ctx.dialect is Dialect.POSTGRES:
+            await conn.execute_query(
+                "CREATE TEMPORARY TABLE sieve_audience (id bigint, batch bigint) ON COMMIT DROP"
+            )
+            await conn.execute_query(f"INSERT INTO sieve_audience {chosen}", params.values)
+            known = SqlParams(ctx.dialect)
+            async with generic_plans(conn):
+                await conn.execute_query(
+                    f"{insert} SELECT {known.add(self.workspace_id)}, {known.add(broadcast_id)},"
+                    f" a.id, a.batch, 'pending', {known.add(self.now)} FROM sieve_audience a"
+                    " ON CONFLICT DO NOTHING",
+                    known.values,
+                )
+            await conn.execute_query("DROP TABLE sieve_audience")
+        else:
+            await conn.execute_query(
+                f"{insert} SELECT {params.add(self.workspace_id)}, {params.add(broadcast_id)},"
+                f" a.id, a.batch, 'pending', {params.add(self.now)} FROM ({chosen}) a"
+                " WHERE true ON CONFLICT DO NOTHING",  # WHERE: SQLite's upsert needs one
+                params.values,
+            )
         counted = SqlParams(ctx.dialect)
         row = await fetch_one(
             conn,
