@@ -86,13 +86,17 @@ async def generic_plans(conn: BaseDBAsyncClient) -> AsyncIterator[None]:
     checks every written row's keys with a cached plan, and the sessions'
     `force_custom_plan` (app/db.py) replans that check for every row, 6.8 us a key
     instead of 2.3 (docs/performance.md, "Foreign-key checks"). The writes' own plans do
-    not depend on their values. On an exception the transaction's end restores it."""
+    not depend on their values. The mode before the block comes back after it (blocks
+    nest); on an exception the transaction's end restores it."""
     if dialect_of(conn) is not Dialect.POSTGRES:
         yield
         return
-    await conn.execute_query("SET LOCAL plan_cache_mode = force_generic_plan")
+    rows = await conn.execute_query_dict(  # the CTE's row is read before the switch
+        "WITH was AS MATERIALIZED (SELECT current_setting('plan_cache_mode') AS mode)"
+        " SELECT mode, set_config('plan_cache_mode', 'force_generic_plan', true) FROM was"
+    )
     yield
-    await conn.execute_query("SET LOCAL plan_cache_mode TO DEFAULT")
+    await conn.execute_query("SELECT set_config('plan_cache_mode', $1, true)", [rows[0]["mode"]])
 
 
 def dialect_of(conn: BaseDBAsyncClient) -> Dialect:

@@ -76,9 +76,8 @@ async def test_one_person_reads_inside_a_transaction_see_its_writes(db, make_wor
 
 
 async def test_bulk_writes_check_foreign_keys_with_generic_plans(db):
-    """`generic_plans` switches a transaction's plan mode for its writes only: after
-    the block, and after a block that failed (its transaction rolled back), the
-    session's custom plans are back."""
+    """`generic_plans` switches a transaction's plan mode for its block only, and blocks
+    nest: each puts back the mode it found."""
     setting = "SELECT current_setting('plan_cache_mode') AS mode"
     if db is Dialect.SQLITE:  # nothing to switch: the block runs as it is
         async with in_transaction("default") as conn, generic_plans(conn):
@@ -88,7 +87,9 @@ async def test_bulk_writes_check_foreign_keys_with_generic_plans(db):
         async with generic_plans(conn):
             assert (await fetch_one(conn, setting))["mode"] == "force_generic_plan"
         assert (await fetch_one(conn, setting))["mode"] == "force_custom_plan"
-    with pytest.raises(IntegrityError):
-        async with in_transaction("default") as conn, generic_plans(conn):
-            await conn.execute_query("INSERT INTO events (workspace_id, person_id) VALUES (0, 0)")
-    assert (await fetch_one(connection(), setting))["mode"] == "force_custom_plan"
+        await conn.execute_query("SET LOCAL plan_cache_mode = auto")
+        async with generic_plans(conn):
+            async with generic_plans(conn):
+                assert (await fetch_one(conn, setting))["mode"] == "force_generic_plan"
+            assert (await fetch_one(conn, setting))["mode"] == "force_generic_plan"
+        assert (await fetch_one(conn, setting))["mode"] == "auto"

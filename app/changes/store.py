@@ -193,8 +193,9 @@ async def write_baseline(
     conn: Any, workspace_id: int, segment_id: int, members: set[int], now: datetime
 ) -> None:
     """The segment's first observation: its members into the memory, one baseline row."""
-    async with generic_plans(conn):
-        await add_state(conn, workspace_id, segment_id, members)
+    if members:
+        async with generic_plans(conn):
+            await add_state(conn, workspace_id, segment_id, members)
     params = SqlParams(dialect_of(conn))
     values = [params.add(v) for v in (segment_id, workspace_id, now, len(members))]
     await conn.execute_query(
@@ -215,6 +216,8 @@ async def write_changes(
     conn: Any, workspace_id: int, changes: Sequence[Change], now: datetime
 ) -> list[RecordedChange]:
     """Append to the log and move the memory with it; returns the rows written."""
+    if not changes:  # most rounds' definition part: no round trips
+        return []
     async with generic_plans(conn):  # the foreign-key checks of every row written
         written = await _append(conn, workspace_id, changes, now)
         await _move_state(conn, workspace_id, changes)

@@ -90,18 +90,20 @@ def kill_worker(worker: subprocess.Popen) -> None:
 
 
 def stop_workers(processes: list[subprocess.Popen | None], log: Path) -> None:
-    """SIGTERM each worker still running; one that does not stop, or stops only through
-    its shutdown deadline (exit code 3, see workers/settings.py stop_within), fails the
-    test with the tail of its log."""
-    for process in processes:
-        if process is None or process.poll() is not None:
-            continue
+    """SIGTERM every worker still running, then wait for each; one that does not stop, or
+    stops only through its shutdown deadline (exit code 3, see workers/settings.py
+    stop_within), fails the test with the tail of its log (the others are stopped)."""
+    running = [p for p in processes if p is not None and p.poll() is None]
+    for process in running:
         process.terminate()
+    codes = []
+    for process in running:
         try:
-            code = process.wait(timeout=60)
+            codes.append(process.wait(timeout=60))
         except subprocess.TimeoutExpired:
             process.kill()
-            code = None
-        if code != 0:
-            tail = log.read_text(errors="replace")[-4000:]
-            raise AssertionError(f"a worker did not stop cleanly on SIGTERM ({code}):\n{tail}")
+            process.wait()
+            codes.append(None)
+    if any(code != 0 for code in codes):
+        tail = log.read_text(errors="replace")[-4000:]
+        raise AssertionError(f"a worker did not stop cleanly on SIGTERM {codes}:\n{tail}")
