@@ -133,7 +133,7 @@ async def _rfm_model(workspace_id: int, now: datetime) -> RfmModel | None:
         return None
     from app.rfm.service import model_for  # the RFM service reads the database
 
-    return await model_for(workspace_id, now)
+    return await model_for(workspace_id, now, ahead=True)  # never waits within the bound
 
 
 async def _definition_marks(conn: Any, workspace_id: int) -> list[tuple[int, int, datetime]]:

@@ -8,11 +8,14 @@ purchaser, may be up to the freshness bound old (docs/rfm.md has the measurement
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+
+import structlog
 
 from app.errors import ErrorCode, UserError, UserInputError
 from app.input_reader import MAX_STRING
@@ -38,6 +41,8 @@ from app.sql import (
     parse_db_datetime,
     read_connection,
 )
+
+log = structlog.get_logger("sieve.rfm")
 
 MAX_WINDOW_DAYS = 36_500
 
@@ -119,11 +124,18 @@ def forget(workspace_id: int | None = None) -> None:
         del _CACHE[key]
 
 
-async def model_for(workspace_id: int, now: datetime, *, max_age: float | None = None) -> RfmModel:
+async def model_for(
+    workspace_id: int, now: datetime, *, max_age: float | None = None, ahead: bool = False
+) -> RfmModel:
     """The settings and edges an evaluation at `now` compiles against.
 
     Edges computed for a `now` and at a wall-clock moment both within `max_age` seconds
     of this one are reused (per process); otherwise they are computed again. 0: live.
+
+    `ahead` (the change detector): edges past three quarters of their bound are still
+    returned, and a computation of the next ones starts beside the caller, so that a caller on a
+    critical path never waits for it while its edges are within the bound (at 1M people
+    computing them takes 1-3 s, which stalled a detector round every minute).
     """
     settings = await settings_of(workspace_id)
     bound = app_settings.rfm_edges_max_age_seconds if max_age is None else max_age
@@ -135,13 +147,36 @@ async def model_for(workspace_id: int, now: datetime, *, max_age: float | None =
         and clock() - cached.at <= bound
         and abs(now - cached.now) <= timedelta(seconds=bound)
     ):
+        if ahead and clock() - cached.at > bound * _AHEAD and key not in _REFRESHING:
+            _REFRESHING[key] = asyncio.create_task(_refresh(key, workspace_id, settings))
         return RfmModel(settings, cached.edges)
     edges = await compute_edges(workspace_id, settings, now)
     if bound > 0:
-        if len(_CACHE) >= _MAX_CACHED:
-            _CACHE.clear()
-        _CACHE[key] = _Cached(edges, now, clock())
+        _keep(key, edges, now)
     return RfmModel(settings, edges)
+
+
+def _keep(key: tuple[int, RfmSettings], edges: Edges, now: datetime) -> None:
+    if len(_CACHE) >= _MAX_CACHED:
+        _CACHE.clear()
+    _CACHE[key] = _Cached(edges, now, clock())
+
+
+_REFRESHING: dict[tuple[int, RfmSettings], asyncio.Task[None]] = {}
+# the quarter left is the refresh's time (1-3 s at 1M people of a 60 s bound); earlier
+# would compute the edges more often than the bound asks
+_AHEAD = 0.75
+
+
+async def _refresh(key: tuple[int, RfmSettings], workspace_id: int, settings: RfmSettings) -> None:
+    """The next edges of `key`, computed now, into the cache (model_for's `ahead`)."""
+    try:
+        now = now_utc()
+        _keep(key, await compute_edges(workspace_id, settings, now), now)
+    except Exception as exc:  # the caller's next expiry computes them itself
+        log.warning("rfm_edges_refresh_failed", error=f"{type(exc).__name__}: {exc}")
+    finally:
+        _REFRESHING.pop(key, None)
 
 
 # ------------------------------------------------------------------ one person

@@ -141,3 +141,31 @@ async def test_edges_are_reused_within_their_bound_only(db, workspace, make_pers
         assert not await evaluate.contains(root, person_id=first.id, **common)
     finally:
         service.clock = __import__("time").monotonic
+
+
+async def test_edges_ahead_are_computed_beside_the_caller(db, workspace, make_person, make_event):
+    # the change detector's way (ahead=True): past 3/4 of the bound the cached edges are
+    # still returned at once, and the next ones are computed beside it; within the bound
+    # nothing waits, past it the caller computes them itself as before
+    moment = [1000.0]
+    service.clock = lambda: moment[0]
+    try:
+        now = datetime.now(UTC)
+        await buy(make_event, await make_person(), days_ago=1, value=10.0)
+        first = (await service.model_for(workspace.id, now, max_age=60, ahead=True)).edges
+        assert first.purchasers == 1 and not service._REFRESHING
+        await buy(make_event, await make_person(), days_ago=2, value=20.0)
+        moment[0] += 40  # under three quarters of the bound: reused, nothing started
+        assert (await service.model_for(workspace.id, now, max_age=60, ahead=True)).edges == first
+        assert not service._REFRESHING
+        moment[0] += 10  # past three quarters: still the cached edges, a refresh under way
+        assert (await service.model_for(workspace.id, now, max_age=60, ahead=True)).edges == first
+        (refresh,) = service._REFRESHING.values()
+        await refresh
+        assert not service._REFRESHING
+        # the refreshed edges, reused from now on (the clock has not moved)
+        again = (await service.model_for(workspace.id, now, max_age=60, ahead=True)).edges
+        assert again.purchasers == 2
+    finally:
+        service.clock = __import__("time").monotonic
+        service.forget()
