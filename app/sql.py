@@ -80,23 +80,30 @@ def concurrent_reads() -> bool:
     return dialect_of(conn) is Dialect.POSTGRES and not isinstance(conn, TransactionalDBClient)
 
 
+# below this many rows written, generic_plans' two round trips cost more than the key
+# checks they save (4.5 us a key, about 100 us for the two statements here)
+GENERIC_PLANS_MIN_ROWS = 32
+
+
 @asynccontextmanager
-async def generic_plans(conn: BaseDBAsyncClient) -> AsyncIterator[None]:
+async def generic_plans(conn: BaseDBAsyncClient, rows: int | None = None) -> AsyncIterator[None]:
     """Around bulk writes to tables with foreign keys, inside a transaction: PostgreSQL
     checks every written row's keys with a cached plan, and the sessions'
     `force_custom_plan` (app/db.py) replans that check for every row, 6.8 us a key
     instead of 2.3 (docs/performance.md, "Foreign-key checks"). The writes' own plans do
     not depend on their values. The mode before the block comes back after it (blocks
-    nest); on an exception the transaction's end restores it."""
-    if dialect_of(conn) is not Dialect.POSTGRES:
+    nest); on an exception the transaction's end restores it. `rows`, when known: how
+    many rows the block writes (a one-event trackEvents is not worth the switch)."""
+    few = rows is not None and rows < GENERIC_PLANS_MIN_ROWS
+    if dialect_of(conn) is not Dialect.POSTGRES or few:
         yield
         return
-    rows = await conn.execute_query_dict(  # the CTE's row is read before the switch
+    found = await conn.execute_query_dict(  # the CTE's row is read before the switch
         "WITH was AS MATERIALIZED (SELECT current_setting('plan_cache_mode') AS mode)"
         " SELECT mode, set_config('plan_cache_mode', 'force_generic_plan', true) FROM was"
     )
     yield
-    await conn.execute_query("SELECT set_config('plan_cache_mode', $1, true)", [rows[0]["mode"]])
+    await conn.execute_query("SELECT set_config('plan_cache_mode', $1, true)", [found[0]["mode"]])
 
 
 def dialect_of(conn: BaseDBAsyncClient) -> Dialect:

@@ -10,6 +10,7 @@ from tortoise.transactions import in_transaction
 from app.db import apply_migrations
 from app.people.models import Event, Person
 from app.sql import (
+    GENERIC_PLANS_MIN_ROWS,
     Dialect,
     SqlParams,
     connection,
@@ -93,3 +94,8 @@ async def test_bulk_writes_check_foreign_keys_with_generic_plans(db):
                 assert (await fetch_one(conn, setting))["mode"] == "force_generic_plan"
             assert (await fetch_one(conn, setting))["mode"] == "force_generic_plan"
         assert (await fetch_one(conn, setting))["mode"] == "auto"
+        # a write of a few rows is not worth the two round trips: nothing switches
+        async with generic_plans(conn, rows=GENERIC_PLANS_MIN_ROWS - 1):
+            assert (await fetch_one(conn, setting))["mode"] == "auto"
+        async with generic_plans(conn, rows=GENERIC_PLANS_MIN_ROWS):
+            assert (await fetch_one(conn, setting))["mode"] == "force_generic_plan"

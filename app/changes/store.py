@@ -193,9 +193,8 @@ async def write_baseline(
     conn: Any, workspace_id: int, segment_id: int, members: set[int], now: datetime
 ) -> None:
     """The segment's first observation: its members into the memory, one baseline row."""
-    if members:
-        async with generic_plans(conn):
-            await add_state(conn, workspace_id, segment_id, members)
+    async with generic_plans(conn, len(members)):
+        await add_state(conn, workspace_id, segment_id, members)
     params = SqlParams(dialect_of(conn))
     values = [params.add(v) for v in (segment_id, workspace_id, now, len(members))]
     await conn.execute_query(
@@ -218,7 +217,7 @@ async def write_changes(
     """Append to the log and move the memory with it; returns the rows written."""
     if not changes:  # most rounds' definition part: no round trips
         return []
-    async with generic_plans(conn):  # the foreign-key checks of every row written
+    async with generic_plans(conn, len(changes)):  # the key checks of every row written
         written = await _append(conn, workspace_id, changes, now)
         await _move_state(conn, workspace_id, changes)
     return sorted(written, key=lambda r: r.id)

@@ -164,7 +164,7 @@ async def write(
     assert all(not c.remove_tags and not c.remove_fields for _, c in accepted)  # rows.py
     waves = rounds(accepted)
     new = sorted((c for c in waves[0] if c.email not in found), key=lambda c: c.email)
-    async with generic_plans(conn):  # each new person's and mark's key check
+    async with generic_plans(conn, len(accepted)):  # each new person's and mark's key check
         written = await _insert(conn, workspace_id, new, gate, now)
         outcome.created += len(new)
         ids = {e: r["id"] for e, r in found.items()} | {e: h.id for e, h in written.items()}

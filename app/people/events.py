@@ -185,7 +185,7 @@ async def track_events(workspace_id: int, items: Sequence[Mapping[str, Any]]) ->
             recorded = [
                 RecordedEvent(pid, r.name, r.occurred_at, r.idempotency_key) for pid, r in rows
             ]
-            async with generic_plans(conn):  # each event's and mark's foreign-key check
+            async with generic_plans(conn, len(rows)):  # each event's and mark's key check
                 ids, last_ids = await _insert_events(conn, workspace_id, rows, now)
                 await mark_events(conn, workspace_id, recorded, now, last_ids)
             result.recorded = len(ids)
