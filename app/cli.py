@@ -86,7 +86,8 @@ def verify_summaries(workspace_ref: str | None) -> None:
     if report.total_mismatches > len(report.mismatches):
         click.echo(f"... and {report.total_mismatches - len(report.mismatches)} more")
     click.echo(
-        f"{report.summaries} summary rows over {report.events} events:"
+        f"{report.summaries} summary rows and {report.set_rows} name-set rows over"
+        f" {report.events} events:"
         f" {report.total_mismatches} mismatches"
     )
     if not report.ok:

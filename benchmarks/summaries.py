@@ -74,9 +74,11 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
-def count_statement(evaluation: Any, summaries: bool) -> tuple[str, list[Any]]:
-    """The count statement count_members sends, compiled with or without summaries."""
+async def count_statement(evaluation: Any, summaries: bool) -> tuple[str, list[Any]]:
+    """The count statement count_members sends, compiled with or without summaries (and
+    the name sets, which are summaries too)."""
     from app.segments.compiler import CompileContext, compile_count
+    from app.segments.context import with_workspace_data
     from app.sql import Dialect, SqlParams
 
     ctx = CompileContext(
@@ -86,6 +88,7 @@ def count_statement(evaluation: Any, summaries: bool) -> tuple[str, list[Any]]:
         evaluation.definitions,
         summaries,
     )
+    ctx = await with_workspace_data(ctx, evaluation.root)
     params = SqlParams(Dialect.POSTGRES)
     return compile_count(evaluation.root, ctx, params), params.values
 
@@ -123,8 +126,10 @@ async def counts(conn: asyncpg.Connection, ids: dict[str, str], ws: int) -> list
         if case.key not in KEYS:
             continue
         evaluation = await evaluation_of(ids[case.key], ws)
-        raw, fast = count_statement(evaluation, False), count_statement(evaluation, True)
-        assert "activity_summaries" in fast[0], f"({case.key}) does not read the summaries"
+        raw = await count_statement(evaluation, False)
+        fast = await count_statement(evaluation, True)
+        reads = ("activity_summaries", "activity_set_summaries")
+        assert any(t in fast[0] for t in reads), f"({case.key}) does not read the summaries"
         result = await side_by_side(
             {
                 "raw": lambda s=raw: conn.fetchval(s[0], *s[1]),  # type: ignore[misc]
@@ -136,9 +141,10 @@ async def counts(conn: asyncpg.Connection, ids: dict[str, str], ws: int) -> list
         target = 300 if case.key == "v" else 100
         mark = "ok" if fast_ms <= target else "MISSED"
         console.log(f"({case.key}) {raw_n:,} members: raw {raw_ms:.1f} ms, summaries {fast_ms:.1f}")
+        via = " (name set)" if "activity_set_summaries" in fast[0] else ""
         rows.append(
             [
-                f"({case.key}) {case.title}",
+                f"({case.key}) {case.title}{via}",
                 f"{raw_n:,}",
                 f"{raw_ms:,.1f}",
                 f"{fast_ms:,.1f}",
@@ -265,7 +271,21 @@ async def main_async(args: argparse.Namespace) -> None:
                 f" shared_buffers {buffers}"
             )
             async with server(url, key) as api:
-                ids = await create_segments(api)
+                ids = await create_segments(api)  # registers (iv)'s name set, if new
+                set_rows = await lanes[0].fetchval("SELECT count(*) FROM activity_set_summaries")
+                set_size = await lanes[0].fetchval(
+                    "SELECT pg_size_pretty(pg_total_relation_size('activity_set_summaries'))"
+                )
+                # this machine's speed, to compare runs across machines: the people count
+                # every complement count (iv) pays, alone
+                everyone = "SELECT count(*) FROM people WHERE workspace_id = $1"
+                calibration = await side_by_side(
+                    {"people": lambda: lanes[1].fetchval(everyone, ws)}  # type: ignore[misc]
+                )
+                label += (
+                    f"; name sets {set_rows:,} rows, {set_size};"
+                    f" count(*) of the people alone {calibration['people'][0]:.1f} ms"
+                )
                 try:
                     table = Table(title=f"segment counts, raw events vs summaries ({label})")
                     for column in (

@@ -17,7 +17,7 @@ from app.analytics.models import SegmentSize
 from app.segments.ast import Group, Window, from_json
 from app.segments.compiler import CompileContext, compile_id_set
 from app.segments.compiler_events import window_sql
-from app.segments.evaluate import with_rfm
+from app.segments.evaluate import with_workspace_data
 from app.segments.models import Segment
 from app.segments.service import Evaluation, load_definitions
 from app.sql import SqlParams, dialect_of, fetch_one, now_utc, read_connection
@@ -61,7 +61,7 @@ async def engagement(
     ctx = CompileContext(
         params.dialect, workspace_id, now, await load_definitions(workspace_id, root)
     )
-    ctx = await with_rfm(ctx, root)
+    ctx = await with_workspace_data(ctx, root)
     members = compile_id_set(root, ctx, params)
     ws = params.add(workspace_id)
     names = ", ".join(params.add(n) for n in (OPENED, CLICKED, PURCHASED))

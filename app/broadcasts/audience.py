@@ -34,7 +34,7 @@ from app.segments.ast import (
     ValueTest,
 )
 from app.segments.compiler import CompileContext, compile_id_set
-from app.segments.evaluate import with_rfm
+from app.segments.evaluate import with_workspace_data
 from app.segments.service import Evaluation, load_definitions
 from app.sql import (
     Dialect,
@@ -106,7 +106,7 @@ class Audience:
 
     async def _context(self, conn: Any) -> CompileContext:
         ctx = CompileContext(dialect_of(conn), self.workspace_id, self.now, self.definitions)
-        return await with_rfm(ctx, audience_definition(self.include, self.exclude))
+        return await with_workspace_data(ctx, audience_definition(self.include, self.exclude))
 
     async def count(self) -> int:
         """Who would receive it: the rows `materialise` would make now (the same WHERE),

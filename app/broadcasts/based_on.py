@@ -35,7 +35,7 @@ from app.errors import ErrorCode, UserError
 from app.ids import encode_id
 from app.segments.ast import Group
 from app.segments.compiler import CompileContext, compile_id_set
-from app.segments.evaluate import with_rfm
+from app.segments.evaluate import with_workspace_data
 from app.sql import SqlParams, connection, dialect_of, fetch_all, fetch_one
 
 FINISHED = frozenset({"SENT", "CANCELLED", "FAILED"})
@@ -112,7 +112,7 @@ class _Scope(Protocol):
 
 async def _context(scope: _Scope, root: Group) -> CompileContext:
     ctx = CompileContext(dialect_of(connection()), scope.workspace_id, scope.now, scope.definitions)
-    return await with_rfm(ctx, root)  # rfm conditions compile against the edges
+    return await with_workspace_data(ctx, root)  # rfm conditions compile against the edges
 
 
 async def restricted_count(scope: _Scope, root: Group, based_on: BasedOn) -> int:

@@ -22,7 +22,7 @@ from enum import StrEnum
 from app.broadcasts.audience import SUBSCRIBED, Audience
 from app.segments.ast import Group, Match, SegmentCondition
 from app.segments.compiler import CompileContext, compile_id_set
-from app.segments.evaluate import with_rfm
+from app.segments.evaluate import with_workspace_data
 from app.sql import SqlParams, connection, dialect_of, fetch_all, read_connection
 from app.suppression.service import audience_filter
 
@@ -59,7 +59,7 @@ async def waterfall(audience: Audience) -> Waterfall:
     ctx = CompileContext(
         dialect_of(conn), audience.workspace_id, audience.now, audience.definitions
     )
-    ctx = await with_rfm(ctx, *roots)
+    ctx = await with_workspace_data(ctx, *roots)
     params = SqlParams(ctx.dialect)
     ws = params.add(audience.workspace_id)
     where = [f"p.workspace_id = {ws}"]

@@ -102,7 +102,8 @@ def _activity(row: dict[str, Any]) -> Activity:
 
 @dataclass(frozen=True)
 class Mismatch:
-    """One (workspace, person, name) whose summary differs from its events."""
+    """One (workspace, person, name) whose summary differs from its events; for a name
+    set's row (app/segments/name_sets.py), `name` is its names as `{a, b}`."""
 
     workspace_id: int
     person_id: int
@@ -118,6 +119,7 @@ class Verification:
     events: int
     mismatches: list[Mismatch]  # the first MAX_REPORTED
     total_mismatches: int
+    set_rows: int = 0  # name sets' rows checked
 
     @property
     def ok(self) -> bool:
@@ -180,11 +182,20 @@ async def verify_summaries(workspace_id: int | None = None) -> Verification:
     statement, so on PostgreSQL it sees one snapshot even while events are written."""
     dialect = dialect_of(connection())
     sql, values = _verification_sql(dialect, workspace_id)
+    set_sql, set_values = _set_verification_sql(dialect, workspace_id)
     async with in_transaction("default") as conn:
         if dialect is Dialect.POSTGRES:
             # it reads every event: minutes at 20M, past the API's statement timeout
             await conn.execute_script("SET LOCAL statement_timeout = 0")
         rows = await conn.execute_query_dict(sql, values)
+        set_rows = await conn.execute_query_dict(set_sql, set_values)
+    report = await _report(dialect, workspace_id, rows)
+    return _with_sets(report, set_rows)
+
+
+async def _report(
+    dialect: Dialect, workspace_id: int | None, rows: list[dict[str, Any]]
+) -> Verification:
     if not rows:
         return await _clean(dialect, workspace_id)
     mismatches = [
@@ -204,8 +215,82 @@ async def verify_summaries(workspace_id: int | None = None) -> Verification:
     )
 
 
-def _values(row: dict[str, Any], prefix: str) -> dict[str, Any]:
-    return {c: row[prefix + c] for c in _COLUMNS}
+def _values(row: dict[str, Any], prefix: str, columns: Sequence[str] = _COLUMNS) -> dict[str, Any]:
+    return {c: row[prefix + c] for c in columns}
+
+
+_SET_COLUMNS = ("event_count", "first_at", "last_at")
+
+
+def _set_verification_sql(dialect: Dialect, workspace_id: int | None) -> tuple[str, list[Any]]:
+    """Every name set's rows recomputed from the raw events (not from the per-name
+    summaries they are kept from), joined with the stored rows: one row per difference,
+    and one row more (problem NULL) with the number of stored rows in `workspace_id` and
+    of differences in `person_id`."""
+    params = SqlParams(dialect)
+    scope = "" if workspace_id is None else f" AND n.workspace_id = {params.add(workspace_id)}"
+    if dialect is Dialect.POSTGRES:
+        named, label = "e.name = ANY (n.names)", "'{' || array_to_string(n.names, ', ') || '}'"
+        differs = "IS DISTINCT FROM"
+    else:
+        named = "e.name IN (SELECT value FROM json_each(n.names))"
+        label = "'{' || (SELECT group_concat(value, ', ') FROM json_each(n.names)) || '}'"
+        differs = "IS NOT"
+    fresh = (
+        f"SELECT n.workspace_id, n.id AS set_id, {label} AS name, e.person_id,"
+        " count(*) AS event_count, min(e.occurred_at) AS first_at,"
+        " max(e.occurred_at) AS last_at FROM activity_name_sets n"
+        f" JOIN events e ON e.workspace_id = n.workspace_id AND {named}"
+        f" WHERE true{scope} GROUP BY n.workspace_id, n.id, e.person_id"
+    )
+    stored = ", ".join(f"s.{c} AS s_{c}" for c in _SET_COLUMNS)
+    expected = ", ".join(f"f.{c} AS f_{c}" for c in _SET_COLUMNS)
+    nothing = ", ".join(f"NULL AS f_{c}" for c in _SET_COLUMNS)
+    exact = " OR ".join(f"s.{c} {differs} f.{c}" for c in _SET_COLUMNS)
+    sql = (
+        f"WITH f AS ({fresh}), bad AS ("
+        " SELECT f.workspace_id, f.person_id, f.name,"
+        " CASE WHEN s.person_id IS NULL THEN 'missing' ELSE 'differs' END AS problem,"
+        f" {stored}, {expected} FROM f LEFT JOIN activity_set_summaries s"
+        " ON s.workspace_id = f.workspace_id AND s.set_id = f.set_id AND s.person_id = f.person_id"
+        f" WHERE s.person_id IS NULL OR {exact}"
+        " UNION ALL"
+        f" SELECT s.workspace_id, s.person_id, {label} AS name, 'stale' AS problem, {stored},"
+        f" {nothing} FROM activity_set_summaries s JOIN activity_name_sets n ON n.id = s.set_id"
+        f" WHERE NOT EXISTS (SELECT 1 FROM f WHERE f.set_id = s.set_id"
+        f" AND f.person_id = s.person_id){scope})"
+        f" SELECT * FROM (SELECT b.* FROM bad b ORDER BY b.workspace_id, b.person_id, b.name"
+        f" LIMIT {MAX_REPORTED}) listed UNION ALL SELECT (SELECT count(*) FROM"
+        f" activity_set_summaries s JOIN activity_name_sets n ON n.id = s.set_id WHERE true{scope}),"
+        " (SELECT count(*) FROM bad), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
+    )
+    return sql, params.values
+
+
+def _with_sets(report: Verification, rows: list[dict[str, Any]]) -> Verification:
+    """The report with the name sets' differences (rows of _set_verification_sql) added."""
+    [totals] = [r for r in rows if r["problem"] is None]
+    bad = [r for r in rows if r["problem"] is not None]
+    checked, wrong = int(totals["workspace_id"]), int(totals["person_id"])
+    found = [
+        Mismatch(
+            workspace_id=r["workspace_id"],
+            person_id=r["person_id"],
+            name=r["name"],
+            problem=r["problem"],
+            stored=None if r["problem"] == "missing" else _values(r, "s_", _SET_COLUMNS),
+            expected=None if r["problem"] == "stale" else _values(r, "f_", _SET_COLUMNS),
+        )
+        for r in bad
+    ]
+    room = MAX_REPORTED - len(report.mismatches)
+    return Verification(
+        report.summaries,
+        report.events,
+        [*report.mismatches, *found[: max(room, 0)]],
+        report.total_mismatches + wrong,
+        checked,
+    )
 
 
 async def _clean(dialect: Dialect, workspace_id: int | None) -> Verification:

@@ -88,7 +88,8 @@ def compile_count(root: Group, ctx: CompileContext, params: SqlParams) -> str:
         excluded = [f"SELECT x{i}.id FROM ({s.sql}) x{i}" for i, s in enumerate(lits.excluded)]
         excluded_ids = union(excluded, params, "UNION ALL")
         everyone = f"SELECT count(*) FROM people p WHERE p.workspace_id = {compiler.ws}"
-        counted = f"(SELECT count(DISTINCT u.id) FROM ({excluded_ids}) u)"
+        once = len(lits.excluded) == 1 and lits.excluded[0].distinct  # no id to merge
+        counted = f"(SELECT count({'*' if once else 'DISTINCT u.id'}) FROM ({excluded_ids}) u)"
         difference = f"SELECT ({everyone}) - {counted} AS n"
         return compiler.with_ctes(difference)
     top = compiler.render(lits)

@@ -230,6 +230,9 @@ class _SetScope:
     def rfm(self) -> RfmModel | None:
         return self.compiler.ctx.rfm
 
+    def name_set(self, names: tuple[str, ...]) -> int | None:
+        return self.compiler.ctx.name_sets.get(tuple(sorted(set(names))))
+
     def row(self, node: Condition) -> str:
         return row(node, self.compiler.ctx, self.params, "p", self.trail)
 

@@ -41,6 +41,7 @@ from app.segments.terms import Between, LastDays, LastHours, MoreThanDaysAgo, Op
 from app.sql import Dialect, SqlParams
 
 TABLE = "activity_summaries"
+SET_TABLE = "activity_set_summaries"  # one row per person and registered name set (0028)
 
 
 @dataclass(frozen=True)
@@ -87,9 +88,27 @@ def person_rows(alias: str, names: tuple[str, ...], params: SqlParams) -> str:
     )
 
 
-def any_in_window(window: Window | None, params: SqlParams, now: datetime, ws: str) -> list[str]:
-    """Conjuncts on a summary row `s`: the person has an event of `s.name` in `window`.
-    (`ws`, the workspace's placeholder, pins the raw probe itself: it sits under an OR.)"""
+def set_rows(ws: str, set_id: int, params: SqlParams, bounds: Bounds, conjuncts: list[str]) -> str:
+    """`SELECT s.person_id AS id` of a name set's rows passing `conjuncts`: one per person."""
+    where = [
+        f"s.workspace_id = {ws}",
+        f"s.set_id = {params.add(set_id)}",
+        *bounds.on("s.person_id"),
+        *conjuncts,
+    ]
+    return f"SELECT s.person_id AS id FROM {SET_TABLE} s WHERE {' AND '.join(where)}"
+
+
+def any_in_window(
+    window: Window | None,
+    params: SqlParams,
+    now: datetime,
+    ws: str,
+    names: tuple[str, ...] | None = None,
+) -> list[str]:
+    """Conjuncts on a summary row `s`: the person has an event of `s.name` (of `names`,
+    for a name set's row) in `window`. (`ws`, the workspace's placeholder, pins the raw
+    probe itself: it sits under an OR.)"""
     if window is None:
         return []  # a row exists only while an event does
     span = span_of(window, now)
@@ -99,9 +118,10 @@ def any_in_window(window: Window | None, params: SqlParams, now: datetime, ws: s
         return [f"s.first_at {below} {hi}"]
     lo = bind_datetime(params, span.lo)
     # last inside: yes; last after hi: the first decides, unless it is before lo
+    named = "e.name = s.name" if names is None else names_sql(names, "e.name", params)
     raw = (
         f"EXISTS (SELECT 1 FROM events e WHERE e.workspace_id = {ws}"
-        " AND e.person_id = s.person_id AND e.name = s.name"
+        f" AND e.person_id = s.person_id AND {named}"
         f" AND e.occurred_at >= {lo} AND e.occurred_at {below} {hi})"
     )
     after = f"s.first_at {below} {hi} AND (s.first_at >= {lo} OR {raw})"
@@ -117,12 +137,18 @@ def summary_count_set(
     ws: str,
     now: datetime,
     bounds: Bounds,
+    name_set: int | None = None,
 ) -> EventSet | None:
-    """compiler_events.counted_set from the summaries, or None when they cannot decide."""
+    """compiler_events.counted_set from the summaries, or None when they cannot decide.
+    `name_set`: the id of the registered set of exactly `names`, whose rows (one per
+    person across the names) answer without merging the names' rows."""
     positive = not holds(op, 0, target)
     if not positive:
         op = COMPLEMENT[op]
     single = len(set(names)) == 1
+    if name_set is not None and not single:
+        found = _name_set_rows(op, target, names, window, params, ws, now, bounds, name_set)
+        return None if found is None else EventSet(found, positive, distinct=True)
     if _any_positive_count_holds(op, target):
         rows = summary_rows(ws, names, params, bounds, any_in_window(window, params, now, ws))
         return EventSet(rows, positive, distinct=single)
@@ -136,6 +162,27 @@ def summary_count_set(
     return EventSet(
         f"{rows} GROUP BY s.person_id HAVING sum(s.event_count) {compare}", positive, True
     )
+
+
+def _name_set_rows(
+    op: Op,
+    target: float,
+    names: tuple[str, ...],
+    window: Window | None,
+    params: SqlParams,
+    ws: str,
+    now: datetime,
+    bounds: Bounds,
+    set_id: int,
+) -> str | None:
+    """The rows of summary_count_set (`op` made positive) off a name set's rows."""
+    if _any_positive_count_holds(op, target):
+        conjuncts = any_in_window(window, params, now, ws, names)
+        return set_rows(ws, set_id, params, bounds, conjuncts)
+    if window is not None:
+        return None
+    compare = f"s.event_count {COMPARE_SQL[op]} {bind_number(params, target)}"
+    return set_rows(ws, set_id, params, bounds, [compare])
 
 
 def summary_count(alias: str, names: tuple[str, ...], params: SqlParams) -> str:

@@ -1,7 +1,7 @@
 """The compile context of a stored definition, as every evaluation builds it.
 
 Shared by app/segments/evaluate.py and app/segments/explain.py, and by whoever else
-compiles a saved definition (matrix, broadcasts, analytics) through `with_rfm`.
+compiles a saved definition (matrix, broadcasts, analytics) through `with_workspace_data`.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from app.segments import name_sets
 from app.segments.ast import Group
 from app.segments.compiler import CompileContext
 from app.segments.conditions.rfm import uses_rfm
@@ -20,11 +21,16 @@ from app.sql import connection, dialect_of
 COLUMNS_PER_STATEMENT = 400
 
 
-async def with_rfm(ctx: CompileContext, *roots: Group) -> CompileContext:
-    """The context with the workspace's RFM edges when a tree (or a segment it refers
-    to) has an rfm condition (app/rfm/service.py: live, or within their freshness bound).
-    Whoever compiles a stored definition builds its context through this."""
-    if ctx.rfm is not None or not uses_rfm([*roots, *ctx.segments.values()]):
+async def with_workspace_data(ctx: CompileContext, *roots: Group) -> CompileContext:
+    """The context with what the trees (and the segments they refer to) read of the
+    workspace besides its people and events: the RFM edges when one has an rfm condition
+    (app/rfm/service.py: live, or within their freshness bound), and the registered name
+    sets when one counts events of several names (app/segments/name_sets.py). Whoever
+    compiles a stored definition builds its context through this."""
+    trees = [*roots, *ctx.segments.values()]
+    if not ctx.name_sets and ctx.summaries and name_sets.wanted(trees):
+        ctx = replace(ctx, name_sets=await name_sets.name_sets(ctx.workspace_id))
+    if ctx.rfm is not None or not uses_rfm(trees):
         return ctx
     from app.rfm.service import model_for  # the RFM service reads the database
 
@@ -37,7 +43,7 @@ async def context_for(
     """The context a stored definition compiles in: this connection's dialect, one `now`,
     the referenced definitions, and RFM edges when a tree needs them."""
     ctx = CompileContext(dialect_of(connection()), workspace_id, now, segments)
-    return await with_rfm(ctx, *roots)
+    return await with_workspace_data(ctx, *roots)
 
 
 def truthy(value: Any) -> bool:

@@ -22,7 +22,7 @@ from app.segments.compiler import (
     compile_id_page,
     disjunction_branches,
 )
-from app.segments.context import COLUMNS_PER_STATEMENT, context_for, truthy, with_rfm
+from app.segments.context import COLUMNS_PER_STATEMENT, context_for, truthy, with_workspace_data
 from app.segments.explain import ExplainNode, PersonNotFound, explain
 from app.segments.rows import PersonRows
 from app.sql import (
@@ -52,7 +52,7 @@ __all__ = [
     "member_page",
     "memberships",
     "stream_member_ids",
-    "with_rfm",
+    "with_workspace_data",
 ]
 
 MAX_MATCHING_PEOPLE = 1000

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from app.errors import ErrorCode, UserError, UserInputError
 from app.segments.ast import Group, from_json
 from app.segments.compiler import CompileContext
-from app.segments.evaluate import with_rfm
+from app.segments.evaluate import with_workspace_data
 from app.segments.models import Segment
 from app.segments.references import load_definitions
 from app.segments.rows import PersonRows
@@ -90,7 +90,7 @@ async def _evaluate(
 ) -> dict[int, list[int]]:
     conn = connection()
     ctx = CompileContext(dialect_of(conn), workspace_id, now_utc(), definitions)
-    rows = PersonRows(await with_rfm(ctx, *roots.values()), people)
+    rows = PersonRows(await with_workspace_data(ctx, *roots.values()), people)
     order = list(roots)
     sql = rows.select(f"p.id, {rows.member_columns(roots[sid] for sid in order)}")
     result: dict[int, list[int]] = {}

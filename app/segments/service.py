@@ -20,7 +20,7 @@ from app.ids import encode_id
 from app.input_reader import InputReader
 from app.metrics import timed_evaluation
 from app.people.models import Person
-from app.segments import cache, evaluate
+from app.segments import cache, evaluate, name_sets
 from app.segments.ast import Group, from_json, to_json
 from app.segments.models import Segment, SegmentReference
 from app.segments.parse import parse_definition
@@ -121,6 +121,7 @@ async def create_segment(
             using_db=conn,
         )
         await _save_references(conn, segment, root)
+    await name_sets.register_for(workspace_id, [root])
     return segment
 
 
@@ -157,6 +158,8 @@ async def update_segment(
             .using_db(conn)
             .update(referrer_name=segment.name)
         )
+    if root is not None:
+        await name_sets.register_for(workspace_id, [root])
     return segment
 
 

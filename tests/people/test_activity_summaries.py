@@ -356,7 +356,10 @@ async def test_sieve_verify_summaries_command(db, workspace, tmp_path, pg_databa
 
     clean = sieve(str(workspace.id))
     assert clean.returncode == 0, clean.stderr
-    assert f"{len(EMAILS)} summary rows over {len(EMAILS)} events: 0 mismatches" in clean.stdout
+    assert (
+        f"{len(EMAILS)} summary rows and 0 name-set rows over {len(EMAILS)} events: 0 mismatches"
+        in clean.stdout
+    )
     await connection().execute_query("UPDATE activity_summaries SET event_count = 2")
     broken = sieve()
     assert broken.returncode == 1

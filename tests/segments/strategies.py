@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from app.people.models import Event, Person, Status, Workspace
 from app.rfm.model import RfmSegment
 from app.segments import evaluate as sql
+from app.segments import name_sets
 from app.segments.ast import (
     Aggregate,
     AggregateCondition,
@@ -655,6 +656,11 @@ async def load(scenario: Scenario) -> Loaded:
         await Person.filter(workspace_id=workspace.id).values_list("email", "id")  # type: ignore[arg-type]
     )
     ids = [by_email[p.email] for p in scenario.people]
+    # the name sets a multi-name event condition reads (app/segments/name_sets.py):
+    # registered before the events (kept by the triggers) or after them (the backfill)
+    early = workspace.id % 2 == 0
+    if early:
+        await register_name_sets(workspace.id)
     if scenario.events:
         await Event.bulk_create(
             [
@@ -669,6 +675,8 @@ async def load(scenario: Scenario) -> Loaded:
                 for e in scenario.events
             ]
         )
+    if not early:
+        await register_name_sets(workspace.id)
     saved: dict[int, int] = {}
     segments: dict[int, Group] = {}
     for i, definition in enumerate(scenario.segment_defs):
@@ -680,6 +688,14 @@ async def load(scenario: Scenario) -> Loaded:
         segments[row.id] = group
     roots = [resolve(r, saved) for r in (scenario.root, *scenario.extra_roots)]
     return Loaded(workspace.id, ids, segments, roots)
+
+
+async def register_name_sets(workspace_id: int) -> None:
+    """Every set of two names the event conditions draw from (event_name_lists)."""
+    pool = [*EVENT_NAMES, "never"]
+    for i, a in enumerate(pool):
+        for b in pool[i + 1 :]:
+            assert await name_sets.register(workspace_id, (a, b)) is not None
 
 
 def reference_answer(

@@ -24,7 +24,7 @@ from app.segments.compiler import (
     compile_id_set,
     compile_row_predicate,
 )
-from app.segments.evaluate import with_rfm
+from app.segments.evaluate import with_workspace_data
 from app.sql import SqlParams, connection, fetch_all
 from tests.segments.reference import evaluate
 from tests.segments.strategies import NOW, Scenario, describe, load, reference_data, scenarios
@@ -63,7 +63,7 @@ async def test_summaries_and_raw_events_answer_alike(db, scenario: Scenario):
     for root in loaded.roots:
         expected = evaluate(root, people, events, NOW, loaded.segments)
         for summaries in (True, False):
-            ctx = await with_rfm(
+            ctx = await with_workspace_data(
                 CompileContext(db, loaded.workspace_id, NOW, loaded.segments, summaries), root
             )
             count, ids, rows = await answers(root, ctx)

@@ -56,6 +56,8 @@ class CompileContext:
     summaries: bool = True
     # the workspace's RFM settings and edges, for rfm conditions (app/rfm/service.py)
     rfm: RfmModel | None = None
+    # the workspace's registered name sets (app/people/name_sets.py): sorted names -> id
+    name_sets: Mapping[tuple[str, ...], int] = field(default_factory=dict)
 
     def segment(self, segment_id: int, trail: tuple[int, ...]) -> Group:
         if segment_id in trail or len(trail) >= MAX_SEGMENT_DEPTH:
@@ -115,6 +117,10 @@ class SetScope(Protocol):
 
     @property
     def rfm(self) -> RfmModel | None: ...
+
+    def name_set(self, names: tuple[str, ...]) -> int | None:
+        """The id of the registered name set of exactly these names, if any."""
+        ...
 
     def row(self, node: Condition) -> str:
         """The node's row predicate over `people p`, for the one WHERE on people."""

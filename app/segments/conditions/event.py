@@ -151,6 +151,7 @@ class EventKind(ConditionKind[EventCondition]):
                 scope.ws,
                 scope.now,
                 scope.bounds,
+                scope.name_set(node.names),
             )
             if found is not None:
                 return found

@@ -1,0 +1,265 @@
+"""Name sets (migration 0028, app/segments/name_sets.py): one row per person across
+several event names, equal to what the raw events add up to after any mix of writes,
+registered before, between or after them, on both databases; the compiler reads them
+and answers as the per-name rows and the raw events do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+from hypothesis import HealthCheck, given, note, settings
+from hypothesis import strategies as st
+
+from app.people.activity import verify_summaries
+from app.people.models import Event, Person, Workspace
+from app.people.service import delete_person, track_events
+from app.segments import cache, name_sets
+from app.segments.ast import Count, EventCondition, Group, Match
+from app.segments.compiler import CompileContext, compile_count
+from app.segments.evaluate import count_members
+from app.segments.service import create_segment
+from app.segments.terms import LastDays, Op
+from app.sql import Dialect, SqlParams, connection, dialect_of, parse_db_datetime
+from tests.people.test_activity_summaries import EMAILS, delete_events, operations
+
+NOW = datetime.now(UTC)
+EXAMPLES = int(os.environ.get("SIEVE_HYPOTHESIS_EXAMPLES", "100"))
+SETS = [("opened", "purchase"), ("Opened", "opened", "purchase")]
+
+
+async def stored_sets(workspace_id: int) -> dict[tuple[tuple[str, ...], int], dict[str, Any]]:
+    conn = connection()
+    ph = "$1" if dialect_of(conn) is Dialect.POSTGRES else "?1"
+    known = {v: k for k, v in (await name_sets._load(conn, workspace_id)).items()}
+    rows = await conn.execute_query_dict(
+        "SELECT set_id, person_id, event_count, first_at, last_at FROM activity_set_summaries"
+        f" WHERE workspace_id = {ph}",
+        [workspace_id],
+    )
+    return {
+        (known[r["set_id"]], r["person_id"]): {
+            "count": r["event_count"],
+            "first": parse_db_datetime(r["first_at"]),
+            "last": parse_db_datetime(r["last_at"]),
+        }
+        for r in rows
+    }
+
+
+async def recomputed_sets(
+    workspace_id: int, sets: list[tuple[str, ...]]
+) -> dict[tuple[tuple[str, ...], int], dict[str, Any]]:
+    """The sets' rows as Python computes them from the events as stored."""
+    out: dict[tuple[tuple[str, ...], int], dict[str, Any]] = {}
+    for e in await Event.filter(workspace_id=workspace_id).order_by("id"):
+        at = e.occurred_at.astimezone(UTC)
+        for names in sets:
+            if e.name in names:
+                row = out.setdefault((names, e.person_id), {"count": 0, "first": at, "last": at})  # type: ignore[attr-defined]
+                row["count"] += 1
+                row["first"], row["last"] = min(row["first"], at), max(row["last"], at)
+    return out
+
+
+async def register_all(workspace_id: int) -> None:
+    for names in SETS:
+        assert await name_sets.register(workspace_id, names) is not None
+
+
+_workspaces = iter(range(1, 10**9))
+
+
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=bool(os.environ.get("CI")),
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(ops=operations, register_at=st.integers(0, 8))
+async def test_name_sets_equal_the_events_after_any_writes(db, ops, register_at):
+    workspace = await Workspace.create(name=f"name sets {next(_workspaces)}")
+    note(f"backend: {db.value}; sets registered after {register_at} operations")
+    for i, (op, arg) in enumerate(ops):
+        if i == register_at:  # the backfill, then the triggers
+            await register_all(workspace.id)
+        if op == "track":
+            assert (await track_events(workspace.id, arg)).errors == []
+        elif op == "delete_events":
+            ids = list(
+                await Event.filter(workspace_id=workspace.id)
+                .order_by("id")
+                .values_list("id", flat=True)
+            )
+            await delete_events([ids[i] for i in arg if i < len(ids)])
+        else:
+            person = await Person.filter(workspace_id=workspace.id, email=arg).first()
+            if person is not None:
+                assert await delete_person(workspace.id, person.id)
+    if register_at >= len(ops):  # the backfill alone
+        await register_all(workspace.id)
+    assert await stored_sets(workspace.id) == await recomputed_sets(workspace.id, SETS)
+    report = await verify_summaries(workspace.id)
+    assert report.ok, report.mismatches
+    assert report.set_rows == len(await recomputed_sets(workspace.id, SETS))
+
+
+# ------------------------------------------------------------------ registration
+
+
+async def test_a_set_is_registered_once_and_refused_past_the_limit(db, workspace, monkeypatch):
+    first = await name_sets.register(workspace.id, ["b", "a", "a"])
+    assert first is not None
+    assert await name_sets.register(workspace.id, ["a", "b"]) == first  # same names, same set
+    monkeypatch.setattr(name_sets, "MAX_NAME_SETS", 2)
+    assert await name_sets.register(workspace.id, ["a", "c"]) is not None
+    assert await name_sets.register(workspace.id, ["b", "c"]) is None  # the third: refused
+    assert set(await name_sets.name_sets(workspace.id)) == {("a", "b"), ("a", "c")}
+    with pytest.raises(ValueError, match="2 to"):
+        await name_sets.register(workspace.id, ["a"])
+
+
+async def test_saving_a_segment_registers_the_sets_it_reads(db, workspace):
+    definition = {
+        "match": "ANY",
+        "conditions": [
+            {"event": {"names": ["clicked", "opened"], "window": {"lastDays": 90}}},
+            {"event": {"names": ["a", "b"], "where": [{"key": "x", "op": "EQ", "value": 1}]}},
+            {"event": {"names": ["purchase"]}},
+        ],
+    }
+    await create_segment(workspace.id, "engaged", None, definition)
+    # the one without `where` and of several names: the only set a summary would merge
+    assert set(await name_sets.name_sets(workspace.id)) == {("clicked", "opened")}
+
+
+async def test_deleting_a_workspace_removes_its_sets_rows(db, make_workspace):
+    kept, gone = await make_workspace("kept"), await make_workspace("gone")
+    for ws in (kept, gone):
+        await track_events(
+            ws.id, [{"email": "a@example.com", "name": n} for n in ("opened", "purchase")]
+        )
+        await register_all(ws.id)
+    await Workspace.filter(id=gone.id).delete()
+    conn = connection()
+    rows = await conn.execute_query_dict("SELECT DISTINCT workspace_id FROM activity_set_summaries")
+    assert [r["workspace_id"] for r in rows] == [kept.id]
+    assert (await verify_summaries()).ok
+
+
+async def test_a_raw_update_of_a_summary_key_is_refused(db, workspace):
+    await track_events(workspace.id, [{"email": "a@example.com", "name": "opened"}])
+    conn = connection()
+    with pytest.raises(Exception, match="never changes"):
+        await conn.execute_query("UPDATE activity_summaries SET name = 'other'")
+
+
+# ------------------------------------------------------------------ concurrency (PG)
+
+
+async def test_concurrent_writes_and_a_registration_in_their_midst(db, workspace):
+    # given batches of different names for the same people racing deletes and a registration
+    names = ["opened", "purchase", "Opened"]
+
+    async def batch(n: int) -> None:
+        items = [
+            {
+                "email": EMAILS[(n + i) % 3],
+                "name": names[(n + i) % 3],
+                "occurredAt": NOW - timedelta(hours=n * 5 + i) + timedelta(days=n % 2),
+                "idempotencyKey": f"k{(n * 3 + i) % 50}",
+            }
+            for i in range(12)
+        ]
+        assert (await track_events(workspace.id, items)).errors == []
+
+    async def delete_some(n: int) -> None:
+        ids = list(await Event.filter(workspace_id=workspace.id).values_list("id", flat=True))
+        await delete_events(sorted(ids)[n::4])
+
+    await track_events(workspace.id, [{"email": e, "name": "opened"} for e in EMAILS])
+    await name_sets.register(workspace.id, SETS[0])
+    # when they run at once (on PostgreSQL on separate pooled connections)
+    await asyncio.gather(
+        *(batch(n) for n in range(16)),
+        *(delete_some(n) for n in range(4)),
+        name_sets.register(workspace.id, SETS[1]),
+    )
+    # then every set row equals the events
+    assert await stored_sets(workspace.id) == await recomputed_sets(workspace.id, SETS)
+    assert (await verify_summaries(workspace.id)).ok
+
+
+async def test_a_registration_waits_for_writers_then_gives_up(
+    db, workspace, pg_database, monkeypatch
+):
+    if db is not Dialect.POSTGRES:
+        pytest.skip("SQLite has one writer: a registration never waits for another")
+    monkeypatch.setattr(name_sets, "REGISTER_LOCK_TIMEOUT", "200ms")
+    writer = await asyncpg.connect(pg_database)
+    try:
+        async with writer.transaction():  # a write of summaries in flight
+            await writer.execute("LOCK TABLE activity_summaries IN ROW EXCLUSIVE MODE")
+            with pytest.raises(name_sets.LockTimeout):
+                await name_sets.register(workspace.id, ["a", "b"])
+            await name_sets.register_for(
+                workspace.id, [definition_of(("a", "b"))]
+            )  # logs, no raise
+        assert await name_sets.name_sets(workspace.id) == {}
+    finally:
+        await writer.close()
+    assert await name_sets.register(workspace.id, ["a", "b"]) is not None  # once it is done
+
+
+def definition_of(
+    names: tuple[str, ...], window: LastDays | None = None, count: Count = Count()
+) -> Group:
+    return Group(Match.ALL, (EventCondition(names, count, window, ()),))
+
+
+# ------------------------------------------------------------------ the compiler
+
+
+async def counted(root: Group, ctx: CompileContext) -> tuple[int, str]:
+    params = SqlParams(ctx.dialect)
+    sql = compile_count(root, ctx, params)
+    rows = await connection().execute_query_dict(sql, params.values)
+    return int(rows[0]["n"]), sql
+
+
+@pytest.mark.parametrize(
+    "count", [Count(), Count(Op.EQ, 0), Count(Op.GTE, 2), Count(Op.LT, 1)], ids=str
+)
+@pytest.mark.parametrize("window", [None, LastDays(30)], ids=["all time", "30 days"])
+async def test_counts_off_a_set_equal_the_per_name_rows_and_raw_events(
+    db, workspace, count, window
+):
+    # given people with events of both names, some dated ahead of now, some long ago
+    when = [NOW - timedelta(days=40), NOW - timedelta(days=3), NOW + timedelta(days=2)]
+    items = [
+        {"email": f"p{i}@example.com", "name": ("opened", "clicked")[i % 2], "occurredAt": t}
+        for i in range(6)
+        for t in when[: 1 + i % 3]
+    ]
+    items += [{"email": "p6@example.com", "name": "purchase"}]  # in neither name
+    await track_events(workspace.id, items)
+    root = definition_of(("opened", "clicked"), window, count)
+    set_id = await name_sets.register(workspace.id, ["opened", "clicked"])
+    assert set_id is not None
+    # when the count is compiled off raw events, the per-name rows and the set
+    base = CompileContext(dialect_of(connection()), workspace.id, NOW)
+    raw, _ = await counted(root, replace(base, summaries=False))
+    per_name, _ = await counted(root, base)
+    with_set, sql = await counted(root, replace(base, name_sets={("clicked", "opened"): set_id}))
+    cache.clear()
+    app = await count_members(root, workspace_id=workspace.id, now=NOW, segments={})
+    # then it reads the set wherever the per-name rows would, and all agree
+    decidable = window is None or count in (Count(), Count(Op.EQ, 0), Count(Op.LT, 1))
+    assert ("activity_set_summaries" in sql) is decidable
+    assert with_set == per_name == raw == app
