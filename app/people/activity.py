@@ -9,7 +9,7 @@ from the events in one statement (one snapshot) and lists every row that differs
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -189,8 +189,49 @@ async def verify_summaries(workspace_id: int | None = None) -> Verification:
             await conn.execute_script("SET LOCAL statement_timeout = 0")
         rows = await conn.execute_query_dict(sql, values)
         set_rows = await conn.execute_query_dict(set_sql, set_values)
-    report = await _report(dialect, workspace_id, rows)
-    return _with_sets(report, set_rows)
+        counts = await conn.execute_query_dict(*_people_count_sql(dialect, workspace_id))
+    report = _with_sets(await _report(dialect, workspace_id, rows), set_rows)
+    return _with_people_counts(report, counts)
+
+
+def _people_count_sql(dialect: Dialect, workspace_id: int | None) -> tuple[str, list[Any]]:
+    """Each workspace's kept number of people (migration 0029) beside its count."""
+    params = SqlParams(dialect)
+    scope = "" if workspace_id is None else f" WHERE w.workspace_id = {params.add(workspace_id)}"
+    sql = (
+        "SELECT w.workspace_id, (SELECT count(*) FROM people p"
+        " WHERE p.workspace_id = w.workspace_id) AS counted,"
+        " (SELECT sum(c.people) FROM people_counts c WHERE c.workspace_id = w.workspace_id) AS kept,"
+        " EXISTS (SELECT 1 FROM workspaces x WHERE x.id = w.workspace_id) AS alive"
+        " FROM (SELECT id AS workspace_id FROM workspaces"
+        " UNION SELECT workspace_id FROM people_counts) w"
+        f"{scope} ORDER BY w.workspace_id"
+    )
+    return sql, params.values
+
+
+def _with_people_counts(report: Verification, rows: list[dict[str, Any]]) -> Verification:
+    """The report with every workspace whose kept number of people is not its count."""
+    found = []
+    for r in rows:
+        counted, kept = int(r["counted"]), int(r["kept"] or 0)
+        if not r["alive"] and r["kept"] is not None:
+            problem = "stale"  # counts of a workspace that is gone
+        elif kept != counted:
+            problem = "differs"
+        else:
+            continue
+        found.append(
+            Mismatch(
+                r["workspace_id"], 0, "(people)", problem, {"people": kept}, {"people": counted}
+            )
+        )
+    room = max(MAX_REPORTED - len(report.mismatches), 0)
+    return replace(
+        report,
+        mismatches=[*report.mismatches, *found[:room]],
+        total_mismatches=report.total_mismatches + len(found),
+    )
 
 
 async def _report(
