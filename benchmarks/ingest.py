@@ -152,7 +152,9 @@ async def _setup(args: argparse.Namespace, summaries: bool = True) -> tuple[str,
     summaries and indexes are as large as that data makes them); and the known emails."""
     if not getattr(args, "workspace_id", None):
         await _prepare_database(args.database_url)
-        return await _workspace_key(args.database_url, summaries), []
+        key = await _workspace_key(args.database_url, summaries)
+        await _name_sets(args)
+        return key, []
     from app.db import database
     from app.tenancy import create_api_key
 
@@ -169,6 +171,22 @@ async def _setup(args: argparse.Namespace, summaries: bool = True) -> tuple[str,
     finally:
         await conn.close()
     return key, [r[0] for r in rows]
+
+
+async def _name_sets(args: argparse.Namespace) -> None:
+    """`--name-sets`: register them in the fresh database's workspace, so that every
+    event of their names also keeps their rows (app/segments/name_sets.py)."""
+    if not getattr(args, "name_sets", None):
+        return
+    from app.db import database
+    from app.people.models import Workspace
+    from app.segments import name_sets
+
+    async with database(args.database_url):
+        workspace = await Workspace.first()
+        assert workspace is not None
+        for names in args.name_sets:
+            await name_sets.register(workspace.id, names.split(","))
 
 
 async def _people(base: str, key: str, args: argparse.Namespace, known: list[str]) -> list[str]:
@@ -350,6 +368,13 @@ def main() -> None:
         type=int,
         default=3,
         help="--compare: ABBA rounds of phases (more and shorter phases average a shared machine's load swings out)",
+    )
+    parser.add_argument(
+        "--name-sets",
+        nargs="*",
+        metavar="A,B",
+        help="register these name sets first (comma-separated names), e.g."
+        " email_opened,email_clicked: their rows are kept by every event of those names",
     )
     parser.add_argument(
         "--workspace-id",

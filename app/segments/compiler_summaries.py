@@ -146,43 +146,25 @@ def summary_count_set(
     if not positive:
         op = COMPLEMENT[op]
     single = len(set(names)) == 1
-    if name_set is not None and not single:
-        found = _name_set_rows(op, target, names, window, params, ws, now, bounds, name_set)
-        return None if found is None else EventSet(found, positive, distinct=True)
+    across = name_set is not None and not single  # one row per person across the names
+
+    def rows(conjuncts: list[str]) -> str:
+        if across:
+            assert name_set is not None
+            return set_rows(ws, name_set, params, bounds, conjuncts)
+        return summary_rows(ws, names, params, bounds, conjuncts)
+
     if _any_positive_count_holds(op, target):
-        rows = summary_rows(ws, names, params, bounds, any_in_window(window, params, now, ws))
-        return EventSet(rows, positive, distinct=single)
+        in_window = any_in_window(window, params, now, ws, names if across else None)
+        return EventSet(rows(in_window), positive, distinct=single or across)
     if window is not None:
         return None
     compare = f"{COMPARE_SQL[op]} {bind_number(params, target)}"
-    if single:
-        rows = summary_rows(ws, names, params, bounds, [f"s.event_count {compare}"])
-        return EventSet(rows, positive, distinct=True)
-    rows = summary_rows(ws, names, params, bounds, [])
+    if single or across:
+        return EventSet(rows([f"s.event_count {compare}"]), positive, distinct=True)
     return EventSet(
-        f"{rows} GROUP BY s.person_id HAVING sum(s.event_count) {compare}", positive, True
+        f"{rows([])} GROUP BY s.person_id HAVING sum(s.event_count) {compare}", positive, True
     )
-
-
-def _name_set_rows(
-    op: Op,
-    target: float,
-    names: tuple[str, ...],
-    window: Window | None,
-    params: SqlParams,
-    ws: str,
-    now: datetime,
-    bounds: Bounds,
-    set_id: int,
-) -> str | None:
-    """The rows of summary_count_set (`op` made positive) off a name set's rows."""
-    if _any_positive_count_holds(op, target):
-        conjuncts = any_in_window(window, params, now, ws, names)
-        return set_rows(ws, set_id, params, bounds, conjuncts)
-    if window is not None:
-        return None
-    compare = f"s.event_count {COMPARE_SQL[op]} {bind_number(params, target)}"
-    return set_rows(ws, set_id, params, bounds, [compare])
 
 
 def summary_count(alias: str, names: tuple[str, ...], params: SqlParams) -> str:

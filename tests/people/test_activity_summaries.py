@@ -124,6 +124,24 @@ operations = st.lists(
 _workspaces = iter(range(1, 10**9))
 
 
+async def apply(workspace_id: int, op: str, arg: Any) -> None:
+    """One of `operations`."""
+    if op == "track":
+        result = await track_events(workspace_id, arg)
+        assert result.errors == []
+    elif op == "delete_events":
+        ids = list(
+            await Event.filter(workspace_id=workspace_id)
+            .order_by("id")
+            .values_list("id", flat=True)
+        )
+        await delete_events([ids[i] for i in arg if i < len(ids)])
+    else:
+        person = await Person.filter(workspace_id=workspace_id, email=arg).first()
+        if person is not None:
+            assert await delete_person(workspace_id, person.id)
+
+
 @settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -135,20 +153,7 @@ async def test_summaries_equal_the_events_after_any_writes(db, ops):
     workspace = await Workspace.create(name=f"summaries {next(_workspaces)}")
     note(f"backend: {db.value}")
     for op, arg in ops:
-        if op == "track":
-            result = await track_events(workspace.id, arg)
-            assert result.errors == []
-        elif op == "delete_events":
-            ids = list(
-                await Event.filter(workspace_id=workspace.id)
-                .order_by("id")
-                .values_list("id", flat=True)
-            )
-            await delete_events([ids[i] for i in arg if i < len(ids)])
-        else:
-            person = await Person.filter(workspace_id=workspace.id, email=arg).first()
-            if person is not None:
-                assert await delete_person(workspace.id, person.id)
+        await apply(workspace.id, op, arg)
     assert_equal(await stored_summaries(workspace.id), await recomputed(workspace.id))
     report = await verify_summaries(workspace.id)
     assert report.ok, report.mismatches

@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from app.people.activity import verify_summaries
-from app.people.models import Event, Person, Workspace
-from app.people.service import delete_person, track_events
+from app.people.models import Event, Workspace
+from app.people.service import track_events
 from app.segments import cache, name_sets
 from app.segments.ast import Count, EventCondition, Group, Match
 from app.segments.compiler import CompileContext, compile_count
@@ -27,7 +27,7 @@ from app.segments.evaluate import count_members
 from app.segments.service import create_segment
 from app.segments.terms import LastDays, Op
 from app.sql import Dialect, SqlParams, connection, dialect_of, parse_db_datetime
-from tests.people.test_activity_summaries import EMAILS, delete_events, operations
+from tests.people.test_activity_summaries import EMAILS, apply, delete_events, operations
 
 NOW = datetime.now(UTC)
 EXAMPLES = int(os.environ.get("SIEVE_HYPOTHESIS_EXAMPLES", "100"))
@@ -89,19 +89,7 @@ async def test_name_sets_equal_the_events_after_any_writes(db, ops, register_at)
     for i, (op, arg) in enumerate(ops):
         if i == register_at:  # the backfill, then the triggers
             await register_all(workspace.id)
-        if op == "track":
-            assert (await track_events(workspace.id, arg)).errors == []
-        elif op == "delete_events":
-            ids = list(
-                await Event.filter(workspace_id=workspace.id)
-                .order_by("id")
-                .values_list("id", flat=True)
-            )
-            await delete_events([ids[i] for i in arg if i < len(ids)])
-        else:
-            person = await Person.filter(workspace_id=workspace.id, email=arg).first()
-            if person is not None:
-                assert await delete_person(workspace.id, person.id)
+        await apply(workspace.id, op, arg)
     if register_at >= len(ops):  # the backfill alone
         await register_all(workspace.id)
     assert await stored_sets(workspace.id) == await recomputed_sets(workspace.id, SETS)
