@@ -94,6 +94,24 @@ def verify_summaries(workspace_ref: str | None) -> None:
         raise SystemExit(1)
 
 
+@main.command("register-name-sets")
+@click.argument("workspace_ref", metavar="[WORKSPACE]", required=False)
+def register_name_sets(workspace_ref: str | None) -> None:
+    """Register the name sets the saved segments (of WORKSPACE, or all) read: counts of
+    several event names then read one row per person (docs/summaries.md, "Name sets").
+    Segments saved before migration 0028 have none until their next save or this."""
+    from app.segments.name_sets import register_saved
+    from app.tenancy import resolve_workspace
+
+    async def work() -> Any:
+        found = await resolve_workspace(workspace_ref) if workspace_ref else None
+        return await register_saved(found.id if found else None)
+
+    for ws, sets in _call(work).items():
+        listed = "; ".join(", ".join(names) for names in sets) or "none"
+        click.echo(f"workspace {ws}: {len(sets)} name sets ({listed})")
+
+
 @main.group()
 def workspace() -> None:
     """Manage workspaces."""

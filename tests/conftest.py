@@ -16,6 +16,7 @@ import pytest
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 
 from app.db import close_database, open_database
+from app.segments import cache as segment_caches
 from app.sql import Dialect, connection, dialect_of
 from app.tenancy import forget_keys
 
@@ -86,6 +87,7 @@ async def db(request: pytest.FixtureRequest, tmp_path, pg_database: str) -> Asyn
     """An open, migrated, empty database; the param says which backend."""
     EXECUTOR_CACHE.clear()
     forget_keys()
+    segment_caches.clear()  # workspace ids repeat across tests (RESTART IDENTITY)
     url = f"sqlite://{tmp_path}/sieve.sqlite3" if request.param == "sqlite" else pg_database
     await open_database(url)
     await _truncate_all()

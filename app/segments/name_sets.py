@@ -27,6 +27,7 @@ from typing import Any
 
 import asyncpg
 import structlog
+from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from app.segments.ast import EventCondition
@@ -140,6 +141,10 @@ async def register(workspace_id: int, names: Iterable[str]) -> int | None:
                 )
                 return None
             set_id, rows = await _insert(conn, workspace_id, key)
+    except IntegrityError:
+        # another registration of the same names committed first (SHARE does not
+        # exclude SHARE): theirs is the set
+        return (await _load(connection(), workspace_id)).get(key)
     except Exception as exc:  # tortoise wraps the driver's error
         if isinstance(exc, asyncpg.LockNotAvailableError) or isinstance(
             exc.__cause__, asyncpg.LockNotAvailableError
@@ -193,3 +198,21 @@ async def _insert(conn: Any, workspace_id: int, key: tuple[str, ...]) -> tuple[i
     )
     found = await fetch_one(conn, sql, count.values)
     return set_id, int(found["n"]) if found else 0
+
+
+async def register_saved(workspace_id: int | None = None) -> dict[int, list[tuple[str, ...]]]:
+    """Register the sets every saved segment (of one workspace, or all) reads: segments
+    saved before migration 0028 have none until their next save, or until this runs
+    (`sieve register-name-sets`). Per workspace, the sets it has afterwards."""
+    from app.segments.ast import from_json
+    from app.segments.models import Segment  # the models import this module's callers
+
+    query = Segment.all() if workspace_id is None else Segment.filter(workspace_id=workspace_id)
+    trees: dict[int, list[Any]] = {}
+    for segment in await query.order_by("id"):
+        trees.setdefault(segment.workspace_id, []).append(from_json(segment.definition))
+    out: dict[int, list[tuple[str, ...]]] = {}
+    for ws, roots in trees.items():
+        await register_for(ws, roots)
+        out[ws] = sorted(await _load(connection(), ws))
+    return out

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,9 +23,10 @@ from app.people.activity import verify_summaries
 from app.people.models import Event, Workspace
 from app.people.service import track_events
 from app.segments import cache, name_sets
-from app.segments.ast import Count, EventCondition, Group, Match
+from app.segments.ast import Count, EventCondition, Group, Match, to_json
 from app.segments.compiler import CompileContext, compile_count
 from app.segments.evaluate import count_members
+from app.segments.models import Segment
 from app.segments.service import create_segment
 from app.segments.terms import LastDays, Op
 from app.sql import Dialect, SqlParams, connection, dialect_of, parse_db_datetime
@@ -251,3 +254,37 @@ async def test_counts_off_a_set_equal_the_per_name_rows_and_raw_events(
     decidable = window is None or count in (Count(), Count(Op.EQ, 0), Count(Op.LT, 1))
     assert ("activity_set_summaries" in sql) is decidable
     assert with_set == per_name == raw == app
+
+
+async def test_two_registrations_of_the_same_names_at_once_agree(db, workspace):
+    await track_events(workspace.id, [{"email": "a@example.com", "name": n} for n in ("x", "y")])
+    first, second = await asyncio.gather(
+        name_sets.register(workspace.id, ["x", "y"]), name_sets.register(workspace.id, ["y", "x"])
+    )
+    assert first == second is not None
+    assert await stored_sets(workspace.id) == await recomputed_sets(workspace.id, [("x", "y")])
+
+
+async def test_sieve_register_name_sets_for_segments_saved_before(
+    db, workspace, tmp_path, pg_database
+):
+    # given a segment stored without going through createSegment (as before migration 0028)
+    await track_events(workspace.id, [{"email": "a@example.com", "name": n} for n in ("x", "y")])
+    tree = definition_of(("y", "x"), LastDays(30))
+    await Segment.create(workspace_id=workspace.id, name="old", definition=to_json(tree))
+    assert await name_sets.name_sets(workspace.id) == {}
+    url = f"sqlite://{tmp_path}/sieve.sqlite3" if db is Dialect.SQLITE else pg_database
+    # when the command runs
+    done = subprocess.run(
+        [sys.executable, "-m", "app.cli", "register-name-sets", str(workspace.id)],
+        env={**os.environ, "DATABASE_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    # then the set is there, filled
+    assert done.returncode == 0, done.stderr
+    assert f"workspace {workspace.id}: 1 name sets (x, y)" in done.stdout
+    cache.clear()
+    assert set(await name_sets.name_sets(workspace.id)) == {("x", "y")}
+    assert await stored_sets(workspace.id) == await recomputed_sets(workspace.id, [("x", "y")])
