@@ -6,22 +6,24 @@
 -- remove the duplicates of people with both (a sort of 900k rows at 1M people): a row per
 -- person across the names is one index range.
 --
--- What keeps them exact: they are derived from activity_summaries, not from events.
--- Statement triggers on activity_summaries fold every change of a summary row into the
--- rows of the sets that name it, in the same transaction:
--- - a summary row inserted, or updated upwards (more events, first not later, last not
---   earlier: every insert of events), adds its difference: count + delta, LEAST first,
---   GREATEST last. ON CONFLICT reads and locks the latest committed row, so concurrent
---   writers add up (as activity_summaries_add does for events);
--- - a summary row deleted, or updated any other way (a delete of events), recomputes the
---   set row from the person's summary rows: the set row is locked first, then read by the
---   next statement, which under READ COMMITTED sees everything committed meanwhile; a
---   writer still running adds its difference after (as activity_summary_recompute does).
--- Rows are written in key order, so two writers lock them in one order.
+-- What keeps them exact: the functions that keep activity_summaries (0016, 0023) keep
+-- these rows too, in the same transaction, each in one pass in key order after its
+-- summary rows (so two writers, each locking summary rows then set rows in key order,
+-- never wait for each other in a cycle):
+-- - an insert of events (the statement trigger, or trackEvents' activity_summaries_apply)
+--   adds them to the rows of the sets that name them: count + n, LEAST first, GREATEST
+--   last, with ON CONFLICT, which reads and locks the latest committed row, so concurrent
+--   writers add up;
+-- - a delete of events recomputes, after its summary rows, the set rows of the people and
+--   sets it touched, in key order: each set row is locked first, then read from the
+--   summaries by the next statement, which under READ COMMITTED sees everything committed
+--   meanwhile; a writer still running adds its events after;
+-- - an update of an event (never done by Sieve) adds the new version and recomputes the
+--   old one's rows.
 --
--- A set is registered by app/people/name_sets.py, which takes SHARE on activity_summaries
--- (no summary write in flight, none starts), inserts the set and backfills its rows from
--- the summaries, and commits: every later writer's trigger statement sees the set.
+-- A set is registered by app/segments/name_sets.py, which takes SHARE on activity_summaries
+-- (no summary write in flight, none starts), inserts the set and fills its rows from the
+-- summaries, and commits: every later writer's statements see the set.
 
 CREATE TABLE activity_name_sets (
     id bigserial PRIMARY KEY,
@@ -48,7 +50,8 @@ CREATE INDEX activity_set_summaries_last ON activity_set_summaries (workspace_id
 ALTER TABLE activity_set_summaries SET (autovacuum_vacuum_scale_factor = 0.01,
     autovacuum_vacuum_insert_scale_factor = 0.01, autovacuum_analyze_scale_factor = 0.02);
 
--- The set rows of (ws, person) for the sets `sets`, recomputed from the summaries.
+-- The set rows of (ws, person) for the sets `sets`, recomputed from the summaries: the
+-- rows locked first, then read by the next statements (fresh snapshots).
 CREATE FUNCTION activity_set_recompute(ws bigint, person bigint, sets bigint[])
 RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
@@ -75,15 +78,36 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION activity_sets_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION activity_summaries_add() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    -- current_query() is the client's top-level statement: only a statement that starts
+    -- with the marker (trackEvents' insert) is left to its writer (0023)
+    IF starts_with(current_query(), '/* sieve:summaries-by-writer */') THEN
+        PERFORM set_config('sieve.summaries_left_to_writer', 'on', true);
+        RETURN NULL;
+    END IF;
+    INSERT INTO activity_summaries AS s (workspace_id, person_id, name, event_count, first_at,
+        last_at, value_count, value_sum, value_min, value_max)
+    SELECT n.workspace_id, n.person_id, n.name, count(*), min(n.occurred_at), max(n.occurred_at),
+        count(n.value), COALESCE(sum(n.value), 0), min(n.value), max(n.value)
+    FROM new_events n
+    GROUP BY n.workspace_id, n.name, n.person_id
+    ORDER BY n.workspace_id, n.name, n.person_id
+    ON CONFLICT (workspace_id, name, person_id) DO UPDATE SET
+        event_count = s.event_count + EXCLUDED.event_count,
+        first_at = LEAST(s.first_at, EXCLUDED.first_at),
+        last_at = GREATEST(s.last_at, EXCLUDED.last_at),
+        value_count = s.value_count + EXCLUDED.value_count,
+        value_sum = s.value_sum + EXCLUDED.value_sum,
+        value_min = LEAST(s.value_min, EXCLUDED.value_min),
+        value_max = GREATEST(s.value_max, EXCLUDED.value_max);
     INSERT INTO activity_set_summaries AS x (workspace_id, set_id, person_id, event_count,
         first_at, last_at)
-    SELECT s.workspace_id, n.id, s.person_id, sum(s.event_count), min(s.first_at), max(s.last_at)
-      FROM new_rows s
-      JOIN activity_name_sets n ON n.workspace_id = s.workspace_id AND s.name = ANY (n.names)
-     GROUP BY s.workspace_id, n.id, s.person_id
-     ORDER BY s.workspace_id, n.id, s.person_id
+    SELECT n.workspace_id, ns.id, n.person_id, count(*), min(n.occurred_at), max(n.occurred_at)
+      FROM new_events n
+      JOIN activity_name_sets ns ON ns.workspace_id = n.workspace_id AND n.name = ANY (ns.names)
+     GROUP BY n.workspace_id, ns.id, n.person_id
+     ORDER BY n.workspace_id, ns.id, n.person_id
     ON CONFLICT (workspace_id, set_id, person_id) DO UPDATE SET
         event_count = x.event_count + EXCLUDED.event_count,
         first_at = LEAST(x.first_at, EXCLUDED.first_at),
@@ -92,76 +116,98 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION activity_sets_updated() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    k record;
+CREATE OR REPLACE FUNCTION activity_summaries_apply(ids bigint[]) RETURNS void
+LANGUAGE plpgsql AS $$
 BEGIN
-    -- grown rows: their difference (the key columns never change: see below)
+    IF current_setting('sieve.summaries_left_to_writer', true) IS DISTINCT FROM 'on' THEN
+        RETURN;
+    END IF;
+    PERFORM set_config('sieve.summaries_left_to_writer', 'off', true);
+    INSERT INTO activity_summaries AS s (workspace_id, person_id, name, event_count, first_at,
+        last_at, value_count, value_sum, value_min, value_max)
+    SELECT n.workspace_id, n.person_id, n.name, count(*), min(n.occurred_at), max(n.occurred_at),
+        count(n.value), COALESCE(sum(n.value), 0), min(n.value), max(n.value)
+    FROM events n
+    WHERE n.id = ANY (ids)
+    GROUP BY n.workspace_id, n.name, n.person_id
+    ORDER BY n.workspace_id, n.name, n.person_id
+    ON CONFLICT (workspace_id, name, person_id) DO UPDATE SET
+        event_count = s.event_count + EXCLUDED.event_count,
+        first_at = LEAST(s.first_at, EXCLUDED.first_at),
+        last_at = GREATEST(s.last_at, EXCLUDED.last_at),
+        value_count = s.value_count + EXCLUDED.value_count,
+        value_sum = s.value_sum + EXCLUDED.value_sum,
+        value_min = LEAST(s.value_min, EXCLUDED.value_min),
+        value_max = GREATEST(s.value_max, EXCLUDED.value_max);
     INSERT INTO activity_set_summaries AS x (workspace_id, set_id, person_id, event_count,
         first_at, last_at)
-    SELECT s.workspace_id, n.id, s.person_id, sum(s.event_count - o.event_count),
-           min(s.first_at), max(s.last_at)
-      FROM new_rows s
-      JOIN old_rows o ON o.workspace_id = s.workspace_id AND o.name = s.name
-       AND o.person_id = s.person_id
-      JOIN activity_name_sets n ON n.workspace_id = s.workspace_id AND s.name = ANY (n.names)
-     WHERE s.event_count >= o.event_count AND s.first_at <= o.first_at AND s.last_at >= o.last_at
-     GROUP BY s.workspace_id, n.id, s.person_id
-     ORDER BY s.workspace_id, n.id, s.person_id
+    SELECT n.workspace_id, ns.id, n.person_id, count(*), min(n.occurred_at), max(n.occurred_at)
+      FROM events n
+      JOIN activity_name_sets ns ON ns.workspace_id = n.workspace_id AND n.name = ANY (ns.names)
+     WHERE n.id = ANY (ids)
+     GROUP BY n.workspace_id, ns.id, n.person_id
+     ORDER BY n.workspace_id, ns.id, n.person_id
     ON CONFLICT (workspace_id, set_id, person_id) DO UPDATE SET
         event_count = x.event_count + EXCLUDED.event_count,
         first_at = LEAST(x.first_at, EXCLUDED.first_at),
         last_at = GREATEST(x.last_at, EXCLUDED.last_at);
-    -- shrunk rows: recomputed
-    FOR k IN SELECT s.workspace_id, s.person_id, array_agg(DISTINCT n.id ORDER BY n.id) AS sets
-               FROM new_rows s
-               JOIN old_rows o ON o.workspace_id = s.workspace_id AND o.name = s.name
-                AND o.person_id = s.person_id
-               JOIN activity_name_sets n ON n.workspace_id = s.workspace_id
-                AND s.name = ANY (n.names)
-              WHERE NOT (s.event_count >= o.event_count AND s.first_at <= o.first_at
-                         AND s.last_at >= o.last_at)
-              GROUP BY s.workspace_id, s.person_id
-              ORDER BY s.workspace_id, s.person_id LOOP
-        PERFORM activity_set_recompute(k.workspace_id, k.person_id, k.sets);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION activity_summaries_remove() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    k record;
+BEGIN
+    FOR k IN SELECT DISTINCT o.workspace_id, o.name, o.person_id FROM old_events o
+             ORDER BY o.workspace_id, o.name, o.person_id LOOP
+        PERFORM activity_summary_recompute(k.workspace_id, k.person_id, k.name);
+    END LOOP;
+    -- then the set rows, in key order, once each
+    FOR k IN SELECT o.workspace_id, ns.id AS set_id, o.person_id FROM old_events o
+               JOIN activity_name_sets ns ON ns.workspace_id = o.workspace_id
+                AND o.name = ANY (ns.names)
+              GROUP BY o.workspace_id, ns.id, o.person_id
+              ORDER BY o.workspace_id, ns.id, o.person_id LOOP
+        PERFORM activity_set_recompute(k.workspace_id, k.person_id, ARRAY[k.set_id]);
     END LOOP;
     RETURN NULL;
 END
 $$;
 
-CREATE FUNCTION activity_sets_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    k record;
+CREATE OR REPLACE FUNCTION activity_summaries_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    FOR k IN SELECT o.workspace_id, o.person_id, array_agg(DISTINCT n.id ORDER BY n.id) AS sets
-               FROM old_rows o
-               JOIN activity_name_sets n ON n.workspace_id = o.workspace_id
-                AND o.name = ANY (n.names)
-              GROUP BY o.workspace_id, o.person_id
-              ORDER BY o.workspace_id, o.person_id LOOP
-        PERFORM activity_set_recompute(k.workspace_id, k.person_id, k.sets);
-    END LOOP;
+    INSERT INTO activity_summaries AS s (workspace_id, person_id, name, event_count, first_at,
+        last_at, value_count, value_sum, value_min, value_max)
+    VALUES (NEW.workspace_id, NEW.person_id, NEW.name, 1, NEW.occurred_at, NEW.occurred_at,
+        CASE WHEN NEW.value IS NULL THEN 0 ELSE 1 END, COALESCE(NEW.value, 0), NEW.value,
+        NEW.value)
+    ON CONFLICT (workspace_id, name, person_id) DO UPDATE SET
+        event_count = s.event_count + 1,
+        first_at = LEAST(s.first_at, EXCLUDED.first_at),
+        last_at = GREATEST(s.last_at, EXCLUDED.last_at),
+        value_count = s.value_count + EXCLUDED.value_count,
+        value_sum = s.value_sum + EXCLUDED.value_sum,
+        value_min = LEAST(s.value_min, EXCLUDED.value_min),
+        value_max = GREATEST(s.value_max, EXCLUDED.value_max);
+    PERFORM activity_summary_recompute(OLD.workspace_id, OLD.person_id, OLD.name);
+    -- the new version's sets and the old one's, recomputed from the summaries just kept
+    PERFORM activity_set_recompute(v.workspace_id, v.person_id, array_agg(ns.id ORDER BY ns.id))
+       FROM (VALUES (NEW.workspace_id, NEW.person_id, NEW.name),
+                    (OLD.workspace_id, OLD.person_id, OLD.name)) AS v (workspace_id, person_id, name)
+       JOIN activity_name_sets ns ON ns.workspace_id = v.workspace_id AND v.name = ANY (ns.names)
+      GROUP BY v.workspace_id, v.person_id
+      ORDER BY v.workspace_id, v.person_id;
     RETURN NULL;
 END
 $$;
 
 -- Sieve never changes a summary row's key (workspace, name, person); a raw UPDATE that did
--- would be folded in wrongly, so it is refused.
+-- would leave the set rows behind, so it is refused.
 CREATE FUNCTION activity_summaries_key_fixed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION 'activity_summaries: the key (workspace_id, name, person_id) never changes';
 END
 $$;
-
-CREATE TRIGGER activity_summaries_sets_insert AFTER INSERT ON activity_summaries
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION activity_sets_inserted();
-CREATE TRIGGER activity_summaries_sets_update AFTER UPDATE ON activity_summaries
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION activity_sets_updated();
-CREATE TRIGGER activity_summaries_sets_delete AFTER DELETE ON activity_summaries
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION activity_sets_deleted();
 CREATE TRIGGER activity_summaries_key BEFORE UPDATE OF workspace_id, name, person_id
     ON activity_summaries FOR EACH ROW
     WHEN (OLD.workspace_id IS DISTINCT FROM NEW.workspace_id OR OLD.name IS DISTINCT FROM NEW.name

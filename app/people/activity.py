@@ -269,7 +269,10 @@ def _set_verification_sql(dialect: Dialect, workspace_id: int | None) -> tuple[s
     and one row more (problem NULL) with the number of stored rows in `workspace_id` and
     of differences in `person_id`."""
     params = SqlParams(dialect)
-    scope = "" if workspace_id is None else f" AND n.workspace_id = {params.add(workspace_id)}"
+    scope = scope_rows = ""
+    if workspace_id is not None:
+        ws = params.add(workspace_id)
+        scope, scope_rows = f" AND n.workspace_id = {ws}", f" AND s.workspace_id = {ws}"
     if dialect is Dialect.POSTGRES:
         named, label = "e.name = ANY (n.names)", "'{' || array_to_string(n.names, ', ') || '}'"
         differs = "IS DISTINCT FROM"
@@ -296,13 +299,15 @@ def _set_verification_sql(dialect: Dialect, workspace_id: int | None) -> tuple[s
         " ON s.workspace_id = f.workspace_id AND s.set_id = f.set_id AND s.person_id = f.person_id"
         f" WHERE s.person_id IS NULL OR {exact}"
         " UNION ALL"
-        f" SELECT s.workspace_id, s.person_id, {label} AS name, 'stale' AS problem, {stored},"
-        f" {nothing} FROM activity_set_summaries s JOIN activity_name_sets n ON n.id = s.set_id"
-        f" WHERE NOT EXISTS (SELECT 1 FROM f WHERE f.set_id = s.set_id"
-        f" AND f.person_id = s.person_id){scope})"
+        # LEFT JOIN: rows of a set that is gone (a TRUNCATE skips triggers) are stale too
+        f" SELECT s.workspace_id, s.person_id, COALESCE({label}, '{{set ' || s.set_id || '}}')"
+        f" AS name, 'stale' AS problem, {stored}, {nothing} FROM activity_set_summaries s"
+        " LEFT JOIN activity_name_sets n ON n.id = s.set_id"
+        " WHERE NOT EXISTS (SELECT 1 FROM f WHERE f.set_id = s.set_id"
+        f" AND f.person_id = s.person_id){scope_rows})"
         f" SELECT * FROM (SELECT b.* FROM bad b ORDER BY b.workspace_id, b.person_id, b.name"
         f" LIMIT {MAX_REPORTED}) listed UNION ALL SELECT (SELECT count(*) FROM"
-        f" activity_set_summaries s JOIN activity_name_sets n ON n.id = s.set_id WHERE true{scope}),"
+        f" activity_set_summaries s WHERE true{scope_rows}),"
         " (SELECT count(*) FROM bad), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
     )
     return sql, params.values

@@ -117,8 +117,5 @@ statements: Lru[Template | Literal[False]] = Lru()
 
 
 def clear() -> None:
-    from app.segments import name_sets  # it reads the database; this module does not
-
     parsed.clear()
     statements.clear()
-    name_sets.clear()

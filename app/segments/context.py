@@ -21,14 +21,17 @@ from app.sql import connection, dialect_of
 COLUMNS_PER_STATEMENT = 400
 
 
-async def with_workspace_data(ctx: CompileContext, *roots: Group) -> CompileContext:
+async def with_workspace_data(
+    ctx: CompileContext, *roots: Group, set_form: bool = True
+) -> CompileContext:
     """The context with what the trees (and the segments they refer to) read of the
     workspace besides its people and events: the RFM edges when one has an rfm condition
     (app/rfm/service.py: live, or within their freshness bound), and the registered name
-    sets when one counts events of several names (app/segments/name_sets.py). Whoever
-    compiles a stored definition builds its context through this."""
+    sets when one counts events of several names (app/segments/name_sets.py; only the
+    set form reads them: `set_form=False` for one-person statements). Whoever compiles a
+    stored definition builds its context through this."""
     trees = [*roots, *ctx.segments.values()]
-    if not ctx.name_sets and ctx.summaries and name_sets.wanted(trees):
+    if set_form and not ctx.name_sets and ctx.summaries and name_sets.wanted(trees):
         ctx = replace(ctx, name_sets=await name_sets.name_sets(ctx.workspace_id))
     if ctx.rfm is not None or not uses_rfm(trees):
         return ctx
@@ -38,12 +41,16 @@ async def with_workspace_data(ctx: CompileContext, *roots: Group) -> CompileCont
 
 
 async def context_for(
-    workspace_id: int, now: datetime, segments: Mapping[int, Group], *roots: Group
+    workspace_id: int,
+    now: datetime,
+    segments: Mapping[int, Group],
+    *roots: Group,
+    set_form: bool = True,
 ) -> CompileContext:
     """The context a stored definition compiles in: this connection's dialect, one `now`,
-    the referenced definitions, and RFM edges when a tree needs them."""
+    the referenced definitions, and what with_workspace_data adds."""
     ctx = CompileContext(dialect_of(connection()), workspace_id, now, segments)
-    return await with_workspace_data(ctx, *roots)
+    return await with_workspace_data(ctx, *roots, set_form=set_form)
 
 
 def truthy(value: Any) -> bool:

@@ -198,7 +198,7 @@ async def contains(
     With a `version` (a saved segment's, app/segments/cache.py) the statement is compiled
     once per version and dialect and only its parameters are rebuilt per call; not with
     rfm conditions, whose edges may move within their freshness bound (app/rfm)."""
-    ctx = await context_for(workspace_id, now, segments, root)
+    ctx = await context_for(workspace_id, now, segments, root, set_form=False)
     if version is None or ctx.rfm is not None:
         sql, values = contains_statement(root, workspace_id, person_id, now, segments, ctx.rfm)
     else:
@@ -244,7 +244,7 @@ async def memberships(
 ) -> dict[int, bool]:
     """Which of `roots` (segment id -> definition) the person is in: one statement
     reading one people row, one boolean column per segment (chunked past 400)."""
-    ctx = await context_for(workspace_id, now, segments, *roots.values())
+    ctx = await context_for(workspace_id, now, segments, *roots.values(), set_form=False)
     result = dict.fromkeys(roots, False)
     ids = list(roots)
     for start in range(0, len(ids), COLUMNS_PER_STATEMENT):
@@ -270,7 +270,7 @@ async def matching_people(
         raise ValueError(f"at most {MAX_MATCHING_PEOPLE} people per call")
     if not person_ids:
         return set()
-    ctx = await context_for(workspace_id, now, segments, root)
+    ctx = await context_for(workspace_id, now, segments, root, set_form=False)
     rows = PersonRows(ctx, sorted(set(person_ids)))
     sql = rows.select("p.id", rows.predicate(root))
     return {int(r["id"]) for r in await fetch_all(point_connection(), sql, rows.params.values)}

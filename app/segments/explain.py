@@ -81,7 +81,7 @@ async def explain(
     """Why a person is or is not a member: every node of the tree (and of referenced
     segments) with its outcome, event counts and aggregate values, from one statement
     reading the person's row (more only for trees wider than 400 columns)."""
-    ctx = await context_for(workspace_id, now, segments, root)
+    ctx = await context_for(workspace_id, now, segments, root, set_form=False)
     columns: list[_Column] = []
     _plan(root, ctx, columns, ())
     observed: dict[str, Any] = {}

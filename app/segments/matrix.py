@@ -90,7 +90,7 @@ async def _evaluate(
 ) -> dict[int, list[int]]:
     conn = connection()
     ctx = CompileContext(dialect_of(conn), workspace_id, now_utc(), definitions)
-    rows = PersonRows(await with_workspace_data(ctx, *roots.values()), people)
+    rows = PersonRows(await with_workspace_data(ctx, *roots.values(), set_form=False), people)
     order = list(roots)
     sql = rows.select(f"p.id, {rows.member_columns(roots[sid] for sid in order)}")
     result: dict[int, list[int]] = {}

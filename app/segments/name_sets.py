@@ -13,9 +13,10 @@ the set, fills its rows from the summaries and commits; every later write sees t
 A registration that cannot take the lock in time is skipped and logged, and the
 segment reads the per-name rows, exactly as without sets.
 
-Sets are never dropped while their workspace lives (at most MAX_NAME_SETS each), which
-is what lets every process keep the list it read for CACHE_SECONDS: a set it has not
-seen yet only means the slower path.
+The list of a workspace's sets is read, when a tree needs one, on the connection the
+count then runs on (a replica lags the primary with the set and its rows together): not
+cached, since workspace and set ids can be reused (SQLite reuses the highest deleted id)
+and a stale list would point at rows that are not there.
 """
 
 from __future__ import annotations
@@ -31,17 +32,24 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from app.segments.ast import EventCondition
-from app.sql import Dialect, SqlParams, bind_list, connection, dialect_of, fetch_all, fetch_one
+from app.sql import (
+    Dialect,
+    SqlParams,
+    bind_list,
+    connection,
+    dialect_of,
+    fetch_all,
+    fetch_one,
+    read_connection,
+)
 
 log = structlog.get_logger(__name__)
 
 MAX_NAME_SETS = 32  # per workspace: each set adds to every write of its names
 MAX_SET_NAMES = 20  # names in one set
 REGISTER_LOCK_TIMEOUT = "2s"  # how long a registration waits for writers to finish
-CACHE_SECONDS = 30.0
 
 NameSets = Mapping[tuple[str, ...], int]
-_cache: dict[int, tuple[float, NameSets]] = {}
 
 
 def key_of(names: Iterable[str]) -> tuple[str, ...]:
@@ -65,11 +73,9 @@ def wanted(roots: Iterable[Any]) -> set[tuple[str, ...]]:
 
 
 async def name_sets(workspace_id: int) -> NameSets:
-    """The workspace's registered sets, as this process last read them (CACHE_SECONDS)."""
-    hit = _cache.get(workspace_id)
-    if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
-        return hit[1]
-    return await _load(connection(), workspace_id)
+    """The workspace's registered sets, as the connection evaluations read from sees
+    them (app.sql.read_connection: the replica when there is one)."""
+    return await _load(read_connection(), workspace_id)
 
 
 async def _load(conn: Any, workspace_id: int) -> NameSets:
@@ -78,18 +84,11 @@ async def _load(conn: Any, workspace_id: int) -> NameSets:
         f"SELECT id, names FROM activity_name_sets WHERE workspace_id = {params.add(workspace_id)}"
     )
     rows = await fetch_all(conn, sql, params.values)
-    found = {tuple(_names(r["names"])): int(r["id"]) for r in rows}
-    _cache[workspace_id] = (time.monotonic(), found)
-    return found
+    return {tuple(_names(r["names"])): int(r["id"]) for r in rows}
 
 
 def _names(stored: Any) -> list[str]:
     return json.loads(stored) if isinstance(stored, str) else list(stored)
-
-
-def clear() -> None:
-    """Forget what was read (tests; a process sees new sets after CACHE_SECONDS anyway)."""
-    _cache.clear()
 
 
 async def register_for(workspace_id: int, roots: Iterable[Any]) -> None:
@@ -106,6 +105,15 @@ async def register_for(workspace_id: int, roots: Iterable[Any]) -> None:
                 names=list(names),
                 reason="lock_timeout",
                 waited=REGISTER_LOCK_TIMEOUT,
+            )
+        except Exception as exc:  # the caller's own write has committed: never undo it
+            log.error(
+                "name_set_skipped",
+                workspace_id=workspace_id,
+                names=list(names),
+                reason="error",
+                error=type(exc).__name__,
+                exc_info=True,
             )
 
 
@@ -151,7 +159,6 @@ async def register(workspace_id: int, names: Iterable[str]) -> int | None:
         ):
             raise LockTimeout from exc
         raise
-    _cache.pop(workspace_id, None)
     if dialect_of(connection()) is Dialect.POSTGRES:
         # the new rows' visibility map and statistics: until then an index-only scan
         # fetches every heap row and the planner takes the table for empty (757 ms for

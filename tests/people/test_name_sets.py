@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from app.people.activity import verify_summaries
-from app.people.models import Event, Workspace
+from app.people.models import Event, Person, Workspace
 from app.people.service import track_events
 from app.segments import cache, name_sets
 from app.segments.ast import Count, EventCondition, Group, Match, to_json
@@ -288,3 +288,42 @@ async def test_sieve_register_name_sets_for_segments_saved_before(
     cache.clear()
     assert set(await name_sets.name_sets(workspace.id)) == {("x", "y")}
     assert await stored_sets(workspace.id) == await recomputed_sets(workspace.id, [("x", "y")])
+
+
+async def test_concurrent_batches_over_the_same_people_never_deadlock(db, workspace, pg_database):
+    # given people with an `a` summary row each, and the set {a, b}: a batch both grows
+    # existing rows and inserts new ones, and two batches cover the people in other orders
+    if db is not Dialect.POSTGRES:
+        pytest.skip("SQLite has one writer: nothing to deadlock")
+    items = [{"email": f"p{i}@example.com", "name": "a"} for i in range(500)]
+    await track_events(workspace.id, items)
+    await name_sets.register(workspace.id, ["a", "b"])
+    ids = sorted(await Person.filter(workspace_id=workspace.id).values_list("id", flat=True))
+    even, odd = ids[0::2], ids[1::2]
+    batches = [
+        (even + odd, ["a"] * len(even) + ["b"] * len(odd)),
+        (odd + even, ["a"] * len(odd) + ["b"] * len(even)),
+    ]
+    insert = (
+        "INSERT INTO events (workspace_id, person_id, name, occurred_at)"
+        " SELECT $1, p, n, now() FROM unnest($2::bigint[], $3::text[]) AS u (p, n)"
+    )
+    lanes = [await asyncpg.connect(pg_database) for _ in batches]
+    try:
+
+        async def run(conn: asyncpg.Connection, people: list[int], names: list[str]) -> None:
+            async with conn.transaction():
+                await conn.execute(insert, workspace.id, people, names)
+
+        # when they run side by side, round after round, each round's `b` rows new
+        for _ in range(12):
+            await lanes[0].execute(
+                "DELETE FROM events WHERE workspace_id = $1 AND name = 'b'", workspace.id
+            )
+            await asyncio.gather(*(run(c, *b) for c, b in zip(lanes, batches, strict=True)))
+    finally:
+        for conn in lanes:
+            await conn.close()
+    # then none failed, and the rows are exact
+    assert await stored_sets(workspace.id) == await recomputed_sets(workspace.id, [("a", "b")])
+    assert (await verify_summaries(workspace.id)).ok
