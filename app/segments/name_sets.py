@@ -3,8 +3,8 @@
 "Opened or clicked in 90 days" read off the per-name summaries has to merge the names'
 rows per person (a sort of 900k rows at 1M people); a registered set of names has one
 row per person with the count and the first and last event of any of them, kept exact
-by triggers on `activity_summaries` in the writing transaction (docs/summaries.md, "Name
-sets"). The compiler reads a set's rows wherever it would merge exactly its names' rows.
+in the writing transaction by the functions that keep `activity_summaries` (migration
+0028; docs/summaries.md, "Name sets"). The compiler reads a set's rows wherever it would merge exactly its names' rows.
 
 A set is registered when a saved segment first needs it: the registering transaction
 takes SHARE on `activity_summaries`, so no summary write is in flight and none starts

@@ -56,7 +56,7 @@ class CompileContext:
     summaries: bool = True
     # the workspace's RFM settings and edges, for rfm conditions (app/rfm/service.py)
     rfm: RfmModel | None = None
-    # the workspace's registered name sets (app/people/name_sets.py): sorted names -> id
+    # the workspace's registered name sets (app/segments/name_sets.py): sorted names -> id
     name_sets: Mapping[tuple[str, ...], int] = field(default_factory=dict)
 
     def segment(self, segment_id: int, trail: tuple[int, ...]) -> Group:
