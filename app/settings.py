@@ -94,6 +94,10 @@ class Settings(BaseSettings):
     smtp_retry_max_wait_seconds: PositiveFloat = 10.0
     soft_bounce_limit: PositiveInt = 3
     unsubscribe_mailto: str = ""
+    # name sets (docs/summaries.md): per workspace, and how long registering one waits
+    # for the writes in flight (milliseconds)
+    name_sets_per_workspace: PositiveInt = 32
+    name_set_lock_timeout_ms: PositiveInt = 2000
     # inbound webhooks (docs/webhooks.md)
     webhook_max_body_bytes: PositiveInt = 1_000_000
     webhook_max_events: PositiveInt = 1000

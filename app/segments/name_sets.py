@@ -8,7 +8,7 @@ in the writing transaction by the functions that keep `activity_summaries` (migr
 
 A set is registered when a saved segment first needs it: the registering transaction
 takes SHARE on `activity_summaries`, so no summary write is in flight and none starts
-(writers wait, at most REGISTER_LOCK_TIMEOUT for the lock and then the backfill), inserts
+(writers wait, at most NAME_SET_LOCK_TIMEOUT_MS for the lock and then the backfill), inserts
 the set, fills its rows from the summaries and commits; every later write sees the set.
 A registration that cannot take the lock in time is skipped and logged, and the
 segment reads the per-name rows, exactly as without sets.
@@ -31,6 +31,7 @@ import structlog
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from app import settings as app_settings
 from app.segments.ast import EventCondition
 from app.sql import (
     Dialect,
@@ -45,9 +46,9 @@ from app.sql import (
 
 log = structlog.get_logger(__name__)
 
-MAX_NAME_SETS = 32  # per workspace: each set adds to every write of its names
 MAX_SET_NAMES = 20  # names in one set
-REGISTER_LOCK_TIMEOUT = "2s"  # how long a registration waits for writers to finish
+# per workspace (each set adds to every write of its names) and the registration's wait
+# for writers: settings.name_sets_per_workspace, settings.name_set_lock_timeout_ms
 
 NameSets = Mapping[tuple[str, ...], int]
 
@@ -104,7 +105,7 @@ async def register_for(workspace_id: int, roots: Iterable[Any]) -> None:
                 workspace_id=workspace_id,
                 names=list(names),
                 reason="lock_timeout",
-                waited=REGISTER_LOCK_TIMEOUT,
+                waited_ms=app_settings.settings.name_set_lock_timeout_ms,
             )
         except Exception as exc:  # the caller's own write has committed: never undo it
             log.error(
@@ -118,7 +119,7 @@ async def register_for(workspace_id: int, roots: Iterable[Any]) -> None:
 
 
 class LockTimeout(Exception):
-    """Writers kept `activity_summaries` longer than REGISTER_LOCK_TIMEOUT."""
+    """Writers kept `activity_summaries` longer than NAME_SET_LOCK_TIMEOUT_MS."""
 
 
 async def register(workspace_id: int, names: Iterable[str]) -> int | None:
@@ -133,19 +134,19 @@ async def register(workspace_id: int, names: Iterable[str]) -> int | None:
                 # SHARE: no summary write in flight, none until the commit (the module's
                 # docstring says why that makes the backfill exact)
                 await conn.execute_script(
-                    f"SET LOCAL lock_timeout = '{REGISTER_LOCK_TIMEOUT}';"
+                    f"SET LOCAL lock_timeout = '{app_settings.settings.name_set_lock_timeout_ms}ms';"
                     " LOCK TABLE activity_summaries IN SHARE MODE; SET LOCAL lock_timeout = 0"
                 )
             known = await _load(conn, workspace_id)
             if key in known:
                 return known[key]
-            if len(known) >= MAX_NAME_SETS:
+            if len(known) >= app_settings.settings.name_sets_per_workspace:
                 log.warning(
                     "name_set_refused",
                     workspace_id=workspace_id,
                     names=list(key),
                     reason="limit",
-                    limit=MAX_NAME_SETS,
+                    limit=app_settings.settings.name_sets_per_workspace,
                 )
                 return None
             set_id, rows = await _insert(conn, workspace_id, key)

@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
+from app import settings as app_settings
 from app.people.activity import verify_summaries
 from app.people.models import Event, Person, Workspace
 from app.people.service import track_events
@@ -108,7 +109,9 @@ async def test_a_set_is_registered_once_and_refused_past_the_limit(db, workspace
     first = await name_sets.register(workspace.id, ["b", "a", "a"])
     assert first is not None
     assert await name_sets.register(workspace.id, ["a", "b"]) == first  # same names, same set
-    monkeypatch.setattr(name_sets, "MAX_NAME_SETS", 2)
+    monkeypatch.setattr(
+        app_settings, "settings", app_settings.settings.replace(name_sets_per_workspace=2)
+    )
     assert await name_sets.register(workspace.id, ["a", "c"]) is not None
     assert await name_sets.register(workspace.id, ["b", "c"]) is None  # the third: refused
     assert set(await name_sets.name_sets(workspace.id)) == {("a", "b"), ("a", "c")}
@@ -192,7 +195,9 @@ async def test_a_registration_waits_for_writers_then_gives_up(
 ):
     if db is not Dialect.POSTGRES:
         pytest.skip("SQLite has one writer: a registration never waits for another")
-    monkeypatch.setattr(name_sets, "REGISTER_LOCK_TIMEOUT", "200ms")
+    monkeypatch.setattr(
+        app_settings, "settings", app_settings.settings.replace(name_set_lock_timeout_ms=200)
+    )
     writer = await asyncpg.connect(pg_database)
     try:
         async with writer.transaction():  # a write of summaries in flight
