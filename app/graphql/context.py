@@ -12,7 +12,6 @@ from strawberry.types import Info as StrawberryInfo
 
 from app import settings as app_settings
 from app.people import activity as activities
-from app.people import records
 from app.people import service as people
 from app.settings import Settings
 from app.tenancy import Principal
@@ -24,17 +23,12 @@ class Loaders:
 
     workspace_id: int
     person: DataLoader[int, Any] = field(init=False)
-    # the same rows as plain records, for pages (no ORM models: app/people/records.py)
-    person_record: DataLoader[int, records.PersonRecord | None] = field(init=False)
     # (person id, event names) -> that person's activity of those names
     activity: DataLoader[tuple[int, tuple[str, ...]], list[activities.Activity]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.person = DataLoader(lambda ids: people.people_by_ids(self.workspace_id, list(ids)))
         self.activity = DataLoader(self._activities)
-        self.person_record = DataLoader(
-            lambda ids: records.person_records(self.workspace_id, list(ids))
-        )
 
     async def _activities(
         self, keys: list[tuple[int, tuple[str, ...]]]

@@ -25,7 +25,7 @@ from app.segments.ast import Group, from_json, to_json
 from app.segments.models import Segment, SegmentReference
 from app.segments.parse import parse_definition
 from app.segments.references import check_references, label, load_definitions, segment_paths
-from app.sql import now_utc, save_in_workspace
+from app.sql import SqlParams, connection, dialect_of, fetch_one, now_utc, save_in_workspace
 
 MAX_NAME = 200
 MAX_DESCRIPTION = 10_000
@@ -185,8 +185,21 @@ async def delete_segment(workspace_id: int, segment_id: int) -> None:
         await Segment.filter(workspace_id=workspace_id, id=segment.id).using_db(conn).delete()
 
 
+_COLUMNS = "id, workspace_id, name, description, definition, created_at, updated_at"
+
+
 async def get_segment(workspace_id: int, segment_id: int) -> Segment | None:
-    return await Segment.get_or_none(workspace_id=workspace_id, id=segment_id)
+    """Every `segment(id:)` starts here: read by hand and made a model the way the ORM
+    makes one from its rows (`_init_from_db`, which converts each column), since building
+    the ORM's query cost half a `contains`' time above its own statement."""
+    conn = connection()
+    params = SqlParams(dialect_of(conn))
+    sql = (
+        f"SELECT {_COLUMNS} FROM segments"
+        f" WHERE workspace_id = {params.add(workspace_id)} AND id = {params.add(segment_id)}"
+    )
+    row = await fetch_one(conn, sql, params.values)
+    return None if row is None else Segment._init_from_db(**row)
 
 
 async def segments_by_ids(workspace_id: int, ids: Sequence[int]) -> list[Segment | None]:
