@@ -18,12 +18,18 @@ transaction. What it decides:
   only those, the person's raw events are probed. `moreThanDaysAgo` has no `lo`: the
   first event decides it.
 
+- **first and last times** (`firstTime`, `lastTime`): `first_at`, and `last_at` unless
+  the person has an event dated after `now` (whose last time up to now is probed from
+  the raw events).
+
 Everything else (counts other than "at least one" inside a window, `where` filters,
-windowed aggregates, JSON properties) reads the raw events (compiler_events.py).
+windowed aggregates, JSON properties, sequences) reads the raw events
+(compiler_events.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -183,3 +189,46 @@ def summary_probe(
         fenced = f"{rows} OFFSET 0" if params.dialect is Dialect.POSTGRES else rows
         return f"{'' if exists else 'NOT '}EXISTS (SELECT 1 {fenced})"
     return f"{summary_count(alias, names, params)} {COMPARE_SQL[op]} {bind_number(params, target)}"
+
+
+def summary_moment_set(
+    fn: str,
+    names: tuple[str, ...],
+    tests: Callable[[str], list[str]],
+    params: SqlParams,
+    ws: str,
+    now: datetime,
+    bounds: Bounds,
+    name_set: int | None = None,
+) -> str:
+    """`SELECT s.person_id AS id` of the people whose first (`fn` "min") or last ("max")
+    event of `names` at or before `now` passes `tests` (the condition's edges, on a
+    moment expression): firstTime and lastTime (conditions/timed.py) from the summaries.
+
+    A first time at or before now is the row's `first_at` whenever that is at or before
+    now; when it is after, every event is, and there is none. A last time is the row's
+    `last_at` when that is at or before now; a row whose last event is dated ahead of now
+    has its last time read from its raw events (the only rows that do)."""
+    until = bind_datetime(params, now)
+    column = "first_at" if fn == "min" else "last_at"
+
+    def ahead(person: str) -> str:
+        return (
+            f"(SELECT max(e.occurred_at) FROM events e WHERE e.workspace_id = {ws}"
+            f" AND e.person_id = {person} AND {names_sql(names, 'e.name', params)}"
+            f" AND e.occurred_at <= {until})"
+        )
+
+    def decided(moment: str) -> str:
+        settled = " AND ".join([f"{moment} <= {until}", *tests(moment)])
+        if fn == "min":
+            return settled
+        dated_ahead = " AND ".join([f"{moment} > {until}", *tests(ahead("s.person_id"))])
+        return f"(({settled}) OR ({dated_ahead}))"
+
+    if len(set(names)) == 1:
+        return summary_rows(ws, names, params, bounds, [decided(f"s.{column}")])
+    if name_set is not None:  # one row per person across the names
+        return set_rows(ws, name_set, params, bounds, [decided(f"s.{column}")])
+    rows = summary_rows(ws, names, params, bounds, [])
+    return f"{rows} GROUP BY s.person_id HAVING {decided(f'{fn}(s.{column})')}"

@@ -32,7 +32,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from app import settings as app_settings
-from app.segments.ast import EventCondition
+from app.segments.ast import EventCondition, FirstTimeCondition, LastTimeCondition
 from app.sql import (
     Dialect,
     SqlParams,
@@ -60,12 +60,14 @@ def key_of(names: Iterable[str]) -> tuple[str, ...]:
 
 def wanted(roots: Iterable[Any]) -> set[tuple[str, ...]]:
     """The name sets these trees would read: event conditions of several names without
-    `where` (what the summaries decide; references are not followed)."""
+    `where` (what the summaries decide), firstTime and lastTime of several names
+    (references are not followed)."""
     found: set[tuple[str, ...]] = set()
     stack = list(roots)
     while stack:
         node = stack.pop()
-        if isinstance(node, EventCondition) and not node.where:
+        timed = isinstance(node, FirstTimeCondition | LastTimeCondition)
+        if timed or (isinstance(node, EventCondition) and not node.where):
             key = key_of(node.names)
             if 2 <= len(key) <= MAX_SET_NAMES:
                 found.add(key)
@@ -131,11 +133,19 @@ async def register(workspace_id: int, names: Iterable[str]) -> int | None:
     try:
         async with in_transaction("default") as conn:
             if dialect_of(conn) is Dialect.POSTGRES:
-                # SHARE: no summary write in flight, none until the commit (the module's
+                # the workspace's row first: registrations of one workspace one at a time,
+                # so two of different names cannot both pass the limit (NO KEY UPDATE
+                # leaves the KEY SHARE of writers' foreign-key checks alone). Then SHARE:
+                # no summary write in flight, none until the commit (the module's
                 # docstring says why that makes the backfill exact)
                 await conn.execute_script(
-                    f"SET LOCAL lock_timeout = '{app_settings.settings.name_set_lock_timeout_ms}ms';"
-                    " LOCK TABLE activity_summaries IN SHARE MODE; SET LOCAL lock_timeout = 0"
+                    f"SET LOCAL lock_timeout = '{app_settings.settings.name_set_lock_timeout_ms}ms'"
+                )
+                await conn.execute_query(
+                    "SELECT id FROM workspaces WHERE id = $1 FOR NO KEY UPDATE", [workspace_id]
+                )
+                await conn.execute_script(
+                    "LOCK TABLE activity_summaries IN SHARE MODE; SET LOCAL lock_timeout = 0"
                 )
             known = await _load(conn, workspace_id)
             if key in known:
@@ -151,8 +161,8 @@ async def register(workspace_id: int, names: Iterable[str]) -> int | None:
                 return None
             set_id, rows = await _insert(conn, workspace_id, key)
     except IntegrityError:
-        # another registration of the same names committed first (SHARE does not
-        # exclude SHARE): theirs is the set
+        # another registration of the same names committed first: theirs is the set
+        # (a guard: the workspace row lock orders them on PostgreSQL, SQLite has one writer)
         return (await _load(connection(), workspace_id)).get(key)
     except Exception as exc:  # tortoise wraps the driver's error
         if isinstance(exc, asyncpg.LockNotAvailableError) or isinstance(

@@ -270,6 +270,76 @@ async def test_two_registrations_of_the_same_names_at_once_agree(db, workspace):
     assert await stored_sets(workspace.id) == await recomputed_sets(workspace.id, [("x", "y")])
 
 
+async def test_a_registration_in_flight_counts_against_the_limit(
+    db, workspace, pg_database, monkeypatch
+):
+    if db is not Dialect.POSTGRES:
+        pytest.skip("SQLite has one writer: two registrations never overlap")
+    # given room for one more set
+    monkeypatch.setattr(
+        app_settings, "settings", app_settings.settings.replace(name_sets_per_workspace=2)
+    )
+    assert await name_sets.register(workspace.id, ["a", "b"]) is not None
+    other = await asyncpg.connect(pg_database)
+    try:
+        # when another registration of the workspace, in flight, takes the last place (it
+        # locks the workspace's row first, as register() does) while this one starts
+        await other.execute("BEGIN")
+        await other.execute(
+            "SELECT id FROM workspaces WHERE id = $1 FOR NO KEY UPDATE", workspace.id
+        )
+        await other.execute(
+            "INSERT INTO activity_name_sets (workspace_id, names) VALUES ($1, $2)",
+            workspace.id,
+            ["x", "y"],
+        )
+        pending = asyncio.create_task(name_sets.register(workspace.id, ["a", "c"]))
+        await _until_waiting(other, 1)
+        await other.execute("COMMIT")
+        # then this one waited for it, saw it, and was refused
+        assert await pending is None
+    finally:
+        await other.close()
+    assert set(await name_sets.name_sets(workspace.id)) == {("a", "b"), ("x", "y")}
+
+
+async def _until_waiting(conn: asyncpg.Connection, n: int) -> None:
+    """Until `n` other sessions of this database wait for a lock."""
+    for _ in range(1000):
+        waiting = await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            " AND datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        if waiting >= n:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{n} sessions never waited for a lock")
+
+
+async def test_a_registration_waits_at_most_the_timeout_for_its_workspace(
+    db, workspace, pg_database, monkeypatch
+):
+    if db is not Dialect.POSTGRES:
+        pytest.skip("SQLite has one writer: a registration never waits for another")
+    monkeypatch.setattr(
+        app_settings, "settings", app_settings.settings.replace(name_set_lock_timeout_ms=200)
+    )
+    other = await asyncpg.connect(pg_database)
+    try:
+        async with other.transaction():  # another registration of this workspace in flight
+            await other.execute(
+                "SELECT id FROM workspaces WHERE id = $1 FOR NO KEY UPDATE", workspace.id
+            )
+            with pytest.raises(name_sets.LockTimeout):
+                await name_sets.register(workspace.id, ["a", "b"])
+            # while writes of events of the workspace go on: their foreign-key checks
+            # take KEY SHARE of its row, which NO KEY UPDATE leaves alone
+            await track_events(workspace.id, [{"email": "w@example.com", "name": "a"}])
+    finally:
+        await other.close()
+    assert await name_sets.register(workspace.id, ["a", "b"]) is not None
+
+
 async def test_sieve_register_name_sets_for_segments_saved_before(
     db, workspace, tmp_path, pg_database
 ):

@@ -17,13 +17,25 @@ from datetime import timedelta
 from hypothesis import given, note
 
 from app.people.models import Event
-from app.segments.ast import Count, EventCondition, Group, LastDays, Match, MoreThanDaysAgo
+from app.segments import name_sets
+from app.segments.ast import (
+    Count,
+    EventCondition,
+    FirstTimeCondition,
+    Group,
+    LastDays,
+    LastTimeCondition,
+    Match,
+    MoreThanDaysAgo,
+    Op,
+)
 from app.segments.compiler import (
     CompileContext,
     compile_count,
     compile_id_set,
     compile_row_predicate,
 )
+from app.segments.conditions.timed import TimeComparison
 from app.segments.evaluate import with_workspace_data
 from app.sql import SqlParams, connection, fetch_all
 from tests.segments.reference import evaluate
@@ -104,3 +116,48 @@ async def test_a_window_between_the_first_and_a_future_dated_last_event(db, make
             ctx = CompileContext(db, inside.workspace_id, NOW, {}, summaries)
             assert reads_summaries(root, ctx) is summaries
             assert await answers(root, ctx) == (len(want), want, want), (root, summaries)
+
+
+async def test_first_and_last_times_from_the_summaries_around_events_dated_ahead(db, make_person):
+    # given: "a" last opened 40 days ago and again 2 days ahead of now; "b" only ahead of
+    # now; "c" clicked 50 days ago and opened 10 days ago (two names, no name set)
+    a, b, c = await make_person(), await make_person(), await make_person()
+    ws = a.workspace_id
+    for person, name, at in [
+        (a, "opened", NOW - timedelta(days=40)),
+        (a, "opened", NOW + timedelta(days=2)),
+        (b, "opened", NOW + timedelta(microseconds=1)),
+        (c, "clicked", NOW - timedelta(days=50)),
+        (c, "opened", NOW - timedelta(days=10)),
+    ]:
+        await Event.create(workspace_id=ws, person_id=person.id, name=name, occurred_at=at)  # type: ignore[call-arg]
+    last_opened_30d_ago = LastTimeCondition(("opened",), MoreThanDaysAgo(30))
+    both = ("clicked", "opened")
+    cases = [
+        # a's last time up to now is 40 days ago (its raw events say so: last_at is ahead)
+        (last_opened_30d_ago, {a.id}),
+        (LastTimeCondition(("opened",), LastDays(30)), {c.id}),
+        # b's only event has not happened yet: no first time, no last time
+        (FirstTimeCondition(("opened",), LastDays(45)), {a.id, c.id}),
+        (FirstTimeCondition(both, MoreThanDaysAgo(45)), {c.id}),
+        (LastTimeCondition(both, MoreThanDaysAgo(20)), {a.id}),
+        (LastTimeCondition(both, None, TimeComparison(Op.LT, NOW)), {a.id, c.id}),
+    ]
+    for condition, want in cases:
+        for root, members in [
+            (Group(Match.ALL, (condition,)), want),
+            (Group(Match.NONE, (condition,)), {a.id, b.id, c.id} - want),
+        ]:
+            for summaries in (True, False):
+                ctx = CompileContext(db, ws, NOW, {}, summaries)
+                assert reads_summaries(root, ctx) is summaries
+                got = await answers(root, ctx)
+                assert got == (len(members), members, members), (root, summaries)
+    # and with the name set of both names registered: its rows, the same answers
+    await name_sets.register(ws, both)
+    for condition, want in cases[3:]:
+        root = Group(Match.ALL, (condition,))
+        ctx = await with_workspace_data(CompileContext(db, ws, NOW, {}, True), root)
+        params = SqlParams(ctx.dialect)
+        assert "activity_set_summaries" in compile_id_set(root, ctx, params)
+        assert await answers(root, ctx) == (len(want), want, want), root

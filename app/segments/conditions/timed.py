@@ -9,7 +9,9 @@ after the moment of evaluation has not happened yet as of it (every window ends 
 too). A person with no such event has no first or last time and matches no firstTime or
 lastTime condition (its complement, through NONE, matches them).
 
-SQL: the tests that one existence decides (a first time before some instant, a last
+SQL: with the activity summaries (the default), the set form reads each person's
+`first_at`/`last_at` (compiler_summaries.summary_moment_set). Without them, and in the
+row form, the tests that one existence decides (a first time before some instant, a last
 time since some instant up to now) read the event indexes like an event condition; the
 others compare `min`/`max(occurred_at)` in a HAVING, which holds for no one without
 events, so every form is a positive id set or a two-valued EXISTS.
@@ -29,6 +31,7 @@ from app.segments.compiler_events import (
     names_sql,
     person_events,
 )
+from app.segments.compiler_summaries import summary_moment_set
 from app.segments.compiler_values import bind_datetime
 from app.segments.conditions.base import (
     AddedEvents,
@@ -217,6 +220,18 @@ class TimedKind(ConditionKind[N], Generic[N]):
     def id_set(self, node: N, negated: bool, scope: SetScope) -> SetPart:
         bounds = bounds_of(node, scope.now)
         params = scope.params
+        if scope.summaries:  # one row per person and name, not every event of the names
+            sql = summary_moment_set(
+                self.fn,
+                node.names,
+                lambda moment: _edge_tests(moment, bounds, params),
+                params,
+                scope.ws,
+                scope.now,
+                scope.bounds,
+                scope.name_set(node.names),
+            )
+            return EventSet(sql, not negated, distinct=True)
         if self._one_existence(bounds, scope.now):
             conjuncts = self._filters(node, params, scope.now, bounds)
             return EventSet(events_select(scope.ws, conjuncts, scope.bounds), not negated, False)
