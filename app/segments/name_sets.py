@@ -7,11 +7,12 @@ in the writing transaction by the functions that keep `activity_summaries` (migr
 0028; docs/summaries.md, "Name sets"). The compiler reads a set's rows wherever it would merge exactly its names' rows.
 
 A set is registered when a saved segment first needs it: the registering transaction
-takes SHARE on `activity_summaries`, so no summary write is in flight and none starts
-(writers wait, at most NAME_SET_LOCK_TIMEOUT_MS for the lock and then the backfill), inserts
-the set, fills its rows from the summaries and commits; every later write sees the set.
-A registration that cannot take the lock in time is skipped and logged, and the
-segment reads the per-name rows, exactly as without sets.
+locks its workspace's row (registrations of one workspace go one at a time, so the
+limit holds), then takes SHARE on `activity_summaries`, so no summary write is in flight
+and none starts (it waits at most NAME_SET_LOCK_TIMEOUT_MS for both locks; writers then
+wait for the backfill), inserts the set, fills its rows from the summaries and commits;
+every later write sees the set. A registration that cannot take the locks in time is
+skipped and logged, and the segment reads the per-name rows, exactly as without sets.
 
 The list of a workspace's sets is read, when a tree needs one, on the connection the
 count then runs on (a replica lags the primary with the set and its rows together): not
@@ -138,14 +139,16 @@ async def register(workspace_id: int, names: Iterable[str]) -> int | None:
                 # leaves the KEY SHARE of writers' foreign-key checks alone). Then SHARE:
                 # no summary write in flight, none until the commit (the module's
                 # docstring says why that makes the backfill exact)
-                await conn.execute_script(
-                    f"SET LOCAL lock_timeout = '{app_settings.settings.name_set_lock_timeout_ms}ms'"
-                )
+                budget = app_settings.settings.name_set_lock_timeout_ms
+                await conn.execute_script(f"SET LOCAL lock_timeout = '{budget}ms'")
                 await conn.execute_query(
                     "SELECT id FROM workspaces WHERE id = $1 FOR NO KEY UPDATE", [workspace_id]
                 )
+                # one budget for both waits, not one each
+                spent = int((time.perf_counter() - started) * 1000)
                 await conn.execute_script(
-                    "LOCK TABLE activity_summaries IN SHARE MODE; SET LOCAL lock_timeout = 0"
+                    f"SET LOCAL lock_timeout = '{max(1, budget - spent)}ms';"
+                    " LOCK TABLE activity_summaries IN SHARE MODE; SET LOCAL lock_timeout = 0"
                 )
             known = await _load(conn, workspace_id)
             if key in known:

@@ -10,6 +10,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -301,6 +302,40 @@ async def test_a_registration_in_flight_counts_against_the_limit(
     finally:
         await other.close()
     assert set(await name_sets.name_sets(workspace.id)) == {("a", "b"), ("x", "y")}
+
+
+async def test_the_two_lock_waits_share_one_timeout(db, workspace, pg_database, monkeypatch):
+    if db is not Dialect.POSTGRES:
+        pytest.skip("SQLite has one writer: a registration never waits for another")
+    budget = 2.0
+    monkeypatch.setattr(
+        app_settings,
+        "settings",
+        app_settings.settings.replace(name_set_lock_timeout_ms=int(budget * 1000)),
+    )
+    holder, writer = await asyncpg.connect(pg_database), await asyncpg.connect(pg_database)
+    try:
+        # given the workspace's row held by another registration, and a summary write in
+        # flight that will outlast the registration's patience
+        await holder.execute("BEGIN")
+        await holder.execute(
+            "SELECT id FROM workspaces WHERE id = $1 FOR NO KEY UPDATE", workspace.id
+        )
+        await writer.execute("BEGIN; LOCK TABLE activity_summaries IN ROW EXCLUSIVE MODE")
+        started = time.perf_counter()
+        pending = asyncio.create_task(name_sets.register(workspace.id, ["a", "b"]))
+        await _until_waiting(holder, 1)
+        # when the row is let go after most of the budget
+        await asyncio.sleep(budget * 0.7)
+        await holder.execute("COMMIT")
+        # then the wait for the table has only what is left: it gives up about when the
+        # budget ends (a timeout each would make it 1.7 budgets)
+        with pytest.raises(name_sets.LockTimeout):
+            await pending
+        assert time.perf_counter() - started < budget * 1.45
+    finally:
+        await holder.close()
+        await writer.close()
 
 
 async def _until_waiting(conn: asyncpg.Connection, n: int) -> None:
