@@ -35,6 +35,7 @@ from app.graphql.flows.queries import FlowQuery
 from app.graphql.frequency.mutations import FrequencyMutation
 from app.graphql.frequency.queries import FrequencyQuery
 from app.graphql.imports.queries import ImportQuery
+from app.graphql.lists import ListExecutor
 from app.graphql.observability import ObservedSchema, OperationObserver, tracing_extensions
 from app.graphql.people.mutations import PeopleMutation
 from app.graphql.people.queries import PeopleQuery
@@ -113,6 +114,8 @@ schema = ObservedSchema(
     subscription=Subscription,
     scalar_overrides=SCALAR_OVERRIDES,
     config=StrawberryConfig(),
+    # long lists of plain objects (member pages) completed by recipe: app/graphql/lists.py
+    execution_context_class=ListExecutor,
     # ErrorCodes first: extensions leave in reverse order, so it sees the masked errors
     extensions=[
         ErrorCodes,
