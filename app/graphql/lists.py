@@ -78,6 +78,10 @@ def _recipe_of(entries: list[_Entry]) -> Recipe:
     return complete
 
 
+def _deferred(field_details_list: Any) -> bool:
+    return any(details.defer_usage is not None for details in field_details_list)
+
+
 def _constant(value: str) -> Callable[[Any], str]:
     return lambda _source: value
 
@@ -128,7 +132,7 @@ class ListExecutor(StrawberryGraphQLCoreExecutionContext):
 
     def _item_recipe(self, item_type: GraphQLOutputType, field_details_list: Any) -> Recipe | None:
         inner = item_type.of_type if isinstance(item_type, GraphQLNonNull) else item_type
-        if not is_object_type(inner):
+        if not is_object_type(inner) or _deferred(field_details_list):
             return None
         return self._object_recipe(inner, field_details_list)
 
@@ -137,8 +141,6 @@ class ListExecutor(StrawberryGraphQLCoreExecutionContext):
     ) -> Recipe | None:
         if object_type.is_type_of is not None:
             return None
-        if any(details.defer_usage is not None for details in field_details_list):
-            return None
         grouped, new_defer_usages, forbidden = self.collect_subfields(
             object_type, field_details_list
         )
@@ -146,7 +148,7 @@ class ListExecutor(StrawberryGraphQLCoreExecutionContext):
             return None
         entries: list[_Entry] = []
         for response_key, details_list in grouped.items():
-            if any(details.defer_usage is not None for details in details_list):
+            if _deferred(details_list):
                 return None
             node = details_list[0].node
             name = node.name.value
