@@ -521,24 +521,27 @@ async def _api_key(ws: int) -> tuple[str, int]:
     return key, row.id
 
 
-async def _delete_leftovers(ws: int) -> None:
+async def delete_leftovers(ws: int, prefix: str = NAME_PREFIX) -> None:
+    """Segments an interrupted run left behind (named with the benchmark's prefix)."""
     from app.segments import service
     from app.segments.models import Segment
 
-    for segment in await Segment.filter(workspace_id=ws, name__startswith=NAME_PREFIX).order_by(
-        "-id"
-    ):
+    query = Segment.filter(workspace_id=ws, name__startswith=prefix).order_by("-id")
+    for segment in await query:
         await service.delete_segment(ws, segment.id)
 
 
-async def create_segments(api: Api) -> dict[str, str]:
+async def create_segments(
+    api: Api, prefix: str = NAME_PREFIX, by: str = "benchmarks/segments.py"
+) -> dict[str, str]:
+    """The cases' segments through the API, in order (a reference needs its target first)."""
     ids: dict[str, str] = {}
     for case in CASES:
         data = await api(
             CREATE,
             input={
-                "name": f"{NAME_PREFIX}({case.key}) {case.title}",
-                "description": "created by benchmarks/segments.py; deleted when it ends",
+                "name": f"{prefix}({case.key}) {case.title}",
+                "description": f"created by {by}; deleted when it ends",
                 "definition": resolve(case.definition, ids),
             },
         )
@@ -568,7 +571,7 @@ async def run_size(url: str, ws: int, args: argparse.Namespace) -> SizeResult:
 
     label = url.rsplit("/", 1)[-1]
     async with database(url, migrate=False):
-        await _delete_leftovers(ws)
+        await delete_leftovers(ws)
         key, key_id = await _api_key(ws)
         lanes = [await asyncpg.connect(url, server_settings=APP_SETTINGS) for _ in range(LANES)]
         conn = lanes[0]

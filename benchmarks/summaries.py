@@ -39,16 +39,17 @@ import asyncpg
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks._segment_cases import CASES, resolve
+from benchmarks._segment_cases import CASES
 from benchmarks.segments import (
     APP_SETTINGS,
     CONTAINS,
-    CREATE,
     DELETE,
     POINT_SETTINGS,
     Api,
     _api_key,
     captured,
+    create_segments,
+    delete_leftovers,
     evaluation_of,
     run_all,
     server,
@@ -91,33 +92,6 @@ async def count_statement(evaluation: Any, summaries: bool) -> tuple[str, list[A
     ctx = await with_workspace_data(ctx, evaluation.root)
     params = SqlParams(Dialect.POSTGRES)
     return compile_count(evaluation.root, ctx, params), params.values
-
-
-async def create_segments(api: Api) -> dict[str, str]:
-    ids: dict[str, str] = {}
-    for case in CASES:
-        data = await api(
-            CREATE,
-            input={
-                "name": f"{NAME_PREFIX}({case.key}) {case.title}",
-                "description": "created by benchmarks/summaries.py; deleted when it ends",
-                "definition": resolve(case.definition, ids),
-            },
-        )
-        payload = data["createSegment"]
-        if payload["userErrors"]:
-            raise RuntimeError(f"createSegment ({case.key}): {payload['userErrors']}")
-        ids[case.key] = payload["segment"]["id"]
-    return ids
-
-
-async def delete_leftovers(ws: int) -> None:
-    from app.segments import service
-    from app.segments.models import Segment
-
-    query = Segment.filter(workspace_id=ws, name__startswith=NAME_PREFIX).order_by("-id")
-    for segment in await query:
-        await service.delete_segment(ws, segment.id)
 
 
 async def counts(conn: asyncpg.Connection, ids: dict[str, str], ws: int) -> list[list[str]]:
@@ -249,7 +223,7 @@ async def main_async(args: argparse.Namespace) -> None:
     url, ws = args.database_url, args.workspace_id
     tables: list[Table] = []
     async with database(url, migrate=False):
-        await delete_leftovers(ws)
+        await delete_leftovers(ws, NAME_PREFIX)
         key, key_id = await _api_key(ws)
         lanes = [await asyncpg.connect(url, server_settings=APP_SETTINGS) for _ in range(8)]
         point = await asyncpg.connect(url, server_settings=POINT_SETTINGS)
@@ -271,7 +245,9 @@ async def main_async(args: argparse.Namespace) -> None:
                 f" shared_buffers {buffers}"
             )
             async with server(url, key) as api:
-                ids = await create_segments(api)  # registers (iv)'s name set, if new
+                ids = await create_segments(
+                    api, NAME_PREFIX, "benchmarks/summaries.py"
+                )  # registers (iv)'s name set, if new
                 set_rows = await lanes[0].fetchval("SELECT count(*) FROM activity_set_summaries")
                 set_size = await lanes[0].fetchval(
                     "SELECT pg_size_pretty(pg_total_relation_size('activity_set_summaries'))"
