@@ -15,10 +15,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from hypothesis import given, note
+from tortoise.transactions import in_transaction
 
 from app.people.models import Event
 from app.segments import name_sets
 from app.segments.ast import (
+    Aggregate,
+    AggregateCondition,
     Count,
     EventCondition,
     FirstTimeCondition,
@@ -37,7 +40,7 @@ from app.segments.compiler import (
 )
 from app.segments.conditions.timed import TimeComparison
 from app.segments.evaluate import with_workspace_data
-from app.sql import SqlParams, connection, fetch_all
+from app.sql import Dialect, SqlParams, connection, fetch_all
 from tests.segments.reference import evaluate
 from tests.segments.strategies import NOW, Scenario, describe, load, reference_data, scenarios
 from tests.segments.test_properties import property_settings
@@ -161,3 +164,58 @@ async def test_first_and_last_times_from_the_summaries_around_events_dated_ahead
         params = SqlParams(ctx.dialect)
         assert "activity_set_summaries" in compile_id_set(root, ctx, params)
         assert await answers(root, ctx) == (len(want), want, want), root
+
+
+async def test_all_time_sums_read_the_valued_rows_by_their_sum(db, make_person):
+    """Guards migration 0030 and the two-sided float test (docs/summaries.md, "Sums off
+    their own index"): an all-time SUM's set reads only summary rows with values, by a
+    range of their sum on PostgreSQL; sums far past, just past, within the rounding of
+    and short of the target, negative values and events without one answer as from
+    raw events."""
+    sums = {  # person -> the values of their purchases (None: an event without a value)
+        "far": [250.0, 350.0],
+        "just": [500.000001],  # past 500 after rounding: decided by the exact test
+        "rounded": [500.0000004],  # 500 after rounding: not past it
+        "short": [499.0],
+        "negative": [-100.0, 700.0],
+        "valueless": [None, None],
+    }
+    people = {label: await make_person() for label in sums}
+    for label, values in sums.items():
+        for value in values:
+            await Event.create(
+                workspace_id=people[label].workspace_id,
+                person_id=people[label].id,
+                name="purchase",  # type: ignore[call-arg]
+                occurred_at=NOW - timedelta(days=1),
+                value=value,
+            )
+    ws = people["far"].workspace_id
+    everyone = {p.id for p in people.values()}
+    spent = {people[label].id for label in ("far", "just", "negative")}
+    cases = [
+        (Op.GT, 500.0, spent),
+        (Op.GTE, 500.0, spent | {people["rounded"].id}),
+        (Op.LT, 500.0, everyone - spent - {people["rounded"].id}),  # 0 passes: a complement
+        (Op.LTE, 499.0, {people["short"].id, people["valueless"].id}),
+        (Op.EQ, 500.0, {people["rounded"].id}),
+        (Op.GT, -1.0, everyone),
+    ]
+    for op, target, want in cases:
+        root = Group(Match.ALL, (AggregateCondition("purchase", Aggregate.SUM, op, target),))
+        for summaries in (True, False):
+            ctx = CompileContext(db, ws, NOW, {}, summaries)
+            assert reads_summaries(root, ctx) is summaries
+            assert await answers(root, ctx) == (len(want), want, want), (op, target, summaries)
+    if db is not Dialect.POSTGRES:
+        return
+    root = Group(Match.ALL, (AggregateCondition("purchase", Aggregate.SUM, Op.GT, 500.0),))
+    params = SqlParams(db)
+    sql = compile_id_set(root, CompileContext(db, ws, NOW, {}, True), params)
+    async with in_transaction("default") as conn:  # the table is tiny: no seq scan
+        await conn.execute_query("SET LOCAL enable_seqscan = off")
+        plan = "\n".join(
+            r["QUERY PLAN"] for r in await fetch_all(conn, f"EXPLAIN {sql}", params.values)
+        )
+    assert "activity_summaries_value_sum" in plan, plan
+    assert "value_sum >" in plan.split("Index Cond:")[1].split("\n")[0], plan

@@ -227,29 +227,49 @@ def _summary_unrounded(condition: AggregateCondition) -> str:
 
 
 def aggregate_having(
-    condition: AggregateCondition, op: Op, target: str, params: SqlParams, raw: str | None = None
+    condition: AggregateCondition,
+    op: Op,
+    target: str,
+    params: SqlParams,
+    raw: str | None = None,
+    floats: tuple[str, str] | None = None,
 ) -> str:
-    """`aggregate op target`, exactly; on PostgreSQL over the float `value` column, behind
-    a float comparison that only the groups near or past the target pass.
+    """`aggregate op target`, exactly; on PostgreSQL over the float `value` column, by
+    float comparisons against `floats` (the target less and more a margin; bound here
+    unless given) for every group but those near the target.
 
     Converting a double to numeric costs about 1 us a group (it formats the number as
     text): half of a 1,000-member page of "spent more than $500" and of its count went
-    there (docs/performance.md). A float bound widened by more than the rounding can move
-    the value decides every group far from the target; the exact test decides the rest.
-    NaN sorts above every number in both types, so the two agree on it too.
+    there (docs/performance.md). Rounding moves a value by less than the margin, so a
+    group further than it from the target is decided by the float comparison alone, on
+    either side; only the groups within it are rounded. NaN sorts above every number in
+    both types, so the two agree on it too.
     """
     raw = _unrounded(condition, params, "e") if raw is None else raw
     exact = f"{rounded(raw, params)} {COMPARE_SQL[op]} {target}"
+    floats = floats or _float_test(condition, op, params)
+    if floats is None:
+        return exact
+    low, high = floats
+    if op is Op.EQ:
+        return f"CASE WHEN {raw} > {low} AND {raw} < {high} THEN {exact} ELSE FALSE END"
+    # past the far bound: true; short of the near one: false; between them: rounded
+    if op in (Op.GT, Op.GTE):
+        far, near = f"{raw} > {high}", f"{raw} > {low}"
+    else:
+        far, near = f"{raw} < {low}", f"{raw} < {high}"
+    return f"CASE WHEN {far} THEN TRUE WHEN {near} THEN {exact} ELSE FALSE END"
+
+
+def _float_test(condition: AggregateCondition, op: Op, params: SqlParams) -> tuple[str, str] | None:
+    """The target less and more the margin, bound as float8, where floats decide: on
+    PostgreSQL over the `value` column (SQLite rounds doubles natively; JSON properties
+    are numeric already; NEQ has no side that floats decide)."""
     if params.dialect is not Dialect.POSTGRES or condition.property is not None or op is Op.NEQ:
-        return exact  # SQLite rounds doubles natively; JSON properties are numeric already
+        return None
     value = float(condition.value)
     margin = _ABSOLUTE_MARGIN + _RELATIVE_MARGIN * abs(value)
-    near = []
-    if op in (Op.GT, Op.GTE, Op.EQ):
-        near.append(f"{raw} > {params.add(value - margin)}::float8")
-    if op in (Op.LT, Op.LTE, Op.EQ):
-        near.append(f"{raw} < {params.add(value + margin)}::float8")
-    return f"CASE WHEN {' AND '.join(near)} THEN {exact} ELSE FALSE END"
+    return f"{params.add(value - margin)}::float8", f"{params.add(value + margin)}::float8"
 
 
 def aggregate_set(
@@ -273,31 +293,40 @@ def aggregate_set(
                 return found
         conjuncts = aggregate_filters(condition, params, now)
         return counted_set(op, condition.value, conjuncts, params, ws, bounds)
-    if use:
-        raw = _summary_unrounded(condition)
-
-        def members(having: str) -> str:
-            return summary_rows(ws, (condition.name,), params, bounds, [having])
-
-    else:
+    op, positive = _set_op(condition, negated)
+    target = bind_number(params, condition.value)
+    floats = _float_test(condition, op, params)
+    if not use:
         raw = _unrounded(condition, params, "e")
         select = events_select(ws, aggregate_filters(condition, params, now), bounds)
+        having = aggregate_having(condition, op, target, params, raw, floats)
+        return EventSet(grouped(select, having), positive, distinct=True)
+    raw = _summary_unrounded(condition)
+    # a row without values (a sum of 0, no AVG, MIN or MAX) is in no set built here: the
+    # rows with values, off activity_summaries_value_sum (0030) by a SUM's float range
+    conjuncts = ["s.value_count > 0"]
+    if condition.fn is Aggregate.SUM and floats is not None:
+        low, high = floats
+        if op in (Op.GT, Op.GTE, Op.EQ):
+            conjuncts.append(f"s.value_sum > {low}")
+        if op in (Op.LT, Op.LTE, Op.EQ):
+            conjuncts.append(f"s.value_sum < {high}")
+    conjuncts.append(aggregate_having(condition, op, target, params, raw, floats))
+    members = summary_rows(ws, (condition.name,), params, bounds, conjuncts)
+    return EventSet(members, positive, distinct=True)
 
-        def members(having: str) -> str:
-            return grouped(select, having)
 
-    target = bind_number(params, condition.value)
+def _set_op(condition: AggregateCondition, negated: bool) -> tuple[Op, bool]:
+    """The comparison whose groups make the set, one that no group without values passes,
+    and whether the members are the set (else its complement)."""
     if condition.fn in _VALUELESS_WHEN_EMPTY:
         # no value matches no positive operator: NEQ is the complement of the EQ set
         base, positive = (Op.EQ, False) if condition.op is Op.NEQ else (condition.op, True)
-        having = aggregate_having(condition, base, target, params, raw)
-        return EventSet(members(having), positive != negated, distinct=True)
+        return base, positive != negated
     op = COMPLEMENT[condition.op] if negated else condition.op
-    positive = not holds(op, 0, condition.value)
-    if not positive:
-        op = COMPLEMENT[op]
-    having = aggregate_having(condition, op, target, params, raw)
-    return EventSet(members(having), positive, distinct=True)
+    if holds(op, 0, condition.value):  # COUNT/SUM of nothing is 0: members outside the set
+        return COMPLEMENT[op], False
+    return op, True
 
 
 def _observed(condition: AggregateCondition, params: SqlParams, alias: str) -> str:
