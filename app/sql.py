@@ -83,6 +83,14 @@ def concurrent_reads() -> bool:
 # below this many rows written, generic_plans' two round trips cost more than the key
 # checks they save (4.5 us a key, about 100 us for the two statements here)
 GENERIC_PLANS_MIN_ROWS = 32
+# A session makes a generic plan once, from the table's size and statistics at that
+# moment, and keeps it until the next ANALYZE. Made while `people` is a few pages (a new
+# database), a person's key check can take another index than (workspace_id, id) and
+# walk the workspace's whole range of it (people_workspace_country_ci) for every key, so
+# bulk writes slow down as the table grows: 1.5 ms a key at 23k people, the CDNOW test
+# 59-62 s instead of 7.2 (docs/performance.md, "Foreign-key checks"). Below this size
+# the checks keep custom plans (4.5 us a key more, on a small table).
+GENERIC_PLANS_MIN_PEOPLE_PAGES = 128  # 1 MB, a few thousand people; seen wrong at 3-9 pages
 
 
 @asynccontextmanager
@@ -93,7 +101,8 @@ async def generic_plans(conn: BaseDBAsyncClient, rows: int | None = None) -> Asy
     instead of 2.3 (docs/performance.md, "Foreign-key checks"). The writes' own plans do
     not depend on their values. The mode before the block comes back after it (blocks
     nest); on an exception the transaction's end restores it. `rows`, when known: how
-    many rows the block writes (a one-event trackEvents is not worth the switch)."""
+    many rows the block writes (a one-event trackEvents is not worth the switch). No
+    switch while `people` is smaller than GENERIC_PLANS_MIN_PEOPLE_PAGES."""
     few = rows is not None and rows < GENERIC_PLANS_MIN_ROWS
     if dialect_of(conn) is not Dialect.POSTGRES or few:
         yield
@@ -101,9 +110,14 @@ async def generic_plans(conn: BaseDBAsyncClient, rows: int | None = None) -> Asy
     found = await conn.execute_query_dict(  # the CTE's row is read before the switch
         "WITH was AS MATERIALIZED (SELECT current_setting('plan_cache_mode') AS mode)"
         " SELECT mode, set_config('plan_cache_mode', 'force_generic_plan', true) FROM was"
+        " WHERE pg_relation_size('people') >= $1 * current_setting('block_size')::bigint",
+        [GENERIC_PLANS_MIN_PEOPLE_PAGES],
     )
     yield
-    await conn.execute_query("SELECT set_config('plan_cache_mode', $1, true)", [found[0]["mode"]])
+    if found:
+        await conn.execute_query(
+            "SELECT set_config('plan_cache_mode', $1, true)", [found[0]["mode"]]
+        )
 
 
 def dialect_of(conn: BaseDBAsyncClient) -> Dialect:

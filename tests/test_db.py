@@ -7,6 +7,7 @@ import pytest
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from app import sql
 from app.db import apply_migrations
 from app.people.models import Event, Person
 from app.sql import (
@@ -76,7 +77,7 @@ async def test_one_person_reads_inside_a_transaction_see_its_writes(db, make_wor
     assert row["n"] == 1
 
 
-async def test_bulk_writes_check_foreign_keys_with_generic_plans(db):
+async def test_bulk_writes_check_foreign_keys_with_generic_plans(db, monkeypatch):
     """`generic_plans` switches a transaction's plan mode for its block only, and blocks
     nest: each puts back the mode it found."""
     setting = "SELECT current_setting('plan_cache_mode') AS mode"
@@ -84,6 +85,8 @@ async def test_bulk_writes_check_foreign_keys_with_generic_plans(db):
         async with in_transaction("default") as conn, generic_plans(conn):
             assert (await fetch_one(conn, "SELECT 1 AS one"))["one"] == 1
         return
+    monkeypatch.setattr(sql, "GENERIC_PLANS_MIN_PEOPLE_PAGES", 2)
+    await _people(1_000)  # past 2 pages
     async with in_transaction("default") as conn:
         async with generic_plans(conn):
             assert (await fetch_one(conn, setting))["mode"] == "force_generic_plan"
@@ -99,3 +102,38 @@ async def test_bulk_writes_check_foreign_keys_with_generic_plans(db):
             assert (await fetch_one(conn, setting))["mode"] == "auto"
         async with generic_plans(conn, rows=GENERIC_PLANS_MIN_ROWS):
             assert (await fetch_one(conn, setting))["mode"] == "force_generic_plan"
+
+
+async def _people(people: int) -> int:
+    """`people` rows in a workspace of their own; the table's pages afterwards."""
+    conn = connection()
+    row = await fetch_one(conn, "INSERT INTO workspaces (name) VALUES ('bulk') RETURNING id")
+    await conn.execute_query(
+        "INSERT INTO people (workspace_id, email)"
+        " SELECT $1, 'p' || g || '@bulk.example' FROM generate_series(1, $2) g",
+        [row["id"], people],
+    )
+    pages = "SELECT pg_relation_size('people') / current_setting('block_size')::int AS n"
+    return int((await fetch_one(conn, pages))["n"])
+
+
+async def test_no_generic_plans_while_the_people_table_is_small(db, monkeypatch):
+    """Guards the bulk-write slowdown of a new database (docs/performance.md,
+    "Foreign-key checks"): a generic plan made while `people` is a few pages may check
+    each person's key by a walk of the workspace's range of another index, and is kept
+    until the next ANALYZE, so `generic_plans` switches only from
+    GENERIC_PLANS_MIN_PEOPLE_PAGES on."""
+    if db is Dialect.SQLITE:
+        pytest.skip("SQLite has no plan cache modes")
+    monkeypatch.setattr(sql, "GENERIC_PLANS_MIN_PEOPLE_PAGES", 4)
+    setting = "SELECT current_setting('plan_cache_mode') AS mode"
+    pages, seen = 0, set()
+    while pages < 6:
+        pages = await _people(100)
+        async with in_transaction("default") as conn:
+            async with generic_plans(conn):
+                mode = (await fetch_one(conn, setting))["mode"]
+                assert mode == ("force_generic_plan" if pages >= 4 else "force_custom_plan"), pages
+                seen.add(mode)
+            assert (await fetch_one(conn, setting))["mode"] == "force_custom_plan"
+    assert seen == {"force_custom_plan", "force_generic_plan"}  # both sides of the size
