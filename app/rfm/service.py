@@ -204,8 +204,8 @@ async def person_rfm(workspace_id: int, person_id: int, now: datetime) -> Person
     ws, who = params.add(workspace_id), params.add(person_id)
     where = " AND ".join([f"e.workspace_id = {ws}", f"e.person_id = {who}", *filters])
     sql = (
-        f"SELECT {rfm_sql.recency_expr(params, now)} AS recency, count(*) AS frequency,"
-        f" {rfm_sql.monetary_expr(model.settings, params)} AS monetary,"
+        f"SELECT {rfm_sql.recency_expr(rfm_sql.EVENTS, params, now)} AS recency,"
+        f" count(*) AS frequency, {rfm_sql.monetary_expr(rfm_sql.EVENTS, params)} AS monetary,"
         f" {rfm_sql.LAST} AS last_at FROM events e WHERE {where} GROUP BY e.person_id"
     )
     row = await fetch_one(conn, sql, params.values)

@@ -1,25 +1,47 @@
 """RFM's SQL on both databases: the purchase events, the per-person metrics, the
 scores by the rank rule, their edges, and the tests an `rfm` condition compiles to.
 
-Every metric is an aggregate over the person's purchase events `e`, so the same
-expressions serve a GROUP BY over the workspace (scoring, summaries, set form) and one
-person's probe (row form, `Person.rfm`). A score test compares the metric with an edge
-(app/rfm/model.py): recency with the last purchase's moment (`floor(days) <= d` is
+Every metric is an aggregate of the person's purchases, read from a `Source`: their
+purchase events `e` grouped by person (one person's probe, `Person.rfm`, the row form,
+and any time window), or, all time, their activity-summary row `s` of the purchase event
+(`last_at`, `event_count`, `value_sum`: docs/summaries.md), which is exactly those
+aggregates when the person's last purchase is not dated after now; the few rows whose
+last purchase is are read from their events. A score test compares the metric with an
+edge (app/rfm/model.py): recency with the last purchase's moment (`floor(days) <= d` is
 `last > now - (d + 1) days`, exact to the microsecond without day arithmetic per row).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from app.rfm.model import SEGMENT_CELLS, Edges, Metric, RfmSegment, RfmSettings
 from app.segments.compiler_values import FALSE, TRUE, bind_datetime, bind_number, bind_text
-from app.segments.terms import Aggregate, Op
 from app.sql import Dialect, SqlParams
 
 DAY = timedelta(days=1)
-LAST = "max(e.occurred_at)"
-FREQUENCY = "count(*)"
+SUMMARIES = "activity_summaries"
+
+
+@dataclass(frozen=True)
+class Source:
+    """The expressions of a purchaser's last purchase, number of purchases and (unrounded)
+    sum of their values, over their purchase events or their summary row."""
+
+    last: str
+    frequency: str
+    total: str
+
+
+EVENTS = Source("max(e.occurred_at)", "count(*)", "COALESCE(sum(e.value), 0)")
+SUMMARY = Source("s.last_at", "s.event_count", "s.value_sum")
+LAST = EVENTS.last
+
+
+def summarised(settings: RfmSettings, summaries: bool) -> bool:
+    """All time (no window): a summary row holds every purchase's aggregates."""
+    return summaries and settings.window_days is None
 
 
 def purchase_filters(settings: RfmSettings, params: SqlParams, now: datetime) -> list[str]:
@@ -34,35 +56,65 @@ def purchase_filters(settings: RfmSettings, params: SqlParams, now: datetime) ->
     return out
 
 
-def monetary_expr(settings: RfmSettings, params: SqlParams) -> str:
+def monetary_expr(source: Source, params: SqlParams) -> str:
     """The sum of `value`, rounded to 6 places like every aggregate (0 without values)."""
-    # the aggregate kind's own expression; imported here, as the kinds import this module
-    # (and through the tree's module, which imports the kinds in their order)
-    from app.segments.ast import AggregateCondition as _Sum
-    from app.segments.conditions.aggregate import aggregate_expr
+    # the aggregate kind's own rounding; imported here, as the kinds import this module,
+    # and through the tree's module, which imports the kinds in their order
+    import app.segments.ast  # noqa: F401
+    from app.segments.conditions.aggregate import rounded
 
-    return aggregate_expr(_Sum(settings.purchase_event, Aggregate.SUM, Op.GT, 0.0), params)
+    return rounded(source.total, params)
 
 
-def recency_expr(params: SqlParams, now: datetime) -> str:
+def recency_expr(source: Source, params: SqlParams, now: datetime) -> str:
     """Whole days (floored) from the last purchase to now."""
     at = bind_datetime(params, now)
     if params.dialect is Dialect.POSTGRES:
-        return f"floor(extract(epoch FROM ({at} - {LAST})) / 86400)::bigint"
-    return f"sieve_days({at}, {LAST})"  # app/backends/sqlite.py: exact, to the microsecond
+        return f"floor(extract(epoch FROM ({at} - {source.last})) / 86400)::bigint"
+    # app/backends/sqlite.py: exact, to the microsecond
+    return f"sieve_days({at}, {source.last})"
 
 
-def metrics_sql(settings: RfmSettings, params: SqlParams, ws: str, now: datetime) -> str:
-    """`id, recency, frequency, monetary` of every purchaser of the workspace."""
-    where = " AND ".join([f"e.workspace_id = {ws}", *purchase_filters(settings, params, now)])
+def summary_filters(settings: RfmSettings, params: SqlParams, ws: str) -> list[str]:
+    """The workspace's summary rows of the purchase event."""
+    return [f"s.workspace_id = {ws}", f"s.name = {bind_text(params, settings.purchase_event)}"]
+
+
+def metrics_sql(
+    settings: RfmSettings, params: SqlParams, ws: str, now: datetime, summaries: bool = True
+) -> str:
+    """`id, recency, frequency, monetary` of every purchaser of the workspace: all time,
+    one summary row each, and the events of those whose last purchase is dated after now."""
+
+    def metrics(source: Source) -> str:
+        return (
+            f"{recency_expr(source, params, now)} AS recency, {source.frequency} AS frequency,"
+            f" {monetary_expr(source, params)} AS monetary"
+        )
+
+    where = [f"e.workspace_id = {ws}", *purchase_filters(settings, params, now)]
+    if not summarised(settings, summaries):
+        return (
+            f"SELECT e.person_id AS id, {metrics(EVENTS)} FROM events e"
+            f" WHERE {' AND '.join(where)} GROUP BY e.person_id"
+        )
+    at = bind_datetime(params, now)
+    rows = summary_filters(settings, params, ws)
+    ahead = (
+        f"SELECT s.person_id FROM {SUMMARIES} s WHERE {' AND '.join(rows)}"
+        f" AND s.last_at > {at} AND s.first_at <= {at}"
+    )
     return (
-        f"SELECT e.person_id AS id, {recency_expr(params, now)} AS recency,"
-        f" {FREQUENCY} AS frequency, {monetary_expr(settings, params)} AS monetary"
-        f" FROM events e WHERE {where} GROUP BY e.person_id"
+        f"SELECT s.person_id AS id, {metrics(SUMMARY)} FROM {SUMMARIES} s"
+        f" WHERE {' AND '.join(rows)} AND s.last_at <= {at}"
+        f" UNION ALL SELECT e.person_id AS id, {metrics(EVENTS)} FROM events e"
+        f" WHERE {' AND '.join(where)} AND e.person_id IN ({ahead}) GROUP BY e.person_id"
     )
 
 
-def scored_sql(settings: RfmSettings, params: SqlParams, ws: str, now: datetime) -> str:
+def scored_sql(
+    settings: RfmSettings, params: SqlParams, ws: str, now: datetime, summaries: bool = True
+) -> str:
     """The metrics with the scores `r, f, m` by the rank rule (app/rfm/model.py)."""
 
     def score(order: str) -> str:
@@ -71,13 +123,15 @@ def scored_sql(settings: RfmSettings, params: SqlParams, ws: str, now: datetime)
     return (
         f"SELECT x.id, x.recency, x.frequency, x.monetary, {score('x.recency DESC')} AS r,"
         f" {score('x.frequency')} AS f, {score('x.monetary')} AS m"
-        f" FROM ({metrics_sql(settings, params, ws, now)}) x"
+        f" FROM ({metrics_sql(settings, params, ws, now, summaries)}) x"
     )
 
 
-def edges_sql(settings: RfmSettings, params: SqlParams, ws: str, now: datetime) -> str:
+def edges_sql(
+    settings: RfmSettings, params: SqlParams, ws: str, now: datetime, summaries: bool = True
+) -> str:
     """Rows `(metric, score, value, n)`: each score's least good value, and the count."""
-    scored = scored_sql(settings, params, ws, now)
+    scored = scored_sql(settings, params, ws, now, summaries)
     return (
         f"WITH s AS ({scored})"
         " SELECT 'recency' AS metric, s.r AS score, max(s.recency) AS value, count(*) AS n"
@@ -87,9 +141,11 @@ def edges_sql(settings: RfmSettings, params: SqlParams, ws: str, now: datetime) 
     )
 
 
-def grid_sql(settings: RfmSettings, params: SqlParams, ws: str, now: datetime) -> str:
+def grid_sql(
+    settings: RfmSettings, params: SqlParams, ws: str, now: datetime, summaries: bool = True
+) -> str:
     """Rows `(r, f, m, n, monetary)`: purchasers and their spend per score triple."""
-    scored = scored_sql(settings, params, ws, now)
+    scored = scored_sql(settings, params, ws, now, summaries)
     return (
         f"SELECT s.r, s.f, s.m, count(*) AS n, sum(s.monetary) AS monetary FROM ({scored}) s"
         " GROUP BY s.r, s.f, s.m"
@@ -111,24 +167,19 @@ def _reachable(metric: Metric, score: int, edges: Edges) -> bool | None:
 
 
 def at_least(
-    metric: Metric,
-    score: int,
-    edges: Edges,
-    settings: RfmSettings,
-    params: SqlParams,
-    now: datetime,
+    metric: Metric, score: int, edges: Edges, source: Source, params: SqlParams, now: datetime
 ) -> str:
-    """`score(metric) >= score` over the aggregates of the person's purchases `e`."""
+    """`score(metric) >= score` over the person's purchases as `source` gives them."""
     known = _reachable(metric, score, edges)
     if known is not None:
         return TRUE if known else FALSE
     edge = edges.of(metric)[score - 2]
     assert edge is not None
     if metric is Metric.RECENCY:
-        return f"{LAST} > {bind_datetime(params, now - (int(edge) + 1) * DAY)}"
+        return f"{source.last} > {bind_datetime(params, now - (int(edge) + 1) * DAY)}"
     if metric is Metric.FREQUENCY:
-        return f"{FREQUENCY} >= {bind_number(params, int(edge))}"
-    return f"{monetary_expr(settings, params)} >= {bind_number(params, float(edge))}"
+        return f"{source.frequency} >= {bind_number(params, int(edge))}"
+    return f"{monetary_expr(source, params)} >= {bind_number(params, float(edge))}"
 
 
 def range_known(metric: Metric, low: int, high: int, edges: Edges) -> bool | None:
@@ -146,7 +197,7 @@ def in_range(
     low: int,
     high: int,
     edges: Edges,
-    settings: RfmSettings,
+    source: Source,
     params: SqlParams,
     now: datetime,
 ) -> str:
@@ -156,17 +207,17 @@ def in_range(
         return TRUE if known else FALSE
     tests = []
     if _reachable(metric, low, edges) is None:
-        tests.append(at_least(metric, low, edges, settings, params, now))
+        tests.append(at_least(metric, low, edges, source, params, now))
     if high < 5 and _reachable(metric, high + 1, edges) is None:
-        tests.append(f"NOT ({at_least(metric, high + 1, edges, settings, params, now)})")
+        tests.append(f"NOT ({at_least(metric, high + 1, edges, source, params, now)})")
     return " AND ".join(f"({t})" for t in tests)
 
 
 def score_expr(
-    metric: Metric, edges: Edges, settings: RfmSettings, params: SqlParams, now: datetime
+    metric: Metric, edges: Edges, source: Source, params: SqlParams, now: datetime
 ) -> str:
     """The score itself, 1 + the edges reached."""
-    steps = [at_least(metric, s, edges, settings, params, now) for s in (2, 3, 4, 5)]
+    steps = [at_least(metric, s, edges, source, params, now) for s in (2, 3, 4, 5)]
     reached = [f"CASE WHEN {t} THEN 1 ELSE 0 END" for t in steps if t != FALSE]
     return "(" + " + ".join(["1", *reached]) + ")"
 
@@ -174,7 +225,7 @@ def score_expr(
 def segments_test(
     segments: tuple[RfmSegment, ...],
     edges: Edges,
-    settings: RfmSettings,
+    source: Source,
     params: SqlParams,
     now: datetime,
 ) -> str:
@@ -186,13 +237,13 @@ def segments_test(
     ]
     if not wanted:
         return FALSE
-    frequency = score_expr(Metric.FREQUENCY, edges, settings, params, now)
-    monetary = score_expr(Metric.MONETARY, edges, settings, params, now)
+    frequency = score_expr(Metric.FREQUENCY, edges, source, params, now)
+    monetary = score_expr(Metric.MONETARY, edges, source, params, now)
     fm = f"(({frequency} + {monetary} + 1) / 2)"
     branches = []
     for segment in wanted:
         r_low, r_high, fm_low, fm_high = SEGMENT_CELLS[segment]
-        recency = in_range(Metric.RECENCY, r_low, r_high, edges, settings, params, now)
+        recency = in_range(Metric.RECENCY, r_low, r_high, edges, source, params, now)
         cell = f"{fm} >= {params.add(fm_low)} AND {fm} <= {params.add(fm_high)}"
         branches.append(cell if recency == TRUE else f"({recency}) AND {cell}")
     return " OR ".join(f"({b})" for b in branches)

@@ -18,6 +18,8 @@ from hypothesis import given, note
 from tortoise.transactions import in_transaction
 
 from app.people.models import Event
+from app.rfm import service as rfm_service
+from app.rfm import sql as rfm_sql
 from app.segments import name_sets
 from app.segments.ast import (
     Aggregate,
@@ -44,6 +46,7 @@ from app.sql import Dialect, SqlParams, connection, fetch_all
 from tests.segments.reference import evaluate
 from tests.segments.strategies import NOW, Scenario, describe, load, reference_data, scenarios
 from tests.segments.test_properties import property_settings
+from tests.segments.test_properties_rfm import rfm_scenarios
 
 
 async def answers(root: Group, ctx: CompileContext) -> tuple[int, set[int], set[int]]:
@@ -219,3 +222,33 @@ async def test_all_time_sums_read_the_valued_rows_by_their_sum(db, make_person):
         )
     assert "activity_summaries_value_sum" in plan, plan
     assert "value_sum >" in plan.split("Index Cond:")[1].split("\n")[0], plan
+
+
+@property_settings
+@given(scenario=rfm_scenarios())
+async def test_rfm_from_the_summaries_and_from_raw_events_answer_alike(db, scenario: Scenario):
+    """RFM all time reads one summary row per purchaser (app/rfm/sql.py), and the events
+    of those whose last purchase is dated after now: the edges and every rfm tree's
+    count, id set and row predicate (the row form always reads events) are the same from
+    either source, and the reference's."""
+    loaded = await load(scenario)
+    people, events = reference_data(scenario, loaded.ids)
+    note(f"backend: {db.value}")
+    settings = await rfm_service.settings_of(loaded.workspace_id)
+    both = []
+    for summaries in (True, False):
+        params = SqlParams(db)
+        ws = params.add(loaded.workspace_id)
+        sql = rfm_sql.edges_sql(settings, params, ws, NOW, summaries)
+        rows = await fetch_all(connection(), f"{sql} ORDER BY 1, 2", params.values)
+        both.append([(r["metric"], int(r["score"]), float(r["value"]), int(r["n"])) for r in rows])
+    assert both[0] == both[1]
+    for root in loaded.roots:
+        expected = evaluate(root, people, events, NOW, loaded.segments)
+        for summaries in (True, False):
+            ctx = await with_workspace_data(
+                CompileContext(db, loaded.workspace_id, NOW, loaded.segments, summaries), root
+            )
+            assert reads_summaries(root, ctx) is summaries or not events
+            got = await answers(root, ctx)
+            assert got == (len(expected), expected, expected), (summaries, describe(root, {}))

@@ -17,7 +17,8 @@ from typing import Any
 from app.rfm import sql as rfm_sql
 from app.rfm.model import Metric, RfmModel, RfmSegment
 from app.segments.compiler_events import EventSet, events_select, grouped, person_events
-from app.segments.compiler_values import FALSE, CompileError
+from app.segments.compiler_summaries import summary_rows
+from app.segments.compiler_values import FALSE, CompileError, bind_datetime
 from app.segments.conditions.base import (
     NO_DEPENDENCIES,
     AddedEvents,
@@ -31,7 +32,6 @@ from app.segments.conditions.base import (
 )
 from app.segments.conditions.reader import DefinitionReader
 from app.segments.input_reader import INVALID, REQUIRED, Path
-from app.sql import SqlParams
 
 METRICS = ("recency", "frequency", "monetary")
 
@@ -121,7 +121,7 @@ class RfmKind(ConditionKind[RfmCondition]):
         model = _model(scope.rfm)
         filters = rfm_sql.purchase_filters(model.settings, scope.params, scope.now)
         source = person_events(scope.alias, filters)
-        test = _test(node, model, scope.params, scope)
+        test = _test(node, model, rfm_sql.EVENTS, scope)
         return f"EXISTS (SELECT 1 {source} GROUP BY e.person_id HAVING {test})"
 
     def row_only(self, node: RfmCondition, referenced_row_only: Callable[[int], bool]) -> bool:
@@ -129,10 +129,26 @@ class RfmKind(ConditionKind[RfmCondition]):
 
     def id_set(self, node: RfmCondition, negated: bool, scope: SetScope) -> SetPart:
         model = _model(scope.rfm)
-        filters = rfm_sql.purchase_filters(model.settings, scope.params, scope.now)
-        select = events_select(scope.ws, filters, scope.bounds)
-        test = _test(node, model, scope.params, scope)
-        return EventSet(grouped(select, test), not negated, distinct=True)
+        params, now = scope.params, scope.now
+        filters = rfm_sql.purchase_filters(model.settings, params, now)
+        if not rfm_sql.summarised(model.settings, scope.summaries):
+            select = events_select(scope.ws, filters, scope.bounds)
+            test = _test(node, model, rfm_sql.EVENTS, scope)
+            return EventSet(grouped(select, test), not negated, distinct=True)
+        # one summary row per purchaser; one whose last purchase is dated after now has
+        # its purchases up to now read from its events (a probe of that person only)
+        at = bind_datetime(params, now)
+        summary = _test(node, model, rfm_sql.SUMMARY, scope)
+        probe = (
+            "SELECT 1 FROM events e WHERE e.workspace_id = s.workspace_id"
+            f" AND e.person_id = s.person_id AND {' AND '.join(filters)}"
+            f" GROUP BY e.person_id HAVING {_test(node, model, rfm_sql.EVENTS, scope)}"
+        )
+        test = f"CASE WHEN s.last_at <= {at} THEN {summary} ELSE EXISTS ({probe}) END"
+        rows = [f"s.first_at <= {at}", test]  # at least one purchase up to now
+        names = (model.settings.purchase_event,)
+        members = summary_rows(scope.ws, names, params, scope.bounds, rows)
+        return EventSet(members, not negated, distinct=True)
 
     def observation(self, node: RfmCondition) -> Observation | None:
         return None  # Person.rfm shows the scores themselves
@@ -177,14 +193,15 @@ def _model(model: RfmModel | None) -> RfmModel:
     return model
 
 
-def _test(node: RfmCondition, model: RfmModel, params: SqlParams, scope: Any) -> str:
-    edges, settings, now = model.edges, model.settings, scope.now
+def _test(node: RfmCondition, model: RfmModel, source: rfm_sql.Source, scope: Any) -> str:
+    """The condition over the person's purchases as `source` gives them."""
+    edges, params, now = model.edges, scope.params, scope.now
     if node.segments:
-        return rfm_sql.segments_test(node.segments, edges, settings, params, now)
+        return rfm_sql.segments_test(node.segments, edges, source, params, now)
     if any(rfm_sql.range_known(m, r.low, r.high, edges) is False for m, r in node.ranges()):
         return FALSE  # decided before binding: no unused parameters
     tests = [
-        rfm_sql.in_range(metric, r.low, r.high, edges, settings, params, now)
+        rfm_sql.in_range(metric, r.low, r.high, edges, source, params, now)
         for metric, r in node.ranges()
     ]
     return " AND ".join(f"({t})" for t in tests)
