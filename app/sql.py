@@ -90,7 +90,7 @@ GENERIC_PLANS_MIN_ROWS = 32
 # bulk writes slow down as the table grows: 1.5 ms a key at 23k people, the CDNOW test
 # 59-62 s instead of 7.2 (docs/performance.md, "Foreign-key checks"). Below this size
 # the checks keep custom plans (4.5 us a key more, on a small table).
-GENERIC_PLANS_MIN_PEOPLE_PAGES = 128  # 1 MB, a few thousand people; seen wrong at 3-9 pages
+GENERIC_PLANS_MIN_PEOPLE_PAGES = 128  # 1 MB, a few thousand people; seen wrong at 3 pages
 
 
 @asynccontextmanager

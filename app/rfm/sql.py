@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from app.rfm.model import SEGMENT_CELLS, Edges, Metric, RfmSegment, RfmSettings
+from app.segments.compiler_summaries import TABLE
 from app.segments.compiler_values import FALSE, TRUE, bind_datetime, bind_number, bind_text
 from app.sql import Dialect, SqlParams
 
 DAY = timedelta(days=1)
-SUMMARIES = "activity_summaries"
 
 
 @dataclass(frozen=True)
@@ -101,11 +101,11 @@ def metrics_sql(
     at = bind_datetime(params, now)
     rows = summary_filters(settings, params, ws)
     ahead = (
-        f"SELECT s.person_id FROM {SUMMARIES} s WHERE {' AND '.join(rows)}"
+        f"SELECT s.person_id FROM {TABLE} s WHERE {' AND '.join(rows)}"
         f" AND s.last_at > {at} AND s.first_at <= {at}"
     )
     return (
-        f"SELECT s.person_id AS id, {metrics(SUMMARY)} FROM {SUMMARIES} s"
+        f"SELECT s.person_id AS id, {metrics(SUMMARY)} FROM {TABLE} s"
         f" WHERE {' AND '.join(rows)} AND s.last_at <= {at}"
         f" UNION ALL SELECT e.person_id AS id, {metrics(EVENTS)} FROM events e"
         f" WHERE {' AND '.join(where)} AND e.person_id IN ({ahead}) GROUP BY e.person_id"
