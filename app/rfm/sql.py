@@ -35,8 +35,28 @@ class Source:
 
 
 EVENTS = Source("max(e.occurred_at)", "count(*)", "COALESCE(sum(e.value), 0)")
-SUMMARY = Source("s.last_at", "s.event_count", "s.value_sum")
 LAST = EVENTS.last
+
+
+def summary_source(at: str) -> Source:
+    """The metrics of a summary row `s` of the purchase event, `at` the bound `now`: its
+    own columns, and for a row whose last purchase is dated after now, its purchases up
+    to now probed from the events (each CASE reads the probe only for such a row; no join
+    for the planner to order badly). The caller's rows test `s.first_at <= at` (a
+    purchase up to now), so `at` is always referenced."""
+    probe = (
+        "FROM events e WHERE e.workspace_id = s.workspace_id AND e.person_id = s.person_id"
+        f" AND e.name = s.name AND e.occurred_at <= {at}"
+    )
+
+    def either(column: str, aggregate: str) -> str:
+        return f"CASE WHEN s.last_at <= {at} THEN {column} ELSE (SELECT {aggregate} {probe}) END"
+
+    return Source(
+        either("s.last_at", EVENTS.last),
+        either("s.event_count", EVENTS.frequency),
+        either("s.value_sum", EVENTS.total),
+    )
 
 
 def summarised(settings: RfmSettings, summaries: bool) -> bool:
@@ -75,16 +95,11 @@ def recency_expr(source: Source, params: SqlParams, now: datetime) -> str:
     return f"sieve_days({at}, {source.last})"
 
 
-def summary_filters(settings: RfmSettings, params: SqlParams, ws: str) -> list[str]:
-    """The workspace's summary rows of the purchase event."""
-    return [f"s.workspace_id = {ws}", f"s.name = {bind_text(params, settings.purchase_event)}"]
-
-
 def metrics_sql(
     settings: RfmSettings, params: SqlParams, ws: str, now: datetime, summaries: bool = True
 ) -> str:
     """`id, recency, frequency, monetary` of every purchaser of the workspace: all time,
-    one summary row each, and the events of those whose last purchase is dated after now."""
+    one summary row each (`summary_source`), else their purchase events grouped."""
 
     def metrics(source: Source) -> str:
         return (
@@ -92,23 +107,17 @@ def metrics_sql(
             f" {monetary_expr(source, params)} AS monetary"
         )
 
-    where = [f"e.workspace_id = {ws}", *purchase_filters(settings, params, now)]
-    if not summarised(settings, summaries):
+    if summarised(settings, summaries):
+        at = bind_datetime(params, now)
+        name = bind_text(params, settings.purchase_event)
         return (
-            f"SELECT e.person_id AS id, {metrics(EVENTS)} FROM events e"
-            f" WHERE {' AND '.join(where)} GROUP BY e.person_id"
+            f"SELECT s.person_id AS id, {metrics(summary_source(at))} FROM {TABLE} s"
+            f" WHERE s.workspace_id = {ws} AND s.name = {name} AND s.first_at <= {at}"
         )
-    at = bind_datetime(params, now)
-    rows = summary_filters(settings, params, ws)
-    ahead = (
-        f"SELECT s.person_id FROM {TABLE} s WHERE {' AND '.join(rows)}"
-        f" AND s.last_at > {at} AND s.first_at <= {at}"
-    )
+    where = [f"e.workspace_id = {ws}", *purchase_filters(settings, params, now)]
     return (
-        f"SELECT s.person_id AS id, {metrics(SUMMARY)} FROM {TABLE} s"
-        f" WHERE {' AND '.join(rows)} AND s.last_at <= {at}"
-        f" UNION ALL SELECT e.person_id AS id, {metrics(EVENTS)} FROM events e"
-        f" WHERE {' AND '.join(where)} AND e.person_id IN ({ahead}) GROUP BY e.person_id"
+        f"SELECT e.person_id AS id, {metrics(EVENTS)} FROM events e"
+        f" WHERE {' AND '.join(where)} GROUP BY e.person_id"
     )
 
 

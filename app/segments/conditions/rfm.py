@@ -130,24 +130,19 @@ class RfmKind(ConditionKind[RfmCondition]):
     def id_set(self, node: RfmCondition, negated: bool, scope: SetScope) -> SetPart:
         model = _model(scope.rfm)
         params, now = scope.params, scope.now
-        filters = rfm_sql.purchase_filters(model.settings, params, now)
         if not rfm_sql.summarised(model.settings, scope.summaries):
+            filters = rfm_sql.purchase_filters(model.settings, params, now)
             select = events_select(scope.ws, filters, scope.bounds)
             test = _test(node, model, rfm_sql.EVENTS, scope)
             return EventSet(grouped(select, test), not negated, distinct=True)
-        # one summary row per purchaser; one whose last purchase is dated after now has
-        # its purchases up to now read from its events (a probe of that person only)
+        # one summary row per purchaser with a purchase up to now (a row dated ahead
+        # probes its events: rfm_sql.summary_source)
         at = bind_datetime(params, now)
-        summary = _test(node, model, rfm_sql.SUMMARY, scope)
-        probe = (
-            "SELECT 1 FROM events e WHERE e.workspace_id = s.workspace_id"
-            f" AND e.person_id = s.person_id AND {' AND '.join(filters)}"
-            f" GROUP BY e.person_id HAVING {_test(node, model, rfm_sql.EVENTS, scope)}"
-        )
-        test = f"CASE WHEN s.last_at <= {at} THEN {summary} ELSE EXISTS ({probe}) END"
-        rows = [f"s.first_at <= {at}", test]  # at least one purchase up to now
+        test = _test(node, model, rfm_sql.summary_source(at), scope)
         names = (model.settings.purchase_event,)
-        members = summary_rows(scope.ws, names, params, scope.bounds, rows)
+        members = summary_rows(
+            scope.ws, names, params, scope.bounds, [f"s.first_at <= {at}", f"({test})"]
+        )
         return EventSet(members, not negated, distinct=True)
 
     def observation(self, node: RfmCondition) -> Observation | None:
